@@ -1,0 +1,1 @@
+"""Installed location of the shipped oracles/, datasets/ and models/ folders (wheel only)."""

@@ -1,0 +1,1 @@
+"""Subcommands of the dnadav CLI, one module each (see dnadav.cli)."""

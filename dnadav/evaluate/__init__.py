@@ -1,0 +1,1 @@
+"""dnadav.evaluate"""

@@ -1,0 +1,1 @@
+"""Shipped models (see the card.md in each subfolder); located by dnadav.assets."""

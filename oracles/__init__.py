@@ -1,0 +1,1 @@
+"""Shipped oracles (see the card.md in each subfolder); located by dnadav.assets."""
