@@ -1,0 +1,121 @@
+"""Masked (absorbing-state) discrete diffusion over A/C/G/T: forward masking, the "subs"
+parameterisation, the continuous-time NELBO and a per-sequence ELBO estimator.
+
+Shapes: ``x0``, ``x_t`` tokens ``[B, L]`` (MASK = 4); ``t`` ``[B]`` in [0, 1];
+``logits`` / ``log_probs`` ``[B, L, 4]`` over the four bases.
+A denoiser is any callable ``(x_t [B, L], t [B]) -> logits [B, L, 4]``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from dnadav.diffusion.schedule import LogLinearSchedule, Schedule
+from dnadav.seq import MASK_INDEX, NUM_BASES
+
+__all__ = [
+    "Denoiser",
+    "LOG_ZERO",
+    "mask_tokens",
+    "x0_log_probs",
+    "stratified_times",
+    "masked_cross_entropy",
+    "nelbo",
+    "sequence_elbo",
+]
+
+# Log of a zero probability: finite so that 0 * LOG_ZERO stays 0 (no NaN) in float32.
+LOG_ZERO = -1e9
+
+
+class Denoiser(Protocol):
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``x_t [B, L]`` int64 (MASK = 4), ``t [B]`` float -> logits ``[B, L, 4]``."""
+        ...
+
+
+def mask_tokens(x0: torch.Tensor, alpha_t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Sample ``x_t ~ q(x_t | x0)``: each position independently becomes MASK w.p. ``1 - alpha_t``.
+
+    ``x0 [B, L]``, ``alpha_t [B]`` -> ``x_t [B, L]``.
+    """
+    keep = torch.rand(x0.shape, generator=generator, device=x0.device) < alpha_t[:, None]
+    return torch.where(keep, x0, torch.full_like(x0, MASK_INDEX))
+
+
+def x0_log_probs(logits: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+    """The subs parameterisation: ``log p_θ(x0 | x_t)`` ``[B, L, 4]``.
+
+    Masked positions get ``log_softmax(logits)`` (MASK itself is never predicted); unmasked positions
+    are carried over: probability 1 on the observed base.
+    """
+    if logits.shape[-1] != NUM_BASES or logits.shape[:2] != x_t.shape:
+        raise ValueError(f"logits must be [B, L, 4] matching x_t {tuple(x_t.shape)}; got {tuple(logits.shape)}")
+    predicted = torch.log_softmax(logits.float(), dim=-1)
+    observed = torch.nn.functional.one_hot(x_t.clamp(max=NUM_BASES - 1), NUM_BASES).bool()
+    carried = torch.where(observed, torch.zeros_like(predicted), torch.full_like(predicted, LOG_ZERO))
+    return torch.where((x_t == MASK_INDEX)[..., None], predicted, carried)
+
+
+def stratified_times(
+    num: int, generator: torch.Generator | None, t_min: float = 1e-4, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """``num`` times in ``[t_min, 1]``, one uniform draw per stratum ``[(j)/num, (j+1)/num)``.
+
+    Lower-variance than i.i.d. uniform times for the NELBO; the marginal of each is still uniform.
+    """
+    offsets = torch.rand(num, generator=generator, device=device)
+    t = (torch.arange(num, device=device) + offsets) / num
+    return t.clamp(min=t_min)
+
+
+def masked_cross_entropy(log_probs: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+    """``-Σ_{i masked in x_t} log p(x0_i | x_t)`` per sequence -> ``[B]`` (nats)."""
+    picked = log_probs.gather(-1, x0[..., None]).squeeze(-1)
+    return -(picked * (x_t == MASK_INDEX)).sum(dim=-1)
+
+
+def nelbo(
+    denoiser: Denoiser,
+    x0: torch.Tensor,
+    schedule: Schedule,
+    t: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Single-sample continuous-time NELBO per sequence ``[B]`` in nats:
+    ``w(t) · Σ_{masked i} -log p_θ(x0_i | x_t)`` with ``w(t) = -alpha'_t / (1 - alpha_t)``.
+
+    Its expectation over ``t ~ U(0, 1)`` and ``x_t ~ q(·|x0)`` upper-bounds ``-log p_θ(x0)``.
+    """
+    x_t = mask_tokens(x0, schedule.alpha(t), generator)
+    log_probs = x0_log_probs(denoiser(x_t, t), x_t)
+    return schedule.loss_weight(t) * masked_cross_entropy(log_probs, x0, x_t)
+
+
+@torch.no_grad()
+def sequence_elbo(
+    denoiser: Denoiser,
+    x0: torch.Tensor,
+    schedule: Schedule | None = None,
+    num_time_samples: int = 32,
+    generator: torch.Generator | None = None,
+    batch_size: int = 1024,
+) -> torch.Tensor:
+    """Monte-Carlo ELBO ``≤ log p_θ(x0)`` per sequence, in nats (App-Log-Lik) -> ``[B]``.
+
+    Each sequence gets ``num_time_samples`` stratified times; all (sequence, time) pairs go through
+    the denoiser in batches of ``batch_size``. A uniform model scores ``L·log(1/4)`` (−277.3 for 200 bp).
+    """
+    schedule = schedule or LogLinearSchedule()
+    n, length = x0.shape
+    repeated = x0.repeat_interleave(num_time_samples, dim=0)
+    times = torch.cat([stratified_times(num_time_samples, generator, device=x0.device) for _ in range(n)])
+    losses = torch.cat(
+        [
+            nelbo(denoiser, repeated[i : i + batch_size], schedule, times[i : i + batch_size], generator)
+            for i in range(0, len(repeated), batch_size)
+        ]
+    )
+    return -losses.view(n, num_time_samples).mean(dim=1)
