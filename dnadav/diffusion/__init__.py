@@ -1,1 +1,28 @@
-"""dnadav.diffusion"""
+"""Masked discrete diffusion over A/C/G/T (MDLM-style, subs parameterisation)."""
+
+from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.diffusion.checkpoint import load_denoiser, load_prior, save_denoiser
+from dnadav.diffusion.masked import Denoiser, mask_tokens, nelbo, sequence_elbo, x0_log_probs
+from dnadav.diffusion.sampler import denoise_step, sample, time_grid, transition_log_prob
+from dnadav.diffusion.schedule import CosineSchedule, LogLinearSchedule, Schedule, make_schedule
+
+__all__ = [
+    "ConvDenoiser",
+    "ConvDenoiserConfig",
+    "CosineSchedule",
+    "Denoiser",
+    "LogLinearSchedule",
+    "Schedule",
+    "denoise_step",
+    "load_denoiser",
+    "load_prior",
+    "make_schedule",
+    "mask_tokens",
+    "nelbo",
+    "sample",
+    "save_denoiser",
+    "sequence_elbo",
+    "time_grid",
+    "transition_log_prob",
+    "x0_log_probs",
+]
