@@ -1,0 +1,121 @@
+"""``align()``: build the pieces of a DAV run (prior, oracles, evaluator) and drive the Lightning EM
+loop into an output folder that can be resumed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from dnadav.align.trainer import AlignConfig, DAVModule
+from dnadav.diffusion.checkpoint import load_denoiser, resolve_model_dir, save_denoiser
+from dnadav.diffusion.masked import sequence_elbo
+from dnadav.diffusion.sampler import sample
+from dnadav.diffusion.schedule import make_schedule
+from dnadav.io import atomic_write_text, sha256_file, write_manifest
+from dnadav.seq import tokens_to_onehot, tokens_to_strings
+
+__all__ = ["align", "fit_em", "plain_sample_metrics"]
+
+
+@torch.no_grad()
+def plain_sample_metrics(model, prior, reward_oracle, eval_oracle, reference: list[str], config: AlignConfig,
+                         schedule, generator: torch.Generator) -> dict[str, float]:
+    """Metrics of plain samples (no search) from ``model``: what the log tracks every iteration."""
+    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
+
+    device = next(model.parameters()).device
+    tokens = sample(model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device)
+    onehot = tokens_to_onehot(tokens)
+    reward = reward_oracle.reward(onehot.to(next(reward_oracle.parameters()).device)).cpu()
+    held_out = eval_oracle.reward(onehot.to(next(eval_oracle.parameters()).device)).cpu()
+    probability = eval_oracle.probability(onehot.to(next(eval_oracle.parameters()).device)).cpu()
+    strings = tokens_to_strings(tokens.cpu())
+    log_lik = sequence_elbo(prior, tokens, schedule, num_time_samples=4, generator=generator)
+    return {
+        "plain/reward_median": float(reward.median()),
+        "plain/eval_reward_median": float(held_out.median()),
+        "plain/reward_eval_gap": float(reward.median() - held_out.median()),
+        "plain/eval_accessibility_accuracy": float((probability > 0.5).float().mean()),
+        "plain/kmer3_correlation": float(kmer_correlation(strings, reference, k=3)),
+        "plain/levenshtein_diversity": float(mean_pairwise_levenshtein(strings)),
+        "plain/app_log_lik_median": float(log_lik.median()),
+    }
+
+
+def fit_em(
+    module: DAVModule,
+    out_dir: str | Path,
+    *,
+    devices: int | str = 1,
+    accelerator: str = "auto",
+    strategy: str = "auto",
+    resume: bool = True,
+    progress: bool = True,
+) -> pl.Trainer:
+    """Fit ``module.config.iterations`` EM iterations, checkpointing after each into
+    ``out_dir/checkpoints/last.ckpt`` and resuming from it when present and ``resume``."""
+    out_dir = Path(out_dir)
+    checkpoints = pl.callbacks.ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=0)
+    trainer = pl.Trainer(
+        max_epochs=module.config.iterations,
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        reload_dataloaders_every_n_epochs=1,
+        callbacks=[checkpoints],
+        logger=pl.loggers.CSVLogger(out_dir, name="logs"),
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=out_dir,
+    )
+    last = out_dir / "checkpoints" / "last.ckpt"
+    trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+    return trainer
+
+
+def align(
+    config: AlignConfig,
+    out_dir: str | Path,
+    *,
+    devices: int | str = 1,
+    accelerator: str = "auto",
+    strategy: str = "auto",
+    resume: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Run DAV into ``out_dir`` (``checkpoints/last.ckpt`` for resume; ``model.pt`` +
+    ``config.json`` + ``history.json`` + ``manifest.json`` at the end). Returns the last record."""
+    from dnadav.evaluate.reference import reference_sequences
+    from dnadav.oracles import load_oracle
+
+    out_dir = Path(out_dir)
+    schedule = make_schedule("loglinear")
+    prior, prior_config = load_denoiser(config.prior)
+    model = copy.deepcopy(prior).train()
+    reward_oracle = load_oracle(config.oracle, role="reward").eval()
+    eval_oracle = load_oracle(config.oracle, role="eval").eval()
+    reference = reference_sequences()
+    metrics_of = lambda m, g: plain_sample_metrics(m, prior, reward_oracle, eval_oracle, reference, config, schedule, g)  # noqa: E731
+    module = DAVModule(model, reward_oracle.reward, config, schedule,
+                       prior=prior if config.distill.kl_weight > 0 else None, evaluate=metrics_of)
+    started = time.time()
+    trainer = fit_em(module, out_dir, devices=devices, accelerator=accelerator, strategy=strategy,
+                     resume=resume, progress=progress)
+    if trainer.global_rank != 0:
+        return {}
+    aligned = module.model.cpu().eval()
+    save_denoiser(out_dir, aligned, {
+        "schedule": "loglinear", "length": config.length, "aligned_from": str(resolve_model_dir(config.prior)),
+        "align_config": config.as_dict(), "prior_config": prior_config.get("train_config"),
+    })
+    atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")
+    write_manifest(out_dir / "manifest.json", config=config.as_dict(),
+                   checkpoints=[out_dir / "model.pt", resolve_model_dir(config.prior) / "model.pt"],
+                   extra={"wall_minutes_this_session": (time.time() - started) / 60})
+    return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[-1] if module.history else {})}
