@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -144,10 +145,12 @@ def search(
     schedule: Schedule | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    on_step: Callable[[int], None] | None = None,
 ) -> SearchResult:
     """Run the E-step from all-MASK for ``num_sequences`` sequences of ``length``.
 
     Puts a module denoiser in eval mode for the search and restores its mode afterwards.
+    ``on_step(k)`` is called after step k (progress bars).
     """
     config = config or SearchConfig()
     schedule = schedule or LogLinearSchedule()
@@ -212,6 +215,8 @@ def search(
                     log_weights = torch.zeros_like(log_weights)
                     stats.resamples += 1
             states.append(x)
+            if on_step is not None:
+                on_step(k)
     finally:
         if module is not None:
             module.train(was_training)

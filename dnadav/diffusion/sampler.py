@@ -9,6 +9,7 @@ Unmasked positions never change. Shapes: tokens ``[B, L]``; ``alpha_t``, ``alpha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -103,11 +104,12 @@ def sample(
     schedule: Schedule | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    on_step: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling from all-MASK to clean sequences -> ``tokens [num_sequences, length]``.
 
     All sequences advance together (one denoiser call per step). Sets eval mode for the call and
-    restores the module's previous mode.
+    restores the module's previous mode. ``on_step(k)`` is called after step k (progress bars).
     """
     schedule = schedule or LogLinearSchedule()
     module = denoiser if isinstance(denoiser, torch.nn.Module) else None
@@ -117,8 +119,10 @@ def sample(
     try:
         x = torch.full((num_sequences, length), MASK_INDEX, dtype=torch.long, device=device)
         times = time_grid(num_steps).tolist()
-        for t, s in zip(times[:-1], times[1:]):
+        for k, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x = denoise_step(denoiser, x, t, s, schedule, generator).x_s
+            if on_step is not None:
+                on_step(k)
     finally:
         if module is not None:
             module.train(was_training)

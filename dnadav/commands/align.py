@@ -1,0 +1,67 @@
+"""``dnadav align``: fine-tune the prior toward an oracle with DAV (variational EM), resumably."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from dnadav.errors import InputError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("align", help="align the diffusion prior to an oracle with DAV (resumable)")
+    parser.add_argument("--oracle", default="hepg2", help="oracle name (hepg2, k562, gm12878, hesc) or folder")
+    parser.add_argument("--prior", default="dhs", help="prior to start from: 'dhs' (shipped) or a model folder")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (resumed if it holds a checkpoint)")
+    parser.add_argument("--iterations", type=int, default=8, help="EM iterations K (default 8)")
+    parser.add_argument("--sequences", type=int, default=64, help="E-step sequences B per iteration (default 64)")
+    parser.add_argument("--children", type=int, default=8, help="candidates M per sequence per step (default 8)")
+    parser.add_argument("--steps", type=int, default=25, help="reverse steps T in the E-step (default 25)")
+    parser.add_argument("--temperature", type=float, default=0.5, help="reward temperature α (default 0.5; inf = no tilt)")
+    parser.add_argument("--discount", type=float, default=1.0, help="value discount γ per remaining step (default 1)")
+    parser.add_argument("--value", choices=["argmax", "sample"], default="argmax", help="soft value estimate")
+    parser.add_argument("--value-samples", type=int, default=1, help="K x0 samples for --value sample")
+    parser.add_argument("--search", choices=["per_sequence", "smc"], default="per_sequence", help="E-step variant")
+    parser.add_argument("--kl-weight", type=float, default=0.0, help="λ of DAV-KL (KL to the frozen prior; default 0)")
+    parser.add_argument("--objective", choices=["transitions", "nelbo"], default="transitions", help="M-step loss")
+    parser.add_argument("--inner-epochs", type=int, default=2, help="M-step passes per iteration (default 2)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--devices", default="1", help="devices per node (e.g. 2 with --strategy ddp)")
+    parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
+    parser.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    parser.add_argument("--force", action="store_true", help="start afresh even if --out holds a run")
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dnadav.align.distill import DistillConfig
+    from dnadav.align.run import align
+    from dnadav.align.search import SearchConfig
+    from dnadav.align.trainer import AlignConfig
+
+    if (args.out / "model.pt").exists() and not args.force:
+        raise InputError(f"{args.out}: already holds a finished run (model.pt); pass --force to start again")
+    if args.temperature <= 0 and not math.isinf(args.temperature):
+        raise InputError(f"--temperature must be > 0; got {args.temperature}")
+    try:
+        search = SearchConfig(num_children=args.children, reward_temperature=args.temperature, discount=args.discount,
+                              num_steps=args.steps, value=args.value, num_value_samples=args.value_samples, mode=args.search)
+        distill = DistillConfig(objective=args.objective, kl_weight=args.kl_weight)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    config = AlignConfig(oracle=args.oracle, prior=args.prior, iterations=args.iterations,
+                         sequences_per_iteration=args.sequences, search=search, distill=distill,
+                         inner_epochs=args.inner_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    devices = args.devices if args.devices == "auto" else int(args.devices)
+    summary = align(config, args.out, devices=devices, accelerator=args.accelerator, strategy=args.strategy,
+                    resume=not args.force, progress=not args.quiet)
+    if summary:
+        print(json.dumps(summary, indent=2))
+    return 0
