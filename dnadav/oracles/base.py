@@ -1,0 +1,77 @@
+"""Oracles: networks that score one-hot DNA, with the reward shaping dnadav aligns to.
+
+``CellTypeOracle`` wraps a classifier over cell-type classes (+ a shuffled-background class):
+``reward`` is the target class's log-odds, ``logit_target − logsumexp(other logits)`` — for the DHS
+oracles an *accessibility* proxy for enhancer activity, not a measured activity.
+``RegressionOracle`` wraps a regressor (e.g. Gosai MPRA activity): ``reward`` is one output column.
+Both are differentiable in the one-hot input (soft one-hots allowed, for gradient guidance).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dnadav.seq import NUM_BASES
+
+__all__ = ["check_onehot", "CellTypeOracle", "RegressionOracle"]
+
+
+def check_onehot(onehot: torch.Tensor) -> None:
+    if onehot.dim() != 3 or onehot.shape[1] != NUM_BASES:
+        hint = " It looks like [B, L, 4]: transpose it." if onehot.dim() == 3 and onehot.shape[2] == NUM_BASES else ""
+        raise ValueError(f"oracle expects one-hot [B, 4, L]; got {tuple(onehot.shape)}.{hint} "
+                         "Use dnadav.seq.tokens_to_onehot to convert tokens.")
+
+
+class CellTypeOracle(nn.Module):
+    """Classifier over ``class_names`` scored for one ``target`` class."""
+
+    def __init__(self, network: nn.Module, class_names: tuple[str, ...], target: str):
+        super().__init__()
+        if target not in class_names:
+            raise ValueError(f"target {target!r} is not one of the classes {class_names}")
+        self.network = network
+        self.class_names = tuple(class_names)
+        self.target = target
+        self.target_index = class_names.index(target)
+
+    def forward(self, onehot: torch.Tensor) -> torch.Tensor:
+        """``onehot [B, 4, L] -> logits [B, num_classes]``."""
+        check_onehot(onehot)
+        return self.network(onehot.float())
+
+    def probability(self, onehot: torch.Tensor) -> torch.Tensor:
+        """Softmax probability of the target class ``[B]``."""
+        return torch.softmax(self(onehot), dim=-1)[:, self.target_index]
+
+    def reward(self, onehot: torch.Tensor) -> torch.Tensor:
+        """Log-odds of the target class ``[B]`` (nats): ``log p / (1 − p)``."""
+        logits = self(onehot)
+        others = torch.cat([logits[:, : self.target_index], logits[:, self.target_index + 1 :]], dim=-1)
+        return logits[:, self.target_index] - torch.logsumexp(others, dim=-1)
+
+
+class RegressionOracle(nn.Module):
+    """Regressor over ``target_names`` scored by one ``target`` output."""
+
+    def __init__(self, network: nn.Module, target_names: tuple[str, ...], target: str):
+        super().__init__()
+        if target not in target_names:
+            raise ValueError(f"target {target!r} is not one of {target_names}")
+        self.network = network
+        self.class_names = tuple(target_names)
+        self.target = target
+        self.target_index = target_names.index(target)
+
+    def forward(self, onehot: torch.Tensor) -> torch.Tensor:
+        """``onehot [B, 4, L] -> predictions [B, num_targets]``."""
+        check_onehot(onehot)
+        return self.network(onehot.float())
+
+    def reward(self, onehot: torch.Tensor) -> torch.Tensor:
+        return self(onehot)[:, self.target_index]
+
+    def probability(self, onehot: torch.Tensor) -> torch.Tensor:
+        """Not a classifier: the sigmoid of the reward, documented as such (used for ranking only)."""
+        return torch.sigmoid(self.reward(onehot))
