@@ -35,7 +35,8 @@ def plain_sample_metrics(model, prior, reward_oracle, eval_oracle, reference: li
     held_out = eval_oracle.reward(onehot.to(next(eval_oracle.parameters()).device)).cpu()
     probability = eval_oracle.probability(onehot.to(next(eval_oracle.parameters()).device)).cpu()
     strings = tokens_to_strings(tokens.cpu())
-    log_lik = sequence_elbo(prior, tokens, schedule, num_time_samples=4, generator=generator)
+    log_lik = sequence_elbo(prior, tokens.to(next(prior.parameters()).device), schedule, num_time_samples=4,
+                            generator=torch.Generator(next(prior.parameters()).device).manual_seed(0))
     return {
         "plain/reward_median": float(reward.median()),
         "plain/eval_reward_median": float(held_out.median()),
@@ -103,7 +104,8 @@ def align(
     reference = reference_sequences()
     metrics_of = lambda m, g: plain_sample_metrics(m, prior, reward_oracle, eval_oracle, reference, config, schedule, g)  # noqa: E731
     module = DAVModule(model, reward_oracle.reward, config, schedule,
-                       prior=prior if config.distill.kl_weight > 0 else None, evaluate=metrics_of)
+                       prior=prior if config.distill.kl_weight > 0 else None, evaluate=metrics_of,
+                       frozen_modules=(prior, reward_oracle, eval_oracle))
     started = time.time()
     trainer = fit_em(module, out_dir, devices=devices, accelerator=accelerator, strategy=strategy,
                      resume=resume, progress=progress)

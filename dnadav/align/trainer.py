@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -33,13 +33,13 @@ class AlignConfig:
     oracle: str = "hepg2"
     prior: str = "dhs"
     length: int = 200
-    iterations: int = 8  # K EM iterations (Lightning epochs)
+    iterations: int = 4  # K EM iterations (Lightning epochs)
     sequences_per_iteration: int = 64  # B, split across ranks
-    search: SearchConfig = field(default_factory=lambda: SearchConfig(num_children=8, reward_temperature=0.5, num_steps=25))
+    search: SearchConfig = field(default_factory=lambda: SearchConfig(num_children=16, reward_temperature=0.5, num_steps=25))
     distill: DistillConfig = field(default_factory=DistillConfig)
     inner_epochs: int = 2  # passes over each iteration's transitions
     batch_size: int = 128  # transitions per M-step batch
-    lr: float = 3e-4
+    lr: float = 1e-3
     eval_sequences: int = 64  # plain samples drawn after every iteration for the log
     eval_steps: int = 25
     seed: int = 0
@@ -64,23 +64,24 @@ class DAVModule(pl.LightningModule):
         schedule: Schedule,
         prior: ConvDenoiser | None = None,
         evaluate: Callable[[ConvDenoiser, torch.Generator], dict[str, float]] | None = None,
+        frozen_modules: Sequence[torch.nn.Module] = (),
     ):
         super().__init__()
         self.model = model
         self.config = config
         self.schedule = schedule
-        self._frozen = {"reward_fn": reward_fn, "prior": prior}  # a dict: not registered as submodules
+        # Kept in plain containers so they are not registered submodules (and stay out of checkpoints);
+        # moved to the training device at fit start. A bound method's module (oracle.reward) is included.
+        owner = getattr(reward_fn, "__self__", reward_fn)
+        modules = [m for m in (prior, owner, *frozen_modules) if isinstance(m, torch.nn.Module)]
+        self._frozen = {"reward_fn": reward_fn, "prior": prior, "modules": modules}
         self._evaluate = evaluate
         self.trajectory: Trajectory | None = None
         self.history: list[dict[str, float]] = []
 
     def on_fit_start(self) -> None:
-        prior = self._frozen["prior"]
-        if prior is not None:
-            self._frozen["prior"] = prior.to(self.device).eval().requires_grad_(False)
-        reward_fn = self._frozen["reward_fn"]
-        if isinstance(reward_fn, torch.nn.Module):
-            reward_fn.to(self.device).eval().requires_grad_(False)
+        for module in self._frozen["modules"]:
+            module.to(self.device).eval().requires_grad_(False)
 
     def _local_count(self) -> int:
         world, rank = self.trainer.world_size, self.trainer.global_rank
@@ -134,7 +135,7 @@ class DAVModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         record = {"iteration": float(self.current_epoch), **self._search_log}
         if self._evaluate is not None and self.trainer.global_rank == 0:
-            generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 3))
+            generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 3))
             was_training = self.model.training
             record.update(self._evaluate(self.model, generator))
             self.model.train(was_training)
