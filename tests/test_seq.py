@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from dnadav.errors import InputError
+from dnadav.seq import (
+    MASK_INDEX,
+    gc_content,
+    onehot_to_tokens,
+    reverse_complement,
+    strings_to_onehot,
+    strings_to_tokens,
+    tokens_to_onehot,
+    tokens_to_strings,
+)
+
+
+def test_round_trip_and_layout():
+    tokens = strings_to_tokens(["ACGT", "ttgc"])
+    assert tokens.tolist() == [[0, 1, 2, 3], [3, 3, 2, 1]]
+    onehot = strings_to_onehot(["ACGT"])
+    assert onehot.shape == (1, 4, 4) and torch.equal(onehot[0], torch.eye(4))  # [B, 4, L], ACGT rows
+    assert tokens_to_strings(tokens) == ["ACGT", "TTGC"]
+
+
+def test_mask_is_an_all_zero_column_and_comes_back():
+    tokens = torch.tensor([[0, MASK_INDEX, 3]])
+    onehot = tokens_to_onehot(tokens)
+    assert onehot[0, :, 1].sum() == 0
+    assert torch.equal(onehot_to_tokens(onehot), tokens)
+    assert tokens_to_strings(tokens) == ["ANT"]
+
+
+def test_bad_input_names_the_sequence_and_position():
+    with pytest.raises(InputError, match=r"sequence #1: character 'N' at position 2"):
+        strings_to_tokens(["ACGT", "ACNT"])
+    with pytest.raises(InputError, match="length 3; expected 4"):
+        strings_to_tokens(["ACGT", "ACG"])
+    with pytest.raises(ValueError, match="one-hot"):
+        onehot_to_tokens(torch.zeros(2, 10, 4))
+
+
+def test_reverse_complement_and_gc():
+    assert tokens_to_strings(reverse_complement(strings_to_tokens(["AACG"]))) == ["CGTT"]
+    assert gc_content(strings_to_tokens(["GGAA", "CCCC"])).tolist() == [0.5, 1.0]
