@@ -57,6 +57,7 @@ def design(
     seed: int = 0,
     batch_size: int = 128,
     on_step: Callable[[int], None] | None = None,
+    oracles: tuple[torch.nn.Module, torch.nn.Module] | None = None,
 ) -> DesignResult:
     """Design ``num_sequences`` sequences for ``oracle``.
 
@@ -64,7 +65,8 @@ def design(
     ``search_children`` M > 0 every reverse step also runs the DAV E-step (M candidates per sequence,
     reward temperature α), which costs M× the network calls. Sequences are made in batches of
     ``batch_size``; each batch has its own seeded stream so results do not depend on the batch size
-    only through the seed. ``on_step`` is called after each reverse step of each batch.
+    only through the seed. ``on_step`` is called after each reverse step of each batch. ``oracles``
+    (reward, eval) may be passed already loaded; by default both are loaded by ``oracle`` name.
     """
     from dnadav.oracles import load_oracle
 
@@ -75,8 +77,8 @@ def design(
     else:
         aligned = True
     denoiser, _ = load_denoiser(model)
-    reward_oracle = load_oracle(oracle, role="reward").eval()
-    eval_oracle = load_oracle(oracle, role="eval").eval()
+    reward_oracle, eval_oracle = oracles or (load_oracle(oracle, role="reward"), load_oracle(oracle, role="eval"))
+    reward_oracle, eval_oracle = reward_oracle.eval(), eval_oracle.eval()
     timings["load_seconds"] = time.perf_counter() - started
     schedule = make_schedule("loglinear")
     generator = torch.Generator().manual_seed(seed)

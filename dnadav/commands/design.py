@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from dnadav.design import default_model_for, design
     from dnadav.io import write_manifest
 
+    from dnadav.oracles import load_oracle
+
     torch.set_grad_enabled(False)
+    oracles = (load_oracle(args.oracle, role="reward"), load_oracle(args.oracle, role="eval"))  # fail before any work
     if args.model is None and not default_model_for(args.oracle)[1] and not args.quiet:
         print(f"dnadav design: notice: no aligned model is shipped for oracle {args.oracle!r}; sampling the "
               "pretrained prior (run `dnadav align --oracle ...` and pass --model)", file=sys.stderr)
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         batches = -(-args.n // 128)
         progress = tqdm(total=args.steps * batches, desc="designing", unit="step", file=sys.stderr)
     result = design(args.oracle, args.n, args.length, args.model, args.steps, args.search, args.temperature, args.seed,
-                    on_step=(lambda k: progress.update(1)) if progress else None)
+                    on_step=(lambda k: progress.update(1)) if progress else None, oracles=oracles)
     if progress:
         progress.close()
     descriptions = [
