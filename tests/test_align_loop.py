@@ -2,6 +2,7 @@
 
 import dataclasses
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from dnadav.align.distill import DistillConfig
@@ -34,6 +35,25 @@ def tiny_module(iterations: int, seed: int = 0, kl_weight: float = 0.0) -> DAVMo
 def mean_reward(model: ConvDenoiser) -> float:
     draws = sample(model, 256, LENGTH, 6, generator=torch.Generator().manual_seed(7))
     return gc_reward(tokens_to_onehot(draws)).mean().item()
+
+
+class StopAfterFirstIteration(pl.Callback):
+    """Simulates an interruption: raises once the first iteration's checkpoint should exist."""
+
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_every_iteration_leaves_a_checkpoint_to_resume_from(tmp_path):
+    module = tiny_module(iterations=3)
+    trainer_kwargs = {"accelerator": "cpu", "progress": False}
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit_em(module, tmp_path, callbacks=[StopAfterFirstIteration()], **trainer_kwargs)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    resumed = tiny_module(iterations=3)
+    fit_em(resumed, tmp_path, **trainer_kwargs)
+    assert len(resumed.history) == 3
 
 
 def test_em_iterations_raise_the_reward_of_plain_samples(tmp_path):

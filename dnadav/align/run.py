@@ -57,18 +57,22 @@ def fit_em(
     strategy: str = "auto",
     resume: bool = True,
     progress: bool = True,
+    callbacks: list[pl.Callback] | None = None,
 ) -> pl.Trainer:
     """Fit ``module.config.iterations`` EM iterations, checkpointing after each into
     ``out_dir/checkpoints/last.ckpt`` and resuming from it when present and ``resume``."""
     out_dir = Path(out_dir)
-    checkpoints = pl.callbacks.ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, every_n_epochs=1, save_top_k=0)
+    # save_top_k=1 without a monitor keeps the newest iteration; Lightning writes last.ckpt only
+    # alongside a saved checkpoint, so this is what makes an interrupted run resumable.
+    checkpoints = pl.callbacks.ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="iteration-{epoch}",
+                                               save_last=True, every_n_epochs=1, save_top_k=1)
     trainer = pl.Trainer(
         max_epochs=module.config.iterations,
         accelerator=accelerator,
         devices=devices,
         strategy=strategy,
         reload_dataloaders_every_n_epochs=1,
-        callbacks=[checkpoints],
+        callbacks=[checkpoints, *(callbacks or [])],
         logger=pl.loggers.CSVLogger(out_dir, name="logs"),
         enable_progress_bar=progress,
         enable_model_summary=False,
