@@ -186,6 +186,7 @@ def search(
             alpha_t, alpha_s = schedule.alpha(t_vec), schedule.alpha(s_vec)
             log_p_rows = reverse_log_probs(log_x0, x, alpha_t, alpha_s)
             if config.guidance_scale > 0:
+                stats.oracle_calls += b  # one reward gradient per sequence
                 log_q_rows = reverse_log_probs(_gradient_tilted(log_x0, x, reward_fn, config.guidance_scale), x, alpha_t, alpha_s)
             else:
                 log_q_rows = log_p_rows

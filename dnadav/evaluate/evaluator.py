@@ -91,11 +91,12 @@ def evaluate_sets(
         hits = motif_hit_counts(onehot, motifs).float()
         length = len(sequences[0])
         novelty = metrics.nearest_hamming(sequences, training) if len(training) and len(training[0]) == length else np.full(len(sequences), np.nan)
-        log_lik = (
-            sequence_elbo(prior, strings_to_tokens(sequences), num_time_samples=loglik_time_samples,
-                          generator=torch.Generator().manual_seed(seed)).numpy()
-            if prior is not None else np.full(len(sequences), np.nan)
-        )
+        if prior is not None:
+            device = next(prior.parameters()).device if isinstance(prior, torch.nn.Module) else torch.device("cpu")
+            log_lik = sequence_elbo(prior, strings_to_tokens(sequences).to(device), num_time_samples=loglik_time_samples,
+                                    generator=torch.Generator(device).manual_seed(seed)).cpu().numpy()
+        else:
+            log_lik = np.full(len(sequences), np.nan)
         gc = metrics.gc_fraction(sequences)
         counts = metrics.kmer_counts(sequences, 3)
         kmer_frequencies[name] = counts / max(1, counts.sum())

@@ -1,0 +1,55 @@
+"""Time `dnadav evaluate` on 640 sequences (the headline-table size) from a cold start.
+
+    python bench/bench_evaluate.py [--fasta designs.fa]
+
+Without --fasta it evaluates 640 real held-out DHS sequences (chr2, all cell types). Writes the
+section "evaluate (640 sequences)" of docs/benchmarks.md. Target: ≤ 30 s on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_md import machine, write_section  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fasta", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        fasta = args.fasta
+        if fasta is None:
+            from dnadav.data import load_dhs, write_fasta
+
+            table = load_dhs("valid").sample(640, random_state=0)
+            fasta = write_fasta(Path(folder) / "valid640.fa", table["dhs_id"].tolist(), table["sequence"].tolist())
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dnadav.cli", "evaluate", str(fasta), "--report", f"{folder}/report", "--quiet"], check=True)
+        wall = time.perf_counter() - started
+        metrics = json.loads(Path(f"{folder}/report/metrics.json").read_text())
+    body = f"""Command: `dnadav evaluate <640 sequences>.fa --report out/` in a fresh Python process (all metrics,
+App-Log-Lik with 4 time samples, novelty against 39,254 training sequences, HTML report with plots and logos).
+Input: {'640 real chr2 DHS sequences' if args.fasta is None else args.fasta}. Machine: {machine()}.
+Reproduce: `python bench/bench_evaluate.py`.
+
+| | seconds |
+|---|---|
+| wall time (whole process) | {wall:.1f} |
+| of which metrics (in-process) | {metrics['info']['seconds']:.1f} |
+
+Target ≤ 30 s: {'met' if wall <= 30 else 'NOT met'}.
+"""
+    write_section("evaluate (640 sequences)", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

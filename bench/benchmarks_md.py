@@ -1,0 +1,28 @@
+"""Write one named section of docs/benchmarks.md, keeping the others (used by every bench script)."""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+HEADER = "# Benchmarks\n\nEvery figure here is written by a script in `bench/`; rerun it to reproduce.\n"
+
+
+def machine() -> str:
+    """A one-line description of where the numbers were taken."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {device}, torch {torch.__version__}"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section ``## name`` in docs/benchmarks.md."""
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
+    section = f"## {name}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    BENCHMARKS.parent.mkdir(parents=True, exist_ok=True)
+    BENCHMARKS.write_text(text)
