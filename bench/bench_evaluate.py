@@ -32,20 +32,22 @@ def main() -> None:
             table = load_dhs("valid").sample(640, random_state=0)
             fasta = write_fasta(Path(folder) / "valid640.fa", table["dhs_id"].tolist(), table["sequence"].tolist())
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dnadav.cli", "evaluate", str(fasta), "--report", f"{folder}/report", "--quiet"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "dnadav.cli", "evaluate", str(fasta), "--report", f"{folder}/report", "--quiet"], check=True
+        )
         wall = time.perf_counter() - started
         metrics = json.loads(Path(f"{folder}/report/metrics.json").read_text())
     body = f"""Command: `dnadav evaluate <640 sequences>.fa --report out/` in a fresh Python process (all metrics,
 App-Log-Lik with 4 time samples, novelty against 39,254 training sequences, HTML report with plots and logos).
-Input: {'640 real chr2 DHS sequences' if args.fasta is None else args.fasta}. Machine: {machine()}.
+Input: {"640 real chr2 DHS sequences" if args.fasta is None else args.fasta}. Machine: {machine()}.
 Reproduce: `python bench/bench_evaluate.py`.
 
 | | seconds |
 |---|---|
 | wall time (whole process) | {wall:.1f} |
-| of which metrics (in-process) | {metrics['info']['seconds']:.1f} |
+| of which metrics (in-process) | {metrics["info"]["seconds"]:.1f} |
 
-Target ≤ 30 s: {'met' if wall <= 30 else 'NOT met'}.
+Target ≤ 30 s: {"met" if wall <= 30 else "NOT met"}.
 """
     write_section("evaluate (640 sequences)", body)
     print(body)

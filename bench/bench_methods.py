@@ -49,13 +49,21 @@ def main() -> None:
 
     def plain(model):
         def run(count, generator):
-            return sample(model, count, LENGTH, STEPS, generator=generator, device=device), {"network_sequences": count * STEPS, "oracle_calls": 0}
+            return sample(model, count, LENGTH, STEPS, generator=generator, device=device), {
+                "network_sequences": count * STEPS,
+                "oracle_calls": 0,
+            }
+
         return run
 
     def searched(model, config):
         def run(count, generator):
             result = search(model, reward_oracle.reward, count, LENGTH, config, generator=generator, device=device)
-            return result.sequences, {"network_sequences": result.stats.network_sequences, "oracle_calls": result.stats.oracle_calls}
+            return result.sequences, {
+                "network_sequences": result.stats.network_sequences,
+                "oracle_calls": result.stats.oracle_calls,
+            }
+
         return run
 
     def best_of_n(count, generator):
@@ -89,19 +97,43 @@ def main() -> None:
     real = load_dhs("test", "HepG2")["sequence"].sample(min(args.n, 958), random_state=0).tolist()
     designs["real HepG2 DHS (chr1)"] = real
     budget["real HepG2 DHS (chr1)"] = {"network_sequences": 0, "oracle_calls": 0, "seconds": 0.0}
-    result = evaluate_sets(designs, reward_oracle=cpu_reward, eval_oracle=eval_oracle, reference=reference_sequences(),
-                           training=training_sequences(), prior=prior)
+    result = evaluate_sets(
+        designs,
+        reward_oracle=cpu_reward,
+        eval_oracle=eval_oracle,
+        reference=reference_sequences(),
+        training=training_sequences(),
+        prior=prior,
+    )
     table = result.summary
     for column in ("oracle_calls", "network_sequences", "seconds"):
         table[column] = [budget[name][column] for name in table.index]
     out = Path(__file__).resolve().parent.parent / "docs" / "runs" / "methods.csv"
     table.to_csv(out)
-    columns = ["pred_activity_median", "accessibility_accuracy", "reward_eval_gap", "kmer3_correlation", "motif_correlation",
-               "app_log_lik_median", "levenshtein_diversity", "novelty_median", "oracle_calls", "network_sequences", "seconds"]
-    header = "| method | Pred-Activity | ATAC-Acc | gap | 3-mer | motif | App-Log-Lik | Lev. div. | novelty | oracle calls | net. seqs | s |"
+    columns = [
+        "pred_activity_median",
+        "accessibility_accuracy",
+        "reward_eval_gap",
+        "kmer3_correlation",
+        "motif_correlation",
+        "app_log_lik_median",
+        "levenshtein_diversity",
+        "novelty_median",
+        "oracle_calls",
+        "network_sequences",
+        "seconds",
+    ]
+    header = (
+        "| method | Pred-Activity | ATAC-Acc | gap | 3-mer | motif | App-Log-Lik | Lev. div. | novelty "
+        "| oracle calls | net. seqs | s |"
+    )
     rows = [header, "|" + "---|" * (len(columns) + 1)]
     for name, row in table.iterrows():
-        rows.append(f"| {name} | " + " | ".join(f"{row[c]:.0f}" if c in ("oracle_calls", "network_sequences") else f"{row[c]:.3g}" for c in columns) + " |")
+        rows.append(
+            f"| {name} | "
+            + " | ".join(f"{row[c]:.0f}" if c in ("oracle_calls", "network_sequences") else f"{row[c]:.3g}" for c in columns)
+            + " |"
+        )
     body = f"""n = {args.n} designs per method, 200 bp, {STEPS} reverse steps, reward temperature α = {alpha}, M = {m}.
 Judged by the evaluation oracle (trained on other chromosomes than the reward oracle); naturalness vs the
 top-500 held-out HepG2 reference (docs/metrics.md). Budget: reward-oracle calls (sequences scored) and

@@ -22,8 +22,7 @@ COMMANDS: tuple[str, ...] = ("design", "evaluate", "align", "pretrain", "oracle"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dnadav",
-        description="Design regulatory DNA with masked discrete diffusion aligned by DAV, "
-        "and evaluate designs honestly.",
+        description="Design regulatory DNA with masked discrete diffusion aligned by DAV, and evaluate designs honestly.",
     )
     parser.add_argument("--version", action="version", version=f"dnadav {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -108,6 +108,11 @@ def design(
     return DesignResult(
         ids=[f"design_{i + 1:0{width}d}" for i in range(num_sequences)],
         sequences=tokens_to_strings(tokens),
-        reward=reward, eval_reward=eval_reward, eval_probability=eval_probability,
-        model_dir=resolve_model_dir(model), used_aligned_model=aligned, timings=timings, search_stats=search_stats,
+        reward=reward,
+        eval_reward=eval_reward,
+        eval_probability=eval_probability,
+        model_dir=resolve_model_dir(model),
+        used_aligned_model=aligned,
+        timings=timings,
+        search_stats=search_stats,
     )

@@ -11,11 +11,26 @@ from pathlib import Path
 
 # Motif name -> the cell type it marks (liver factors for HepG2, then K562, GM12878, hESC, a control).
 MOTIFS = {
-    "HNF1A": "HepG2", "HNF1B": "HepG2", "HNF4A": "HepG2", "HNF4G": "HepG2", "FOXA1": "HepG2", "FOXA2": "HepG2",
-    "CEBPA": "HepG2", "CEBPB": "HepG2", "ONECUT1": "HepG2",
-    "GATA1::TAL1": "K562", "GATA1": "K562", "TAL1::TCF3": "K562", "KLF1": "K562",
-    "SPI1": "GM12878", "IRF4": "GM12878", "EBF1": "GM12878", "RUNX3": "GM12878",
-    "Pou5f1::Sox2": "hESC", "SOX2": "hESC", "NANOG": "hESC",
+    "HNF1A": "HepG2",
+    "HNF1B": "HepG2",
+    "HNF4A": "HepG2",
+    "HNF4G": "HepG2",
+    "FOXA1": "HepG2",
+    "FOXA2": "HepG2",
+    "CEBPA": "HepG2",
+    "CEBPB": "HepG2",
+    "ONECUT1": "HepG2",
+    "GATA1::TAL1": "K562",
+    "GATA1": "K562",
+    "TAL1::TCF3": "K562",
+    "KLF1": "K562",
+    "SPI1": "GM12878",
+    "IRF4": "GM12878",
+    "EBF1": "GM12878",
+    "RUNX3": "GM12878",
+    "Pou5f1::Sox2": "hESC",
+    "SOX2": "hESC",
+    "NANOG": "hESC",
     "CTCF": "control",
 }
 
@@ -33,11 +48,20 @@ def main() -> None:
         # one matrix per name: the highest version; among equals the oldest (canonical) base id
         motif = min(candidates, key=lambda m: (-int(m.version), m.base_id))
         counts = [[float(x) for x in motif.counts[base]] for base in "ACGT"]
-        out.append({"name": name, "matrix_id": motif.matrix_id, "cell_type": cell_type,
-                    "tf_class": list(motif.tf_class or []), "counts": counts})
+        out.append(
+            {
+                "name": name,
+                "matrix_id": motif.matrix_id,
+                "cell_type": cell_type,
+                "tf_class": list(motif.tf_class or []),
+                "counts": counts,
+            }
+        )
     target = Path(__file__).resolve().parent.parent / "datasets" / "jaspar" / "motifs.json"
-    target.write_text(json.dumps({"release": database.release, "collection": "CORE", "tax_group": "vertebrates",
-                                  "motifs": out}, indent=1) + "\n")
+    target.write_text(
+        json.dumps({"release": database.release, "collection": "CORE", "tax_group": "vertebrates", "motifs": out}, indent=1)
+        + "\n"
+    )
     print(f"wrote {len(out)} motifs to {target}")
 
 

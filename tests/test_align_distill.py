@@ -48,8 +48,14 @@ def test_transition_nll_is_minus_log_transition_probability_up_to_schedule_const
 def test_m_step_raises_the_likelihood_of_fixed_trajectories():
     schedule = LogLinearSchedule()
     model = tiny_model()
-    trajectory = search(model, gc_reward, 16, 12, SearchConfig(num_children=4, num_steps=6, reward_temperature=0.2),
-                        generator=torch.Generator().manual_seed(0)).trajectory
+    trajectory = search(
+        model,
+        gc_reward,
+        16,
+        12,
+        SearchConfig(num_children=4, num_steps=6, reward_temperature=0.2),
+        generator=torch.Generator().manual_seed(0),
+    ).trajectory
     before = trajectory_log_likelihood(model, trajectory, schedule).mean()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     pairs = transition_pairs(trajectory)
@@ -73,7 +79,9 @@ def test_nelbo_objective_runs_on_final_samples_and_lowers():
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for step in range(40):
-        loss, _ = distill_loss(model, batch, DistillConfig(objective="nelbo"), schedule, generator=torch.Generator().manual_seed(step))
+        loss, _ = distill_loss(
+            model, batch, DistillConfig(objective="nelbo"), schedule, generator=torch.Generator().manual_seed(step)
+        )
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -90,7 +98,9 @@ def test_prior_kl_is_exact_and_nonzero_on_one_hot_states():
     assert prior_kl(log_model, log_prior, torch.tensor([[0, MASK_INDEX]])).item() == 0.0  # unmasked: no term
     # on real visited states the DAV-KL term is positive for a model that moved, zero for the prior
     prior, model = tiny_model(0), tiny_model(3)
-    trajectory = search(prior, gc_reward, 4, 12, SearchConfig(num_children=2, num_steps=4), generator=torch.Generator().manual_seed(0)).trajectory
+    trajectory = search(
+        prior, gc_reward, 4, 12, SearchConfig(num_children=2, num_steps=4), generator=torch.Generator().manual_seed(0)
+    ).trajectory
     batch = transition_batch(trajectory, transition_pairs(trajectory))
     _, parts = distill_loss(model, batch, DistillConfig(kl_weight=0.5), LogLinearSchedule(), prior=prior)
     assert parts["prior_kl"] > 0

@@ -1,6 +1,7 @@
 """The Lightning EM loop: it raises a toy reward, resumes exactly, and shards over 2 DDP ranks."""
 
 import dataclasses
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -25,8 +26,14 @@ def tiny_module(iterations: int, seed: int = 0, kl_weight: float = 0.0) -> DAVMo
     prior = ConvDenoiser(ConvDenoiserConfig(channels=16, num_blocks=2, kernel_size=3, dilations=(1, 2), dropout=0.1))
     prior.load_state_dict(model.state_dict())
     config = AlignConfig(
-        length=LENGTH, iterations=iterations, sequences_per_iteration=16, inner_epochs=2, batch_size=16, lr=3e-3,
-        search=SearchConfig(num_children=4, reward_temperature=0.5, num_steps=4), distill=DistillConfig(kl_weight=kl_weight),
+        length=LENGTH,
+        iterations=iterations,
+        sequences_per_iteration=16,
+        inner_epochs=2,
+        batch_size=16,
+        lr=3e-3,
+        search=SearchConfig(num_children=4, reward_temperature=0.5, num_steps=4),
+        distill=DistillConfig(kl_weight=kl_weight),
         seed=seed,
     )
     return DAVModule(model, gc_reward, config, LogLinearSchedule(), prior=prior)

@@ -36,8 +36,14 @@ def test_design_with_search_runs_the_e_step(tmp_path):
     assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * 3
 
 
-@pytest.mark.parametrize("argv", [["design", "--n", "0", "--out", "x.fa"], ["design", "--oracle", "liver", "--n", "2", "--out", "{tmp}/y.fa"],
-                                  ["design", "--temperature", "-1", "--out", "z.fa"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["design", "--n", "0", "--out", "x.fa"],
+        ["design", "--oracle", "liver", "--n", "2", "--out", "{tmp}/y.fa"],
+        ["design", "--temperature", "-1", "--out", "z.fa"],
+    ],
+)
 def test_design_rejects_bad_arguments_with_exit_2(argv, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(argv) == 2

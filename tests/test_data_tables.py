@@ -15,7 +15,9 @@ def write(path, text):
 
 
 def test_fasta_round_trip_keeps_ids_and_header_scores(tmp_path):
-    out = write_fasta(tmp_path / "d.fa", ["a", "b"], ["ACGT", "acgt"], [{"reward": 1.5, "eval": -0.25}, {"reward": 2.0, "eval": 0.001}])
+    out = write_fasta(
+        tmp_path / "d.fa", ["a", "b"], ["ACGT", "acgt"], [{"reward": 1.5, "eval": -0.25}, {"reward": 2.0, "eval": 0.001}]
+    )
     table = read_sequences(out)
     assert table.ids == ["a", "b"] and table.sequences == ["ACGT", "ACGT"]
     assert table.values["reward"].tolist() == [1.5, 2.0] and table.values["eval"].tolist() == [-0.25, 0.001]

@@ -167,7 +167,9 @@ def test_reverse_step_probabilities_follow_the_formula():
     alpha_t, alpha_s = torch.tensor([0.2]), torch.tensor([0.6])
     probs = reverse_log_probs(log_x0, x_t, alpha_t, alpha_s).exp()
     stay = (1 - 0.6) / (1 - 0.2)
-    torch.testing.assert_close(probs[0, 0], torch.tensor([0.1, 0.2, 0.3, 0.4, 0.0]) * (1 - stay) + torch.tensor([0, 0, 0, 0, stay]))
+    torch.testing.assert_close(
+        probs[0, 0], torch.tensor([0.1, 0.2, 0.3, 0.4, 0.0]) * (1 - stay) + torch.tensor([0, 0, 0, 0, stay])
+    )
     torch.testing.assert_close(probs[0, 1], torch.tensor([1.0, 0, 0, 0, 0]))
     x_s = torch.tensor([[2, 0]])
     expected = math.log(0.3 * (1 - stay))

@@ -33,8 +33,12 @@ def test_tiny_model_reproduces_both_modes_and_nothing_else(tmp_path):
     assert (is_a | is_b).float().mean() > 0.9
     assert 0.3 < is_a.float().mean() < 0.7
     # the ELBO ranks the modes far above a random sequence, and near log(1/2)
-    elbo = sequence_elbo(model, torch.stack([MODE_A, MODE_B, torch.tensor([0, 0, 0, 1, 3, 2, 2, 1])]),
-                         num_time_samples=64, generator=torch.Generator().manual_seed(2))
+    elbo = sequence_elbo(
+        model,
+        torch.stack([MODE_A, MODE_B, torch.tensor([0, 0, 0, 1, 3, 2, 2, 1])]),
+        num_time_samples=64,
+        generator=torch.Generator().manual_seed(2),
+    )
     assert elbo[0] > -2.0 and elbo[1] > -2.0 and elbo[2] < elbo[0] - 5
     # save / load (weights_only) gives the same function
     save_denoiser(tmp_path, model, {"note": "toy"})

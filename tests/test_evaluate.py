@@ -50,8 +50,8 @@ def test_a_planted_motif_is_found_on_both_strands_with_its_exact_score():
     consensus = "".join("ACGT"[i] for i in motifs.log_odds[index, :, :width].argmax(0).tolist())
     complement = consensus[::-1].translate(str.maketrans("ACGT", "TGCA"))
     background = "T" * 30
-    forward = background[:10] + consensus + background[10 + width:]
-    reverse = background[:5] + complement + background[5 + width:]
+    forward = background[:10] + consensus + background[10 + width :]
+    reverse = background[:5] + complement + background[5 + width :]
     scores = motif_scores(strings_to_onehot([forward, reverse]), motifs)
     best = motifs.log_odds[index, :, :width].amax(0).sum()
     assert scores[0, index, 10].item() == pytest.approx(best.item(), rel=1e-5)
@@ -75,14 +75,21 @@ def test_evaluation_report_is_complete_and_self_contained(tmp_path):
     random_set = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(12)]
     gc_rich = ["".join(rng.choice(list("GCGCA"), 40)) for _ in range(12)]
     reference = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(20)]
-    result = evaluate_sets({"random": random_set, "gc_rich": gc_rich}, reward_oracle=GCOracle(), eval_oracle=GCOracle(),
-                           reference=reference, training=reference[:5], prior=None)
+    result = evaluate_sets(
+        {"random": random_set, "gc_rich": gc_rich},
+        reward_oracle=GCOracle(),
+        eval_oracle=GCOracle(),
+        reference=reference,
+        training=reference[:5],
+        prior=None,
+    )
     summary = result.summary
     assert summary.loc["gc_rich", "pred_activity_median"] > summary.loc["random", "pred_activity_median"]
     assert summary.loc["gc_rich", "accessibility_accuracy"] == 1.0
     assert summary.loc["random", "reward_eval_gap"] == 0.0
-    page = write_report(result, tmp_path, command="dnadav evaluate test", oracle_names={"reward": "gc", "eval": "gc"},
-                        reference_description="toy")
+    page = write_report(
+        result, tmp_path, command="dnadav evaluate test", oracle_names={"reward": "gc", "eval": "gc"}, reference_description="toy"
+    )
     html = page.read_text()
     assert "<img" in html and "http://" not in html and "https://" not in html  # no external resources
     data = json.loads((tmp_path / "metrics.json").read_text())

@@ -41,8 +41,13 @@ def check_oracle(oracle, length: int = 16) -> None:
         oracle.reward(onehot.transpose(1, 2))
 
 
-@pytest.mark.parametrize("build", [lambda: CellTypeOracle(tiny_network(), CLASSES, "HepG2"),
-                                   lambda: RegressionOracle(tiny_network(3), ("hepg2", "k562", "sknsh"), "hepg2")])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: CellTypeOracle(tiny_network(), CLASSES, "HepG2"),
+        lambda: RegressionOracle(tiny_network(3), ("hepg2", "k562", "sknsh"), "hepg2"),
+    ],
+)
 def test_every_oracle_meets_the_contract(build):
     check_oracle(build())
 
@@ -107,4 +112,6 @@ def test_metrics_of_a_perfect_classifier_and_calibration():
     assert metrics["accuracy"] == 1.0 and metrics["auroc_HepG2_vs_other_cell_types"] == 1.0
     import numpy as np
 
-    assert expected_calibration_error(np.array([0.9, 0.9, 0.1, 0.1]), np.array([1.0, 0.0, 0.0, 0.0])) == pytest.approx(0.5 * 0.4 + 0.5 * 0.1)
+    assert expected_calibration_error(np.array([0.9, 0.9, 0.1, 0.1]), np.array([1.0, 0.0, 0.0, 0.0])) == pytest.approx(
+        0.5 * 0.4 + 0.5 * 0.1
+    )

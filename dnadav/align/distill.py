@@ -22,7 +22,15 @@ from dnadav.diffusion.masked import Denoiser, nelbo, stratified_times, x0_log_pr
 from dnadav.diffusion.schedule import Schedule
 from dnadav.seq import MASK_INDEX
 
-__all__ = ["DistillConfig", "TransitionBatch", "transition_pairs", "transition_batch", "transition_nll", "prior_kl", "distill_loss"]
+__all__ = [
+    "DistillConfig",
+    "TransitionBatch",
+    "transition_pairs",
+    "transition_batch",
+    "transition_nll",
+    "prior_kl",
+    "distill_loss",
+]
 
 Objective = Literal["transitions", "nelbo"]
 

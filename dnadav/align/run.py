@@ -23,8 +23,9 @@ __all__ = ["align", "fit_em", "plain_sample_metrics"]
 
 
 @torch.no_grad()
-def plain_sample_metrics(model, prior, reward_oracle, eval_oracle, reference: list[str], config: AlignConfig,
-                         schedule, generator: torch.Generator) -> dict[str, float]:
+def plain_sample_metrics(
+    model, prior, reward_oracle, eval_oracle, reference: list[str], config: AlignConfig, schedule, generator: torch.Generator
+) -> dict[str, float]:
     """Metrics of plain samples (no search) from ``model``: what the log tracks every iteration."""
     from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
 
@@ -35,8 +36,13 @@ def plain_sample_metrics(model, prior, reward_oracle, eval_oracle, reference: li
     held_out = eval_oracle.reward(onehot.to(next(eval_oracle.parameters()).device)).cpu()
     probability = eval_oracle.probability(onehot.to(next(eval_oracle.parameters()).device)).cpu()
     strings = tokens_to_strings(tokens.cpu())
-    log_lik = sequence_elbo(prior, tokens.to(next(prior.parameters()).device), schedule, num_time_samples=4,
-                            generator=torch.Generator(next(prior.parameters()).device).manual_seed(0))
+    log_lik = sequence_elbo(
+        prior,
+        tokens.to(next(prior.parameters()).device),
+        schedule,
+        num_time_samples=4,
+        generator=torch.Generator(next(prior.parameters()).device).manual_seed(0),
+    )
     return {
         "plain/reward_median": float(reward.median()),
         "plain/eval_reward_median": float(held_out.median()),
@@ -64,8 +70,9 @@ def fit_em(
     out_dir = Path(out_dir)
     # save_top_k=1 without a monitor keeps the newest iteration; Lightning writes last.ckpt only
     # alongside a saved checkpoint, so this is what makes an interrupted run resumable.
-    checkpoints = pl.callbacks.ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="iteration-{epoch}",
-                                               save_last=True, every_n_epochs=1, save_top_k=1)
+    checkpoints = pl.callbacks.ModelCheckpoint(
+        dirpath=out_dir / "checkpoints", filename="iteration-{epoch}", save_last=True, every_n_epochs=1, save_top_k=1
+    )
     trainer = pl.Trainer(
         max_epochs=module.config.iterations,
         accelerator=accelerator,
@@ -107,21 +114,38 @@ def align(
     eval_oracle = load_oracle(config.oracle, role="eval").eval()
     reference = reference_sequences()
     metrics_of = lambda m, g: plain_sample_metrics(m, prior, reward_oracle, eval_oracle, reference, config, schedule, g)  # noqa: E731
-    module = DAVModule(model, reward_oracle.reward, config, schedule,
-                       prior=prior if config.distill.kl_weight > 0 else None, evaluate=metrics_of,
-                       frozen_modules=(prior, reward_oracle, eval_oracle))
+    module = DAVModule(
+        model,
+        reward_oracle.reward,
+        config,
+        schedule,
+        prior=prior if config.distill.kl_weight > 0 else None,
+        evaluate=metrics_of,
+        frozen_modules=(prior, reward_oracle, eval_oracle),
+    )
     started = time.time()
-    trainer = fit_em(module, out_dir, devices=devices, accelerator=accelerator, strategy=strategy,
-                     resume=resume, progress=progress)
+    trainer = fit_em(
+        module, out_dir, devices=devices, accelerator=accelerator, strategy=strategy, resume=resume, progress=progress
+    )
     if trainer.global_rank != 0:
         return {}
     aligned = module.model.cpu().eval()
-    save_denoiser(out_dir, aligned, {
-        "schedule": "loglinear", "length": config.length, "aligned_from": str(resolve_model_dir(config.prior)),
-        "align_config": config.as_dict(), "prior_config": prior_config.get("train_config"),
-    })
+    save_denoiser(
+        out_dir,
+        aligned,
+        {
+            "schedule": "loglinear",
+            "length": config.length,
+            "aligned_from": str(resolve_model_dir(config.prior)),
+            "align_config": config.as_dict(),
+            "prior_config": prior_config.get("train_config"),
+        },
+    )
     atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")
-    write_manifest(out_dir / "manifest.json", config=config.as_dict(),
-                   checkpoints=[out_dir / "model.pt", resolve_model_dir(config.prior) / "model.pt"],
-                   extra={"wall_minutes_this_session": (time.time() - started) / 60})
+    write_manifest(
+        out_dir / "manifest.json",
+        config=config.as_dict(),
+        checkpoints=[out_dir / "model.pt", resolve_model_dir(config.prior) / "model.pt"],
+        extra={"wall_minutes_this_session": (time.time() - started) / 60},
+    )
     return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[-1] if module.history else {})}

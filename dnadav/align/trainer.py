@@ -10,8 +10,8 @@ seeded from (seed, iteration, rank), so a resumed run repeats an uninterrupted o
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 
 import pytorch_lightning as pl
 import torch
@@ -33,7 +33,7 @@ class AlignConfig:
     oracle: str = "hepg2"
     prior: str = "dhs"
     length: int = 200
-    iterations: int = 4  # K EM iterations (Lightning epochs)
+    iterations: int = 3  # K EM iterations (Lightning epochs)
     sequences_per_iteration: int = 64  # B, split across ranks
     search: SearchConfig = field(default_factory=lambda: SearchConfig(num_children=16, reward_temperature=0.5, num_steps=25))
     distill: DistillConfig = field(default_factory=DistillConfig)
@@ -92,8 +92,16 @@ class DAVModule(pl.LightningModule):
         """Search with the current model on this rank's slice; gather all ranks' trajectories."""
         iteration, rank = self.current_epoch, self.trainer.global_rank
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, rank, 0))
-        result = search(self.model, self._frozen["reward_fn"], self._local_count(), self.config.length,
-                        self.config.search, self.schedule, generator, self.device)
+        result = search(
+            self.model,
+            self._frozen["reward_fn"],
+            self._local_count(),
+            self.config.length,
+            self.config.search,
+            self.schedule,
+            generator,
+            self.device,
+        )
         states, rewards = result.trajectory.states, result.rewards
         if self.trainer.world_size > 1:
             # equal-size slices are padded by one row where B is not divisible by the world size

@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--oracle", default="hepg2", help="oracle name (hepg2, k562, gm12878, hesc) or folder")
     parser.add_argument("--prior", default="dhs", help="prior to start from: 'dhs' (shipped) or a model folder")
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed if it holds a checkpoint)")
-    parser.add_argument("--iterations", type=int, default=4, help="EM iterations K (default 4)")
+    parser.add_argument("--iterations", type=int, default=3, help="EM iterations K (default 3)")
     parser.add_argument("--sequences", type=int, default=64, help="E-step sequences B per iteration (default 64)")
     parser.add_argument("--children", type=int, default=16, help="candidates M per sequence per step (default 16)")
     parser.add_argument("--steps", type=int, default=25, help="reverse steps T in the E-step (default 25)")
@@ -51,17 +51,40 @@ def run(args: argparse.Namespace) -> int:
     if args.temperature <= 0 and not math.isinf(args.temperature):
         raise InputError(f"--temperature must be > 0; got {args.temperature}")
     try:
-        search = SearchConfig(num_children=args.children, reward_temperature=args.temperature, discount=args.discount,
-                              num_steps=args.steps, value=args.value, num_value_samples=args.value_samples, mode=args.search)
+        search = SearchConfig(
+            num_children=args.children,
+            reward_temperature=args.temperature,
+            discount=args.discount,
+            num_steps=args.steps,
+            value=args.value,
+            num_value_samples=args.value_samples,
+            mode=args.search,
+        )
         distill = DistillConfig(objective=args.objective, kl_weight=args.kl_weight)
     except ValueError as error:
         raise InputError(str(error)) from None
-    config = AlignConfig(oracle=args.oracle, prior=args.prior, iterations=args.iterations,
-                         sequences_per_iteration=args.sequences, search=search, distill=distill,
-                         inner_epochs=args.inner_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    config = AlignConfig(
+        oracle=args.oracle,
+        prior=args.prior,
+        iterations=args.iterations,
+        sequences_per_iteration=args.sequences,
+        search=search,
+        distill=distill,
+        inner_epochs=args.inner_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
     devices = args.devices if args.devices == "auto" else int(args.devices)
-    summary = align(config, args.out, devices=devices, accelerator=args.accelerator, strategy=args.strategy,
-                    resume=not args.force, progress=not args.quiet)
+    summary = align(
+        config,
+        args.out,
+        devices=devices,
+        accelerator=args.accelerator,
+        strategy=args.strategy,
+        resume=not args.force,
+        progress=not args.quiet,
+    )
     if summary:
         print(json.dumps(summary, indent=2))
     return 0

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     table = read_sequences(args.name)
     lengths = {len(s) for s in table.sequences}
-    print(f"{args.name}: {len(table)} records, length {', '.join(map(str, sorted(lengths)))}; "
-          f"values: {', '.join(table.values) or 'none'}")
+    print(
+        f"{args.name}: {len(table)} records, length {', '.join(map(str, sorted(lengths)))}; "
+        f"values: {', '.join(table.values) or 'none'}"
+    )
     return 0

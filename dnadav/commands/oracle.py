@@ -17,8 +17,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     train = verbs.add_parser("train", help="train a DHS cell-type oracle (Lightning)")
     train.add_argument("--data", default="dhs", choices=["dhs"], help="training data (the shipped DHS set)")
-    train.add_argument("--role", choices=["reward", "eval"], default="reward",
-                       help="reward: chr3-chr9; eval: chr10-chr22, X, Y (disjoint; DRAKES protocol)")
+    train.add_argument(
+        "--role",
+        choices=["reward", "eval"],
+        default="reward",
+        help="reward: chr3-chr9; eval: chr10-chr22, X, Y (disjoint; DRAKES protocol)",
+    )
     train.add_argument("--chromosomes", default=None, help="comma-separated chromosomes overriding --role's set")
     train.add_argument("--out", required=True, type=Path)
     train.add_argument("--epochs", type=int, default=10)
@@ -46,14 +50,25 @@ def run(args: argparse.Namespace) -> int:
 
         if (args.out / "model.pt").exists() and not args.force:
             raise InputError(f"{args.out}: already holds an oracle; pass --force to retrain")
-        chromosomes = tuple(args.chromosomes.split(",")) if args.chromosomes else (
-            REWARD_CHROMOSOMES if args.role == "reward" else EVAL_CHROMOSOMES)
+        chromosomes = (
+            tuple(args.chromosomes.split(","))
+            if args.chromosomes
+            else (REWARD_CHROMOSOMES if args.role == "reward" else EVAL_CHROMOSOMES)
+        )
         if {"chr1", "chr2"} & set(chromosomes):
             raise InputError("--chromosomes must not include chr1 (test) or chr2 (valid)")
         devices = args.devices if args.devices == "auto" else int(args.devices)
-        config = OracleTrainConfig(role=args.role, chromosomes=chromosomes, epochs=args.epochs, batch_size=args.batch_size,
-                                   lr=args.lr, seed=args.seed, devices=devices, accelerator=args.accelerator,
-                                   strategy=args.strategy)
+        config = OracleTrainConfig(
+            role=args.role,
+            chromosomes=chromosomes,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            devices=devices,
+            accelerator=args.accelerator,
+            strategy=args.strategy,
+        )
         metrics = train_oracle(config, args.out, progress=not args.quiet)
         if metrics:
             print(json.dumps(metrics, indent=2))
@@ -65,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
         from dnadav.assets import asset_root
 
         key = args.name.lower()
-        folder = asset_root("oracles") / ("dhs_reward" if args.role == "reward" else "dhs_eval") if key in (
-            "hepg2", "k562", "gm12878", "hesc") else Path(args.name.partition(":")[0])
+        folder = (
+            asset_root("oracles") / ("dhs_reward" if args.role == "reward" else "dhs_eval")
+            if key in ("hepg2", "k562", "gm12878", "hesc")
+            else Path(args.name.partition(":")[0])
+        )
         metrics = folder / "metrics.json"
         print(f"oracle {args.name} ({args.role}): classes {', '.join(oracle.class_names)}; target {oracle.target}")
         if metrics.is_file():

@@ -43,10 +43,18 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.data}: no such file (use 'dhs' for the shipped DHS set)")
     devices = args.devices if args.devices == "auto" else int(args.devices)
     config = PretrainConfig(
-        data=args.data, cell_type=args.cell_type,
+        data=args.data,
+        cell_type=args.cell_type,
         backbone=ConvDenoiserConfig(channels=args.channels, num_blocks=args.blocks),
-        schedule=args.schedule, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        devices=devices, accelerator=args.accelerator, strategy=args.strategy, precision=args.precision,
+        schedule=args.schedule,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        devices=devices,
+        accelerator=args.accelerator,
+        strategy=args.strategy,
+        precision=args.precision,
         max_minutes=args.max_minutes,
     )
     metrics = pretrain(config, args.out, resume=not args.force, progress=not args.quiet)

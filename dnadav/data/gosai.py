@@ -58,7 +58,9 @@ def read_gosai(path: str | Path, length: int | None = 200) -> pd.DataFrame:
     return table[list(GOSAI_COLUMNS)].reset_index(drop=True)
 
 
-def gosai_split(table: pd.DataFrame, valid: tuple[str, ...] = VALID_CHROMOSOMES, test: tuple[str, ...] = TEST_CHROMOSOMES) -> pd.Series:
+def gosai_split(
+    table: pd.DataFrame, valid: tuple[str, ...] = VALID_CHROMOSOMES, test: tuple[str, ...] = TEST_CHROMOSOMES
+) -> pd.Series:
     """``train`` / ``valid`` / ``test`` by chromosome (whole chromosomes held out)."""
     split = np.where(table["chrom"].isin(test), "test", np.where(table["chrom"].isin(valid), "valid", "train"))
     return pd.Series(split, index=table.index, name="split")
@@ -73,11 +75,13 @@ def import_gosai(source: str | Path, out_dir: str | Path, *, force: bool = False
     check_writable(out_dir / "card.md", force)
     atomic_write_bytes(target, _gzip_tsv(table))
     counts = table["split"].value_counts().to_dict()
-    card = (f"# Gosai et al. MPRA table (imported)\n\nSource file: `{source}` (sha256 {sha256_file(source)}).\n"
-            f"Rows: {len(table)} (train {counts.get('train', 0)}, valid {counts.get('valid', 0)} = {', '.join(VALID_CHROMOSOMES)}, "
-            f"test {counts.get('test', 0)} = {', '.join(TEST_CHROMOSOMES)}).\n"
-            "Columns: seq, hepg2, k562, sknsh (measured MPRA activity, log2 RNA/DNA), chrom, split.\n"
-            "This is measured MPRA activity (Gosai et al., Nature 2024), unlike the shipped DHS accessibility set.\n")
+    card = (
+        f"# Gosai et al. MPRA table (imported)\n\nSource file: `{source}` (sha256 {sha256_file(source)}).\n"
+        f"Rows: {len(table)} (train {counts.get('train', 0)}, valid {counts.get('valid', 0)} = {', '.join(VALID_CHROMOSOMES)}, "
+        f"test {counts.get('test', 0)} = {', '.join(TEST_CHROMOSOMES)}).\n"
+        "Columns: seq, hepg2, k562, sknsh (measured MPRA activity, log2 RNA/DNA), chrom, split.\n"
+        "This is measured MPRA activity (Gosai et al., Nature 2024), unlike the shipped DHS accessibility set.\n"
+    )
     atomic_write_text(out_dir / "card.md", card)
     return target
 
@@ -95,12 +99,14 @@ def make_synthetic_gosai(path: str | Path, n_rows: int, length: int = 200, seed:
     letters = np.array(list("ACGT"))
     sequences = ["".join(letters[rng.integers(0, 4, length)]) for _ in range(n_rows)]
     noise = lambda: rng.normal(0, 0.1, n_rows)  # noqa: E731
-    table = pd.DataFrame({
-        "seq": sequences,
-        "hepg2": [s.count("GTTAAT") for s in sequences] + noise(),
-        "k562": [s.count("GATA") for s in sequences] + noise(),
-        "sknsh": [s.count("CACGTG") for s in sequences] + noise(),
-        "chrom": [f"chr{1 + i % 22}" for i in range(n_rows)],
-    })
+    table = pd.DataFrame(
+        {
+            "seq": sequences,
+            "hepg2": [s.count("GTTAAT") for s in sequences] + noise(),
+            "k562": [s.count("GATA") for s in sequences] + noise(),
+            "sknsh": [s.count("CACGTG") for s in sequences] + noise(),
+            "chrom": [f"chr{1 + i % 22}" for i in range(n_rows)],
+        }
+    )
     atomic_write_text(path, table.to_csv(index=False))
     return Path(path)

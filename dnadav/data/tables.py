@@ -79,7 +79,7 @@ def _read_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str], lis
             raise InputError(f"{path}: record #{number}: empty FASTA header")
         ids.append(record.id)
         sequences.append(str(record.seq))
-        descriptions.append(record.description[len(record.id):].strip())
+        descriptions.append(record.description[len(record.id) :].strip())
     return ids, sequences, descriptions
 
 
@@ -93,7 +93,9 @@ def _read_table(path: Path, suffix: str, compressed: bool) -> tuple[list[str], l
         raise InputError(f"{path}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {error}") from None
     column = next((c for c in table.columns if c.lower() in SEQUENCE_COLUMNS), None)
     if column is None:
-        raise InputError(f"{path}: no sequence column ({', '.join(SEQUENCE_COLUMNS)}); columns are {', '.join(map(str, table.columns))}")
+        raise InputError(
+            f"{path}: no sequence column ({', '.join(SEQUENCE_COLUMNS)}); columns are {', '.join(map(str, table.columns))}"
+        )
     id_column = next((c for c in table.columns if c.lower() in ID_COLUMNS), None)
     ids = table[id_column].tolist() if id_column else [f"row{i + 1}" for i in range(len(table))]
     values = {}
@@ -177,7 +179,11 @@ def read_sequences(path: str | Path, *, length: int | None = None, on_invalid: O
         if problem is None:
             keep.append(number - 1)
         elif on_invalid == "error":
-            hint = "" if length is not None or "length" not in problem else " (like record #1; pass an explicit length to check another)"
+            hint = (
+                ""
+                if length is not None or "length" not in problem
+                else " (like record #1; pass an explicit length to check another)"
+            )
             raise InputError(f"{path}: record {name!r} (#{number}): {problem}{hint}")
     if not keep:
         raise InputError(f"{path}: every record is invalid")

@@ -22,8 +22,15 @@ def bits_per_base(nelbo_nats: torch.Tensor, length: int) -> torch.Tensor:
 class PriorModule(pl.LightningModule):
     """Minimises the continuous-time NELBO of ``tokens [B, L]`` batches; optional EMA weights."""
 
-    def __init__(self, model: ConvDenoiser, schedule: Schedule, lr: float = 1e-3, weight_decay: float = 0.0,
-                 ema_decay: float | None = 0.999, seed: int = 0):
+    def __init__(
+        self,
+        model: ConvDenoiser,
+        schedule: Schedule,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        ema_decay: float | None = 0.999,
+        seed: int = 0,
+    ):
         super().__init__()
         self.model = model
         self.schedule = schedule

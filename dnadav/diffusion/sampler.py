@@ -37,9 +37,7 @@ def time_grid(num_steps: int, device: torch.device | str = "cpu") -> torch.Tenso
     return torch.linspace(1.0, 0.0, num_steps + 1, device=device)
 
 
-def reverse_log_probs(
-    log_x0: torch.Tensor, x_t: torch.Tensor, alpha_t: torch.Tensor, alpha_s: torch.Tensor
-) -> torch.Tensor:
+def reverse_log_probs(log_x0: torch.Tensor, x_t: torch.Tensor, alpha_t: torch.Tensor, alpha_s: torch.Tensor) -> torch.Tensor:
     """``log p(x_s | x_t)`` per position over the 5 tokens (A, C, G, T, MASK) -> ``[B, L, 5]``."""
     stay = ((1.0 - alpha_s) / (1.0 - alpha_t)).clamp(0.0, 1.0)[:, None, None]
     log_unmask = torch.log((1.0 - stay).clamp_min(1e-30)) + log_x0

@@ -83,47 +83,75 @@ def evaluate_sets(
     kmer_frequencies = {"reference": metrics.kmer_counts(reference, 3) / max(1, metrics.kmer_counts(reference, 3).sum())}
     motif_rates = {"reference": (reference_hits.sum(0) / (len(reference) * reference_length / 1000)).numpy()}
     for name, given in inputs.items():
-        table = given if isinstance(given, SequenceTable) else SequenceTable([f"seq{i + 1}" for i in range(len(given))], list(given), name)
+        table = (
+            given
+            if isinstance(given, SequenceTable)
+            else SequenceTable([f"seq{i + 1}" for i in range(len(given))], list(given), name)
+        )
         sequences = table.sequences
         onehot = strings_to_onehot(sequences)
         reward, _ = _scores(reward_oracle, onehot)
         held_out, probability = _scores(eval_oracle, onehot)
         hits = motif_hit_counts(onehot, motifs).float()
         length = len(sequences[0])
-        novelty = metrics.nearest_hamming(sequences, training) if len(training) and len(training[0]) == length else np.full(len(sequences), np.nan)
+        novelty = (
+            metrics.nearest_hamming(sequences, training)
+            if len(training) and len(training[0]) == length
+            else np.full(len(sequences), np.nan)
+        )
         if prior is not None:
             device = next(prior.parameters()).device if isinstance(prior, torch.nn.Module) else torch.device("cpu")
-            log_lik = sequence_elbo(prior, strings_to_tokens(sequences).to(device), num_time_samples=loglik_time_samples,
-                                    generator=torch.Generator(device).manual_seed(seed)).cpu().numpy()
+            log_lik = (
+                sequence_elbo(
+                    prior,
+                    strings_to_tokens(sequences).to(device),
+                    num_time_samples=loglik_time_samples,
+                    generator=torch.Generator(device).manual_seed(seed),
+                )
+                .cpu()
+                .numpy()
+            )
         else:
             log_lik = np.full(len(sequences), np.nan)
         gc = metrics.gc_fraction(sequences)
         counts = metrics.kmer_counts(sequences, 3)
         kmer_frequencies[name] = counts / max(1, counts.sum())
         motif_rates[name] = (hits.sum(0) / (len(sequences) * length / 1000)).numpy()
-        rows.append({
-            "input": name,
-            "n": len(sequences) + table.dropped,
-            "n_invalid": table.dropped,
-            "pred_activity_median": float(held_out.median()),
-            "reward_median": float(reward.median()),
-            "reward_eval_gap": float(reward.median() - held_out.median()),
-            "accessibility_accuracy": float((probability > 0.5).float().mean()),
-            "kmer3_correlation": metrics.kmer_correlation(sequences, reference, 3),
-            "motif_correlation": metrics.spearman(hits.sum(0).numpy(), reference_hits.sum(0).numpy()),
-            "app_log_lik_median": float(np.median(log_lik)),
-            "levenshtein_diversity": metrics.mean_pairwise_levenshtein(sequences),
-            "identity_diversity": metrics.mean_pairwise_identity_distance(sequences),
-            "novelty_median": float(np.median(novelty)),
-            "near_copy_fraction": float(np.mean(novelty <= 0.1 * length)),
-            "gc_mean": float(gc.mean()),
-            "kmer4_js": metrics.kmer_js_divergence(sequences, reference, 4),
-        })
-        frames.append(pd.DataFrame({
-            "input": name, "id": table.ids, "sequence": sequences, "reward": reward.numpy(),
-            "eval_reward": held_out.numpy(), "eval_probability": probability.numpy(),
-            "app_log_lik": log_lik, "gc": gc, "novelty": novelty,
-        }))
+        rows.append(
+            {
+                "input": name,
+                "n": len(sequences) + table.dropped,
+                "n_invalid": table.dropped,
+                "pred_activity_median": float(held_out.median()),
+                "reward_median": float(reward.median()),
+                "reward_eval_gap": float(reward.median() - held_out.median()),
+                "accessibility_accuracy": float((probability > 0.5).float().mean()),
+                "kmer3_correlation": metrics.kmer_correlation(sequences, reference, 3),
+                "motif_correlation": metrics.spearman(hits.sum(0).numpy(), reference_hits.sum(0).numpy()),
+                "app_log_lik_median": float(np.median(log_lik)),
+                "levenshtein_diversity": metrics.mean_pairwise_levenshtein(sequences),
+                "identity_diversity": metrics.mean_pairwise_identity_distance(sequences),
+                "novelty_median": float(np.median(novelty)),
+                "near_copy_fraction": float(np.mean(novelty <= 0.1 * length)),
+                "gc_mean": float(gc.mean()),
+                "kmer4_js": metrics.kmer_js_divergence(sequences, reference, 4),
+            }
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "input": name,
+                    "id": table.ids,
+                    "sequence": sequences,
+                    "reward": reward.numpy(),
+                    "eval_reward": held_out.numpy(),
+                    "eval_probability": probability.numpy(),
+                    "app_log_lik": log_lik,
+                    "gc": gc,
+                    "novelty": novelty,
+                }
+            )
+        )
     return EvaluationResult(
         summary=pd.DataFrame(rows).set_index("input"),
         per_sequence=pd.concat(frames, ignore_index=True),

@@ -79,8 +79,9 @@ def motif_scores(onehot: torch.Tensor, motifs: MotifSet) -> torch.Tensor:
     return best.masked_fill(~valid[None], float("-inf"))
 
 
-def motif_hit_counts(onehot: torch.Tensor, motifs: MotifSet | None = None, relative_threshold: float = 0.85,
-                     batch_size: int = 1024) -> torch.Tensor:
+def motif_hit_counts(
+    onehot: torch.Tensor, motifs: MotifSet | None = None, relative_threshold: float = 0.85, batch_size: int = 1024
+) -> torch.Tensor:
     """Hits per sequence and motif ``[B, n]`` (either strand, score ≥ min + r·(max − min))."""
     motifs = motifs or load_motifs()
     lo = motifs.log_odds

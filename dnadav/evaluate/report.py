@@ -59,14 +59,19 @@ def _plots(result: EvaluationResult) -> dict[str, str]:
         ax.scatter(reference, result.kmer_frequencies[name], s=10)
         top = max(reference.max(), result.kmer_frequencies[name].max())
         ax.plot([0, top], [0, top], color="grey", lw=0.8)
-        ax.set(title=f"{name}: r = {result.summary.loc[name, 'kmer3_correlation']:.3f}", xlabel="reference 3-mer freq.",
-               ylabel="design 3-mer freq.")
+        ax.set(
+            title=f"{name}: r = {result.summary.loc[name, 'kmer3_correlation']:.3f}",
+            xlabel="reference 3-mer freq.",
+            ylabel="design 3-mer freq.",
+        )
     plots["kmer"] = _png(figure)
     figure, ax = plt.subplots(figsize=(5.5, 4))
     for name in names:
         row = result.summary.loc[name]
         ax.scatter(row["kmer3_correlation"], row["pred_activity_median"], s=60)
-        ax.annotate(name, (row["kmer3_correlation"], row["pred_activity_median"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            name, (row["kmer3_correlation"], row["pred_activity_median"]), fontsize=8, xytext=(4, 4), textcoords="offset points"
+        )
     ax.set(xlabel="naturalness (3-mer corr.)", ylabel="Pred-Activity (eval oracle median)", title="activity vs naturalness")
     plots["tradeoff"] = _png(figure)
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -127,8 +132,15 @@ def _table(result: EvaluationResult) -> str:
     return f"<table><tr><th>input</th>{head}</tr>{''.join(body)}</table>"
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path, *, command: str, oracle_names: dict[str, str],
-                 reference_description: str, force: bool = False) -> Path:
+def write_report(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    *,
+    command: str,
+    oracle_names: dict[str, str],
+    reference_description: str,
+    force: bool = False,
+) -> Path:
     """Write the four report files into ``out_dir``; refuses to overwrite them unless ``force``."""
     out_dir = Path(out_dir)
     for name in REPORT_FILES:
@@ -140,24 +152,32 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, command: str,
         f"<tr><td>{html.escape(name)}</td><td>{', '.join(f'{m} ({v:+.2f})' for m, v in motifs)}</td></tr>"
         for name, motifs in enriched.items()
     )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dnadav evaluation</title><style>{_CSS}</style></head><body>
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dnadav evaluation</title>
+<style>{_CSS}</style></head><body>
 <h1>dnadav evaluation report</h1>
 <p class="note">Command: <code>{html.escape(command)}</code> · dnadav {__version__} ·
-reward oracle <code>{html.escape(oracle_names['reward'])}</code>, evaluation oracle <code>{html.escape(oracle_names['eval'])}</code>.
-The DHS oracles predict cell-type-specific chromatin <b>accessibility</b>, a proxy for enhancer activity, not measured activity.</p>
+reward oracle <code>{html.escape(oracle_names["reward"])}</code>,
+evaluation oracle <code>{html.escape(oracle_names["eval"])}</code>. The DHS oracles predict cell-type-specific
+chromatin <b>accessibility</b>, a proxy for enhancer activity, not measured activity.</p>
 <h2>Headline</h2>{_table(result)}
 <p class="note">Reference set: {html.escape(reference_description)}</p>
-<h2>Activity</h2><p class="note">Judge designs by the evaluation oracle, which was trained on other chromosomes than the reward oracle
-the model was tuned on; a reward far above the evaluation score is over-optimisation.</p>{plots['activity']}
-<h2>Naturalness</h2><div class="grid"><div>{plots['kmer']}</div><div>{plots['tradeoff']}</div></div>
-<h2>Diversity and composition</h2>{plots['diversity']}
+<h2>Activity</h2><p class="note">Judge designs by the evaluation oracle, which was trained on other chromosomes
+than the reward oracle the model was tuned on; a reward far above the evaluation score is over-optimisation.</p>{plots["activity"]}
+<h2>Naturalness</h2><div class="grid"><div>{plots["kmer"]}</div><div>{plots["tradeoff"]}</div></div>
+<h2>Diversity and composition</h2>{plots["diversity"]}
 <h2>Motifs</h2><p class="note">Most enriched JASPAR motifs vs the reference (log2 ratio of hits per kb, both strands,
-score ≥ 85% of the PWM range).</p><table><tr><th>input</th><th>top motifs</th></tr>{enrichment_rows}</table>{plots['logos']}
+score ≥ 85% of the PWM range).</p><table><tr><th>input</th><th>top motifs</th></tr>{enrichment_rows}</table>{plots["logos"]}
 <h2>Definitions</h2><dl>{definitions}</dl>
 </body></html>"""
-    metrics_json = {"command": command, "dnadav_version": __version__, "oracles": oracle_names, "reference": reference_description,
-                    "inputs": json.loads(result.summary.reset_index().to_json(orient="records")),
-                    "top_motifs": enriched, "info": result.info}
+    metrics_json = {
+        "command": command,
+        "dnadav_version": __version__,
+        "oracles": oracle_names,
+        "reference": reference_description,
+        "inputs": json.loads(result.summary.reset_index().to_json(orient="records")),
+        "top_motifs": enriched,
+        "info": result.info,
+    }
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics_json, indent=2) + "\n")
     atomic_write_text(out_dir / "metrics.csv", result.summary.to_csv())
     atomic_write_text(out_dir / "per_sequence.csv", result.per_sequence.to_csv(index=False))

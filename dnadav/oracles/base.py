@@ -20,8 +20,10 @@ __all__ = ["check_onehot", "CellTypeOracle", "RegressionOracle"]
 def check_onehot(onehot: torch.Tensor) -> None:
     if onehot.dim() != 3 or onehot.shape[1] != NUM_BASES:
         hint = " It looks like [B, L, 4]: transpose it." if onehot.dim() == 3 and onehot.shape[2] == NUM_BASES else ""
-        raise ValueError(f"oracle expects one-hot [B, 4, L]; got {tuple(onehot.shape)}.{hint} "
-                         "Use dnadav.seq.tokens_to_onehot to convert tokens.")
+        raise ValueError(
+            f"oracle expects one-hot [B, 4, L]; got {tuple(onehot.shape)}.{hint} "
+            "Use dnadav.seq.tokens_to_onehot to convert tokens."
+        )
 
 
 class CellTypeOracle(nn.Module):

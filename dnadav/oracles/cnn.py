@@ -39,13 +39,17 @@ class ConvClassifier(nn.Module):
         self.config = c = config or ConvClassifierConfig()
         layers: list[nn.Module] = [
             nn.Conv1d(4, c.channels, c.first_kernel, padding=c.first_kernel // 2),
-            nn.BatchNorm1d(c.channels), nn.ReLU(), nn.MaxPool1d(c.pool), nn.Dropout(c.dropout),
+            nn.BatchNorm1d(c.channels),
+            nn.ReLU(),
+            nn.MaxPool1d(c.pool),
+            nn.Dropout(c.dropout),
         ]
         for kernel in c.kernels:
             layers += [nn.Conv1d(c.channels, c.channels, kernel, padding=kernel // 2), nn.BatchNorm1d(c.channels), nn.ReLU()]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Dropout(c.dropout), nn.Linear(2 * c.channels, c.channels), nn.ReLU(),
-                                  nn.Linear(c.channels, c.num_outputs))
+        self.head = nn.Sequential(
+            nn.Dropout(c.dropout), nn.Linear(2 * c.channels, c.channels), nn.ReLU(), nn.Linear(c.channels, c.num_outputs)
+        )
 
     def _one_strand(self, onehot: torch.Tensor) -> torch.Tensor:
         h = self.body(onehot)

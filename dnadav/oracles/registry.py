@@ -27,8 +27,13 @@ DHS_CLASSES: tuple[str, ...] = ("HepG2", "K562", "GM12878", "hESC", "shuffled")
 SHIPPED_ORACLES = {"hepg2": "HepG2", "k562": "K562", "gm12878": "GM12878", "hesc": "hESC"}
 
 
-def save_oracle(directory: str | Path, network: ConvClassifier, kind: Literal["classifier", "regressor"],
-                class_names: tuple[str, ...], metadata: dict[str, Any] | None = None) -> Path:
+def save_oracle(
+    directory: str | Path,
+    network: ConvClassifier,
+    kind: Literal["classifier", "regressor"],
+    class_names: tuple[str, ...],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model.pt`` + ``config.json`` into ``directory`` (atomic)."""
     directory = Path(directory)
     buffer = io.BytesIO()
@@ -68,8 +73,9 @@ def load_oracle(name_or_path: str | Path, role: Role = "reward") -> CellTypeOrac
     if directory.is_file():
         directory = directory.parent
     if not (directory / "model.pt").is_file() or not (directory / "config.json").is_file():
-        raise InputError(f"{name_or_path}: not a shipped oracle ({', '.join(SHIPPED_ORACLES)}) "
-                         "nor a folder with model.pt and config.json")
+        raise InputError(
+            f"{name_or_path}: not a shipped oracle ({', '.join(SHIPPED_ORACLES)}) nor a folder with model.pt and config.json"
+        )
     try:
         return _load_dir(directory, target or None)
     except ValueError as error:

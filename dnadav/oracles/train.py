@@ -25,7 +25,14 @@ from dnadav.oracles.registry import DHS_CLASSES, save_oracle
 from dnadav.oracles.shuffle import dinucleotide_shuffle
 from dnadav.seq import strings_to_tokens, tokens_to_onehot
 
-__all__ = ["REWARD_CHROMOSOMES", "EVAL_CHROMOSOMES", "OracleTrainConfig", "labelled_dhs", "classification_metrics", "train_oracle"]
+__all__ = [
+    "REWARD_CHROMOSOMES",
+    "EVAL_CHROMOSOMES",
+    "OracleTrainConfig",
+    "labelled_dhs",
+    "classification_metrics",
+    "train_oracle",
+]
 
 REWARD_CHROMOSOMES = tuple(f"chr{i}" for i in range(3, 10))
 EVAL_CHROMOSOMES = tuple(f"chr{i}" for i in range(10, 23)) + ("chrX", "chrY")
@@ -129,24 +136,45 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
     test = labelled_dhs("test", None, config.seed + 2)
     network = ConvClassifier(config.network)
     generator = torch.Generator().manual_seed(config.seed)
-    trainer = pl.Trainer(max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
-                         strategy=config.strategy, enable_progress_bar=progress, enable_model_summary=False,
-                         logger=pl.loggers.CSVLogger(out_dir, name="logs"), enable_checkpointing=False,
-                         default_root_dir=out_dir, deterministic=True)
-    trainer.fit(ClassifierModule(network, config.lr, config.weight_decay),
-                DataLoader(TensorDataset(*train), batch_size=config.batch_size, shuffle=True, generator=generator),
-                DataLoader(TensorDataset(*valid), batch_size=1024))
+    trainer = pl.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        logger=pl.loggers.CSVLogger(out_dir, name="logs"),
+        enable_checkpointing=False,
+        default_root_dir=out_dir,
+        deterministic=True,
+    )
+    trainer.fit(
+        ClassifierModule(network, config.lr, config.weight_decay),
+        DataLoader(TensorDataset(*train), batch_size=config.batch_size, shuffle=True, generator=generator),
+        DataLoader(TensorDataset(*valid), batch_size=1024),
+    )
     if trainer.global_rank != 0:
         return {}
     network = network.cpu().eval()
     metrics = {
-        "role": config.role, "train_rows": int(len(train[0])), "train_minutes": (time.time() - started) / 60,
+        "role": config.role,
+        "train_rows": int(len(train[0])),
+        "train_minutes": (time.time() - started) / 60,
         "valid": classification_metrics(predict_logits(network, valid[0]), valid[1]),
         "test": classification_metrics(predict_logits(network, test[0]), test[1]),
     }
-    save_oracle(out_dir, network, "classifier", DHS_CLASSES,
-                {"default_target": "HepG2", "role": config.role, "train_config": asdict(config),
-                 "data": "dhs (datasets/dhs): train split of the chromosomes in train_config; valid = chr2, test = chr1"})
+    save_oracle(
+        out_dir,
+        network,
+        "classifier",
+        DHS_CLASSES,
+        {
+            "default_target": "HepG2",
+            "role": config.role,
+            "train_config": asdict(config),
+            "data": "dhs (datasets/dhs): train split of the chromosomes in train_config; valid = chr2, test = chr1",
+        },
+    )
     metrics["model_sha256"] = sha256_file(out_dir / "model.pt")
     metrics["model_bytes"] = (out_dir / "model.pt").stat().st_size
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
