@@ -162,7 +162,8 @@ chromatin <b>accessibility</b>, a proxy for enhancer activity, not measured acti
 <h2>Headline</h2>{_table(result)}
 <p class="note">Reference set: {html.escape(reference_description)}</p>
 <h2>Activity</h2><p class="note">Judge designs by the evaluation oracle, which was trained on other chromosomes
-than the reward oracle the model was tuned on; a reward far above the evaluation score is over-optimisation.</p>{plots["activity"]}
+than the reward oracle the model was tuned on; a reward far above the evaluation score is over-optimisation.</p>
+{plots["activity"]}
 <h2>Naturalness</h2><div class="grid"><div>{plots["kmer"]}</div><div>{plots["tradeoff"]}</div></div>
 <h2>Diversity and composition</h2>{plots["diversity"]}
 <h2>Motifs</h2><p class="note">Most enriched JASPAR motifs vs the reference (log2 ratio of hits per kb, both strands,
