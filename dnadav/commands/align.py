@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -32,9 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--devices", default="1", help="devices per node (e.g. 2 with --strategy ddp)")
-    parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
-    parser.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    add_lightning_arguments(parser)
     parser.add_argument("--force", action="store_true", help="start afresh even if --out holds a run")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(run=run)
@@ -75,13 +74,10 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
     )
-    devices = args.devices if args.devices == "auto" else int(args.devices)
     summary = align(
         config,
         args.out,
-        devices=devices,
-        accelerator=args.accelerator,
-        strategy=args.strategy,
+        **lightning_options(args),
         resume=not args.force,
         progress=not args.quiet,
     )

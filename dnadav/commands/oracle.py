@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -29,9 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--lr", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--devices", default="1")
-    train.add_argument("--accelerator", default="auto")
-    train.add_argument("--strategy", default="auto")
+    add_lightning_arguments(train)
     train.add_argument("--force", action="store_true")
     train.add_argument("--quiet", action="store_true")
     info = verbs.add_parser("info", help="print an oracle's held-out metrics")
@@ -57,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
         )
         if {"chr1", "chr2"} & set(chromosomes):
             raise InputError("--chromosomes must not include chr1 (test) or chr2 (valid)")
-        devices = args.devices if args.devices == "auto" else int(args.devices)
         config = OracleTrainConfig(
             role=args.role,
             chromosomes=chromosomes,
@@ -65,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             seed=args.seed,
-            devices=devices,
-            accelerator=args.accelerator,
-            strategy=args.strategy,
+            **lightning_options(args),
         )
         metrics = train_oracle(config, args.out, progress=not args.quiet)
         if metrics:

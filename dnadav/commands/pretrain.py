@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
 from dnadav.diffusion.backbone import ConvDenoiserConfig
 from dnadav.errors import InputError
 
@@ -24,11 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--blocks", type=int, default=8)
     parser.add_argument("--schedule", choices=["loglinear", "cosine"], default="loglinear")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--devices", default="1", help="devices per node, e.g. 1, 4 or 'auto'")
-    parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
-    parser.add_argument("--strategy", default="auto", help="e.g. ddp")
     parser.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on GPU")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after this wall time")
+    add_lightning_arguments(parser)
     parser.add_argument("--force", action="store_true", help="start afresh even if --out has a checkpoint")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(run=run)
@@ -41,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.out}: already holds a trained model.pt; pass --force to retrain")
     if args.data != "dhs" and not Path(args.data).exists():
         raise InputError(f"{args.data}: no such file (use 'dhs' for the shipped DHS set)")
-    devices = args.devices if args.devices == "auto" else int(args.devices)
     config = PretrainConfig(
         data=args.data,
         cell_type=args.cell_type,
@@ -51,9 +49,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
-        devices=devices,
-        accelerator=args.accelerator,
-        strategy=args.strategy,
+        **lightning_options(args),
         precision=args.precision,
         max_minutes=args.max_minutes,
     )
