@@ -46,14 +46,11 @@ def run(args: argparse.Namespace) -> int:
     out = check_writable(args.out, args.force)
     started = time.perf_counter()
 
-    import torch
-
     from dnadav.data import write_fasta
     from dnadav.design import default_model_for, design
     from dnadav.io import write_manifest
     from dnadav.oracles import load_oracle
 
-    torch.set_grad_enabled(False)
     oracles = (load_oracle(args.oracle, role="reward"), load_oracle(args.oracle, role="eval"))  # fail before any work
     if args.model is None and not default_model_for(args.oracle)[1] and not args.quiet:
         print(

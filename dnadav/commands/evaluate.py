@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     for name, table in tables.items():
         if table.dropped and not args.quiet:
             print(f"dnadav evaluate: {name}: {table.dropped} invalid record(s) counted as invalid and left out", file=sys.stderr)
-    import torch
 
     from dnadav.diffusion import load_prior
     from dnadav.evaluate.evaluator import evaluate_sets
@@ -48,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
     from dnadav.evaluate.report import write_report
     from dnadav.oracles import load_oracle
 
-    torch.set_grad_enabled(False)
     reward_oracle, eval_oracle = load_oracle(args.oracle, "reward"), load_oracle(args.oracle, "eval")
     target = eval_oracle.target
     reference = reference_sequences(target, args.reference, args.reference_size, args.oracle)

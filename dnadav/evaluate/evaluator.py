@@ -59,6 +59,7 @@ def _scores(oracle, onehot: torch.Tensor, batch_size: int = 512) -> tuple[torch.
     return torch.cat(rewards), torch.cat(probabilities)
 
 
+@torch.no_grad()
 def evaluate_sets(
     inputs: Mapping[str, SequenceTable | Sequence[str]],
     *,
