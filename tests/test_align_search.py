@@ -77,10 +77,10 @@ def test_smc_final_resampling_targets_the_tilted_distribution():
     joint = random_distribution(LENGTH, seed=5)
     alpha = 1.0
     # many steps, so that the model's path distribution is the joint (one unmasking per step)
-    config = SearchConfig(reward_temperature=alpha, num_steps=100, mode="smc", ess_threshold=0.5)
-    result = search(ExactDenoiser(joint, LENGTH), count_of_g, 20000, LENGTH, config, generator=torch.Generator().manual_seed(2))
+    config = SearchConfig(reward_temperature=alpha, num_steps=60, mode="smc", ess_threshold=0.5)
+    result = search(ExactDenoiser(joint, LENGTH), count_of_g, 12000, LENGTH, config, generator=torch.Generator().manual_seed(2))
     # SMC is consistent for any value function: the whole population targets p·exp(r/α)
-    assert 0.5 * (empirical(result.sequences) - tilted(joint, alpha)).abs().sum() < 0.03
+    assert 0.5 * (empirical(result.sequences) - tilted(joint, alpha)).abs().sum() < 0.04
     assert result.stats.resamples >= 1
 
 
