@@ -1,4 +1,8 @@
-"""``dnadav data``: import the Gosai MPRA table; describe a data set or file."""
+"""``dnadav data``: import the Gosai et al. MPRA table; describe a data set or a sequence file.
+
+dnadav data import-gosai dataset.csv [--out DIR] [--force]
+dnadav data info dhs | gosai | FILE
+"""
 
 from __future__ import annotations
 
@@ -9,38 +13,84 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="import the Gosai MPRA table or describe data")
+    parser = subparsers.add_parser("data", help="import the Gosai MPRA table; describe data sets and files")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    gosai = verbs.add_parser("import-gosai", help="validate and import the Gosai et al. dataset.csv (DRAKES bundle)")
+    gosai = verbs.add_parser(
+        "import-gosai",
+        help="validate the Gosai et al. dataset.csv (DRAKES bundle) and store a normalised copy",
+        description="Validate dataset.csv (columns seq, hepg2, k562, sknsh, chrom) and write gosai.tsv.gz "
+        "(with a chromosome split column) and card.md (row counts, source sha256).",
+    )
     gosai.add_argument("source", type=Path, help="dataset.csv with columns seq, hepg2, k562, sknsh, chrom")
-    gosai.add_argument("--out", type=Path, default=Path.home() / ".cache" / "dnadav" / "gosai", help="destination folder")
-    gosai.add_argument("--force", action="store_true")
-    info = verbs.add_parser("info", help="counts for 'dhs' or a sequence file")
-    info.add_argument("name", help="'dhs' or a FASTA/CSV/TSV/HDF5 file")
+    gosai.add_argument("--out", type=Path, default=None, help="destination folder (default: ~/.cache/dnadav/gosai)")
+    gosai.add_argument("--force", action="store_true", help="overwrite an existing import")
+    info = verbs.add_parser("info", help="counts for a data set ('dhs', 'gosai') or a sequence file")
+    info.add_argument("name", help="'dhs' (shipped), 'gosai' (imported) or a FASTA/CSV/TSV/HDF5 file")
     parser.set_defaults(run=run)
+
+
+def _import_gosai(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from dnadav.data.gosai import default_gosai_dir, import_gosai
+
+    target = import_gosai(args.source, args.out or default_gosai_dir(), force=args.force)
+    table = pd.read_csv(target, sep="\t", usecols=["split"])
+    counts = table["split"].value_counts()
+    print(
+        f"imported {len(table)} rows ({', '.join(f'{s} {counts.get(s, 0)}' for s in ('train', 'valid', 'test'))}) "
+        f"-> {target} (card: {target.with_name('card.md')})"
+    )
+    return 0
+
+
+def _info_dhs() -> int:
+    import pandas as pd
+
+    from dnadav.data import load_dhs
+
+    table = load_dhs()
+    counts = pd.crosstab(table["cell_type"], table["split"], margins=True, margins_name="all")
+    print("dhs: real hg38 DHS, cell-type-specific accessibility (not MPRA); 200 bp")
+    print(counts[["train", "valid", "test", "all"]].to_string())
+    for split in ("valid", "test"):
+        print(f"{split} chromosomes: {', '.join(sorted(table.loc[table['split'] == split, 'chrom'].unique()))}")
+    return 0
+
+
+def _info_gosai() -> int:
+    import pandas as pd
+
+    from dnadav.data.gosai import default_gosai_dir
+    from dnadav.errors import InputError
+
+    path = default_gosai_dir() / "gosai.tsv.gz"
+    if not path.is_file():
+        raise InputError(f"{path}: not imported yet; run `dnadav data import-gosai dataset.csv` first")
+    table = pd.read_csv(path, sep="\t")
+    print(f"gosai: {path}; measured MPRA activity (log2 RNA/DNA)")
+    print(table.groupby("split")[["hepg2", "k562", "sknsh"]].agg(["count", "mean"]).round(3).to_string())
+    return 0
+
+
+def _info_file(path: str) -> int:
+    import numpy as np
+
+    from dnadav.data import read_sequences
+
+    table = read_sequences(path)  # validates every record: a bad file is a one-line error
+    gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in table.sequences])
+    print(f"{path}: {len(table)} records of {len(table.sequences[0])} bp, all A/C/G/T; mean GC {gc.mean():.3f}")
+    for name, values in table.values.items():
+        print(f"  {name}: mean {np.nanmean(values):.4g}, min {np.nanmin(values):.4g}, max {np.nanmax(values):.4g}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.verb == "import-gosai":
-        from dnadav.data.gosai import import_gosai
-
-        target = import_gosai(args.source, args.out, force=args.force)
-        print(f"imported {args.source} -> {target}")
-        return 0
+        return _import_gosai(args)
     if args.name == "dhs":
-        import pandas as pd
-
-        from dnadav.data import load_dhs
-
-        table = load_dhs()
-        print(pd.crosstab(table["cell_type"], table["split"], margins=True).to_string())
-        return 0
-    from dnadav.data import read_sequences
-
-    table = read_sequences(args.name)
-    lengths = {len(s) for s in table.sequences}
-    print(
-        f"{args.name}: {len(table)} records, length {', '.join(map(str, sorted(lengths)))}; "
-        f"values: {', '.join(table.values) or 'none'}"
-    )
-    return 0
+        return _info_dhs()
+    if args.name == "gosai" and not Path(args.name).exists():
+        return _info_gosai()
+    return _info_file(args.name)

@@ -1,7 +1,7 @@
 """The shipped DHS set: 47,872 real 200-bp human DNase I hypersensitive sites (hg38).
 
 This is chromatin *accessibility*, specific to one of four cell types, not MPRA activity.
-Split by chromosome: valid = chr1, test = chr2, train = the rest. See ``datasets/dhs/card.md``.
+Split by chromosome: test = chr1, valid = chr2 (as the file holds them), train = the rest. See ``datasets/dhs/card.md``.
 """
 
 from __future__ import annotations

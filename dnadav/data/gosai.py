@@ -1,12 +1,22 @@
-"""The Gosai et al. (2023) MPRA table, as in the DRAKES data bundle (``dataset.csv``).
+"""The Gosai et al. MPRA table, as in the DRAKES data bundle (``dataset.csv``).
 
-Columns ``seq, hepg2, k562, sknsh, chrom`` (~735k rows of 200-bp sequences with measured activity
-in three cell lines). dnadav cannot download it; users import their copy with
-``dnadav data import-gosai dataset.csv``, which validates and normalises it.
+Columns ``seq, hepg2, k562, sknsh, chrom``: ~735k 200-bp sequences with measured MPRA activity
+(log2 fold change) in HepG2, K562 and SK-N-SH cells (Gosai et al., Nature 2024). DRAKES writes it
+with a leading unnamed index column, which is ignored. dnadav cannot download it; users import
+their copy with ``dnadav data import-gosai dataset.csv`` (``import_gosai``), which validates it and
+writes a normalised ``gosai.tsv.gz`` with a ``split`` column and a ``card.md``.
+
+Chromosome split (``gosai_split``). Whole chromosomes are held out so that no near-duplicate
+genomic sequence leaks between train and evaluation. Defaults: test = chr7 and chr13, valid =
+chr19, chr21 and chrX, train = the rest — our reading of the holdout of Malinois, the Gosai et al.
+model (not checked against the paper here; pass your own sets to match another protocol).
+DRAKES itself held out chromosomes only between its two oracles (chr1–11 vs chr12–22); for
+disjoint reward / evaluation oracles, pick disjoint chromosome sets from the train split.
 """
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -14,99 +24,148 @@ import pandas as pd
 
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_bytes, atomic_write_text, check_writable, sha256_file
-from dnadav.seq import invalid_character
+from dnadav.seq import ALPHABET, invalid_character
 
-__all__ = ["GOSAI_COLUMNS", "GOSAI_TARGETS", "read_gosai", "gosai_split", "import_gosai", "make_synthetic_gosai"]
+__all__ = [
+    "GOSAI_COLUMNS",
+    "GOSAI_TARGETS",
+    "VALID_CHROMOSOMES",
+    "TEST_CHROMOSOMES",
+    "default_gosai_dir",
+    "read_gosai",
+    "gosai_split",
+    "import_gosai",
+    "make_synthetic_gosai",
+]
 
 GOSAI_COLUMNS = ("seq", "hepg2", "k562", "sknsh", "chrom")
 GOSAI_TARGETS = ("hepg2", "k562", "sknsh")
-# Held-out chromosomes for the regression oracles and prior (chromosome split, as DRAKES did).
-VALID_CHROMOSOMES = ("chr7",)
-TEST_CHROMOSOMES = ("chr13",)
+VALID_CHROMOSOMES: tuple[str, ...] = ("chr19", "chr21", "chrX")
+TEST_CHROMOSOMES: tuple[str, ...] = ("chr7", "chr13")
+
+
+def default_gosai_dir() -> Path:
+    """Where ``dnadav data import-gosai`` puts the imported table unless told otherwise: ``~/.cache/dnadav/gosai``."""
+    return Path.home() / ".cache" / "dnadav" / "gosai"
+
+
+def _row(path: Path, index: int) -> str:
+    """Name row ``index`` (0-based data row) as record number and file line (header is line 1)."""
+    return f"{path}: record #{index + 1} (line {index + 2})"
 
 
 def read_gosai(path: str | Path, length: int | None = 200) -> pd.DataFrame:
-    """Read and validate a Gosai MPRA table; one InputError names the first bad row."""
+    """Read and validate a Gosai MPRA CSV -> DataFrame with columns ``seq, hepg2, k562, sknsh, chrom``.
+
+    ``seq`` is upper-cased A/C/G/T of ``length`` bp (None: the first row's length); activities are
+    float64. The first bad row raises one InputError naming the file, record number and line.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        table = pd.read_csv(path, index_col=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
-        raise InputError(f"{path}: cannot parse as CSV: {error}") from None
-    table = table.drop(columns=[c for c in table.columns if str(c).startswith("Unnamed")])
+        table = pd.read_csv(path, index_col=False, dtype={"seq": str, "chrom": str}, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot parse as CSV: {' '.join(str(error).split())}") from None
     missing = [c for c in GOSAI_COLUMNS if c not in table.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}")
+        found = ", ".join(str(c) for c in table.columns if not str(c).startswith("Unnamed")) or "none"
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; columns found: {found}")
     if table.empty:
-        raise InputError(f"{path}: no rows")
-    sequences = table["seq"].astype(str).str.upper()
+        raise InputError(f"{path}: header only, no rows")
+    sequences = table["seq"].str.upper()
     lengths = sequences.str.len().to_numpy()
     expected = length if length is not None else int(lengths[0])
-    for row in np.flatnonzero(lengths != expected)[:1]:
-        raise InputError(f"{path}: row {row + 2}: sequence length {lengths[row]}, expected {expected}")
-    bad = sequences.str.contains("[^ACGT]", regex=True).to_numpy()
-    for row in np.flatnonzero(bad)[:1]:
-        position, char = invalid_character(sequences.iloc[row])  # type: ignore[misc]
-        raise InputError(f"{path}: row {row + 2}: character {char!r} at position {position + 1} is not A/C/G/T")
+    bad = sequences.str.contains(f"[^{ALPHABET}]", regex=True).to_numpy() | (lengths == 0)
+    wrong = lengths != expected
+    first = int(np.flatnonzero(bad | wrong)[0]) if (bad | wrong).any() else None
+    if first is not None and bad[first]:
+        found = invalid_character(sequences.iloc[first])
+        problem = "empty sequence" if found is None else f"character {found[1]!r} at position {found[0] + 1} is not A/C/G/T"
+        raise InputError(f"{_row(path, first)}: {problem}")
+    if first is not None:
+        raise InputError(f"{_row(path, first)}: sequence length {lengths[first]}, expected {expected}")
+    empty_chrom = (table["chrom"].str.strip() == "").to_numpy()
+    if empty_chrom.any():
+        raise InputError(f"{_row(path, int(np.flatnonzero(empty_chrom)[0]))}: empty chrom")
+    out = pd.DataFrame({"seq": sequences})
     for column in GOSAI_TARGETS:
         values = pd.to_numeric(table[column], errors="coerce")
-        for row in np.flatnonzero(values.isna().to_numpy())[:1]:
-            raise InputError(f"{path}: row {row + 2}: column {column!r} is not a number ({table[column].iloc[row]!r})")
-        table[column] = values
-    table["seq"] = sequences
-    return table[list(GOSAI_COLUMNS)].reset_index(drop=True)
+        missing_values = values.isna().to_numpy()
+        if missing_values.any():
+            row = int(np.flatnonzero(missing_values)[0])
+            raise InputError(f"{_row(path, row)}: {column} is not a number ({table[column].iloc[row]!r})")
+        out[column] = values.astype(np.float64)
+    out["chrom"] = table["chrom"].str.strip()
+    return out
 
 
 def gosai_split(
-    table: pd.DataFrame, valid: tuple[str, ...] = VALID_CHROMOSOMES, test: tuple[str, ...] = TEST_CHROMOSOMES
+    table: pd.DataFrame,
+    valid_chroms: tuple[str, ...] = VALID_CHROMOSOMES,
+    test_chroms: tuple[str, ...] = TEST_CHROMOSOMES,
 ) -> pd.Series:
-    """``train`` / ``valid`` / ``test`` by chromosome (whole chromosomes held out)."""
-    split = np.where(table["chrom"].isin(test), "test", np.where(table["chrom"].isin(valid), "valid", "train"))
+    """``train`` / ``valid`` / ``test`` per row of ``table`` by its ``chrom`` -> Series named ``split``."""
+    overlap = set(valid_chroms) & set(test_chroms)
+    if overlap:
+        raise ValueError(f"chromosomes {', '.join(sorted(overlap))} are both valid and test")
+    chrom = table["chrom"]
+    split = np.where(chrom.isin(test_chroms), "test", np.where(chrom.isin(valid_chroms), "valid", "train"))
     return pd.Series(split, index=table.index, name="split")
 
 
-def import_gosai(source: str | Path, out_dir: str | Path, *, force: bool = False) -> Path:
-    """Validate ``source`` and write ``gosai.tsv.gz`` (with a ``split`` column) and ``card.md``."""
-    source, out_dir = Path(source), Path(out_dir)
+def _card(source: Path, digest: str, table: pd.DataFrame) -> str:
+    counts = table["split"].value_counts()
+    summary = table.groupby("split")[list(GOSAI_TARGETS)].mean().round(3)
+    lines = [
+        "# Gosai et al. MPRA table (imported by `dnadav data import-gosai`)",
+        "",
+        f"Source: `{source}`, sha256 `{digest}`.",
+        "What it is: measured MPRA activity (log2 RNA/DNA) of 200-bp sequences in HepG2, K562 and",
+        "SK-N-SH cells (Gosai et al., Nature 2024; DRAKES data bundle). Unlike the shipped DHS set",
+        "this is reporter activity, not chromatin accessibility.",
+        "",
+        f"Rows: {len(table)}; columns: seq, hepg2, k562, sknsh, chrom, split.",
+        "",
+        "| split | chromosomes | rows | mean hepg2 | mean k562 | mean sknsh |",
+        "|---|---|---|---|---|---|",
+    ]
+    chroms = {"train": "the rest", "valid": ", ".join(VALID_CHROMOSOMES), "test": ", ".join(TEST_CHROMOSOMES)}
+    for split in ("train", "valid", "test"):
+        means = summary.loc[split].tolist() if split in summary.index else ["-"] * 3
+        lines.append(f"| {split} | {chroms[split]} | {counts.get(split, 0)} | " + " | ".join(map(str, means)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def import_gosai(src_csv: str | Path, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Validate ``src_csv`` and write ``out_dir/gosai.tsv.gz`` (with ``split``) and ``out_dir/card.md``.
+
+    Both files are written atomically; existing ones are kept unless ``force``. Returns the table path.
+    """
+    source, out_dir = Path(src_csv), Path(out_dir)
     table = read_gosai(source)
     table["split"] = gosai_split(table)
     target = check_writable(out_dir / "gosai.tsv.gz", force)
-    check_writable(out_dir / "card.md", force)
-    atomic_write_bytes(target, _gzip_tsv(table))
-    counts = table["split"].value_counts().to_dict()
-    card = (
-        f"# Gosai et al. MPRA table (imported)\n\nSource file: `{source}` (sha256 {sha256_file(source)}).\n"
-        f"Rows: {len(table)} (train {counts.get('train', 0)}, valid {counts.get('valid', 0)} = {', '.join(VALID_CHROMOSOMES)}, "
-        f"test {counts.get('test', 0)} = {', '.join(TEST_CHROMOSOMES)}).\n"
-        "Columns: seq, hepg2, k562, sknsh (measured MPRA activity, log2 RNA/DNA), chrom, split.\n"
-        "This is measured MPRA activity (Gosai et al., Nature 2024), unlike the shipped DHS accessibility set.\n"
-    )
-    atomic_write_text(out_dir / "card.md", card)
+    card = check_writable(out_dir / "card.md", force)
+    atomic_write_bytes(target, gzip.compress(table.to_csv(sep="\t", index=False).encode(), mtime=0))
+    atomic_write_text(card, _card(source, sha256_file(source), table))
     return target
 
 
-def _gzip_tsv(table: pd.DataFrame) -> bytes:
-    import gzip
-
-    return gzip.compress(table.to_csv(sep="\t", index=False).encode(), mtime=0)
-
-
 def make_synthetic_gosai(path: str | Path, n_rows: int, length: int = 200, seed: int = 0) -> Path:
-    """A small file in exactly the Gosai format, for tests: random sequences whose activity is the
-    count of the HNF1-like site GTTAAT (HepG2), GATA (K562) and CACGTG (SK-N-SH) plus noise."""
+    """Write a small CSV in exactly the DRAKES ``dataset.csv`` format (leading index column), for tests.
+
+    Random uniform sequences; activity = count of a motif + N(0, 0.1) noise: HNF1-like ``GTTAAT``
+    (hepg2), ``GATA`` (k562), E-box ``CACGTG`` (sknsh). Row i lies on chromosome chr{1 + i % 22}.
+    """
     rng = np.random.default_rng(seed)
-    letters = np.array(list("ACGT"))
-    sequences = ["".join(letters[rng.integers(0, 4, length)]) for _ in range(n_rows)]
-    noise = lambda: rng.normal(0, 0.1, n_rows)  # noqa: E731
-    table = pd.DataFrame(
-        {
-            "seq": sequences,
-            "hepg2": [s.count("GTTAAT") for s in sequences] + noise(),
-            "k562": [s.count("GATA") for s in sequences] + noise(),
-            "sknsh": [s.count("CACGTG") for s in sequences] + noise(),
-            "chrom": [f"chr{1 + i % 22}" for i in range(n_rows)],
-        }
-    )
-    atomic_write_text(path, table.to_csv(index=False))
+    codes = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)[rng.integers(0, 4, (n_rows, length))]
+    sequences = pd.Series([row.tobytes().decode() for row in codes], dtype=str)
+    table = pd.DataFrame({"seq": sequences})
+    for column, motif in zip(GOSAI_TARGETS, ("GTTAAT", "GATA", "CACGTG")):
+        table[column] = sequences.str.count(motif).to_numpy() + rng.normal(0.0, 0.1, n_rows)
+    table["chrom"] = [f"chr{1 + i % 22}" for i in range(n_rows)]
+    atomic_write_text(path, table.to_csv(index=True))
     return Path(path)

@@ -1,54 +1,70 @@
-"""Read and write sequence tables: FASTA (Biopython), CSV/TSV, HDF5 (h5py).
+"""Read and validate DNA sequence files: FASTA (Bio.SeqIO), CSV/TSV (pandas), HDF5 (h5py).
 
 Every bad record raises one ``InputError`` naming the file, the record (id and 1-based number) and
-the problem. ``on_invalid="drop"`` drops bad records and says how many (``SequenceTable.dropped``);
-nothing is ever silently fixed. Lower-case bases (soft-masking) are accepted and upper-cased.
+the problem. Nothing is silently fixed: ``on_invalid="drop"`` leaves bad records out and counts them
+(``SequenceTable.dropped``); ``on_invalid="pad"`` pads short records with a base the caller names,
+counts them (``SequenceTable.padded``) and warns. Lower-case bases (soft-masking) are accepted and
+upper-cased.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
-import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from dnadav.data.fasta import description_values, read_fasta_records
+from dnadav.data.hdf5 import read_hdf5_records
 from dnadav.errors import InputError
-from dnadav.io import atomic_write_text, check_writable
 from dnadav.seq import ALPHABET, invalid_character
 
-__all__ = ["SequenceTable", "OnInvalid", "read_sequences", "write_fasta", "format_description"]
+__all__ = ["SequenceTable", "OnInvalid", "SEQUENCE_COLUMNS", "ID_COLUMNS", "read_sequences"]
 
-OnInvalid = Literal["error", "drop"]
-FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
-TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
-HDF5_SUFFIXES = {".h5", ".hdf5"}
+OnInvalid = Literal["error", "drop", "pad"]
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+HDF5_SUFFIXES = (".h5", ".hdf5")
 SEQUENCE_COLUMNS = ("sequence", "seq", "sequences")
 ID_COLUMNS = ("id", "name", "dhs_id")
-_PAIR = re.compile(r"(\w[\w.\-]*)=(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)\b")
+
+_IS_BASE = np.zeros(256, dtype=bool)  # byte -> is one of ACGTacgt
+_IS_BASE[np.frombuffer(b"ACGTacgt", dtype=np.uint8)] = True
 
 
 @dataclass(frozen=True)
 class SequenceTable:
-    """Validated sequences: ``ids``, upper-case A/C/G/T ``sequences``, numeric ``values`` by name
-    (columns of a table, or ``key=value`` pairs of FASTA headers), the ``source`` path, and how
-    many records were ``dropped`` by ``on_invalid="drop"``."""
+    """Validated sequences read from ``source``.
+
+    ``ids`` and ``sequences`` (upper-case A/C/G/T) have one entry per kept record; ``values`` maps a
+    name to a float64 array [N] (numeric table columns, or ``key=value`` pairs of FASTA headers);
+    ``dropped`` counts records left out by ``on_invalid="drop"``, ``padded`` those padded by "pad".
+    """
 
     ids: list[str]
     sequences: list[str]
     source: str
     values: dict[str, np.ndarray] = field(default_factory=dict)
     dropped: int = 0
+    padded: int = 0
 
     def __len__(self) -> int:
         return len(self.sequences)
 
 
-def _suffixes(path: Path) -> tuple[str, bool]:
+@dataclass(frozen=True)
+class _Raw:
+    ids: list[str]
+    sequences: list[str]
+    values: dict[str, np.ndarray]
+
+
+def _kind(path: Path) -> tuple[str, bool]:
+    """(last suffix without .gz, compressed?) of ``path``."""
     suffixes = [s.lower() for s in path.suffixes]
     compressed = bool(suffixes) and suffixes[-1] == ".gz"
     if compressed:
@@ -56,186 +72,166 @@ def _suffixes(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), compressed
 
 
-def _open_text(path: Path, compressed: bool) -> str:
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def _read_text(path: Path, compressed: bool) -> str:
     data = path.read_bytes()
-    if compressed:
-        data = gzip.decompress(data)
     try:
-        return data.decode("utf-8")
+        return (gzip.decompress(data) if compressed else data).decode("utf-8")
+    except (OSError, EOFError) as error:
+        raise InputError(f"{path}: not a readable gzip file ({_one_line(error)})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file") from None
 
 
-def _read_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str], list[str]]:
-    from Bio import SeqIO
-
-    text = _open_text(path, compressed)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if first and not first.startswith(">"):
-        raise InputError(f"{path}: not FASTA: the first non-empty line must start with '>'; got {first[:40]!r}")
-    ids, sequences, descriptions = [], [], []
-    for number, record in enumerate(SeqIO.parse(io.StringIO(text), "fasta"), start=1):
-        if not record.id:
-            raise InputError(f"{path}: record #{number}: empty FASTA header")
-        ids.append(record.id)
-        sequences.append(str(record.seq))
-        descriptions.append(record.description[len(record.id) :].strip())
-    return ids, sequences, descriptions
+def _read_fasta(path: Path, compressed: bool) -> _Raw:
+    records = read_fasta_records(path, _read_text(path, compressed))
+    return _Raw(records.ids, records.sequences, description_values(records.descriptions))
 
 
-def _read_table(path: Path, suffix: str, compressed: bool) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+def _read_table(path: Path, suffix: str, compressed: bool) -> _Raw:
     import pandas as pd
 
     separator = "," if suffix == ".csv" else "\t"
     try:
         table = pd.read_csv(path, sep=separator, compression="gzip" if compressed else None, dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {error}") from None
-    column = next((c for c in table.columns if c.lower() in SEQUENCE_COLUMNS), None)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file, no records") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
+        kind = "CSV" if separator == "," else "tab-separated text"
+        raise InputError(f"{path}: cannot parse as {kind}: {_one_line(error)}") from None
+    lower = {str(c).lower(): c for c in table.columns}
+    column = next((lower[c] for c in SEQUENCE_COLUMNS if c in lower), None)
     if column is None:
         raise InputError(
-            f"{path}: no sequence column ({', '.join(SEQUENCE_COLUMNS)}); columns are {', '.join(map(str, table.columns))}"
+            f"{path}: no sequence column (looked for {', '.join(SEQUENCE_COLUMNS)}); "
+            f"columns found: {', '.join(map(str, table.columns))}"
         )
-    id_column = next((c for c in table.columns if c.lower() in ID_COLUMNS), None)
-    ids = table[id_column].tolist() if id_column else [f"row{i + 1}" for i in range(len(table))]
+    id_column = next((lower[c] for c in ID_COLUMNS if c in lower), None)
+    ids = table[id_column].tolist() if id_column is not None else [f"row{i + 1}" for i in range(len(table))]
     values = {}
     for name in table.columns:
-        if name in (column, id_column):
+        if name in (column, id_column) or str(name).startswith("Unnamed: "):  # pandas' name for a blank header
             continue
         numbers = pd.to_numeric(table[name], errors="coerce")
-        if numbers.notna().all() and len(numbers):
-            values[str(name)] = numbers.to_numpy(dtype=float)
-    return ids, table[column].tolist(), values
+        if len(numbers) and numbers.notna().all():
+            values[str(name)] = numbers.to_numpy(dtype=np.float64)
+    return _Raw(ids, table[column].tolist(), values)
 
 
-def _read_hdf5(path: Path) -> tuple[list[str], list[str]]:
-    import h5py
-
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise InputError(f"{path}: not a readable HDF5 file ({error})") from None
-    with handle:
-        if "sequences" not in handle:
-            raise InputError(f"{path}: no 'sequences' dataset; found {', '.join(handle.keys()) or 'nothing'}")
-        data = handle["sequences"][()]
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in handle["ids"][()]] if "ids" in handle else None
-    if data.dtype.kind in "SOU":
-        sequences = [s.decode() if isinstance(s, bytes) else str(s) for s in data]
-    elif data.ndim == 3 and 4 in data.shape[1:]:
-        onehot = data if data.shape[1] == 4 else data.transpose(0, 2, 1)  # [N, 4, L]
-        if not np.all(onehot.sum(axis=1) == 1):
-            raise InputError(f"{path}: 'sequences' one-hot has columns that do not sum to 1 (masked or soft values)")
-        sequences = ["".join(np.array(list(ALPHABET))[row]) for row in onehot.argmax(axis=1)]
-    else:
-        raise InputError(f"{path}: 'sequences' must hold strings or one-hot [N, 4, L] / [N, L, 4]; got shape {data.shape}")
-    return ids or [f"row{i + 1}" for i in range(len(sequences))], sequences
-
-
-def _problem(sequence: str, length: int | None) -> str | None:
-    if not sequence:
-        return "empty sequence"
-    bad = invalid_character(sequence)
-    if bad is not None:
-        return f"character {bad[1]!r} at position {bad[0] + 1} is not A/C/G/T"
-    if length is not None and len(sequence) != length:
-        return f"length {len(sequence)}, expected {length}"
-    return None
-
-
-def read_sequences(path: str | Path, *, length: int | None = None, on_invalid: OnInvalid = "error") -> SequenceTable:
-    """Read and validate a FASTA / CSV / TSV / HDF5 file of DNA sequences (``.gz`` allowed for text).
-
-    ``length`` None requires all records to share the first record's length.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if on_invalid not in ("error", "drop"):
-        raise ValueError(f"on_invalid must be error or drop; got {on_invalid!r}")
-    suffix, compressed = _suffixes(path)
-    values: dict[str, np.ndarray] = {}
-    descriptions: list[str] = []
+def _read_raw(path: Path) -> _Raw:
+    suffix, compressed = _kind(path)
     if suffix in FASTA_SUFFIXES:
-        ids, sequences, descriptions = _read_fasta(path, compressed)
-    elif suffix in TABLE_SUFFIXES:
-        ids, sequences, values = _read_table(path, suffix, compressed)
-    elif suffix in HDF5_SUFFIXES:
-        ids, sequences = _read_hdf5(path)
-    else:
-        known = sorted(FASTA_SUFFIXES | TABLE_SUFFIXES | HDF5_SUFFIXES)
-        raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; expected one of {', '.join(known)} (optionally .gz)")
-    if not sequences:
-        raise InputError(f"{path}: no records")
-    seen: dict[str, int] = {}
-    for number, name in enumerate(ids, start=1):
-        if name in seen:
-            raise InputError(f"{path}: record {name!r} (#{number}): duplicate id (first at #{seen[name]})")
-        seen[name] = number
-    expected = length if length is not None else len(sequences[0])
-    keep = []
-    for number, (name, sequence) in enumerate(zip(ids, sequences), start=1):
-        problem = _problem(sequence, expected)
-        if problem is None:
-            keep.append(number - 1)
-        elif on_invalid == "error":
-            hint = (
-                ""
-                if length is not None or "length" not in problem
-                else " (like record #1; pass an explicit length to check another)"
-            )
-            raise InputError(f"{path}: record {name!r} (#{number}): {problem}{hint}")
-    if not keep:
-        raise InputError(f"{path}: every record is invalid")
-    if descriptions:
-        values = _description_values(descriptions)
-    return SequenceTable(
-        ids=[ids[i] for i in keep],
-        sequences=[sequences[i].upper() for i in keep],
-        source=str(path),
-        values={k: v[keep] for k, v in values.items()},
-        dropped=len(sequences) - len(keep),
+        return _read_fasta(path, compressed)
+    if suffix in TABLE_SUFFIXES:
+        return _read_table(path, suffix, compressed)
+    if suffix in HDF5_SUFFIXES and not compressed:
+        return _Raw(*read_hdf5_records(path))
+    known = ", ".join((*FASTA_SUFFIXES, *TABLE_SUFFIXES))
+    raise InputError(
+        f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'!r}; "
+        f"expected {known} (optionally .gz), or {', '.join(HDF5_SUFFIXES)}"
     )
 
 
-def _description_values(descriptions: list[str]) -> dict[str, np.ndarray]:
-    parsed = [dict((k, float(v)) for k, v in _PAIR.findall(d)) for d in descriptions]
-    keys = set(parsed[0]) if parsed else set()
-    for p in parsed[1:]:
-        keys &= set(p)
-    return {k: np.array([p[k] for p in parsed]) for k in sorted(keys)}
+def _check_ids(path: Path, ids: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for number, name in enumerate(ids, start=1):
+        if not name.strip():
+            raise InputError(f"{path}: record #{number}: empty id")
+        if name in seen:
+            raise InputError(f"{path}: record {name!r} (#{number}): duplicate id (first at #{seen[name]})")
+        seen[name] = number
 
 
-def format_description(values: Mapping[str, float] | str | None) -> str:
-    """``{"reward": 1.2, "eval": 0.9}`` -> ``"reward=1.2 eval=0.9"`` (strings pass through)."""
-    if values is None:
-        return ""
-    if isinstance(values, str):
-        return values
-    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+def _bad_characters(sequences: list[str]) -> np.ndarray:
+    """Per record, whether any character is not A/C/G/T (either case) -> bool [N]; one numpy pass."""
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    joined = np.frombuffer("".join(sequences).encode("latin-1", "replace"), dtype=np.uint8)
+    positions = np.flatnonzero(~_IS_BASE[joined])  # offsets of bad characters in the joined text
+    bad = np.zeros(len(sequences), dtype=bool)
+    bad[np.searchsorted(np.cumsum(lengths), positions, side="right")] = True
+    return bad
 
 
-def write_fasta(
+def _problem(sequence: str, bad: bool, expected: int | None, hint: str) -> str | None:
+    if not sequence:
+        return "empty sequence"
+    if bad:
+        position, char = invalid_character(sequence)  # type: ignore[misc]
+        return f"character {char!r} at position {position + 1} is not A/C/G/T"
+    if expected is not None and len(sequence) != expected:
+        return f"length {len(sequence)}, expected {expected}{hint}"
+    return None
+
+
+def read_sequences(
     path: str | Path,
-    ids: Sequence[str],
-    sequences: Sequence[str],
-    descriptions: Sequence[Mapping[str, float] | str | None] | None = None,
     *,
-    force: bool = False,
-) -> Path:
-    """Write FASTA atomically, one line per sequence, headers ``>id key=value ...``.
+    length: int | None = None,
+    on_invalid: OnInvalid = "error",
+    pad_to: int | None = None,
+    pad_base: str | None = None,
+) -> SequenceTable:
+    """Read and validate a FASTA / CSV / TSV / TXT (``.gz`` allowed) or HDF5 file of DNA sequences.
 
-    Refuses to overwrite unless ``force``; ``read_sequences`` parses the ``key=value`` pairs back.
+    Tables: the sequence column is the first of ``sequence, seq, sequences`` (any case), ids come
+    from ``id, name, dhs_id`` or are ``row1, row2, ...``; all-numeric columns become ``values``.
+    HDF5: dataset ``sequences`` of strings [N] or one-hot [N, 4, L] / [N, L, 4], optional ``ids``
+    [N]; other numeric [N] datasets become ``values``. FASTA: ``key=value`` header pairs -> values.
+
+    ``length``: required length; None requires all records to share the most common length.
+    ``on_invalid``: "error" raises on the first bad record; "drop" leaves bad records out and
+    counts them; "pad" right-pads records shorter than ``pad_to`` (default ``length``) with
+    ``pad_base`` (one of A/C/G/T, required), counts them and warns — other bad records still raise.
+    Duplicate or empty ids always raise.
     """
-    if len(ids) != len(sequences) or (descriptions is not None and len(descriptions) != len(ids)):
-        raise ValueError("ids, sequences and descriptions must have the same length")
-    if len(set(ids)) != len(ids):
-        raise ValueError("ids must be unique")
-    path = check_writable(path, force)
-    lines = []
-    for i, (name, sequence) in enumerate(zip(ids, sequences)):
-        if not name or any(c.isspace() for c in name):
-            raise ValueError(f"id #{i + 1} {name!r} is empty or holds white space")
-        header = f">{name} {format_description(descriptions[i])}".rstrip() if descriptions else f">{name}"
-        lines += [header, sequence]
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+    path = Path(path)
+    if on_invalid not in ("error", "drop", "pad"):
+        raise ValueError(f"on_invalid must be 'error', 'drop' or 'pad'; got {on_invalid!r}")
+    if on_invalid == "pad":
+        pad_to = pad_to if pad_to is not None else length
+        if pad_to is None or pad_base is None or pad_base.upper() not in tuple(ALPHABET):
+            raise ValueError("on_invalid='pad' needs pad_to (or length) and pad_base, one of A, C, G, T")
+        if length is not None and length != pad_to:
+            raise ValueError(f"length {length} and pad_to {pad_to} disagree")
+        length = pad_to
+    if not path.is_file():
+        raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    raw = _read_raw(path)
+    if not raw.sequences:
+        raise InputError(f"{path}: empty file, no records")
+    _check_ids(path, raw.ids)
+    bad = _bad_characters(raw.sequences)
+    expected, hint = length, ""
+    if expected is None:
+        sizes = Counter(map(len, raw.sequences))  # most_common breaks ties by first occurrence
+        expected = sizes.most_common(1)[0][0]
+        hint = " (the most common length here; pass an explicit length to require another)" if len(sizes) > 1 else ""
+    fill = pad_base.upper() if on_invalid == "pad" and pad_base else ""  # only "pad" pads
+    keep, sequences, padded, first_problem = [], [], 0, ""
+    for index, (name, sequence) in enumerate(zip(raw.ids, raw.sequences)):
+        problem = _problem(sequence, bool(bad[index]), expected, hint)
+        if problem is not None and fill and 0 < len(sequence) < expected and not bad[index]:
+            sequence, problem, padded = sequence + fill * (expected - len(sequence)), None, padded + 1
+        if problem is None:
+            keep.append(index)
+            sequences.append(sequence.upper())
+        elif on_invalid != "drop":
+            raise InputError(f"{path}: record {name!r} (#{index + 1}): {problem}")
+        else:
+            first_problem = first_problem or f"record {name!r} (#{index + 1}): {problem}"
+    if not keep:
+        raise InputError(f"{path}: all {len(raw.sequences)} records are invalid, e.g. {first_problem}")
+    if padded:
+        warnings.warn(f"{path}: padded {padded} short record(s) to {expected} bp with {fill!r}", stacklevel=2)
+    return SequenceTable(
+        ids=[raw.ids[i] for i in keep],
+        sequences=sequences,
+        source=str(path),
+        values={k: v[keep] for k, v in raw.values.items()},
+        dropped=len(raw.sequences) - len(keep),
+        padded=padded,
+    )
