@@ -18,8 +18,19 @@ __all__ = ["check_onehot", "CellTypeOracle", "RegressionOracle"]
 
 
 def check_onehot(onehot: torch.Tensor) -> None:
+    """Raise a ValueError that says how to fix it unless ``onehot`` is a ``[B, 4, L]`` tensor."""
+    if not isinstance(onehot, torch.Tensor):
+        raise ValueError(
+            f"oracle expects a torch.Tensor one-hot [B, 4, L]; got {type(onehot).__name__}. "
+            "Use dnadav.seq.strings_to_onehot for strings."
+        )
     if onehot.dim() != 3 or onehot.shape[1] != NUM_BASES:
-        hint = " It looks like [B, L, 4]: transpose it." if onehot.dim() == 3 and onehot.shape[2] == NUM_BASES else ""
+        if onehot.dim() == 3 and onehot.shape[2] == NUM_BASES:
+            hint = " It looks like [B, L, 4]: use onehot.transpose(1, 2)."
+        elif onehot.dim() == 2:
+            hint = " It looks like tokens [B, L]."
+        else:
+            hint = ""
         raise ValueError(
             f"oracle expects one-hot [B, 4, L]; got {tuple(onehot.shape)}.{hint} "
             "Use dnadav.seq.tokens_to_onehot to convert tokens."
@@ -72,6 +83,7 @@ class RegressionOracle(nn.Module):
         return self.network(onehot.float())
 
     def reward(self, onehot: torch.Tensor) -> torch.Tensor:
+        """The ``target`` column of the predictions ``[B]`` (e.g. predicted log2 MPRA activity)."""
         return self(onehot)[:, self.target_index]
 
     def probability(self, onehot: torch.Tensor) -> torch.Tensor:

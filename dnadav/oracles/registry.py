@@ -1,7 +1,13 @@
-"""Oracle checkpoints and names: ``load_oracle("hepg2", role="eval")`` or ``load_oracle("path/to/dir")``.
+"""Oracle checkpoints and names: ``load_oracle("hepg2", role="eval")`` or ``load_oracle("path/to/dir:K562")``.
 
-A checkpoint is a folder with ``model.pt`` (a plain state dict, loaded with ``weights_only=True``)
-and ``config.json`` (kind, class names, network config, training metadata).
+A checkpoint is a folder with ``model.pt`` (a plain state dict, loaded with ``weights_only=True``;
+nothing is ever unpickled) and ``config.json`` (``kind``: classifier or regressor, ``class_names``,
+``network``: the architecture, ``default_target``, and training metadata).
+
+Names: ``hepg2``, ``k562``, ``gm12878``, ``hesc`` (any case) are the shipped DHS classifiers scored
+for that cell type; ``role`` picks ``oracles/dhs_reward`` (trained on chr3–chr9) or
+``oracles/dhs_eval`` (chr10–chr22, X, Y). Anything else is a checkpoint folder, optionally followed
+by ``:TARGET`` to pick the scored class / output column (default: the config's ``default_target``).
 """
 
 from __future__ import annotations
@@ -17,24 +23,44 @@ from dnadav.assets import asset_root
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_bytes, atomic_write_text
 from dnadav.oracles.base import CellTypeOracle, RegressionOracle
-from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig
+from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor
 
-__all__ = ["Role", "SHIPPED_ORACLES", "DHS_CLASSES", "save_oracle", "load_oracle", "list_oracles"]
+__all__ = [
+    "Role",
+    "Kind",
+    "SHIPPED_ORACLES",
+    "DHS_CLASSES",
+    "save_oracle",
+    "load_oracle",
+    "list_oracles",
+    "oracle_folder",
+]
 
 Role = Literal["reward", "eval"]
+Kind = Literal["classifier", "regressor"]
 DHS_CLASSES: tuple[str, ...] = ("HepG2", "K562", "GM12878", "hESC", "shuffled")
 # name -> target class of the shipped DHS classifiers (oracles/dhs_reward, oracles/dhs_eval)
 SHIPPED_ORACLES = {"hepg2": "HepG2", "k562": "K562", "gm12878": "GM12878", "hesc": "hESC"}
+_SHIPPED_FOLDERS = {"reward": "dhs_reward", "eval": "dhs_eval"}
+_NETWORKS = {"classifier": ConvClassifier, "regressor": ConvRegressor}
 
 
 def save_oracle(
     directory: str | Path,
     network: ConvClassifier,
-    kind: Literal["classifier", "regressor"],
+    kind: Kind,
     class_names: tuple[str, ...],
     metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.pt`` + ``config.json`` into ``directory`` (atomic)."""
+    """Write ``model.pt`` (plain state dict) + ``config.json`` into ``directory`` (atomic writes).
+
+    ``class_names`` names the network's outputs (classes or regression targets); ``metadata`` (e.g.
+    ``default_target``, training config) is merged into config.json.
+    """
+    if kind not in _NETWORKS:
+        raise ValueError(f"kind must be one of {', '.join(_NETWORKS)}; got {kind!r}")
+    if len(class_names) != network.config.num_outputs:
+        raise ValueError(f"{len(class_names)} class names for a network with {network.config.num_outputs} outputs")
     directory = Path(directory)
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, buffer)
@@ -44,44 +70,65 @@ def save_oracle(
     return directory
 
 
-def _load_dir(directory: Path, target: str | None) -> CellTypeOracle | RegressionOracle:
+def _load_dir(directory: Path, target: str | None, device: str | torch.device) -> CellTypeOracle | RegressionOracle:
     config = json.loads((directory / "config.json").read_text())
-    network_config = dict(config["network"])
-    network_config["kernels"] = tuple(network_config["kernels"])
-    network = ConvClassifier(ConvClassifierConfig(**network_config))
+    kind = config.get("kind")
+    if kind not in _NETWORKS:
+        raise InputError(f"{directory}/config.json: kind must be one of {', '.join(_NETWORKS)}; got {kind!r}")
+    network = _NETWORKS[kind](ConvClassifierConfig.from_dict(config["network"]))
     network.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
     names = tuple(config["class_names"])
     target = target or config.get("default_target") or names[0]
-    wrapper = CellTypeOracle if config["kind"] == "classifier" else RegressionOracle
-    return wrapper(network, names, target).eval()
+    wrapper = CellTypeOracle if kind == "classifier" else RegressionOracle
+    return wrapper(network, names, target).to(device).eval()
 
 
-def load_oracle(name_or_path: str | Path, role: Role = "reward") -> CellTypeOracle | RegressionOracle:
-    """A shipped oracle by name (``hepg2``, ``k562``, ``gm12878``, ``hesc``; the ``role`` picks the
-    reward or the evaluation network) or a user's checkpoint folder, optionally ``folder:TARGET``."""
-    if role not in ("reward", "eval"):
-        raise ValueError(f"role must be reward or eval; got {role!r}")
+def _split_target(name_or_path: str | Path) -> tuple[Path, str | None]:
+    """``"dir:K562"`` -> (dir, "K562"); a path that exists as given is never split."""
+    text = str(name_or_path)
+    if ":" in text and not Path(text).exists():
+        path, _, target = text.rpartition(":")
+        if path and "/" not in target and "\\" not in target:
+            return Path(path), target or None
+    return Path(text), None
+
+
+def oracle_folder(name_or_path: str | Path, role: Role = "reward") -> Path:
+    """The checkpoint folder a name or path refers to (see the module docstring); no loading."""
+    if role not in _SHIPPED_FOLDERS:
+        raise InputError(f"role must be reward or eval; got {role!r}")
     key = str(name_or_path).lower()
     if key in SHIPPED_ORACLES:
-        directory = asset_root("oracles") / ("dhs_reward" if role == "reward" else "dhs_eval")
+        return asset_root("oracles") / _SHIPPED_FOLDERS[role]
+    directory, _ = _split_target(name_or_path)
+    return directory.parent if directory.is_file() else directory
+
+
+def load_oracle(
+    name_or_path: str | Path, role: Role = "reward", device: str | torch.device = "cpu"
+) -> CellTypeOracle | RegressionOracle:
+    """A shipped oracle by name or a user's checkpoint folder (``folder`` or ``folder:TARGET``), in eval mode.
+
+    Raises InputError listing the shipped names when ``name_or_path`` is neither.
+    """
+    directory = oracle_folder(name_or_path, role)
+    key = str(name_or_path).lower()
+    if key in SHIPPED_ORACLES:
         if not (directory / "model.pt").is_file():
-            raise FileNotFoundError(f"{directory}/model.pt is missing from this installation")
-        return _load_dir(directory, SHIPPED_ORACLES[key])
-    text = str(name_or_path)
-    path, _, target = text.partition(":") if ":" in text and not Path(text).exists() else (text, "", "")
-    directory = Path(path)
-    if directory.is_file():
-        directory = directory.parent
+            raise FileNotFoundError(f"{directory}/model.pt is missing from this installation; reinstall dnadav")
+        return _load_dir(directory, SHIPPED_ORACLES[key], device)
+    _, target = _split_target(name_or_path)
     if not (directory / "model.pt").is_file() or not (directory / "config.json").is_file():
         raise InputError(
-            f"{name_or_path}: not a shipped oracle ({', '.join(SHIPPED_ORACLES)}) nor a folder with model.pt and config.json"
+            f"{name_or_path}: not a shipped oracle (choose one of {', '.join(list_oracles())}) "
+            "nor a folder with model.pt and config.json (optionally followed by :TARGET)"
         )
     try:
-        return _load_dir(directory, target or None)
+        return _load_dir(directory, target, device)
     except ValueError as error:
         raise InputError(f"{name_or_path}: {error}") from None
 
 
 def list_oracles() -> list[str]:
-    """Names accepted by ``load_oracle``."""
+    """Shipped names accepted by ``load_oracle`` (each for ``role="reward"`` and ``role="eval"``)."""
     return sorted(SHIPPED_ORACLES)

@@ -1,8 +1,13 @@
-"""Train a DHS cell-type oracle with Lightning: four cell types + a dinucleotide-shuffled background.
+"""Train an oracle with Lightning: one thin module and one trainer for both oracle kinds.
 
-Train rows come from the chosen chromosome set only (train split), model selection uses the valid
-split (chr2) and the reported metrics the test split (chr1); reward and evaluation oracles use
-disjoint chromosome sets, as DRAKES did.
+* ``data="dhs"`` (classifier, cross-entropy): the four DHS cell types + a dinucleotide-shuffled
+  background class. Train rows come from the chosen chromosome set only (train split), model
+  selection sees the valid split (chr2) and the reported metrics the test split (chr1). The reward
+  and evaluation oracles use disjoint chromosome sets, as DRAKES did.
+* ``data="gosai"`` (regressor, MSE): an imported Gosai MPRA table (``dnadav data import-gosai``),
+  predicting hepg2 / k562 / sknsh activity, split by the table's chromosome split.
+
+Both get reverse-complement augmentation; the maths lives in plain functions, Lightning only runs it.
 """
 
 from __future__ import annotations
@@ -10,17 +15,23 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
-from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.data.dhs import CELL_TYPES, load_dhs
+from dnadav.data.gosai import GOSAI_TARGETS, gosai_split, read_gosai
+from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, sha256_file
-from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, reverse_complement_onehot
+from dnadav.oracles.card import write_card
+from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor, reverse_complement_onehot
+from dnadav.oracles.metrics import classification_metrics, expected_calibration_error, regression_metrics
 from dnadav.oracles.registry import DHS_CLASSES, save_oracle
 from dnadav.oracles.shuffle import dinucleotide_shuffle
 from dnadav.seq import strings_to_tokens, tokens_to_onehot
@@ -29,19 +40,34 @@ __all__ = [
     "REWARD_CHROMOSOMES",
     "EVAL_CHROMOSOMES",
     "OracleTrainConfig",
+    "OracleModule",
     "labelled_dhs",
+    "gosai_rows",
+    "oracle_loss",
+    "random_reverse_complement",
     "classification_metrics",
+    "expected_calibration_error",
+    "train_command",
     "train_oracle",
 ]
 
 REWARD_CHROMOSOMES = tuple(f"chr{i}" for i in range(3, 10))
 EVAL_CHROMOSOMES = tuple(f"chr{i}" for i in range(10, 23)) + ("chrX", "chrY")
+REPRODUCIBILITY_NOTE = (
+    "training is seeded (data order, background shuffles, initialisation, augmentation); re-running the command "
+    "on the same hardware and software reproduces these metrics up to floating-point noise."
+)
+Task = Literal["classification", "regression"]
+Data = tuple[torch.Tensor, torch.Tensor]  # tokens [N, L], targets [N] (class index) or [N, K] (float)
 
 
 @dataclass
 class OracleTrainConfig:
-    role: str = "reward"
-    chromosomes: tuple[str, ...] = REWARD_CHROMOSOMES
+    role: Literal["reward", "eval"] = "reward"
+    data: Literal["dhs", "gosai"] = "dhs"
+    table: str | None = None  # data="gosai": the imported gosai.tsv.gz (or a raw dataset.csv)
+    chromosomes: tuple[str, ...] | None = REWARD_CHROMOSOMES  # train rows from these; None = every train row
+    target: str | None = None  # default scored class / column: HepG2 (dhs) or hepg2 (gosai)
     network: ConvClassifierConfig = field(default_factory=ConvClassifierConfig)
     epochs: int = 10
     batch_size: int = 128
@@ -51,13 +77,19 @@ class OracleTrainConfig:
     devices: int | str = 1
     accelerator: str = "auto"
     strategy: str = "auto"
+    max_minutes: float | None = None  # stop training after this wall time (Lightning max_time)
+    max_rows: int | None = None  # random subset of each split, for smoke tests only
+
+    @property
+    def task(self) -> Task:
+        return "classification" if self.data == "dhs" else "regression"
 
 
-def labelled_dhs(split: str, chromosomes: tuple[str, ...] | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def labelled_dhs(split: str, chromosomes: tuple[str, ...] | None, seed: int) -> Data:
     """``tokens [N, L]`` and labels ``[N]`` (0..3 cell types, 4 = shuffled background).
 
     The background class holds dinucleotide shuffles of a random quarter of the real rows, so it is
-    about as large as each cell-type class.
+    about as large as each cell-type class (the four real classes are balanced in the DHS set).
     """
     table = load_dhs(split, chromosomes=chromosomes)
     tokens = strings_to_tokens(table["sequence"].tolist())
@@ -68,25 +100,65 @@ def labelled_dhs(split: str, chromosomes: tuple[str, ...] | None, seed: int) -> 
     return torch.cat([tokens, shuffled]), torch.cat([labels, torch.full((len(shuffled),), 4)])
 
 
-class ClassifierModule(pl.LightningModule):
-    def __init__(self, network: ConvClassifier, lr: float, weight_decay: float):
+def gosai_rows(table_path: str | Path, split: str, chromosomes: tuple[str, ...] | None = None) -> Data:
+    """``tokens [N, L]`` and activities ``[N, 3]`` (hepg2, k562, sknsh) of one split of a Gosai table
+    (the imported ``gosai.tsv.gz`` with its ``split`` column, or a raw ``dataset.csv``, split here)."""
+    path = Path(table_path)
+    if path.suffix == ".csv":
+        table = read_gosai(path)
+        table["split"] = gosai_split(table)
+    elif path.is_file():
+        table = pd.read_csv(path, sep="\t")
+    else:
+        raise InputError(f"{path}: no such file; import the table first with `dnadav data import-gosai dataset.csv`")
+    table = table[table["split"] == split]
+    if chromosomes is not None and split == "train":
+        table = table[table["chrom"].isin(chromosomes)]
+    if table.empty:
+        raise InputError(f"{path}: no {split} rows" + (f" on {', '.join(chromosomes)}" if chromosomes else ""))
+    targets = torch.tensor(table[list(GOSAI_TARGETS)].to_numpy(), dtype=torch.float32)
+    return strings_to_tokens(table["seq"].tolist()), targets
+
+
+def _subsample(data: Data, max_rows: int | None, seed: int) -> Data:
+    if max_rows is None or len(data[0]) <= max_rows:
+        return data
+    keep = torch.from_numpy(np.random.default_rng(seed).choice(len(data[0]), size=max_rows, replace=False))
+    return data[0][keep], data[1][keep]
+
+
+def oracle_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task) -> torch.Tensor:
+    """Cross-entropy (classification, ``targets [B]``) or mean squared error (regression, ``targets [B, K]``)."""
+    if task == "classification":
+        return torch.nn.functional.cross_entropy(outputs, targets)
+    return torch.nn.functional.mse_loss(outputs, targets)
+
+
+def random_reverse_complement(onehot: torch.Tensor) -> torch.Tensor:
+    """Each sequence of ``onehot [B, 4, L]`` replaced by its reverse complement with probability 1/2."""
+    flip = torch.rand(len(onehot), device=onehot.device) < 0.5
+    return torch.where(flip[:, None, None], reverse_complement_onehot(onehot), onehot)
+
+
+class OracleModule(pl.LightningModule):
+    """Thin Lightning wrapper: the loss is ``oracle_loss`` on reverse-complement-augmented one-hots."""
+
+    def __init__(self, network: ConvClassifier, task: Task, lr: float, weight_decay: float):
         super().__init__()
-        self.network, self.lr, self.weight_decay = network, lr, weight_decay
+        self.network, self.task, self.lr, self.weight_decay = network, task, lr, weight_decay
 
     def training_step(self, batch, batch_idx):
-        tokens, labels = batch
-        onehot = tokens_to_onehot(tokens)
-        flip = torch.rand(len(onehot), device=onehot.device) < 0.5  # reverse-complement augmentation
-        onehot = torch.where(flip[:, None, None], reverse_complement_onehot(onehot), onehot)
-        loss = torch.nn.functional.cross_entropy(self.network(onehot), labels)
+        tokens, targets = batch
+        loss = oracle_loss(self.network(random_reverse_complement(tokens_to_onehot(tokens))), targets, self.task)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        tokens, labels = batch
-        logits = self.network(tokens_to_onehot(tokens))
-        self.log("valid/loss", torch.nn.functional.cross_entropy(logits, labels), prog_bar=True, sync_dist=True)
-        self.log("valid/accuracy", (logits.argmax(-1) == labels).float().mean(), prog_bar=True, sync_dist=True)
+        tokens, targets = batch
+        outputs = self.network(tokens_to_onehot(tokens))
+        self.log("valid/loss", oracle_loss(outputs, targets, self.task), prog_bar=True, sync_dist=True)
+        if self.task == "classification":
+            self.log("valid/accuracy", (outputs.argmax(-1) == targets).float().mean(), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
         optimiser = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -95,49 +167,69 @@ class ClassifierModule(pl.LightningModule):
 
 
 @torch.no_grad()
-def predict_logits(network: ConvClassifier, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def predict(network: ConvClassifier, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """``tokens [N, L] -> outputs [N, K]`` in eval mode on the CPU."""
     network.eval()
     return torch.cat([network(tokens_to_onehot(tokens[i : i + batch_size])) for i in range(0, len(tokens), batch_size)])
 
 
-def expected_calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy − confidence| over equal-width probability bins, weighted by bin size."""
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(probability, edges) - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        chosen = index == b
-        if chosen.any():
-            total += chosen.mean() * abs(outcome[chosen].mean() - probability[chosen].mean())
-    return float(total)
+def train_command(config: OracleTrainConfig, out_dir: str | Path) -> str:
+    """The ``dnadav oracle train`` command line that reproduces ``config`` (written into the card)."""
+    defaults = REWARD_CHROMOSOMES if config.role == "reward" else EVAL_CHROMOSOMES
+    parts = ["dnadav oracle train", f"--data {config.data}", f"--role {config.role}"]
+    if config.table:
+        parts.append(f"--table {config.table}")
+    if config.chromosomes is None and config.data == "dhs":
+        parts.append("--chromosomes all")
+    elif config.chromosomes is not None and (config.data == "gosai" or config.chromosomes != defaults):
+        parts.append(f"--chromosomes {','.join(config.chromosomes)}")
+    if config.target:
+        parts.append(f"--target {config.target}")
+    parts += [f"--epochs {config.epochs}", f"--batch-size {config.batch_size}", f"--lr {config.lr}", f"--seed {config.seed}"]
+    for name in ("max_minutes", "max_rows"):
+        if getattr(config, name) is not None:
+            parts.append(f"--{name.replace('_', '-')} {getattr(config, name)}")
+    for name, default in (("accelerator", "auto"), ("devices", 1), ("strategy", "auto")):
+        if getattr(config, name) != default:
+            parts.append(f"--{name} {getattr(config, name)}")
+    return " ".join([*parts, f"--out {out_dir}", "--force"])
 
 
-def classification_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Accuracy, per-class one-vs-rest AUROC, HepG2-vs-rest AUROC among real sequences, HepG2 ECE."""
-    probs = torch.softmax(logits, dim=-1).numpy()
-    y = labels.numpy()
-    metrics = {"accuracy": float((probs.argmax(1) == y).mean()), "n": int(len(y))}
-    for i, name in enumerate(DHS_CLASSES):
-        metrics[f"auroc_{name}"] = float(roc_auc_score(y == i, probs[:, i]))
-    real = y < 4
-    hepg2 = DHS_CLASSES.index("HepG2")
-    metrics["auroc_HepG2_vs_other_cell_types"] = float(roc_auc_score(y[real] == hepg2, probs[real, hepg2]))
-    metrics["ece_HepG2"] = expected_calibration_error(probs[:, hepg2], (y == hepg2).astype(float))
-    return metrics
+def _hardware(trainer: pl.Trainer) -> str:
+    if torch.cuda.is_available() and trainer.strategy.root_device.type == "cuda":
+        return f"{trainer.num_devices} × {torch.cuda.get_device_name(trainer.strategy.root_device)}"
+    return f"CPU, {trainer.num_devices} process(es) × {torch.get_num_threads()} threads"
 
 
 def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
-    """Train, evaluate on the test chromosome and save an oracle (model.pt, config.json, metrics.json)."""
+    """Train, evaluate on the held-out splits and save an oracle into ``out_dir``.
+
+    Writes model.pt + config.json (``save_oracle``), metrics.json and card.md; returns the metrics
+    (``{}`` on DDP ranks other than 0, which write nothing).
+    """
     out_dir = Path(out_dir)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     started = time.time()
-    train = labelled_dhs("train", config.chromosomes, config.seed)
-    valid = labelled_dhs("valid", None, config.seed + 1)
-    test = labelled_dhs("test", None, config.seed + 2)
-    network = ConvClassifier(config.network)
-    generator = torch.Generator().manual_seed(config.seed)
+    if config.data == "dhs":
+        splits = [
+            labelled_dhs(s, c, config.seed + i)
+            for i, (s, c) in enumerate([("train", config.chromosomes), ("valid", None), ("test", None)])
+        ]
+        names, kind, network = DHS_CLASSES, "classifier", ConvClassifier(config.network)
+        target = config.target or "HepG2"
+    else:
+        if config.table is None:
+            raise InputError("--data gosai needs --table (the gosai.tsv.gz written by `dnadav data import-gosai`)")
+        splits = [gosai_rows(config.table, s, config.chromosomes) for s in ("train", "valid", "test")]
+        names, kind = GOSAI_TARGETS, "regressor"
+        network = ConvRegressor(ConvClassifierConfig(**{**config.network.to_dict(), "num_outputs": len(GOSAI_TARGETS)}))
+        target = config.target or "hepg2"
+    if target not in names:
+        raise InputError(f"--target must be one of {', '.join(names)}; got {target!r}")
+    train, valid, test = (_subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(splits))
     trainer = pl.Trainer(
         max_epochs=config.epochs,
+        max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         accelerator=config.accelerator,
         devices=config.devices,
         strategy=config.strategy,
@@ -149,33 +241,44 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
         deterministic=True,
     )
     trainer.fit(
-        ClassifierModule(network, config.lr, config.weight_decay),
-        DataLoader(TensorDataset(*train), batch_size=config.batch_size, shuffle=True, generator=generator),
+        OracleModule(network, config.task, config.lr, config.weight_decay),
+        DataLoader(
+            TensorDataset(*train),
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(config.seed),
+        ),
         DataLoader(TensorDataset(*valid), batch_size=1024),
     )
     if trainer.global_rank != 0:
         return {}
     network = network.cpu().eval()
+    evaluate = (
+        (lambda d: classification_metrics(predict(network, d[0]), d[1], names, target))
+        if kind == "classifier"
+        else (lambda d: regression_metrics(predict(network, d[0]), d[1], names))
+    )
+    command = train_command(config, out_dir)
     metrics = {
         "role": config.role,
         "train_rows": int(len(train[0])),
         "train_minutes": (time.time() - started) / 60,
-        "valid": classification_metrics(predict_logits(network, valid[0]), valid[1]),
-        "test": classification_metrics(predict_logits(network, test[0]), test[1]),
+        "epochs_completed": int(trainer.current_epoch),
+        "hardware": _hardware(trainer),
+        "command": command,
+        "valid": evaluate(valid),
+        "test": evaluate(test),
     }
-    save_oracle(
-        out_dir,
-        network,
-        "classifier",
-        DHS_CLASSES,
-        {
-            "default_target": "HepG2",
-            "role": config.role,
-            "train_config": asdict(config),
-            "data": "dhs (datasets/dhs): train split of the chromosomes in train_config; valid = chr2, test = chr1",
-        },
-    )
+    split_note = "valid = chr2, test = chr1" if config.data == "dhs" else "the imported table's split column"
+    metadata = {
+        "default_target": target,
+        "role": config.role,
+        "train_config": asdict(config),
+        "data": f"{config.data}: {split_note}",
+    }
+    save_oracle(out_dir, network, kind, names, metadata)
     metrics["model_sha256"] = sha256_file(out_dir / "model.pt")
     metrics["model_bytes"] = (out_dir / "model.pt").stat().st_size
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_card(out_dir, command, REPRODUCIBILITY_NOTE)
     return metrics
