@@ -1,7 +1,9 @@
 """Extract the JASPAR CORE vertebrate PFMs dnadav evaluates with into datasets/jaspar/motifs.json.
 
-Run once, by hand: `pip install pyjaspar && python scripts/extract_jaspar.py`. The pyjaspar wheel
-holds the whole database (57 MB); dnadav ships only these few matrices, so it does not depend on it.
+Run once, by hand: `pip install pyjaspar==4.0.0 && python scripts/extract_jaspar.py`. The pyjaspar
+wheel holds the whole database (every release as SQLite); dnadav ships only these few matrices in a
+small JSON file, so it does not depend on pyjaspar at run time. Names missing from CORE vertebrates
+are reported and skipped. Rewrites datasets/jaspar/motifs.json; update datasets/jaspar/card.md by hand.
 """
 
 from __future__ import annotations
@@ -52,16 +54,24 @@ def main() -> None:
             {
                 "name": name,
                 "matrix_id": motif.matrix_id,
+                "base_id": motif.base_id,
+                "version": int(motif.version),
                 "cell_type": cell_type,
                 "tf_class": list(motif.tf_class or []),
+                "tf_family": list(motif.tf_family or []),
+                "data_type": motif.data_type,
                 "counts": counts,
             }
         )
     target = Path(__file__).resolve().parent.parent / "datasets" / "jaspar" / "motifs.json"
-    target.write_text(
-        json.dumps({"release": database.release, "collection": "CORE", "tax_group": "vertebrates", "motifs": out}, indent=1)
-        + "\n"
-    )
+    header = {
+        "release": database.release,
+        "collection": "CORE",
+        "tax_group": "vertebrates",
+        "source": "pyjaspar 4.0.0 wheel (bundled SQLite database)",
+        "licence": "JASPAR data: CC BY 4.0 (https://jaspar.elixir.no); cite Rauluseviciute et al. 2024, NAR",
+    }
+    target.write_text(json.dumps({**header, "motifs": out}, indent=1) + "\n")
     print(f"wrote {len(out)} motifs to {target}")
 
 

@@ -1,12 +1,17 @@
-"""Evaluate sets of designed sequences on one table: activity (held-out oracle), naturalness,
-diversity, novelty and likelihood. The oracles, prior and reference are passed in, so any
-(toy or real) implementation can be evaluated the same way."""
+"""Evaluate sets of designed sequences on one table: validity, activity (held-out oracle),
+naturalness, motifs, likelihood, diversity and novelty.
+
+Everything that scores is injected — the two oracles, the log-likelihood, the reference and training
+sets, the motifs — and defaults to the shipped ones, loaded only when needed. So a toy oracle (GC
+content) and a toy likelihood evaluate exactly like the real ones.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -14,150 +19,231 @@ import torch
 
 from dnadav.data.tables import SequenceTable
 from dnadav.evaluate import metrics
-from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_hit_counts
-from dnadav.seq import strings_to_onehot, strings_to_tokens
+from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
+from dnadav.seq import invalid_character, strings_to_onehot, strings_to_tokens
 
-__all__ = ["EvaluationResult", "evaluate_sets", "HEADLINE"]
+__all__ = ["HEADLINE", "EvaluationResult", "LogLikelihood", "evaluate_sets", "prior_log_likelihood"]
+
+LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # tokens [B, L] -> log-likelihood [B] (nats)
 
 # Column name -> (label, one-line definition) of the headline table, in display order.
 HEADLINE: dict[str, tuple[str, str]] = {
-    "n": ("n", "sequences read"),
-    "n_invalid": ("invalid", "records with non-ACGT characters or the wrong length (counted, not fixed)"),
-    "pred_activity_median": ("Pred-Activity", "median evaluation-oracle HepG2 log-odds (held-out oracle)"),
-    "reward_median": ("reward", "median reward-oracle log-odds (the oracle alignment optimised)"),
+    "n": ("n", "records read"),
+    "n_valid": ("valid", "records with only A/C/G/T and the expected length; the others are counted, never fixed"),
+    "pred_activity_median": ("Pred-Activity", "median evaluation-oracle HepG2 log-odds (nats; the held-out oracle)"),
+    "reward_median": ("reward", "median reward-oracle log-odds (nats; the oracle alignment optimised)"),
     "reward_eval_gap": ("gap", "reward − Pred-Activity: large values flag over-optimisation of the reward oracle"),
     "accessibility_accuracy": ("ATAC-Acc", "share the evaluation oracle calls HepG2-accessible (p > 0.5)"),
-    "kmer3_correlation": ("3-mer corr", "Pearson correlation of 3-mer counts vs the reference set"),
-    "motif_correlation": ("motif corr", "Spearman correlation of JASPAR motif hit counts vs the reference set"),
+    "kmer3_correlation": ("3-mer corr", "Pearson correlation of the 64 3-mer counts vs the reference set"),
+    "motif_correlation": ("motif corr", "Spearman correlation of per-motif JASPAR hit totals vs the reference set"),
     "app_log_lik_median": ("App-Log-Lik", "median ELBO under the pretrained prior (nats/sequence; uniform = −277.3 at 200 bp)"),
-    "levenshtein_diversity": ("Levenshtein div.", "mean pairwise edit distance (bases)"),
-    "identity_diversity": ("1−identity", "mean pairwise 1 − identity (ungapped)"),
-    "novelty_median": ("novelty", "median Hamming distance to the nearest training sequence (bases)"),
-    "near_copy_fraction": ("near copies", "share within 10% (Hamming) of a training sequence"),
+    "levenshtein_diversity": ("Lev. div.", "mean pairwise edit distance (bases)"),
+    "identity_diversity": ("1−identity", "mean pairwise 1 − identity (ungapped, share of differing positions)"),
+    "novelty_median": ("novelty", "median distance to the nearest training sequence (bases)"),
+    "near_copy_fraction": ("near copies", "share within 10% of the length of a training sequence"),
     "gc_mean": ("GC", "mean GC fraction"),
-    "kmer4_js": ("4-mer JS", "Jensen–Shannon divergence of 4-mer spectra vs reference (bits)"),
+    "kmer_js": ("k-mer JS", "Jensen–Shannon divergence of k-mer spectra vs reference (bits; k in the header)"),
 }
 
 
 @dataclass
 class EvaluationResult:
-    summary: pd.DataFrame  # one row per input, HEADLINE columns
-    per_sequence: pd.DataFrame  # input, id, sequence, reward, eval_reward, eval_probability, app_log_lik, gc, novelty
-    kmer_frequencies: dict[str, np.ndarray]  # input (and "reference") -> 3-mer frequencies [64]
-    motif_rates: pd.DataFrame  # hits per kb: rows inputs + "reference", columns motif names
+    """One evaluation. ``summary``: one row per input (index = input name), HEADLINE columns.
+    ``per_sequence``: input, id, sequence, reward, eval_reward, eval_probability, app_log_lik, gc,
+    novelty, motif_hits. ``kmer_frequencies``: input (and "reference") -> 3-mer frequencies ``[64]``.
+    ``motif_rates``: hits per kb, rows = inputs + "reference", columns = motif names."""
+
+    summary: pd.DataFrame
+    per_sequence: pd.DataFrame
+    kmer_frequencies: dict[str, np.ndarray]
+    motif_rates: pd.DataFrame
     motifs: MotifSet
     info: dict = field(default_factory=dict)
 
 
+def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0) -> LogLikelihood:
+    """App-Log-Lik as a callable: the Monte-Carlo ELBO (nats/sequence) of ``tokens [B, L]`` under
+    ``prior`` (default: the shipped pretrained prior), seeded so that reruns agree."""
+    from dnadav.diffusion import load_prior, sequence_elbo
+
+    prior = prior if prior is not None else load_prior()
+
+    def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
+        device = next(prior.parameters()).device if isinstance(prior, torch.nn.Module) else torch.device("cpu")
+        generator = torch.Generator(device).manual_seed(seed)
+        return sequence_elbo(prior, tokens.to(device), num_time_samples=num_time_samples, generator=generator).cpu()
+
+    return log_likelihood
+
+
 @torch.no_grad()
-def _scores(oracle, onehot: torch.Tensor, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def _scores(oracle, onehot: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(reward ``[B]``, probability ``[B]``) in batches. For a cell-type classifier the probability is
+    sigmoid(log-odds) exactly, which saves a second pass through the network."""
+    from dnadav.oracles import CellTypeOracle
+
+    exact_sigmoid = type(oracle).reward is CellTypeOracle.reward and type(oracle).probability is CellTypeOracle.probability
+    parameters = list(oracle.parameters()) if isinstance(oracle, torch.nn.Module) else []
+    device = parameters[0].device if parameters else torch.device("cpu")
     rewards, probabilities = [], []
     for i in range(0, len(onehot), batch_size):
-        chunk = onehot[i : i + batch_size]
-        rewards.append(oracle.reward(chunk))
-        probabilities.append(oracle.probability(chunk))
-    return torch.cat(rewards), torch.cat(probabilities)
+        chunk = onehot[i : i + batch_size].to(device)
+        reward = oracle.reward(chunk).float()
+        rewards.append(reward.cpu())
+        probability = torch.sigmoid(reward) if exact_sigmoid else oracle.probability(chunk)
+        probabilities.append(probability.float().cpu())
+    if not rewards:
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(rewards).numpy(), torch.cat(probabilities).numpy()
+
+
+def _valid_only(name: str, given: SequenceTable | Sequence[str], length: int | None) -> tuple[list[str], list[str], int, int]:
+    """(ids, valid sequences, n records, n invalid). Invalid records are counted and left out."""
+    if isinstance(given, SequenceTable):
+        ids, sequences, dropped = list(given.ids), list(given.sequences), given.dropped
+    else:
+        sequences, dropped = [str(s) for s in given], 0
+        ids = [f"{name}_{i + 1}" for i in range(len(sequences))]
+    length = length if length is not None else (len(sequences[0]) if sequences else 0)
+    keep = [invalid_character(s) is None and len(s) == length for s in sequences]
+    invalid = dropped + keep.count(False)
+    return [i for i, k in zip(ids, keep) if k], [s.upper() for s, k in zip(sequences, keep) if k], dropped + len(keep), invalid
 
 
 @torch.no_grad()
 def evaluate_sets(
     inputs: Mapping[str, SequenceTable | Sequence[str]],
     *,
-    reward_oracle,
-    eval_oracle,
-    reference: Sequence[str],
-    training: Sequence[str],
+    reward_oracle=None,
+    eval_oracle=None,
+    log_likelihood: LogLikelihood | Literal["prior", "skip"] = "prior",
+    reference: Sequence[str] | None = None,
+    training: Sequence[str] | None = None,
     prior=None,
+    motifs: MotifSet | None = None,
+    length: int | None = None,
     loglik_time_samples: int = 4,
+    novelty_metric: metrics.NoveltyMetric = "hamming",
+    kmer_js_k: int = 3,
+    batch_size: int = 512,
     seed: int = 0,
 ) -> EvaluationResult:
-    """Evaluate each named input. ``reward_oracle`` / ``eval_oracle`` have ``reward`` and
-    ``probability`` on one-hot ``[B, 4, L]``; ``prior`` (optional) is a denoiser for App-Log-Lik."""
-    from dnadav.diffusion.masked import sequence_elbo
+    """Evaluate each named input (a list of strings or a ``SequenceTable``; one summary row each).
 
+    ``reward_oracle`` / ``eval_oracle``: objects with ``reward(onehot [B, 4, L]) -> [B]`` and
+    ``probability(onehot) -> [B]`` (default: the shipped ``hepg2`` pair). ``log_likelihood``: a
+    callable ``tokens [B, L] -> nats [B]``; ``"prior"`` (default) = the ELBO under ``prior`` (default:
+    the shipped prior) with ``loglik_time_samples`` time samples; ``"skip"`` = no App-Log-Lik (nan).
+    ``reference``: default = top 500 held-out HepG2 DHS by ``eval_oracle`` (see
+    ``dnadav.evaluate.reference``). ``training``: default = the DHS train split. ``length``: the
+    expected length (default: each input's first record). Oracles run in batches of ``batch_size``.
+    """
     started = time.perf_counter()
-    motifs = load_motifs()
+    if reward_oracle is None or eval_oracle is None:
+        from dnadav.oracles import load_oracle
+
+        reward_oracle = reward_oracle if reward_oracle is not None else load_oracle("hepg2", role="reward")
+        eval_oracle = eval_oracle if eval_oracle is not None else load_oracle("hepg2", role="eval")
+    if reference is None or training is None:
+        from dnadav.evaluate.reference import reference_sequences, training_sequences
+
+        target = getattr(eval_oracle, "target", "HepG2")
+        reference = reference if reference is not None else reference_sequences(target, "eval", 500, eval_oracle)
+        training = training if training is not None else training_sequences()
+    if log_likelihood == "prior":
+        log_likelihood = prior_log_likelihood(prior, num_time_samples=loglik_time_samples, seed=seed)
+    elif log_likelihood != "skip" and not callable(log_likelihood):
+        raise ValueError(f"log_likelihood must be a callable, 'prior' or 'skip'; got {log_likelihood!r}")
+    motifs = motifs or load_motifs()
     reference = list(reference)
-    reference_hits = motif_hit_counts(strings_to_onehot(reference), motifs).float()
-    reference_length = len(reference[0])
+    training_tokens = strings_to_tokens(list(training)) if len(training) else torch.zeros(0, 0, dtype=torch.long)
+    reference_tokens = strings_to_tokens(reference)
+    reference_hits = motif_hit_counts(strings_to_onehot(reference), motifs)
+    reference_kb = reference_tokens.numel() / 1000
+    reference_counts = metrics.kmer_counts(reference_tokens, 3)
+    kmer_frequencies = {"reference": reference_counts / max(1, reference_counts.sum())}
+    motif_rates = {"reference": reference_hits.sum(0).numpy() / max(reference_kb, 1e-9)}
     rows, frames = [], []
-    kmer_frequencies = {"reference": metrics.kmer_counts(reference, 3) / max(1, metrics.kmer_counts(reference, 3).sum())}
-    motif_rates = {"reference": (reference_hits.sum(0) / (len(reference) * reference_length / 1000)).numpy()}
     for name, given in inputs.items():
-        table = (
-            given
-            if isinstance(given, SequenceTable)
-            else SequenceTable([f"seq{i + 1}" for i in range(len(given))], list(given), name)
-        )
-        sequences = table.sequences
+        ids, sequences, n_records, n_invalid = _valid_only(name, given, length)
+        row = {"input": name, "n": n_records, "n_valid": len(sequences), "n_invalid": n_invalid}
+        if not sequences:
+            rows.append(row)  # nothing valid to measure: every metric is nan
+            continue
+        tokens = strings_to_tokens(sequences)
         onehot = strings_to_onehot(sequences)
-        reward, _ = _scores(reward_oracle, onehot)
-        held_out, probability = _scores(eval_oracle, onehot)
-        hits = motif_hit_counts(onehot, motifs).float()
-        length = len(sequences[0])
-        novelty = (
-            metrics.nearest_hamming(sequences, training)
-            if len(training) and len(training[0]) == length
-            else np.full(len(sequences), np.nan)
-        )
-        if prior is not None:
-            device = next(prior.parameters()).device if isinstance(prior, torch.nn.Module) else torch.device("cpu")
-            log_lik = (
-                sequence_elbo(
-                    prior,
-                    strings_to_tokens(sequences).to(device),
-                    num_time_samples=loglik_time_samples,
-                    generator=torch.Generator(device).manual_seed(seed),
-                )
-                .cpu()
-                .numpy()
+        reward, _ = _scores(reward_oracle, onehot, batch_size)
+        held_out, probability = _scores(eval_oracle, onehot, batch_size)
+        hits = motif_hit_counts(onehot, motifs)
+        if len(training_tokens) and (novelty_metric == "levenshtein" or training_tokens.shape[1] == tokens.shape[1]):
+            found = metrics.novelty(
+                tokens if novelty_metric == "hamming" else sequences,
+                training_tokens if novelty_metric == "hamming" else list(training),
+                metric=novelty_metric,
             )
+            novelty, novelty_median, near_copies = found.distances, found.median, found.near_copy_fraction
+        else:  # Hamming needs equal lengths; say nothing rather than something wrong
+            novelty, novelty_median, near_copies = np.full(len(sequences), np.nan), float("nan"), float("nan")
+        if callable(log_likelihood):
+            log_lik = np.asarray(log_likelihood(tokens), dtype=float)
         else:
             log_lik = np.full(len(sequences), np.nan)
-        gc = metrics.gc_fraction(sequences)
-        counts = metrics.kmer_counts(sequences, 3)
+        gc = metrics.gc_fraction(tokens)
+        counts = metrics.kmer_counts(tokens, 3)
         kmer_frequencies[name] = counts / max(1, counts.sum())
-        motif_rates[name] = (hits.sum(0) / (len(sequences) * length / 1000)).numpy()
-        rows.append(
+        motif_rates[name] = hits.sum(0).numpy() / (tokens.numel() / 1000)
+        row.update(
             {
-                "input": name,
-                "n": len(sequences) + table.dropped,
-                "n_invalid": table.dropped,
-                "pred_activity_median": float(held_out.median()),
-                "reward_median": float(reward.median()),
-                "reward_eval_gap": float(reward.median() - held_out.median()),
-                "accessibility_accuracy": float((probability > 0.5).float().mean()),
-                "kmer3_correlation": metrics.kmer_correlation(sequences, reference, 3),
-                "motif_correlation": metrics.spearman(hits.sum(0).numpy(), reference_hits.sum(0).numpy()),
+                "pred_activity_median": metrics.pred_activity(held_out),
+                "reward_median": metrics.pred_activity(reward),
+                "reward_eval_gap": metrics.pred_activity(reward) - metrics.pred_activity(held_out),
+                "accessibility_accuracy": metrics.accessibility_accuracy(probability),
+                "kmer3_correlation": metrics.pearson(counts, reference_counts),
+                "motif_correlation": motif_correlation(hits, reference_hits),
                 "app_log_lik_median": float(np.median(log_lik)),
                 "levenshtein_diversity": metrics.mean_pairwise_levenshtein(sequences),
-                "identity_diversity": metrics.mean_pairwise_identity_distance(sequences),
-                "novelty_median": float(np.median(novelty)),
-                "near_copy_fraction": float(np.mean(novelty <= 0.1 * length)),
+                "identity_diversity": metrics.mean_pairwise_identity_distance(tokens),
+                "novelty_median": novelty_median,
+                "near_copy_fraction": near_copies,
                 "gc_mean": float(gc.mean()),
-                "kmer4_js": metrics.kmer_js_divergence(sequences, reference, 4),
+                "kmer_js": metrics.kmer_js_divergence(tokens, reference_tokens, kmer_js_k),
             }
         )
+        rows.append(row)
         frames.append(
             pd.DataFrame(
                 {
                     "input": name,
-                    "id": table.ids,
+                    "id": ids,
                     "sequence": sequences,
-                    "reward": reward.numpy(),
-                    "eval_reward": held_out.numpy(),
-                    "eval_probability": probability.numpy(),
+                    "reward": reward,
+                    "eval_reward": held_out,
+                    "eval_probability": probability,
                     "app_log_lik": log_lik,
                     "gc": gc,
                     "novelty": novelty,
+                    "motif_hits": hits.sum(1).numpy(),
                 }
             )
         )
+    columns = ["input", *HEADLINE, "n_invalid"]
+    summary = pd.DataFrame(rows).reindex(columns=columns).set_index("input")
+    per_sequence = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    rates = pd.DataFrame(motif_rates, index=list(motifs.names)).T
     return EvaluationResult(
-        summary=pd.DataFrame(rows).set_index("input"),
-        per_sequence=pd.concat(frames, ignore_index=True),
+        summary=summary,
+        per_sequence=per_sequence,
         kmer_frequencies=kmer_frequencies,
-        motif_rates=pd.DataFrame(motif_rates, index=list(motifs.names)).T,
+        motif_rates=rates,
         motifs=motifs,
-        info={"seconds": time.perf_counter() - started, "reference_size": len(reference), "training_size": len(training)},
+        info={
+            "seconds": time.perf_counter() - started,
+            "reference_size": len(reference),
+            "training_size": len(training),
+            "kmer_js_k": kmer_js_k,
+            "novelty_metric": novelty_metric,
+            "loglik": "skipped" if log_likelihood == "skip" else "computed",
+            "reward_oracle_target": getattr(reward_oracle, "target", None),
+            "eval_oracle_target": getattr(eval_oracle, "target", None),
+        },
     )

@@ -12,11 +12,21 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from dnadav.assets import asset_path
 
-__all__ = ["MotifSet", "load_motifs", "motif_scores", "motif_hit_counts"]
+__all__ = [
+    "MotifSet",
+    "hit_thresholds",
+    "load_motifs",
+    "motif_correlation",
+    "motif_enrichment",
+    "motif_hit_counts",
+    "motif_scores",
+    "pwm_log_odds",
+]
 
 
 @dataclass(frozen=True)
@@ -25,38 +35,52 @@ class MotifSet:
 
     names: tuple[str, ...]
     matrix_ids: tuple[str, ...]
-    cell_types: tuple[str, ...]
+    cell_types: tuple[str, ...]  # the cell type each motif marks ("control" for CTCF)
     log_odds: torch.Tensor
     widths: torch.Tensor
     probabilities: tuple[torch.Tensor, ...]  # [4, W] each, for sequence logos
+
+    @classmethod
+    def from_counts(
+        cls, counts: dict[str, list[list[float]]], pseudocount: float = 1.0, matrix_ids=None, cell_types=None
+    ) -> MotifSet:
+        """Stack named count matrices ``[4, W]`` (rows A, C, G, T) into a MotifSet (for your own
+        motifs, or toy ones in tests)."""
+        names = tuple(counts)
+        scored = [pwm_log_odds(torch.tensor(counts[name], dtype=torch.float32), pseudocount) for name in names]
+        width = max(s[0].shape[1] for s in scored)
+        log_odds = torch.zeros(len(names), 4, width)  # zero padding scores 0 and is masked at the ends
+        for i, (lo, _) in enumerate(scored):
+            log_odds[i, :, : lo.shape[1]] = lo
+        return cls(
+            names=names,
+            matrix_ids=tuple(matrix_ids or ("",) * len(names)),
+            cell_types=tuple(cell_types or ("",) * len(names)),
+            log_odds=log_odds,
+            widths=torch.tensor([s[0].shape[1] for s in scored]),
+            probabilities=tuple(s[1] for s in scored),
+        )
 
     def __len__(self) -> int:
         return len(self.names)
 
 
 def pwm_log_odds(counts: torch.Tensor, pseudocount: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``counts [4, W]`` -> (log2-odds vs a uniform background ``[4, W]``, probabilities ``[4, W]``)."""
+    """``counts [4, W]`` -> (log2-odds vs a uniform 0.25 background ``[4, W]`` in bits, probabilities
+    ``[4, W]``): ``p = (count + pseudocount/4) / (column total + pseudocount)``, score ``log2(p / 0.25)``."""
     probabilities = (counts + pseudocount / 4) / (counts.sum(dim=0, keepdim=True) + pseudocount)
     return torch.log2(probabilities / 0.25), probabilities
 
 
 @lru_cache(maxsize=1)
 def load_motifs() -> MotifSet:
-    """The shipped JASPAR motifs (liver factors for HepG2; K562, GM12878 and hESC factors; CTCF)."""
+    """The 21 shipped JASPAR motifs (liver factors for HepG2; K562, GM12878 and hESC factors; CTCF)."""
     data = json.loads(asset_path("datasets", "jaspar", "motifs.json").read_text())
     entries = data["motifs"]
-    scored = [pwm_log_odds(torch.tensor(m["counts"], dtype=torch.float32)) for m in entries]
-    width = max(s[0].shape[1] for s in scored)
-    log_odds = torch.zeros(len(entries), 4, width)
-    for i, (lo, _) in enumerate(scored):
-        log_odds[i, :, : lo.shape[1]] = lo
-    return MotifSet(
-        names=tuple(m["name"] for m in entries),
-        matrix_ids=tuple(m["matrix_id"] for m in entries),
-        cell_types=tuple(m["cell_type"] for m in entries),
-        log_odds=log_odds,
-        widths=torch.tensor([s[0].shape[1] for s in scored]),
-        probabilities=tuple(s[1] for s in scored),
+    return MotifSet.from_counts(
+        {m["name"]: m["counts"] for m in entries},
+        matrix_ids=[m["matrix_id"] for m in entries],
+        cell_types=[m["cell_type"] for m in entries],
     )
 
 
@@ -79,17 +103,38 @@ def motif_scores(onehot: torch.Tensor, motifs: MotifSet) -> torch.Tensor:
     return best.masked_fill(~valid[None], float("-inf"))
 
 
+def hit_thresholds(motifs: MotifSet, relative_threshold: float = 0.85) -> torch.Tensor:
+    """Per-motif hit threshold ``[n]`` (bits): ``min + r · (max − min)`` of the motif's possible scores."""
+    lo = motifs.log_odds
+    widths = motifs.widths.tolist()
+    max_score = torch.stack([lo[i, :, :w].amax(0).sum() for i, w in enumerate(widths)])
+    min_score = torch.stack([lo[i, :, :w].amin(0).sum() for i, w in enumerate(widths)])
+    return min_score + relative_threshold * (max_score - min_score)
+
+
 def motif_hit_counts(
     onehot: torch.Tensor, motifs: MotifSet | None = None, relative_threshold: float = 0.85, batch_size: int = 1024
 ) -> torch.Tensor:
-    """Hits per sequence and motif ``[B, n]`` (either strand, score ≥ min + r·(max − min))."""
+    """Hits per sequence and motif ``[B, n]`` (int): starts where the best-strand log-odds reaches
+    ``hit_thresholds`` (85% of the way from the motif's minimum to its maximum score by default)."""
     motifs = motifs or load_motifs()
-    lo = motifs.log_odds
-    max_score = torch.stack([lo[i, :, :w].amax(0).sum() for i, w in enumerate(motifs.widths.tolist())])
-    min_score = torch.stack([lo[i, :, :w].amin(0).sum() for i, w in enumerate(motifs.widths.tolist())])
-    threshold = min_score + relative_threshold * (max_score - min_score)
+    threshold = hit_thresholds(motifs, relative_threshold)
     counts = [
         (motif_scores(onehot[i : i + batch_size], motifs) >= threshold[None, :, None]).sum(dim=-1)
         for i in range(0, onehot.shape[0], batch_size)
     ]
-    return torch.cat(counts)
+    return torch.cat(counts) if counts else torch.zeros(0, len(motifs), dtype=torch.long)
+
+
+def motif_correlation(design_hits: torch.Tensor, reference_hits: torch.Tensor) -> float:
+    """Motif correlation: Spearman correlation (unitless) of the per-motif total hit counts
+    ``[n]`` of designs vs reference, from ``[B, n]`` hit counts of each."""
+    from dnadav.evaluate.metrics import spearman
+
+    return spearman(design_hits.sum(0).numpy(), reference_hits.sum(0).numpy())
+
+
+def motif_enrichment(design_rate: np.ndarray, reference_rate: np.ndarray, pseudo_rate: float = 0.05) -> np.ndarray:
+    """log2 enrichment ``[n]`` of hits per kb over the reference: ``log2((d + c) / (r + c))`` with
+    c = ``pseudo_rate`` hits/kb so that motifs absent from both score 0."""
+    return np.log2((np.asarray(design_rate) + pseudo_rate) / (np.asarray(reference_rate) + pseudo_rate))

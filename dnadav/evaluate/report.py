@@ -1,5 +1,5 @@
-"""Write an evaluation as ``report.html`` (self-contained: inline CSS, plots as base64 PNG),
-``metrics.json``, ``metrics.csv`` and ``per_sequence.csv``."""
+"""Write an evaluation as ``report.html`` (self-contained: inline CSS, plots as base64 PNG, no
+scripts, fonts or links to fetch), ``metrics.json``, ``metrics.csv`` and ``per_sequence.csv``."""
 
 from __future__ import annotations
 
@@ -7,129 +7,187 @@ import base64
 import html
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from dnadav import __version__
 from dnadav.evaluate.evaluator import HEADLINE, EvaluationResult
+from dnadav.evaluate.motifs import motif_enrichment
 from dnadav.io import atomic_write_text, check_writable
 
-__all__ = ["REPORT_FILES", "write_report"]
+__all__ = ["REPORT_FILES", "top_enriched_motifs", "write_report"]
 
 REPORT_FILES = ("report.html", "metrics.json", "metrics.csv", "per_sequence.csv")
-_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1150px;
-color:#222;line-height:1.45}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.88rem}th,td{padding:.3rem .55rem;border-bottom:1px solid #eee;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}.note{color:#555;font-size:.88rem}
-img{max-width:100%}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}dl{font-size:.88rem}dt{font-weight:600}
-dd{margin:0 0 .4rem 1rem;color:#444}"""
+_COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f", "#555555"]
+_CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2rem auto;
+max-width:1180px;padding:0 1rem;color:#222;line-height:1.45}h1{font-size:1.6rem;margin-bottom:.2rem}
+h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;font-size:.86rem;margin:.6rem 0}th,td{padding:.3rem .5rem;
+border-bottom:1px solid #eee;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}
+th{background:#f4f6f8;font-weight:600}.note{color:#555;font-size:.88rem;max-width:60rem}img{max-width:100%}
+.scroll{overflow-x:auto}dl{font-size:.86rem;display:grid;grid-template-columns:10rem 1fr;gap:.25rem .8rem}
+dt{font-weight:600}dd{margin:0;color:#444}code{background:#f4f6f8;padding:0 .25rem;border-radius:3px}
+.meta td{text-align:left;border:none;padding:.1rem .6rem .1rem 0}"""
 
 
 def _png(figure) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _plots(result: EvaluationResult) -> dict[str, str]:
-    import matplotlib
+def _colour(i: int) -> str:
+    return _COLOURS[i % len(_COLOURS)]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def _activity_plot(result: EvaluationResult, names: list[str], plt) -> str:
     per = result.per_sequence
-    names = list(result.summary.index)
-    plots = {}
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for name in names:
-        rows = per[per["input"] == name]
-        axes[0].hist(rows["eval_reward"], bins=40, alpha=0.5, label=name)
-        axes[1].hist(rows["reward"], bins=40, alpha=0.5, label=name)
-    axes[0].set(title="evaluation oracle (held out)", xlabel="HepG2 log-odds", ylabel="sequences")
-    axes[1].set(title="reward oracle (optimised)", xlabel="HepG2 log-odds")
-    axes[0].legend(fontsize=8)
-    plots["activity"] = _png(figure)
-    figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), squeeze=False)
-    reference = result.kmer_frequencies["reference"]
-    for ax, name in zip(axes[0], names):
-        ax.scatter(reference, result.kmer_frequencies[name], s=10)
-        top = max(reference.max(), result.kmer_frequencies[name].max())
-        ax.plot([0, top], [0, top], color="grey", lw=0.8)
-        ax.set(
-            title=f"{name}: r = {result.summary.loc[name, 'kmer3_correlation']:.3f}",
-            xlabel="reference 3-mer freq.",
-            ylabel="design 3-mer freq.",
-        )
-    plots["kmer"] = _png(figure)
-    figure, ax = plt.subplots(figsize=(5.5, 4))
-    for name in names:
-        row = result.summary.loc[name]
-        ax.scatter(row["kmer3_correlation"], row["pred_activity_median"], s=60)
-        ax.annotate(
-            name, (row["kmer3_correlation"], row["pred_activity_median"]), fontsize=8, xytext=(4, 4), textcoords="offset points"
-        )
-    ax.set(xlabel="naturalness (3-mer corr.)", ylabel="Pred-Activity (eval oracle median)", title="activity vs naturalness")
-    plots["tradeoff"] = _png(figure)
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-    axes[0].bar(names, result.summary["levenshtein_diversity"])
-    axes[0].set(title="mean pairwise Levenshtein", ylabel="bases")
-    for name in names:
-        axes[1].hist(per[per["input"] == name]["gc"], bins=30, alpha=0.5, label=name)
-    axes[1].set(title="GC content", xlabel="GC fraction")
-    axes[1].legend(fontsize=8)
-    for label in axes[0].get_xticklabels():
-        label.set_rotation(20)
-    plots["diversity"] = _png(figure)
-    plots["logos"] = _logos(result)
-    return plots
-
-
-def _enrichment(result: EvaluationResult) -> dict[str, list[tuple[str, float]]]:
-    """Top motifs per input by log2((hits/kb + 0.05) / (reference hits/kb + 0.05))."""
-    rates = result.motif_rates
-    out = {}
-    for name in result.summary.index:
-        ratio = np.log2((rates.loc[name] + 0.05) / (rates.loc["reference"] + 0.05))
-        out[name] = [(motif, float(ratio[motif])) for motif in ratio.sort_values(ascending=False).index[:5]]
-    return out
-
-
-def _logos(result: EvaluationResult) -> str:
-    import logomaker
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    enriched = _enrichment(result)
-    chosen = []
-    for name in result.summary.index:
-        for motif, _ in enriched[name][:3]:
-            if motif not in chosen:
-                chosen.append(motif)
-    chosen = chosen[:6]
-    if not chosen:
-        return ""
-    figure, axes = plt.subplots(1, len(chosen), figsize=(3.2 * len(chosen), 1.9), squeeze=False)
-    for ax, motif in zip(axes[0], chosen):
-        index = result.motifs.names.index(motif)
-        probabilities = result.motifs.probabilities[index].T.numpy()
-        information = probabilities * (2 + (probabilities * np.log2(probabilities)).sum(axis=1, keepdims=True))
-        logomaker.Logo(pd.DataFrame(information, columns=list("ACGT")), ax=ax)
-        ax.set_title(f"{motif} ({result.motifs.matrix_ids[index]})", fontsize=9)
-        ax.set_yticks([])
+    figure, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(names) + 2), 3.8))
+    for i, name in enumerate(names):
+        rows = per[per["input"] == name] if len(per) else per
+        for offset, column, colour in ((-0.18, "eval_reward", "#1b6ca8"), (0.18, "reward", "#bbbbbb")):
+            values = rows[column].to_numpy() if len(rows) else np.zeros(0)
+            if len(values) > 1 and np.ptp(values) > 0:
+                parts = ax.violinplot([values], positions=[i + offset], widths=0.34, showmedians=True)
+                for body in parts["bodies"]:
+                    body.set_facecolor(colour)
+                    body.set_alpha(0.75)
+                for key in ("cmedians", "cmins", "cmaxes", "cbars"):
+                    parts[key].set_color("#333333")
+                    parts[key].set_linewidth(0.8 if key != "cmedians" else 1.6)
+            elif len(values):
+                ax.scatter([i + offset] * len(values), values, color=colour, s=12)
+    ax.axhline(0, color="#999", lw=0.8, ls="--")
+    ax.set_xticks(range(len(names)), names, rotation=15 if len(names) > 3 else 0)
+    ax.set_ylabel("HepG2 log-odds (nats)")
+    ax.set_title("activity: evaluation oracle (blue, held out) vs reward oracle (grey, optimised)", fontsize=10)
+    ax.text(1.0, 0.02, "dashed: p = 0.5", transform=ax.transAxes, ha="right", fontsize=8, color="#666")
     return _png(figure)
 
 
-def _table(result: EvaluationResult) -> str:
-    head = "".join(f'<th title="{html.escape(HEADLINE[c][1])}">{html.escape(HEADLINE[c][0])}</th>' for c in HEADLINE)
-    body = []
-    for name, row in result.summary.iterrows():
-        cells = "".join(f"<td>{row[c]:.3g}</td>" if isinstance(row[c], float) else f"<td>{row[c]}</td>" for c in HEADLINE)
-        body.append(f"<tr><td>{html.escape(str(name))}</td>{cells}</tr>")
-    return f"<table><tr><th>input</th>{head}</tr>{''.join(body)}</table>"
+def _kmer_plot(result: EvaluationResult, names: list[str], plt) -> str:
+    columns = min(4, len(names))
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 3.2 * rows), squeeze=False)
+    reference = result.kmer_frequencies["reference"]
+    for i, ax in enumerate(axes.flat):
+        if i >= len(names) or names[i] not in result.kmer_frequencies:
+            ax.axis("off")
+            continue
+        design = result.kmer_frequencies[names[i]]
+        top = max(reference.max(), design.max()) * 1.05
+        ax.scatter(reference, design, s=9, color=_colour(i))
+        ax.plot([0, top], [0, top], color="grey", lw=0.8)
+        ax.set(xlim=(0, top), ylim=(0, top), xlabel="reference 3-mer frequency", ylabel="design 3-mer frequency")
+        ax.set_title(f"{names[i]}  (r = {result.summary.loc[names[i], 'kmer3_correlation']:.3f})", fontsize=9)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _tradeoff_and_gc(result: EvaluationResult, names: list[str], plt) -> str:
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax = axes[0]
+    for i, name in enumerate(names):
+        row = result.summary.loc[name]
+        ax.scatter(row["kmer3_correlation"], row["pred_activity_median"], s=70, color=_colour(i), label=name)
+        ax.annotate(
+            name, (row["kmer3_correlation"], row["pred_activity_median"]), fontsize=8, xytext=(5, 4), textcoords="offset points"
+        )
+    ax.set(xlabel="naturalness: 3-mer correlation", ylabel="Pred-Activity (eval-oracle median)", title="activity vs naturalness")
+    ax.margins(0.25)
+    per = result.per_sequence
+    gc = per["gc"].to_numpy() if len(per) else np.zeros(1)
+    bins = np.linspace(max(0.0, gc.min() - 0.025), min(1.0, gc.max() + 0.025), 36)
+    for i, name in enumerate(names):
+        values = per.loc[per["input"] == name, "gc"] if len(per) else []
+        if len(values):
+            axes[1].hist(values, bins=bins, alpha=0.55, color=_colour(i), label=name, density=True)
+    axes[1].set(title="GC content", xlabel="GC fraction per sequence", ylabel="density")
+    axes[1].legend(fontsize=8)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _diversity_plot(result: EvaluationResult, names: list[str], plt) -> str:
+    summary = result.summary
+    panels = (
+        ("levenshtein_diversity", "mean pairwise Levenshtein", "bases"),
+        ("identity_diversity", "mean pairwise 1 − identity", "share of positions"),
+        ("novelty_median", "median distance to nearest training seq.", "bases"),
+    )
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.3))
+    for ax, (column, title, unit) in zip(axes, panels):
+        values = summary[column].astype(float).fillna(0).to_numpy()
+        ax.bar(range(len(names)), values, color=[_colour(i) for i in range(len(names))])
+        ax.set_xticks(range(len(names)), names, rotation=20 if len(names) > 2 else 0, fontsize=8)
+        ax.set(title=title, ylabel=unit)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def top_enriched_motifs(result: EvaluationResult, top: int = 5) -> dict[str, list[tuple[str, float]]]:
+    """Per input, the ``top`` motifs by log2 enrichment of hits per kb over the reference."""
+    rates = result.motif_rates
+    out = {}
+    for name in result.summary.index:
+        if name not in rates.index:
+            out[name] = []
+            continue
+        ratio = motif_enrichment(rates.loc[name].to_numpy(), rates.loc["reference"].to_numpy())
+        order = np.argsort(-ratio, kind="stable")[:top]
+        out[name] = [(str(rates.columns[j]), float(ratio[j])) for j in order]
+    return out
+
+
+def _logos(result: EvaluationResult, enriched: dict[str, list[tuple[str, float]]], plt) -> str:
+    import logomaker
+    import pandas as pd
+
+    chosen = []
+    for motifs in enriched.values():
+        for motif, ratio in motifs[:3]:
+            if ratio > 0 and motif not in chosen:
+                chosen.append(motif)
+    chosen = chosen[:8]
+    if not chosen:
+        return '<p class="note">No motif is enriched over the reference.</p>'
+    columns = min(4, len(chosen))
+    rows = math.ceil(len(chosen) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 1.7 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(chosen):
+            ax.axis("off")
+            continue
+        index = result.motifs.names.index(chosen[i])
+        probabilities = result.motifs.probabilities[index].T.numpy()  # [W, 4]
+        information = probabilities * (2 + (probabilities * np.log2(probabilities)).sum(axis=1, keepdims=True))
+        logomaker.Logo(pd.DataFrame(information, columns=list("ACGT")), ax=ax, color_scheme="classic")
+        ax.set_title(f"{chosen[i]}  {result.motifs.matrix_ids[index]}  ({result.motifs.cell_types[index]})", fontsize=9)
+        ax.set_ylim(0, 2)
+        ax.set_yticks([0, 1, 2])
+        ax.set_xticks([])
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _cell(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "–" if np.isnan(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return html.escape(str(value))
+
+
+def _table(result: EvaluationResult, labels: dict[str, tuple[str, str]]) -> str:
+    head = "".join(f'<th title="{html.escape(text)}">{html.escape(label)}</th>' for label, text in labels.values())
+    body = [
+        f"<tr><td>{html.escape(str(name))}</td>{''.join(f'<td>{_cell(row[c])}</td>' for c in labels)}</tr>"
+        for name, row in result.summary.iterrows()
+    ]
+    return f'<div class="scroll"><table><tr><th>input</th>{head}</tr>{"".join(body)}</table></div>'
 
 
 def write_report(
@@ -141,43 +199,80 @@ def write_report(
     reference_description: str,
     force: bool = False,
 ) -> Path:
-    """Write the four report files into ``out_dir``; refuses to overwrite them unless ``force``."""
+    """Write the four ``REPORT_FILES`` into ``out_dir`` (atomically); refuses to overwrite any of them
+    unless ``force`` (InputError). ``oracle_names``: {"reward": ..., "eval": ...}. Returns the HTML path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     out_dir = Path(out_dir)
     for name in REPORT_FILES:
         check_writable(out_dir / name, force)
-    plots = _plots(result)
-    enriched = _enrichment(result)
-    definitions = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>" for label, text in HEADLINE.values())
+    k = result.info.get("kmer_js_k", 3)
+    labels = {**HEADLINE, "kmer_js": (f"{k}-mer JS", HEADLINE["kmer_js"][1].replace("k in the header", f"k = {k}"))}
+    names = [n for n in result.summary.index if n in result.kmer_frequencies]
+    enriched = top_enriched_motifs(result)
+    sections = {"activity": "", "kmer": "", "tradeoff": "", "diversity": "", "logos": ""}
+    if names:
+        sections = {
+            "activity": _activity_plot(result, names, plt),
+            "kmer": _kmer_plot(result, names, plt),
+            "tradeoff": _tradeoff_and_gc(result, names, plt),
+            "diversity": _diversity_plot(result, names, plt),
+            "logos": _logos(result, enriched, plt),
+        }
+    definitions = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>" for label, text in labels.values())
     enrichment_rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{', '.join(f'{m} ({v:+.2f})' for m, v in motifs)}</td></tr>"
+        f"<tr><td>{html.escape(name)}</td><td>{', '.join(f'{html.escape(m)} ({v:+.2f})' for m, v in motifs) or '–'}</td></tr>"
         for name, motifs in enriched.items()
     )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dnadav evaluation</title>
+    info = result.info
+    meta = [
+        ("command", f"<code>{html.escape(command)}</code>"),
+        ("dnadav", html.escape(__version__)),
+        ("reward oracle", f"<code>{html.escape(oracle_names['reward'])}</code> (the one alignment optimised)"),
+        ("evaluation oracle", f"<code>{html.escape(oracle_names['eval'])}</code> (held out: judge designs by this)"),
+        ("reference set", html.escape(reference_description)),
+        ("novelty pool", f"{info.get('training_size', '?')} training sequences ({info.get('novelty_metric', 'hamming')})"),
+        ("evaluation time", f"{info.get('seconds', float('nan')):.1f} s"),
+    ]
+    meta_rows = "".join(f"<tr><td><b>{k_}</b></td><td>{v}</td></tr>" for k_, v in meta)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>dnadav evaluation</title>
 <style>{_CSS}</style></head><body>
 <h1>dnadav evaluation report</h1>
-<p class="note">Command: <code>{html.escape(command)}</code> · dnadav {__version__} ·
-reward oracle <code>{html.escape(oracle_names["reward"])}</code>,
-evaluation oracle <code>{html.escape(oracle_names["eval"])}</code>. The DHS oracles predict cell-type-specific
-chromatin <b>accessibility</b>, a proxy for enhancer activity, not measured activity.</p>
-<h2>Headline</h2>{_table(result)}
-<p class="note">Reference set: {html.escape(reference_description)}</p>
-<h2>Activity</h2><p class="note">Judge designs by the evaluation oracle, which was trained on other chromosomes
-than the reward oracle the model was tuned on; a reward far above the evaluation score is over-optimisation.</p>
-{plots["activity"]}
-<h2>Naturalness</h2><div class="grid"><div>{plots["kmer"]}</div><div>{plots["tradeoff"]}</div></div>
-<h2>Diversity and composition</h2>{plots["diversity"]}
-<h2>Motifs</h2><p class="note">Most enriched JASPAR motifs vs the reference (log2 ratio of hits per kb, both strands,
-score ≥ 85% of the PWM range).</p><table><tr><th>input</th><th>top motifs</th></tr>{enrichment_rows}</table>{plots["logos"]}
+<table class="meta">{meta_rows}</table>
+<p class="note">The DHS oracles predict cell-type-specific chromatin <b>accessibility</b> (log-odds of HepG2 among
+four cell types and a shuffled background), a proxy for enhancer activity, not a measured activity.</p>
+<h2>Headline</h2>{_table(result, labels)}
+<p class="note">Hover a column name for its definition; all definitions are listed at the end. Invalid records
+(non-ACGT characters or the wrong length) are counted in <i>n</i> and left out of every other column.</p>
+<h2>Activity</h2><p class="note">Judge designs by the evaluation oracle (blue), trained on other chromosomes than the
+reward oracle (grey) that the model was tuned on. A reward well above the evaluation score means the designs exploit
+the reward oracle rather than encode accessibility.</p>{sections["activity"]}
+<h2>Naturalness</h2><p class="note">3-mer frequencies of each input against the reference set; points on the
+diagonal mean natural composition. Right: the activity/naturalness trade-off across inputs, and GC content.</p>
+{sections["kmer"]}{sections["tradeoff"]}
+<h2>Diversity and novelty</h2><p class="note">Pairwise distances within each input (higher = more diverse) and
+the distance to the nearest training sequence (near 0 = memorised).</p>{sections["diversity"]}
+<h2>Motifs</h2><p class="note">JASPAR CORE motifs most enriched in each input over the reference (log2 ratio of hits
+per kb, +0.05 hits/kb pseudocount; a hit is a PWM log-odds score ≥ 85% of the way from the motif's minimum to its
+maximum, on either strand). Logos show information content (bits) of the enriched motifs.</p>
+<table><tr><th>input</th><th>top enriched motifs (log2 ratio)</th></tr>{enrichment_rows}</table>{sections["logos"]}
 <h2>Definitions</h2><dl>{definitions}</dl>
+<p class="note">Machine-readable: <code>metrics.json</code>, <code>metrics.csv</code> (one row per input),
+<code>per_sequence.csv</code> (one row per valid sequence).</p>
 </body></html>"""
     metrics_json = {
         "command": command,
         "dnadav_version": __version__,
         "oracles": oracle_names,
         "reference": reference_description,
+        "definitions": {column: text for column, (_, text) in labels.items()},
         "inputs": json.loads(result.summary.reset_index().to_json(orient="records")),
         "top_motifs": enriched,
-        "info": result.info,
+        "motif_rates_per_kb": json.loads(result.motif_rates.to_json(orient="index")),
+        "info": info,
     }
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics_json, indent=2) + "\n")
     atomic_write_text(out_dir / "metrics.csv", result.summary.to_csv())
