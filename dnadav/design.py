@@ -35,13 +35,8 @@ class DesignResult:
 def default_model_for(oracle: str) -> tuple[str, bool]:
     """The shipped aligned model for ``oracle`` when there is one, else the prior: (name, aligned?)."""
     key = f"{oracle.lower()}_aligned"
-    if key in SHIPPED_MODELS:
-        try:
-            resolve_model_dir(key)
-            if (resolve_model_dir(key) / "model.pt").is_file():
-                return key, True
-        except FileNotFoundError:
-            pass
+    if key in SHIPPED_MODELS and (resolve_model_dir(key) / "model.pt").is_file():
+        return key, True
     return "dhs_prior", False
 
 

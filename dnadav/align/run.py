@@ -7,6 +7,7 @@ import copy
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -91,18 +92,11 @@ def fit_em(
     return trainer
 
 
-def align(
-    config: AlignConfig,
-    out_dir: str | Path,
-    *,
-    devices: int | str = 1,
-    accelerator: str = "auto",
-    strategy: str = "auto",
-    resume: bool = True,
-    progress: bool = True,
-) -> dict:
+def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
     """Run DAV into ``out_dir`` (``checkpoints/last.ckpt`` for resume; ``model.pt`` +
-    ``config.json`` + ``history.json`` + ``manifest.json`` at the end). Returns the last record."""
+    ``config.json`` + ``history.json`` + ``manifest.json`` at the end). Returns the last record.
+
+    ``fit_options`` (devices, accelerator, strategy, resume, progress) go to ``fit_em``."""
     from dnadav.evaluate.reference import reference_sequences
     from dnadav.oracles import load_oracle
 
@@ -124,9 +118,7 @@ def align(
         frozen_modules=(prior, reward_oracle, eval_oracle),
     )
     started = time.time()
-    trainer = fit_em(
-        module, out_dir, devices=devices, accelerator=accelerator, strategy=strategy, resume=resume, progress=progress
-    )
+    trainer = fit_em(module, out_dir, **fit_options)
     if trainer.global_rank != 0:
         return {}
     aligned = module.model.cpu().eval()

@@ -60,13 +60,19 @@ def x0_log_probs(logits: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
 
 
 def stratified_times(
-    num: int, generator: torch.Generator | None, t_min: float = 1e-4, device: torch.device | str = "cpu"
+    num: int,
+    generator: torch.Generator | None,
+    t_min: float = 1e-4,
+    device: torch.device | str = "cpu",
+    rows: int | None = None,
 ) -> torch.Tensor:
-    """``num`` times in ``[t_min, 1]``, one uniform draw per stratum ``[(j)/num, (j+1)/num)``.
+    """``num`` times in ``[t_min, 1]``, one uniform draw per stratum ``[(j)/num, (j+1)/num)`` -> ``[num]``,
+    or ``[rows, num]`` (an independent stratified set per row) when ``rows`` is given.
 
     Lower-variance than i.i.d. uniform times for the NELBO; the marginal of each is still uniform.
     """
-    offsets = torch.rand(num, generator=generator, device=device)
+    shape = (num,) if rows is None else (rows, num)
+    offsets = torch.rand(shape, generator=generator, device=device)
     t = (torch.arange(num, device=device) + offsets) / num
     return t.clamp(min=t_min)
 
@@ -111,7 +117,7 @@ def sequence_elbo(
     schedule = schedule or LogLinearSchedule()
     n, length = x0.shape
     repeated = x0.repeat_interleave(num_time_samples, dim=0)
-    times = torch.cat([stratified_times(num_time_samples, generator, device=x0.device) for _ in range(n)])
+    times = stratified_times(num_time_samples, generator, device=x0.device, rows=n).flatten()
     losses = torch.cat(
         [
             nelbo(denoiser, repeated[i : i + batch_size], schedule, times[i : i + batch_size], generator)

@@ -84,16 +84,28 @@ def load_motifs() -> MotifSet:
     )
 
 
+def _width_mask(log_odds: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    """``[n, 1, W_max]`` True on each motif's own columns (False on the right padding)."""
+    return (torch.arange(log_odds.shape[-1]) < widths[:, None])[:, None, :]
+
+
+def reverse_complement_motifs(log_odds: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of each padded motif within its own width, realigned left -> ``[n, 4, W_max]``.
+
+    Column j of motif i's reverse complement is its column ``w_i − 1 − j`` with bases flipped (A↔T, C↔G).
+    """
+    source = (widths[:, None] - 1 - torch.arange(log_odds.shape[-1])).clamp(min=0)  # [n, W_max]
+    flipped = log_odds.flip(1).gather(2, source[:, None, :].expand(-1, log_odds.shape[1], -1))
+    return torch.where(_width_mask(log_odds, widths), flipped, torch.zeros_like(flipped))
+
+
 def motif_scores(onehot: torch.Tensor, motifs: MotifSet) -> torch.Tensor:
     """Best-strand log-odds of every motif at every start ``[B, n, L]``; starts where the motif
     would run off the end are ``-inf``."""
     length = onehot.shape[-1]
     width = motifs.log_odds.shape[-1]
     forward = motifs.log_odds
-    # reverse complement of each motif within its own width: flip bases and positions, realign left
-    reverse = torch.zeros_like(forward)
-    for i, w in enumerate(motifs.widths.tolist()):  # a loop over ~20 motifs at load, not over data
-        reverse[i, :, :w] = forward[i, :, :w].flip(0).flip(1)
+    reverse = reverse_complement_motifs(forward, motifs.widths)
     padded = torch.nn.functional.pad(onehot.float(), (0, width - 1))
     scores = torch.nn.functional.conv1d(padded, torch.cat([forward, reverse]))  # [B, 2n, L]
     n = len(motifs)
@@ -105,10 +117,10 @@ def motif_scores(onehot: torch.Tensor, motifs: MotifSet) -> torch.Tensor:
 
 def hit_thresholds(motifs: MotifSet, relative_threshold: float = 0.85) -> torch.Tensor:
     """Per-motif hit threshold ``[n]`` (bits): ``min + r · (max − min)`` of the motif's possible scores."""
-    lo = motifs.log_odds
-    widths = motifs.widths.tolist()
-    max_score = torch.stack([lo[i, :, :w].amax(0).sum() for i, w in enumerate(widths)])
-    min_score = torch.stack([lo[i, :, :w].amin(0).sum() for i, w in enumerate(widths)])
+    lo, mask = motifs.log_odds, _width_mask(motifs.log_odds, motifs.widths)[:, 0]
+    # padding columns are zeros: they add nothing to either sum
+    max_score = (lo.amax(dim=1) * mask).sum(dim=-1)
+    min_score = (lo.amin(dim=1) * mask).sum(dim=-1)
     return min_score + relative_threshold * (max_score - min_score)
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from dnadav.seq import NUM_BASES
 
-__all__ = ["check_onehot", "CellTypeOracle", "RegressionOracle"]
+__all__ = ["check_onehot", "ScoredNetwork", "CellTypeOracle", "RegressionOracle"]
 
 
 def check_onehot(onehot: torch.Tensor) -> None:
@@ -37,22 +37,26 @@ def check_onehot(onehot: torch.Tensor) -> None:
         )
 
 
-class CellTypeOracle(nn.Module):
-    """Classifier over ``class_names`` scored for one ``target`` class."""
+class ScoredNetwork(nn.Module):
+    """A network over one-hot DNA with named outputs, one of which (``target``) is scored."""
 
-    def __init__(self, network: nn.Module, class_names: tuple[str, ...], target: str):
+    def __init__(self, network: nn.Module, output_names: tuple[str, ...], target: str):
         super().__init__()
-        if target not in class_names:
-            raise ValueError(f"target {target!r} is not one of the classes {class_names}")
+        if target not in output_names:
+            raise ValueError(f"target {target!r} is not one of the classes {tuple(output_names)}")
         self.network = network
-        self.class_names = tuple(class_names)
+        self.class_names = tuple(output_names)
         self.target = target
-        self.target_index = class_names.index(target)
+        self.target_index = self.class_names.index(target)
 
     def forward(self, onehot: torch.Tensor) -> torch.Tensor:
-        """``onehot [B, 4, L] -> logits [B, num_classes]``."""
+        """``onehot [B, 4, L] -> outputs [B, num_outputs]`` (logits or predictions)."""
         check_onehot(onehot)
         return self.network(onehot.float())
+
+
+class CellTypeOracle(ScoredNetwork):
+    """Classifier over ``class_names`` scored for one ``target`` class."""
 
     def probability(self, onehot: torch.Tensor) -> torch.Tensor:
         """Softmax probability of the target class ``[B]``."""
@@ -65,22 +69,8 @@ class CellTypeOracle(nn.Module):
         return logits[:, self.target_index] - torch.logsumexp(others, dim=-1)
 
 
-class RegressionOracle(nn.Module):
+class RegressionOracle(ScoredNetwork):
     """Regressor over ``target_names`` scored by one ``target`` output."""
-
-    def __init__(self, network: nn.Module, target_names: tuple[str, ...], target: str):
-        super().__init__()
-        if target not in target_names:
-            raise ValueError(f"target {target!r} is not one of {target_names}")
-        self.network = network
-        self.class_names = tuple(target_names)
-        self.target = target
-        self.target_index = target_names.index(target)
-
-    def forward(self, onehot: torch.Tensor) -> torch.Tensor:
-        """``onehot [B, 4, L] -> predictions [B, num_targets]``."""
-        check_onehot(onehot)
-        return self.network(onehot.float())
 
     def reward(self, onehot: torch.Tensor) -> torch.Tensor:
         """The ``target`` column of the predictions ``[B]`` (e.g. predicted log2 MPRA activity)."""
