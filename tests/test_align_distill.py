@@ -5,10 +5,17 @@ import math
 
 import torch
 
-from dnadav.align.distill import DistillConfig, distill_loss, prior_kl, transition_batch, transition_nll, transition_pairs
+from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
 from dnadav.align.protocols import Trajectory
 from dnadav.align.search import SearchConfig, search
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, transition_log_prob, x0_log_probs
+from dnadav.diffusion import (
+    ConvDenoiser,
+    ConvDenoiserConfig,
+    LogLinearSchedule,
+    MaskedDiffusion,
+    transition_log_prob,
+    x0_log_probs,
+)
 from dnadav.seq import MASK_INDEX
 
 
@@ -19,6 +26,14 @@ def tiny_model(seed: int = 0) -> ConvDenoiser:
 
 def gc_reward(onehot: torch.Tensor) -> torch.Tensor:
     return onehot[:, 1:3].sum(dim=(1, 2))
+
+
+def transition_nll(log_x0, x_t, x_s):
+    return -MaskedDiffusion(None, x_t.shape[1]).transition_log_prob(log_x0, x_t, x_s, None, None)
+
+
+def prior_kl(log_x0, log_x0_prior, x_t):
+    return MaskedDiffusion(None, x_t.shape[1]).divergence(log_x0, log_x0_prior, x_t, None, None)
 
 
 def trajectory_log_likelihood(model, trajectory: Trajectory, schedule) -> torch.Tensor:
@@ -62,7 +77,7 @@ def test_m_step_raises_the_likelihood_of_fixed_trajectories():
     assert pairs.shape == (6 * 16, 2)
     model.train()
     for _ in range(30):
-        loss, parts = distill_loss(model, transition_batch(trajectory, pairs), DistillConfig(), schedule)
+        loss, parts = distill_loss(MaskedDiffusion(model, 12, schedule), transition_batch(trajectory, pairs), DistillConfig())
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -80,7 +95,10 @@ def test_nelbo_objective_runs_on_final_samples_and_lowers():
     losses = []
     for step in range(40):
         loss, _ = distill_loss(
-            model, batch, DistillConfig(objective="nelbo"), schedule, generator=torch.Generator().manual_seed(step)
+            MaskedDiffusion(model, 12, schedule),
+            batch,
+            DistillConfig(objective="nelbo"),
+            generator=torch.Generator().manual_seed(step),
         )
         optimiser.zero_grad()
         loss.backward()
@@ -102,7 +120,7 @@ def test_prior_kl_is_exact_and_nonzero_on_one_hot_states():
         prior, gc_reward, 4, 12, SearchConfig(num_children=2, num_steps=4), generator=torch.Generator().manual_seed(0)
     ).trajectory
     batch = transition_batch(trajectory, transition_pairs(trajectory))
-    _, parts = distill_loss(model, batch, DistillConfig(kl_weight=0.5), LogLinearSchedule(), prior=prior)
+    _, parts = distill_loss(MaskedDiffusion(model, 12), batch, DistillConfig(kl_weight=0.5), reference=prior)
     assert parts["prior_kl"] > 0
-    _, parts = distill_loss(prior, batch, DistillConfig(kl_weight=0.5), LogLinearSchedule(), prior=prior)
+    _, parts = distill_loss(MaskedDiffusion(prior, 12), batch, DistillConfig(kl_weight=0.5), reference=prior)
     assert abs(parts["prior_kl"].item()) < 1e-5

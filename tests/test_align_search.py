@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from dnadav.align.search import SearchConfig, search, soft_value, systematic_resample, value_potential
+from dnadav.diffusion import MaskedDiffusion
 from dnadav.seq import MASK_INDEX, tokens_to_onehot
 from tests.toys import ExactDenoiser, all_sequences, random_distribution
 
@@ -38,17 +39,21 @@ def test_value_potential_is_the_discounted_tempered_value():
 def test_plug_in_value_scores_the_argmax_completion():
     log_x0 = torch.log(torch.tensor([[[0.1, 0.2, 0.6, 0.1], [0.7, 0.1, 0.1, 0.1]]]))
     x_s = torch.tensor([[MASK_INDEX, 2]])  # position 1 is already G: kept, not replaced by argmax A
-    assert soft_value(log_x0, x_s, count_of_g, SearchConfig(), None).item() == 2.0
+    assert soft_value(MaskedDiffusion(None, x_s.shape[1]), log_x0, x_s, count_of_g, SearchConfig(), None).item() == 2.0
 
 
 def test_sampled_value_is_a_log_mean_exp_and_approaches_the_mean_for_large_alpha():
     log_x0 = torch.log(torch.tensor([[[0.5, 0.0, 0.5, 0.0]]]).clamp_min(1e-12))
     x_s = torch.tensor([[MASK_INDEX]])
     config = SearchConfig(value="sample", num_value_samples=20000, reward_temperature=1.0)
-    value = soft_value(log_x0, x_s, count_of_g, config, torch.Generator().manual_seed(0)).item()
+    value = soft_value(
+        MaskedDiffusion(None, x_s.shape[1]), log_x0, x_s, count_of_g, config, torch.Generator().manual_seed(0)
+    ).item()
     assert value == pytest.approx(math.log(0.5 + 0.5 * math.e), abs=0.02)  # α log E[exp(r/α)], r ∈ {0, 1}
     config = SearchConfig(value="sample", num_value_samples=20000, reward_temperature=math.inf)
-    assert soft_value(log_x0, x_s, count_of_g, config, torch.Generator().manual_seed(0)).item() == pytest.approx(0.5, abs=0.02)
+    assert soft_value(
+        MaskedDiffusion(None, x_s.shape[1]), log_x0, x_s, count_of_g, config, torch.Generator().manual_seed(0)
+    ).item() == pytest.approx(0.5, abs=0.02)
 
 
 @pytest.mark.parametrize("mode", ["per_sequence", "smc"])

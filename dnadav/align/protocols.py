@@ -1,4 +1,6 @@
-"""What the DAV E-step and M-step exchange: reward functions, trajectories and accounting."""
+"""What the DAV E-step and M-step exchange: reward functions, trajectories and accounting.
+
+The reverse process they drive is ``dnadav.process.ReverseProcess``."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ __all__ = ["RewardFn", "Trajectory", "SearchStats"]
 
 
 class RewardFn(Protocol):
-    def __call__(self, onehot: torch.Tensor) -> torch.Tensor:
-        """``onehot [B, 4, L]`` (float; soft values allowed for gradient proposals) -> ``[B]``."""
+    def __call__(self, clean: torch.Tensor) -> torch.Tensor:
+        """The modality's clean sample ``[B, ...]`` -> ``[B]``: DNA one-hot ``[B, 4, L]`` (float; soft
+        values allowed for gradient proposals), images ``[B, 3, H, W]`` in [0, 1]."""
         ...
 
 
@@ -20,12 +23,14 @@ class RewardFn(Protocol):
 class Trajectory:
     """The denoising paths chosen by the E-step, one per sequence, on a shared time grid.
 
-    ``states [T+1, B, L]`` int64 tokens from all-MASK (index 0, time 1) to clean (index T, time 0);
-    ``times [T+1]`` float. Step k goes from ``states[k]`` at ``times[k]`` to ``states[k+1]``.
+    ``states [T+1, B, ...]`` from noise (index 0; DNA: all-MASK tokens at time 1) to clean (index T);
+    ``times [T+1]`` float, the process's grid. Step k goes from ``states[k]`` at ``times[k]`` to
+    ``states[k+1]``. ``context [B, ...]`` (or None) is what each path was conditioned on.
     """
 
     states: torch.Tensor
     times: torch.Tensor
+    context: torch.Tensor | None = None
 
     @property
     def final(self) -> torch.Tensor:
@@ -37,12 +42,14 @@ class Trajectory:
         return self.states.shape[0] - 1
 
     def to(self, device: torch.device | str) -> "Trajectory":
-        return Trajectory(self.states.to(device), self.times.to(device))
+        context = None if self.context is None else self.context.to(device)
+        return Trajectory(self.states.to(device), self.times.to(device), context)
 
     @staticmethod
     def concatenate(parts: list["Trajectory"]) -> "Trajectory":
         """Join trajectories of different sequences (same time grid) along the batch axis."""
-        return Trajectory(torch.cat([p.states for p in parts], dim=1), parts[0].times)
+        context = None if parts[0].context is None else torch.cat([p.context for p in parts])
+        return Trajectory(torch.cat([p.states for p in parts], dim=1), parts[0].times, context)
 
 
 @dataclass
@@ -50,8 +57,8 @@ class SearchStats:
     """Budget accounting of a search: how much it cost, for honest comparisons."""
 
     oracle_calls: int = 0  # sequences scored by the reward oracle
-    network_calls: int = 0  # batched denoiser forward passes
-    network_sequences: int = 0  # sequences through the denoiser, summed over calls
+    network_calls: int = 0  # batched network forward passes
+    network_sequences: int = 0  # rows through the network, summed over calls
     resamples: int = 0  # population resampling events (SMC)
     wall_seconds: float = 0.0
     ess_history: list[float] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""DAV's E-step: test-time search over denoising trajectories of the current model.
+"""DAV's E-step: test-time search over denoising trajectories of the current model, written once
+against ``dnadav.process.ReverseProcess`` (it knows nothing of tokens or pixels).
 
 At every reverse step each sequence proposes ``num_children`` (M) next states from a proposal q (the
 model itself, or the model tilted by the reward gradient), scores each child with a soft value
@@ -10,6 +11,7 @@ and keeps one child per sequence (``mode="per_sequence"``, SVDD/DAV style), or c
 with incremental weights and ESS-triggered systematic resampling (``mode="smc"``, TDS/FK-steering
 style, one child per particle). All children of all sequences go through the denoiser in one batched
 call per step; that call also yields x̂0 at the child, reused as the next step's model prediction.
+``search`` is the masked-DNA entry point; ``search_process`` drives any reverse process.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ from typing import Literal
 import torch
 
 from dnadav.align.protocols import RewardFn, SearchStats, Trajectory
-from dnadav.diffusion.masked import Denoiser, x0_log_probs
-from dnadav.diffusion.sampler import reverse_log_probs, sample_reverse, time_grid
-from dnadav.diffusion.schedule import LogLinearSchedule, Schedule
-from dnadav.seq import MASK_INDEX, tokens_to_onehot
+from dnadav.diffusion.gumbel import gumbel_argmax
+from dnadav.diffusion.masked import Denoiser
+from dnadav.diffusion.sampler import MaskedDiffusion, StepConstraint
+from dnadav.diffusion.schedule import Schedule
+from dnadav.modes import eval_mode
+from dnadav.process import Guidance, ReverseProcess, repeat_rows
 
-__all__ = ["SearchConfig", "SearchResult", "soft_value", "value_potential", "search", "systematic_resample"]
+__all__ = [
+    "SearchConfig",
+    "SearchResult",
+    "soft_value",
+    "value_potential",
+    "search",
+    "search_process",
+    "systematic_resample",
+]
 
 SearchMode = Literal["per_sequence", "smc"]
 ValueMode = Literal["argmax", "sample"]
@@ -65,33 +77,29 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class SearchResult:
-    sequences: torch.Tensor  # [B, L] final tokens
-    rewards: torch.Tensor  # [B] reward-oracle score of each final sequence
+    sequences: torch.Tensor  # [B, ...] final clean states (DNA: tokens [B, L])
+    rewards: torch.Tensor  # [B] reward-oracle score of each final state
     trajectory: Trajectory  # chosen paths, what the M-step distils
     stats: SearchStats
 
 
 def soft_value(
-    log_x0: torch.Tensor,
+    process: ReverseProcess,
+    prediction: torch.Tensor,
     x_s: torch.Tensor,
     reward_fn: RewardFn,
     config: SearchConfig,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
-    """``V(x_s)`` for ``x_s [N, L]`` from the model's ``log_x0 [N, L, 4]`` -> ``[N]``.
+    """``V(x_s)`` for states ``x_s [N, ...]`` from the model's ``prediction`` there -> ``[N]``.
 
-    argmax: ``r(argmax x̂0)``; sample: ``α · log mean_k exp(r(x0_k)/α)`` over K draws of x0 (all
-    K·N sequences scored in one oracle call). Unmasked positions of x_s are kept as they are.
+    argmax: ``r(x̂0)`` at the plug-in estimate; sample: ``α · log mean_k exp(r(x0_k)/α)`` over K
+    draws of x0 (all K·N scored in one oracle call). What is already clean in x_s is kept as it is.
     """
-    masked = x_s == MASK_INDEX
     if config.value == "argmax":
-        x0 = torch.where(masked, log_x0.argmax(dim=-1), x_s)
-        return reward_fn(tokens_to_onehot(x0))
+        return reward_fn(process.clean_estimate(prediction, x_s, None, generator))
     k = config.num_value_samples
-    uniform = torch.rand((k, *log_x0.shape), generator=generator, device=log_x0.device)
-    gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
-    draws = torch.where(masked[None], (log_x0[None] + gumbel).argmax(dim=-1), x_s[None])  # [K, N, L]
-    rewards = reward_fn(tokens_to_onehot(draws.flatten(0, 1))).view(k, -1)
+    rewards = reward_fn(process.clean_estimate(prediction, x_s, k, generator)).view(k, -1)
     alpha = config.reward_temperature
     if math.isinf(alpha):
         return rewards.mean(dim=0)
@@ -109,15 +117,6 @@ def value_potential(value: torch.Tensor, config: SearchConfig, steps_left: int) 
     return config.discount**steps_left * value / config.reward_temperature
 
 
-def _gradient_tilted(log_x0: torch.Tensor, x_t: torch.Tensor, reward_fn: RewardFn, scale: float) -> torch.Tensor:
-    """Proposal x̂0: ``log_softmax(log x̂0 + scale · ∂r/∂x̂0)`` at masked positions (classifier guidance)."""
-    with torch.enable_grad():
-        probs = log_x0.exp().detach().requires_grad_(True)
-        gradient = torch.autograd.grad(reward_fn(probs.transpose(1, 2)).sum(), probs)[0]
-    tilted = torch.log_softmax(log_x0 + scale * gradient, dim=-1)
-    return torch.where((x_t == MASK_INDEX)[..., None], tilted, log_x0)
-
-
 def systematic_resample(log_weights: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Indices ``[N]`` drawn by systematic resampling from normalised ``exp(log_weights [N])``."""
     n = log_weights.shape[0]
@@ -131,11 +130,89 @@ def _effective_sample_size(log_weights: torch.Tensor) -> float:
     return float(torch.exp(2 * torch.logsumexp(log_weights, 0) - torch.logsumexp(2 * log_weights, 0)))
 
 
-def _gather_rows(log_rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    return log_rows.gather(-1, tokens[..., None]).squeeze(-1).sum(dim=-1)
+def _select(rows: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
+    return None if rows is None else rows[index]
 
 
 @torch.no_grad()
+def search_process(
+    process: ReverseProcess,
+    reward_fn: RewardFn,
+    num_sequences: int,
+    config: SearchConfig | None = None,
+    generator: torch.Generator | None = None,
+    context: torch.Tensor | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> SearchResult:
+    """Run the E-step over ``process`` from grid index 0 for ``num_sequences`` states.
+
+    ``context [B, ...]`` (or None) conditions each row and follows it through children and resampling.
+    Puts a module network in eval mode for the search and restores its mode afterwards.
+    ``on_step(k)`` is called after step k (progress bars).
+    """
+    config = config or SearchConfig()
+    stats = SearchStats()
+    started = time.perf_counter()
+
+    def predict(x: torch.Tensor, t: float, rows_context: torch.Tensor | None) -> torch.Tensor:
+        stats.network_calls += 1
+        stats.network_sequences += x.shape[0]
+        return process.predict(x, torch.full((x.shape[0],), t, device=x.device), rows_context)
+
+    def value_of(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        stats.oracle_calls += x.shape[0] * (config.num_value_samples if config.value == "sample" else 1)
+        return soft_value(process, prediction, x, reward_fn, config, generator).float()
+
+    with eval_mode(process.network):
+        b = num_sequences
+        m = 1 if config.mode == "smc" else config.num_children
+        times = process.time_grid(config.num_steps)
+        device = times.device
+        guidance = Guidance(reward_fn, config.guidance_scale) if config.guidance_scale > 0 else None
+        x = process.initial_state(b, generator)
+        states = [x]
+        prediction = predict(x, float(times[0]), context)
+        potential = torch.zeros(b, device=device)  # SMC: γ^n V/α of the current particle
+        log_weights = torch.zeros(b, device=device)  # SMC: accumulated importance weights
+        value = torch.zeros(b, device=device)
+        for k in range(config.num_steps):
+            if guidance is not None:
+                stats.oracle_calls += b  # one reward gradient per sequence
+            proposal = process.propose(prediction, x, float(times[k]), float(times[k + 1]), m, generator, guidance)
+            children, log_ratio = proposal.children, proposal.log_ratio
+            child_context = repeat_rows(context, m)
+            child_prediction = predict(children, float(times[k + 1]), child_context)
+            child_value = value_of(child_prediction, children)
+            child_potential = value_potential(child_value, config, steps_left=config.num_steps - 1 - k)
+            if config.mode == "per_sequence":
+                log_w = child_potential if log_ratio is None else child_potential + log_ratio
+                choice = gumbel_argmax(log_w.view(b, m), generator, dim=1)
+                pick = torch.arange(b, device=device) * m + choice
+                x, prediction, value = children[pick], child_prediction[pick], child_value[pick]
+                context = _select(child_context, pick)
+            else:
+                log_weights = log_weights + child_potential - potential
+                if log_ratio is not None:
+                    log_weights = log_weights + log_ratio
+                x, prediction, value, potential = children, child_prediction, child_value, child_potential
+                ess = _effective_sample_size(log_weights)
+                stats.ess_history.append(ess)
+                last = k == config.num_steps - 1
+                if ess < config.ess_threshold * b or last:
+                    index = systematic_resample(log_weights, generator)
+                    x, prediction, value, potential = x[index], prediction[index], value[index], potential[index]
+                    states = [s[index] for s in states]
+                    context = _select(context, index)
+                    log_weights = torch.zeros_like(log_weights)
+                    stats.resamples += 1
+            states.append(x)
+            if on_step is not None:
+                on_step(k)
+    stats.wall_seconds = time.perf_counter() - started
+    trajectory = Trajectory(torch.stack(states), times.cpu(), context)
+    return SearchResult(sequences=x, rewards=value, trajectory=trajectory, stats=stats)
+
+
 def search(
     denoiser: Denoiser,
     reward_fn: RewardFn,
@@ -146,81 +223,9 @@ def search(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     on_step: Callable[[int], None] | None = None,
+    constraint: StepConstraint | None = None,
 ) -> SearchResult:
-    """Run the E-step from all-MASK for ``num_sequences`` sequences of ``length``.
-
-    Puts a module denoiser in eval mode for the search and restores its mode afterwards.
-    ``on_step(k)`` is called after step k (progress bars).
-    """
-    config = config or SearchConfig()
-    schedule = schedule or LogLinearSchedule()
-    stats = SearchStats()
-    started = time.perf_counter()
-    module = denoiser if isinstance(denoiser, torch.nn.Module) else None
-    was_training = bool(module is not None and module.training)
-    if module is not None:
-        module.eval()
-
-    def network(x: torch.Tensor, t: float) -> torch.Tensor:
-        stats.network_calls += 1
-        stats.network_sequences += x.shape[0]
-        return x0_log_probs(denoiser(x, torch.full((x.shape[0],), t, device=x.device)), x)
-
-    def value_of(log_x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        stats.oracle_calls += x.shape[0] * (config.num_value_samples if config.value == "sample" else 1)
-        return soft_value(log_x0, x, reward_fn, config, generator).float()
-
-    try:
-        b = num_sequences
-        m = 1 if config.mode == "smc" else config.num_children
-        times = time_grid(config.num_steps, device)
-        x = torch.full((b, length), MASK_INDEX, dtype=torch.long, device=device)
-        states = [x]
-        log_x0 = network(x, float(times[0]))
-        potential = torch.zeros(b, device=device)  # SMC: γ^n V/α of the current particle
-        log_weights = torch.zeros(b, device=device)  # SMC: accumulated importance weights
-        value = torch.zeros(b, device=device)
-        for k in range(config.num_steps):
-            t_vec = torch.full((b,), float(times[k]), device=device)
-            s_vec = torch.full((b,), float(times[k + 1]), device=device)
-            alpha_t, alpha_s = schedule.alpha(t_vec), schedule.alpha(s_vec)
-            log_p_rows = reverse_log_probs(log_x0, x, alpha_t, alpha_s)
-            if config.guidance_scale > 0:
-                stats.oracle_calls += b  # one reward gradient per sequence
-                log_q_rows = reverse_log_probs(_gradient_tilted(log_x0, x, reward_fn, config.guidance_scale), x, alpha_t, alpha_s)
-            else:
-                log_q_rows = log_p_rows
-            children = sample_reverse(log_q_rows.repeat_interleave(m, dim=0), generator)  # [B·M, L]
-            log_ratio = _gather_rows(log_p_rows.repeat_interleave(m, dim=0), children) - _gather_rows(
-                log_q_rows.repeat_interleave(m, dim=0), children
-            )
-            child_log_x0 = network(children, float(times[k + 1]))
-            child_value = value_of(child_log_x0, children)
-            child_potential = value_potential(child_value, config, steps_left=config.num_steps - 1 - k)
-            if config.mode == "per_sequence":
-                log_w = (child_potential + log_ratio).view(b, m)
-                uniform = torch.rand(log_w.shape, generator=generator, device=device)
-                choice = (log_w - torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))).argmax(dim=1)
-                pick = torch.arange(b, device=device) * m + choice
-                x, log_x0, value = children[pick], child_log_x0[pick], child_value[pick]
-            else:
-                log_weights = log_weights + child_potential - potential + log_ratio
-                x, log_x0, value, potential = children, child_log_x0, child_value, child_potential
-                ess = _effective_sample_size(log_weights)
-                stats.ess_history.append(ess)
-                last = k == config.num_steps - 1
-                if ess < config.ess_threshold * b or last:
-                    index = systematic_resample(log_weights, generator)
-                    x, log_x0, value, potential = x[index], log_x0[index], value[index], potential[index]
-                    states = [s[index] for s in states]
-                    log_weights = torch.zeros_like(log_weights)
-                    stats.resamples += 1
-            states.append(x)
-            if on_step is not None:
-                on_step(k)
-    finally:
-        if module is not None:
-            module.train(was_training)
-    stats.wall_seconds = time.perf_counter() - started
-    trajectory = Trajectory(torch.stack(states), times.cpu())
-    return SearchResult(sequences=x, rewards=value, trajectory=trajectory, stats=stats)
+    """The E-step over masked DNA: ``num_sequences`` sequences of ``length`` from all-MASK (or from a
+    constraint's fixed positions). ``reward_fn`` takes one-hot ``[N, 4, L]``. See ``search_process``."""
+    process = MaskedDiffusion(denoiser, length, schedule, device, constraint)
+    return search_process(process, reward_fn, num_sequences, config, generator, on_step=on_step)

@@ -19,9 +19,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
 from dnadav.align.protocols import RewardFn, Trajectory
-from dnadav.align.search import SearchConfig, search
+from dnadav.align.search import SearchConfig, search_process
 from dnadav.diffusion.backbone import ConvDenoiser
+from dnadav.diffusion.sampler import MaskedDiffusion
 from dnadav.diffusion.schedule import Schedule
+from dnadav.modes import eval_mode
+from dnadav.process import ReverseProcess
 
 __all__ = ["AlignConfig", "DAVModule", "stream_seed"]
 
@@ -54,22 +57,33 @@ def stream_seed(seed: int, iteration: int, rank: int, stream: int) -> int:
 
 
 class DAVModule(pl.LightningModule):
-    """Holds the model being aligned; the frozen prior and oracles are kept out of checkpoints."""
+    """Holds the model being aligned; the frozen prior and oracles are kept out of checkpoints.
+
+    The E-step and M-step drive ``process`` (default: masked DNA diffusion around ``model`` with
+    ``schedule`` and ``config.length``); another modality passes its own process whose network is
+    ``model``, and ``make_context(num, generator)`` when its rows are conditioned (e.g. on prompts).
+    """
 
     def __init__(
         self,
-        model: ConvDenoiser,
+        model: ConvDenoiser | torch.nn.Module,
         reward_fn: RewardFn,
         config: AlignConfig,
-        schedule: Schedule,
-        prior: ConvDenoiser | None = None,
-        evaluate: Callable[[ConvDenoiser, torch.Generator], dict[str, float]] | None = None,
+        schedule: Schedule | None = None,
+        prior: torch.nn.Module | None = None,
+        evaluate: Callable[[torch.nn.Module, torch.Generator], dict[str, float]] | None = None,
         frozen_modules: Sequence[torch.nn.Module] = (),
+        process: ReverseProcess | None = None,
+        make_context: Callable[[int, torch.Generator], torch.Tensor | None] | None = None,
     ):
         super().__init__()
         self.model = model
         self.config = config
         self.schedule = schedule
+        self.process = process or MaskedDiffusion(model, config.length, schedule)
+        if self.process.network is not model:
+            raise ValueError("the process must wrap the model being aligned")
+        self._make_context = make_context
         # Kept in plain containers so they are not registered submodules (and stay out of checkpoints);
         # moved to the training device at fit start. A bound method's module (oracle.reward) is included.
         owner = getattr(reward_fn, "__self__", reward_fn)
@@ -92,35 +106,38 @@ class DAVModule(pl.LightningModule):
         """Search with the current model on this rank's slice; gather all ranks' trajectories."""
         iteration, rank = self.current_epoch, self.trainer.global_rank
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, rank, 0))
-        result = search(
-            self.model,
-            self._frozen["reward_fn"],
-            self._local_count(),
-            self.config.length,
-            self.config.search,
-            self.schedule,
-            generator,
-            self.device,
-        )
-        states, rewards = result.trajectory.states, result.rewards
+        count = self._local_count()
+        context = None
+        if self._make_context is not None:
+            context_generator = torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4))
+            context = self._make_context(count, context_generator)
+            context = None if context is None else context.to(self.device)
+        result = search_process(self.process, self._frozen["reward_fn"], count, self.config.search, generator, context)
+        rows = {"states": result.trajectory.states.transpose(0, 1), "rewards": result.rewards}
+        if result.trajectory.context is not None:
+            rows["context"] = result.trajectory.context
         if self.trainer.world_size > 1:
-            # equal-size slices are padded by one row where B is not divisible by the world size
-            pad = math.ceil(self.config.sequences_per_iteration / self.trainer.world_size) - states.shape[1]
-            valid = torch.ones(states.shape[1] + pad, dtype=torch.bool, device=self.device)
-            if pad:
-                states = torch.cat([states, states[:, :pad]], dim=1)
-                rewards = torch.cat([rewards, rewards[:pad]])
-                valid[-pad:] = False
-            gathered = self.all_gather({"states": states, "rewards": rewards, "valid": valid})
-            keep = gathered["valid"].reshape(-1)
-            states = gathered["states"].permute(1, 0, 2, 3).reshape(states.shape[0], -1, states.shape[2])[:, keep]
-            rewards = gathered["rewards"].reshape(-1)[keep]
+            rows = self._gather_rows(rows)
         self._search_log = {
-            "estep/reward_mean": float(rewards.float().mean()),
+            "estep/reward_mean": float(rows["rewards"].float().mean()),
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
         }
-        return Trajectory(states, result.trajectory.times.to(self.device))
+        return Trajectory(rows["states"].transpose(0, 1), result.trajectory.times.to(self.device), rows.get("context"))
+
+    def _gather_rows(self, rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """All ranks' rows (batch-first tensors), in rank order, without padding duplicates."""
+        # equal-size slices are padded by one row where B is not divisible by the world size
+        local = next(iter(rows.values())).shape[0]
+        pad = math.ceil(self.config.sequences_per_iteration / self.trainer.world_size) - local
+        valid = torch.ones(local + pad, dtype=torch.bool, device=self.device)
+        if pad:
+            rows = {k: torch.cat([v, v[:pad]]) for k, v in rows.items()}
+            valid[-pad:] = False
+        rows = {k: v.contiguous() for k, v in rows.items()}
+        gathered = self.all_gather({**rows, "valid": valid})
+        keep = gathered.pop("valid").reshape(-1)
+        return {k: v.reshape(-1, *v.shape[2:])[keep] for k, v in gathered.items()}
 
     def train_dataloader(self) -> DataLoader:
         self.trajectory = self.e_step()
@@ -136,7 +153,7 @@ class DAVModule(pl.LightningModule):
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         transitions = transition_batch(self.trajectory, batch[0].to(self.device))
-        loss, parts = distill_loss(self.model, transitions, self.config.distill, self.schedule, self._frozen["prior"])
+        loss, parts = distill_loss(self.process, transitions, self.config.distill, self._frozen["prior"])
         self.log_dict({f"mstep/{k}": v for k, v in parts.items()}, prog_bar=True)
         return loss
 
@@ -144,9 +161,8 @@ class DAVModule(pl.LightningModule):
         record = {"iteration": float(self.current_epoch), **self._search_log}
         if self._evaluate is not None and self.trainer.global_rank == 0:
             generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 3))
-            was_training = self.model.training
-            record.update(self._evaluate(self.model, generator))
-            self.model.train(was_training)
+            with eval_mode(self.model):
+                record.update(self._evaluate(self.model, generator))
         self.history.append(record)
         self.log_dict({k: float(v) for k, v in record.items() if k != "iteration"}, rank_zero_only=True)
 

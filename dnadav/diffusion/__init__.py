@@ -3,7 +3,7 @@
 from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
 from dnadav.diffusion.checkpoint import load_denoiser, load_prior, save_denoiser
 from dnadav.diffusion.masked import Denoiser, mask_tokens, nelbo, sequence_elbo, x0_log_probs
-from dnadav.diffusion.sampler import denoise_step, sample, time_grid, transition_log_prob
+from dnadav.diffusion.sampler import MaskedDiffusion, sample, time_grid, transition_log_prob
 from dnadav.diffusion.schedule import CosineSchedule, LogLinearSchedule, Schedule, make_schedule
 
 __all__ = [
@@ -12,8 +12,8 @@ __all__ = [
     "CosineSchedule",
     "Denoiser",
     "LogLinearSchedule",
+    "MaskedDiffusion",
     "Schedule",
-    "denoise_step",
     "load_denoiser",
     "load_prior",
     "make_schedule",

@@ -1,4 +1,5 @@
-"""The reverse (denoising) step of masked diffusion, shared by plain sampling, the DAV E-step and
+"""The reverse (denoising) process of masked diffusion over A/C/G/T: ``MaskedDiffusion``, the DNA
+implementation of ``dnadav.process.ReverseProcess``, shared by plain sampling, the DAV E-step and
 the M-step's transition likelihood.
 
 For a position masked at time t, stepping to s < t: stay masked with probability
@@ -10,21 +11,22 @@ Unmasked positions never change. Shapes: tokens ``[B, L]``; ``alpha_t``, ``alpha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
-from dnadav.diffusion.masked import LOG_ZERO, Denoiser, x0_log_probs
+from dnadav.diffusion.gumbel import gumbel_argmax
+from dnadav.diffusion.masked import LOG_ZERO, Denoiser, nelbo, stratified_times, x0_log_probs
 from dnadav.diffusion.schedule import LogLinearSchedule, Schedule
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.process import Guidance, Proposal, sample_process
+from dnadav.seq import MASK_INDEX, NUM_BASES, tokens_to_onehot
 
 __all__ = [
     "time_grid",
     "reverse_log_probs",
-    "sample_reverse",
     "transition_log_prob",
-    "StepOutput",
-    "denoise_step",
+    "StepConstraint",
+    "MaskedDiffusion",
     "sample",
 ]
 
@@ -49,13 +51,6 @@ def reverse_log_probs(log_x0: torch.Tensor, x_t: torch.Tensor, alpha_t: torch.Te
     return torch.where((x_t == MASK_INDEX)[..., None], masked_row, kept_row)
 
 
-def sample_reverse(log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Draw one token per position from ``log_probs [B, L, 5]`` (Gumbel-max) -> ``x_s [B, L]``."""
-    uniform = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
-    gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
-    return (log_probs + gumbel).argmax(dim=-1)
-
-
 def transition_log_prob(
     log_x0: torch.Tensor, x_t: torch.Tensor, x_s: torch.Tensor, alpha_t: torch.Tensor, alpha_s: torch.Tensor
 ) -> torch.Tensor:
@@ -64,33 +59,152 @@ def transition_log_prob(
     return per_position.sum(dim=-1)
 
 
-@dataclass(frozen=True)
-class StepOutput:
-    """One reverse step: the new state and what produced it."""
+def _children_log_prob(rows: torch.Tensor, children: torch.Tensor) -> torch.Tensor:
+    """``Σ_i log rows[n, i, children[n·M + j, i]]`` for ``rows [N, L, 5]``, ``children [N·M, L]`` -> ``[N·M]``."""
+    n, length, vocab = rows.shape
+    grouped = children.view(n, -1, length)
+    picked = rows[:, None].expand(n, grouped.shape[1], length, vocab).gather(-1, grouped[..., None]).squeeze(-1)
+    return picked.sum(dim=-1).reshape(-1)
 
-    x_s: torch.Tensor  # [B, L] tokens at time s
-    log_prob: torch.Tensor  # [B] log p_θ(x_s | x_t)
-    log_x0: torch.Tensor  # [B, L, 4] the model's x0 prediction at (x_t, t)
+
+class StepConstraint(Protocol):
+    """Hard sequence constraints enforced during sampling (``dnadav.constraints``)."""
+
+    def initial_state(self, num: int, length: int) -> torch.Tensor:
+        """All-MASK tokens ``[num, L]`` with the fixed positions filled in."""
+        ...
+
+    def sample_step(
+        self, step_log_probs: torch.Tensor, x_t: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One draw per row from the product distribution ``step_log_probs [N, L, 5]`` conditioned on
+        the result staying completable to an allowed sequence -> ``(x_s [N, L], log_prob [N])``."""
+        ...
 
 
-def denoise_step(
-    denoiser: Denoiser,
-    x_t: torch.Tensor,
-    t: float,
-    s: float,
-    schedule: Schedule,
-    generator: torch.Generator | None,
-) -> StepOutput:
-    """One ancestral step ``x_t -> x_s`` under the denoiser."""
-    batch = x_t.shape[0]
-    t_vec = torch.full((batch,), float(t), device=x_t.device)
-    s_vec = torch.full((batch,), float(s), device=x_t.device)
-    alpha_t, alpha_s = schedule.alpha(t_vec), schedule.alpha(s_vec)
-    log_x0 = x0_log_probs(denoiser(x_t, t_vec), x_t)
-    log_probs = reverse_log_probs(log_x0, x_t, alpha_t, alpha_s)
-    x_s = sample_reverse(log_probs, generator)
-    log_prob = log_probs.gather(-1, x_s[..., None]).squeeze(-1).sum(dim=-1)
-    return StepOutput(x_s=x_s, log_prob=log_prob, log_x0=log_x0)
+class MaskedDiffusion:
+    """Masked (absorbing-state) diffusion over A/C/G/T around one denoiser, as a ``ReverseProcess``.
+
+    States are tokens ``[N, L]`` (MASK = 4); a prediction is ``log x̂0 [N, L, 4]`` (subs
+    parameterisation); the grid runs from t = 1 (all MASK) to t = 0; ``context`` is unused (None).
+    With a ``constraint``, sampling starts from its fixed positions and every step is drawn from
+    the model's step restricted to completable states (q = p: the constrained step is the model).
+    """
+
+    def __init__(
+        self,
+        network: Denoiser,
+        length: int,
+        schedule: Schedule | None = None,
+        device: torch.device | str | None = None,
+        constraint: StepConstraint | None = None,
+    ):
+        self.network = network
+        self.length = length
+        self.schedule = schedule or LogLinearSchedule()
+        self._device = None if device is None else torch.device(device)
+        self.constraint = constraint
+
+    @property
+    def device(self) -> torch.device:
+        """The device given at construction, else the network's (it follows the module when moved)."""
+        if self._device is not None:
+            return self._device
+        parameter = next(self.network.parameters(), None) if isinstance(self.network, torch.nn.Module) else None
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+    def time_grid(self, num_steps: int) -> torch.Tensor:
+        return time_grid(num_steps, self.device)
+
+    def initial_state(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.constraint is not None:
+            return self.constraint.initial_state(num, self.length).to(self.device)
+        return torch.full((num, self.length), MASK_INDEX, dtype=torch.long, device=self.device)
+
+    def predict(
+        self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None, network: Callable | None = None
+    ) -> torch.Tensor:
+        return x0_log_probs((network or self.network)(x, t), x)
+
+    def step_log_probs(self, prediction: torch.Tensor, x: torch.Tensor, t: float, s: float) -> torch.Tensor:
+        """The model's step ``log p(x_s | x_t)`` per position ``[N, L, 5]``."""
+        batch = x.shape[0]
+        alpha_t = self.schedule.alpha(torch.full((batch,), float(t), device=x.device))
+        alpha_s = self.schedule.alpha(torch.full((batch,), float(s), device=x.device))
+        return reverse_log_probs(prediction, x, alpha_t, alpha_s)
+
+    def propose(
+        self,
+        prediction: torch.Tensor,
+        x: torch.Tensor,
+        t: float,
+        s: float,
+        num_children: int,
+        generator: torch.Generator | None,
+        guidance: Guidance | None = None,
+    ) -> Proposal:
+        log_p_rows = self.step_log_probs(prediction, x, t, s)
+        if self.constraint is not None:
+            if guidance is not None:
+                raise ValueError("a gradient-guided proposal cannot be combined with hard constraints")
+            children, _ = self.constraint.sample_step(
+                log_p_rows.repeat_interleave(num_children, dim=0), x.repeat_interleave(num_children, dim=0), generator
+            )
+            return Proposal(children)
+        log_q_rows = log_p_rows
+        if guidance is not None:
+            log_q_rows = self.step_log_probs(_gradient_tilted(prediction, x, guidance), x, t, s)
+        batch, length, vocab = log_q_rows.shape
+        children = gumbel_argmax(log_q_rows[:, None], generator, shape=(batch, num_children, length, vocab))
+        children = children.view(batch * num_children, length)
+        if guidance is None:
+            return Proposal(children)
+        return Proposal(children, _children_log_prob(log_p_rows, children), _children_log_prob(log_q_rows, children))
+
+    def clean_estimate(
+        self, prediction: torch.Tensor, x: torch.Tensor, num_samples: int | None, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        masked = x == MASK_INDEX
+        if num_samples is None:
+            return tokens_to_onehot(torch.where(masked, prediction.argmax(dim=-1), x))
+        draws = gumbel_argmax(prediction[None], generator, shape=(num_samples, *prediction.shape))
+        draws = torch.where(masked[None], draws, x[None])  # [K, N, L]
+        return tokens_to_onehot(draws.flatten(0, 1))
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return tokens_to_onehot(x)
+
+    def transition_log_prob(
+        self, prediction: torch.Tensor, x_t: torch.Tensor, x_s: torch.Tensor, t: torch.Tensor, s: torch.Tensor
+    ) -> torch.Tensor:
+        """``Σ_{i: x_t[i] = MASK, x_s[i] ≠ MASK} log x̂0[i, x_s[i]]`` -> ``[N]``: the θ-dependent part of
+        ``log p_θ(x_s | x_t)`` (the schedule's stay/unmask factors are constants)."""
+        newly_unmasked = (x_t == MASK_INDEX) & (x_s != MASK_INDEX)
+        picked = prediction.gather(-1, x_s.clamp(max=NUM_BASES - 1)[..., None]).squeeze(-1)
+        return (picked * newly_unmasked).sum(dim=-1)
+
+    def divergence(
+        self, prediction: torch.Tensor, reference: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor
+    ) -> torch.Tensor:
+        """``Σ_{masked i} KL(x̂0_θ,i ‖ x̂0_ref,i)`` -> ``[N]`` nats, on the predictive distributions."""
+        per_position = (prediction.exp() * (prediction - reference)).sum(dim=-1)
+        return (per_position * (x_t == MASK_INDEX)).sum(dim=-1)
+
+    def sample_loss(
+        self, network: Callable, x0: torch.Tensor, context: torch.Tensor | None, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Single-sample NELBO per sequence at stratified times (nats)."""
+        t = stratified_times(len(x0), generator, device=x0.device)
+        return nelbo(network, x0, self.schedule, t, generator)
+
+
+def _gradient_tilted(log_x0: torch.Tensor, x_t: torch.Tensor, guidance: Guidance) -> torch.Tensor:
+    """Proposal x̂0: ``log_softmax(log x̂0 + scale · ∂r/∂x̂0)`` at masked positions (classifier guidance)."""
+    with torch.enable_grad():
+        probs = log_x0.exp().detach().requires_grad_(True)
+        gradient = torch.autograd.grad(guidance.reward_fn(probs.transpose(1, 2)).sum(), probs)[0]
+    tilted = torch.log_softmax(log_x0 + guidance.scale * gradient, dim=-1)
+    return torch.where((x_t == MASK_INDEX)[..., None], tilted, log_x0)
 
 
 @torch.no_grad()
@@ -103,25 +217,12 @@ def sample(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     on_step: Callable[[int], None] | None = None,
+    constraint: StepConstraint | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling from all-MASK to clean sequences -> ``tokens [num_sequences, length]``.
 
     All sequences advance together (one denoiser call per step). Sets eval mode for the call and
     restores the module's previous mode. ``on_step(k)`` is called after step k (progress bars).
     """
-    schedule = schedule or LogLinearSchedule()
-    module = denoiser if isinstance(denoiser, torch.nn.Module) else None
-    was_training = module.training if module is not None else False
-    if module is not None:
-        module.eval()
-    try:
-        x = torch.full((num_sequences, length), MASK_INDEX, dtype=torch.long, device=device)
-        times = time_grid(num_steps).tolist()
-        for k, (t, s) in enumerate(zip(times[:-1], times[1:])):
-            x = denoise_step(denoiser, x, t, s, schedule, generator).x_s
-            if on_step is not None:
-                on_step(k)
-    finally:
-        if module is not None:
-            module.train(was_training)
-    return x
+    process = MaskedDiffusion(denoiser, length, schedule, device, constraint)
+    return sample_process(process, num_sequences, num_steps, generator, on_step=on_step)
