@@ -33,7 +33,9 @@ def transition_nll(log_x0, x_t, x_s):
 
 
 def prior_kl(log_x0, log_x0_prior, x_t):
-    return MaskedDiffusion(None, x_t.shape[1]).divergence(log_x0, log_x0_prior, x_t, None, None)
+    """The predictive KL at masked positions: the step KL of the final step (s = 0 unmasks everything)."""
+    t, s = torch.full((x_t.shape[0],), 0.5), torch.zeros(x_t.shape[0])
+    return MaskedDiffusion(None, x_t.shape[1]).divergence(log_x0, log_x0_prior, x_t, t, s)
 
 
 def trajectory_log_likelihood(model, trajectory: Trajectory, schedule) -> torch.Tensor:

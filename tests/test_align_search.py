@@ -100,8 +100,9 @@ def test_search_batches_all_children_in_one_network_call_per_step_and_counts_its
 
     config = SearchConfig(num_children=5, num_steps=4)
     result = search(counting, count_of_g, 7, LENGTH, config, generator=torch.Generator().manual_seed(0))
-    assert calls == [7] + [35] * 4  # the start, then B·M children per step
-    assert result.stats.network_calls == 5 and result.stats.oracle_calls == 35 * 4
+    # the start, then B·M children per step; the last step's children are clean, scored without the network
+    assert calls == [7] + [35] * 3
+    assert result.stats.network_calls == 4 and result.stats.oracle_calls == 35 * 4
     assert result.rewards.shape == (7,)
     torch.testing.assert_close(result.rewards, count_of_g(tokens_to_onehot(result.sequences)))
 

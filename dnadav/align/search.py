@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 
 from dnadav.align.protocols import RewardFn, SearchStats, Trajectory
+from dnadav.batching import chunked_call, resolve_max_batch
 from dnadav.diffusion.gumbel import gumbel_argmax
 from dnadav.diffusion.masked import Denoiser
 from dnadav.diffusion.sampler import MaskedDiffusion, StepConstraint
@@ -143,16 +144,23 @@ def search_process(
     generator: torch.Generator | None = None,
     context: torch.Tensor | None = None,
     on_step: Callable[[int], None] | None = None,
+    max_batch: int | str | None = "auto",
 ) -> SearchResult:
     """Run the E-step over ``process`` from grid index 0 for ``num_sequences`` states.
 
     ``context [B, ...]`` (or None) conditions each row and follows it through children and resampling.
     Puts a module network in eval mode for the search and restores its mode afterwards.
-    ``on_step(k)`` is called after step k (progress bars).
+    ``on_step(k)`` is called after step k (progress bars). The reward sees at most ``max_batch``
+    rows per call (``dnadav.batching``; results do not depend on it). The last step's children are
+    clean, so they are scored by the reward directly, with no network call.
     """
     config = config or SearchConfig()
     stats = SearchStats()
     started = time.perf_counter()
+    oracle_rows = resolve_max_batch(max_batch, process.time_grid(1).device)
+
+    def reward(clean: torch.Tensor) -> torch.Tensor:
+        return chunked_call(reward_fn, clean, max_batch=oracle_rows)
 
     def predict(x: torch.Tensor, t: float, rows_context: torch.Tensor | None) -> torch.Tensor:
         stats.network_calls += 1
@@ -161,14 +169,14 @@ def search_process(
 
     def value_of(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         stats.oracle_calls += x.shape[0] * (config.num_value_samples if config.value == "sample" else 1)
-        return soft_value(process, prediction, x, reward_fn, config, generator).float()
+        return soft_value(process, prediction, x, reward, config, generator).float()
 
     with eval_mode(process.network):
         b = num_sequences
         m = 1 if config.mode == "smc" else config.num_children
         times = process.time_grid(config.num_steps)
         device = times.device
-        guidance = Guidance(reward_fn, config.guidance_scale) if config.guidance_scale > 0 else None
+        guidance = Guidance(reward, config.guidance_scale) if config.guidance_scale > 0 else None
         x = process.initial_state(b, generator)
         states = [x]
         prediction = predict(x, float(times[0]), context)
@@ -181,14 +189,19 @@ def search_process(
             proposal = process.propose(prediction, x, float(times[k]), float(times[k + 1]), m, generator, guidance)
             children, log_ratio = proposal.children, proposal.log_ratio
             child_context = repeat_rows(context, m)
-            child_prediction = predict(children, float(times[k + 1]), child_context)
-            child_value = value_of(child_prediction, children)
+            if k < config.num_steps - 1:
+                child_prediction = predict(children, float(times[k + 1]), child_context)
+                child_value = value_of(child_prediction, children)
+            else:  # clean children: V is the reward itself
+                child_prediction = None
+                stats.oracle_calls += children.shape[0]
+                child_value = reward(process.decode(children)).float()
             child_potential = value_potential(child_value, config, steps_left=config.num_steps - 1 - k)
             if config.mode == "per_sequence":
                 log_w = child_potential if log_ratio is None else child_potential + log_ratio
                 choice = gumbel_argmax(log_w.view(b, m), generator, dim=1)
                 pick = torch.arange(b, device=device) * m + choice
-                x, prediction, value = children[pick], child_prediction[pick], child_value[pick]
+                x, prediction, value = children[pick], _select(child_prediction, pick), child_value[pick]
                 context = _select(child_context, pick)
             else:
                 log_weights = log_weights + child_potential - potential
@@ -200,7 +213,7 @@ def search_process(
                 last = k == config.num_steps - 1
                 if ess < config.ess_threshold * b or last:
                     index = systematic_resample(log_weights, generator)
-                    x, prediction, value, potential = x[index], prediction[index], value[index], potential[index]
+                    x, prediction, value, potential = x[index], _select(prediction, index), value[index], potential[index]
                     states = [s[index] for s in states]
                     context = _select(context, index)
                     log_weights = torch.zeros_like(log_weights)
@@ -224,8 +237,10 @@ def search(
     device: torch.device | str = "cpu",
     on_step: Callable[[int], None] | None = None,
     constraint: StepConstraint | None = None,
+    max_batch: int | str | None = "auto",
 ) -> SearchResult:
     """The E-step over masked DNA: ``num_sequences`` sequences of ``length`` from all-MASK (or from a
-    constraint's fixed positions). ``reward_fn`` takes one-hot ``[N, 4, L]``. See ``search_process``."""
-    process = MaskedDiffusion(denoiser, length, schedule, device, constraint)
-    return search_process(process, reward_fn, num_sequences, config, generator, on_step=on_step)
+    constraint's fixed positions). ``reward_fn`` takes one-hot ``[N, 4, L]``. ``max_batch`` rows per
+    network and oracle call. See ``search_process``."""
+    process = MaskedDiffusion(denoiser, length, schedule, device, constraint, max_batch)
+    return search_process(process, reward_fn, num_sequences, config, generator, on_step=on_step, max_batch=max_batch)

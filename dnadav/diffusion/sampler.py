@@ -15,6 +15,7 @@ from typing import Protocol
 
 import torch
 
+from dnadav.batching import chunked_call, resolve_max_batch
 from dnadav.diffusion.gumbel import gumbel_argmax
 from dnadav.diffusion.masked import LOG_ZERO, Denoiser, nelbo, stratified_times, x0_log_probs
 from dnadav.diffusion.schedule import LogLinearSchedule, Schedule
@@ -89,6 +90,8 @@ class MaskedDiffusion:
     parameterisation); the grid runs from t = 1 (all MASK) to t = 0; ``context`` is unused (None).
     With a ``constraint``, sampling starts from its fixed positions and every step is drawn from
     the model's step restricted to completable states (q = p: the constrained step is the model).
+    ``max_batch`` rows go through the network per call (``dnadav.batching``; "auto" = the device's
+    measured default; results do not depend on it).
     """
 
     def __init__(
@@ -98,12 +101,14 @@ class MaskedDiffusion:
         schedule: Schedule | None = None,
         device: torch.device | str | None = None,
         constraint: StepConstraint | None = None,
+        max_batch: int | str | None = "auto",
     ):
         self.network = network
         self.length = length
         self.schedule = schedule or LogLinearSchedule()
         self._device = None if device is None else torch.device(device)
         self.constraint = constraint
+        self.max_batch = max_batch
 
     @property
     def device(self) -> torch.device:
@@ -124,7 +129,9 @@ class MaskedDiffusion:
     def predict(
         self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None, network: Callable | None = None
     ) -> torch.Tensor:
-        return x0_log_probs((network or self.network)(x, t), x)
+        network = network or self.network
+        logits = chunked_call(network, x, t, max_batch=resolve_max_batch(self.max_batch, x.device))
+        return x0_log_probs(logits, x)
 
     def step_log_probs(self, prediction: torch.Tensor, x: torch.Tensor, t: float, s: float) -> torch.Tensor:
         """The model's step ``log p(x_s | x_t)`` per position ``[N, L, 5]``."""
@@ -186,9 +193,16 @@ class MaskedDiffusion:
     def divergence(
         self, prediction: torch.Tensor, reference: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor
     ) -> torch.Tensor:
-        """``Σ_{masked i} KL(x̂0_θ,i ‖ x̂0_ref,i)`` -> ``[N]`` nats, on the predictive distributions."""
+        """Exact ``KL(p_θ(x_s | x_t) ‖ p_ref(x_s | x_t))`` of one reverse step ``t -> s`` -> ``[N]`` nats.
+
+        Both steps keep a masked position masked with the same probability, so the KL is the
+        unmasking probability ``(α_s − α_t) / (1 − α_t)`` times ``Σ_{masked i} KL(x̂0_θ,i ‖ x̂0_ref,i)``.
+        """
         per_position = (prediction.exp() * (prediction - reference)).sum(dim=-1)
-        return (per_position * (x_t == MASK_INDEX)).sum(dim=-1)
+        predictive = (per_position * (x_t == MASK_INDEX)).sum(dim=-1)
+        alpha_t, alpha_s = self.schedule.alpha(t), self.schedule.alpha(s)
+        unmask = ((alpha_s - alpha_t) / (1.0 - alpha_t)).clamp(0.0, 1.0)
+        return unmask * predictive
 
     def sample_loss(
         self, network: Callable, x0: torch.Tensor, context: torch.Tensor | None, generator: torch.Generator | None
@@ -218,11 +232,13 @@ def sample(
     device: torch.device | str = "cpu",
     on_step: Callable[[int], None] | None = None,
     constraint: StepConstraint | None = None,
+    max_batch: int | str | None = "auto",
 ) -> torch.Tensor:
     """Ancestral sampling from all-MASK to clean sequences -> ``tokens [num_sequences, length]``.
 
-    All sequences advance together (one denoiser call per step). Sets eval mode for the call and
-    restores the module's previous mode. ``on_step(k)`` is called after step k (progress bars).
+    All sequences advance together (one batched denoiser call per step, ``max_batch`` rows at a
+    time). Sets eval mode for the call and restores the module's previous mode. ``on_step(k)`` is
+    called after step k (progress bars). With a ``constraint``, every draw honours it.
     """
-    process = MaskedDiffusion(denoiser, length, schedule, device, constraint)
+    process = MaskedDiffusion(denoiser, length, schedule, device, constraint, max_batch)
     return sample_process(process, num_sequences, num_steps, generator, on_step=on_step)
