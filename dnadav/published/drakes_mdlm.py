@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from dnadav.errors import InputError
-from dnadav.published.safe_checkpoint import load_checkpoint, plain
+from dnadav.published.safe_checkpoint import key_mismatch, load_checkpoint, plain
 from dnadav.seq import NUM_BASES, VOCAB_SIZE
 
 __all__ = [
@@ -166,13 +166,16 @@ def from_drakes_state_dict(
     missing = sorted(set(mapping.values()) - set(backbone))
     extra = sorted(set(backbone) - set(mapping.values()))
     if missing or extra:
-        parts = ([f"missing {', '.join('backbone.' + k for k in missing[:8])}" + (" …" if len(missing) > 8 else "")] if missing else [])
-        parts += [f"unexpected {', '.join('backbone.' + k for k in extra[:8])}" + (" …" if len(extra) > 8 else "")] if extra else []
-        raise InputError(f"{source}: state_dict does not match the DRAKES CNN (hidden {config.hidden_dim}, "
-                         f"{config.num_cnn_stacks} stacks): {'; '.join(parts)}")
+        raise InputError(
+            f"{source}: state_dict does not match the DRAKES CNN (hidden {config.hidden_dim}, "
+            f"{config.num_cnn_stacks} stacks): {key_mismatch(missing, extra, 'backbone.')}"
+        )
     own = model.state_dict()
-    bad = [f"backbone.{mapping[k]} {tuple(backbone[mapping[k]].shape)} (expected {tuple(v.shape)})"
-           for k, v in own.items() if backbone[mapping[k]].shape != v.shape]
+    bad = [
+        f"backbone.{mapping[k]} {tuple(backbone[mapping[k]].shape)} (expected {tuple(v.shape)})"
+        for k, v in own.items()
+        if backbone[mapping[k]].shape != v.shape
+    ]
     if bad:
         raise InputError(f"{source}: wrong shape(s): {', '.join(bad[:4])}")
     model.load_state_dict({k: backbone[mapping[k]].float() for k in own})
@@ -209,13 +212,16 @@ def load_drakes_mdlm(path: str | Path, weights: Weights = "raw", device: torch.d
         order = _trainable_order(config)
         if not isinstance(shadow, (list, tuple)) or len(shadow) != len(order):
             count = len(shadow) if isinstance(shadow, (list, tuple)) else 0
-            raise InputError(f"{path}: 'ema.shadow_params' holds {count} tensors; expected {len(order)} (one per trainable parameter)")
+            raise InputError(
+                f"{path}: 'ema.shadow_params' holds {count} tensors; expected {len(order)} (one per trainable parameter)"
+            )
         inverse = {theirs: ours for ours, theirs in _key_map(config).items()}
         own = model.state_dict()
         update = {}
         for key, tensor in zip(order, shadow):
-            if tuple(tensor.shape) != tuple(own[inverse[key]].shape):
-                raise InputError(f"{path}: ema shadow for backbone.{key} has shape {tuple(tensor.shape)}; expected {tuple(own[inverse[key]].shape)}")
+            expected = tuple(own[inverse[key]].shape)
+            if tuple(tensor.shape) != expected:
+                raise InputError(f"{path}: ema shadow for backbone.{key} has shape {tuple(tensor.shape)}; expected {expected}")
             update[inverse[key]] = tensor.float()
         model.load_state_dict({**own, **update})
     return model.to(device).eval()

@@ -36,7 +36,7 @@ from dnadav.published.enformer_layers import (
     enformer_gelu,
     exponential_channels,
 )
-from dnadav.published.safe_checkpoint import load_checkpoint, plain
+from dnadav.published.safe_checkpoint import key_mismatch, load_checkpoint, plain
 
 __all__ = ["EnformerConfig", "EnformerRegressor", "GOSAI_TASKS", "enformer_config_from_hyper_parameters", "load_grelu_oracle"]
 
@@ -155,7 +155,9 @@ def enformer_config_from_hyper_parameters(hyper: dict) -> EnformerConfig:
     model_type = params.get("model_type", "EnformerPretrainedModel")
     if model_type != "EnformerPretrainedModel":
         raise InputError(f"gReLU model_type {model_type!r} is not supported; only EnformerPretrainedModel (DRAKES oracles)")
-    return EnformerConfig(n_tasks=int(params.get("n_tasks", 3)), n_transformers=int(params.get("n_transformers", 11)))
+    # The published checkpoints name only n_tasks; the size keys let reduced test checkpoints say theirs.
+    sizes = {k: int(params[k]) for k in ("channels", "n_conv", "n_heads", "key_len") if k in params}
+    return EnformerConfig(n_tasks=int(params.get("n_tasks", 3)), n_transformers=int(params.get("n_transformers", 11)), **sizes)
 
 
 def _task_names(hyper: dict, n_tasks: int) -> tuple[str, ...]:
@@ -188,13 +190,13 @@ def load_grelu_oracle(
         raise InputError(f"{path}: no 'model.*' keys in state_dict; not a gReLU LightningModel checkpoint")
     missing, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
     if missing or extra:
-        parts = [f"missing {', '.join('model.' + k for k in missing[:6])}" + (" …" if len(missing) > 6 else "")] if missing else []
-        parts += [f"unexpected {', '.join('model.' + k for k in extra[:6])}" + (" …" if len(extra) > 6 else "")] if extra else []
         raise InputError(
             f"{path}: state_dict does not match the Enformer regressor (channels {config.channels}, "
-            f"{config.n_transformers} transformers, {config.n_tasks} tasks): {'; '.join(parts)}"
+            f"{config.n_transformers} transformers, {config.n_tasks} tasks): {key_mismatch(missing, extra, 'model.')}"
         )
-    bad = [f"model.{k} {tuple(theirs[k].shape)} (expected {tuple(v.shape)})" for k, v in own.items() if theirs[k].shape != v.shape]
+    bad = [
+        f"model.{k} {tuple(theirs[k].shape)} (expected {tuple(v.shape)})" for k, v in own.items() if theirs[k].shape != v.shape
+    ]
     if bad:
         raise InputError(f"{path}: wrong shape(s): {', '.join(bad[:4])}")
     network.load_state_dict({k: theirs[k].to(v.dtype) for k, v in own.items()})

@@ -27,14 +27,33 @@ import torch
 
 from dnadav.errors import InputError
 
-__all__ = ["Opaque", "REFUSED_BUILTINS", "REFUSED_MODULES", "load_checkpoint", "plain", "unsafe_globals"]
+__all__ = ["Opaque", "REFUSED_BUILTINS", "REFUSED_MODULES", "key_mismatch", "load_checkpoint", "plain", "unsafe_globals"]
 
 # Globals that have no business in a checkpoint: a pickle naming one is refused outright. (Every
 # other unknown global becomes an inert ``Opaque`` stand-in, so refusing is about saying clearly
 # that the file is hostile, not about what would otherwise run: nothing would.)
 REFUSED_MODULES = frozenset(
-    {"os", "posix", "nt", "sys", "subprocess", "importlib", "runpy", "shutil", "socket", "pickle", "marshal",
-     "ctypes", "code", "codeop", "pty", "webbrowser", "multiprocessing", "signal", "asyncio"}
+    {
+        "os",
+        "posix",
+        "nt",
+        "sys",
+        "subprocess",
+        "importlib",
+        "runpy",
+        "shutil",
+        "socket",
+        "pickle",
+        "marshal",
+        "ctypes",
+        "code",
+        "codeop",
+        "pty",
+        "webbrowser",
+        "multiprocessing",
+        "signal",
+        "asyncio",
+    }
 )
 REFUSED_BUILTINS = frozenset({"eval", "exec", "compile", "__import__", "open", "breakpoint", "input", "exit", "quit"})
 
@@ -126,3 +145,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(plain(v) for v in value)
     return value
+
+
+def key_mismatch(missing: list[str], extra: list[str], prefix: str, shown: int = 6) -> str:
+    """``missing a, b; unexpected c …`` naming up to ``shown`` keys of each kind (with ``prefix``)."""
+
+    def named(keys: list[str]) -> str:
+        return ", ".join(prefix + k for k in keys[:shown]) + (f" … ({len(keys)} in all)" if len(keys) > shown else "")
+
+    return "; ".join([f"missing {named(missing)}"] * bool(missing) + [f"unexpected {named(extra)}"] * bool(extra))
