@@ -99,8 +99,9 @@ def _fake_omegaconf():
     return DictConfig, modules
 
 
-def save_lightning_checkpoint(path: Path, state_dict: dict, hyper: dict, extra: dict | None = None) -> Path:
-    """Write a Lightning-style checkpoint whose hyper_parameters pickle under omegaconf's names."""
+def save_lightning_checkpoint(path: Path, state_dict: dict, hyper: dict, extra: dict | None = None, omegaconf: bool = True) -> Path:
+    """Write a Lightning-style checkpoint; ``omegaconf``: hyper_parameters = {"config": DictConfig(hyper),
+    "eval": False} pickled under omegaconf's names (DRAKES), else ``hyper`` as plain dicts (gReLU)."""
     DictConfig, modules = _fake_omegaconf()
     sys.modules.update(modules)
     try:
@@ -114,7 +115,7 @@ def save_lightning_checkpoint(path: Path, state_dict: dict, hyper: dict, extra: 
             "optimizer_states": [],
             "lr_schedulers": [],
             "hparams_name": "kwargs",
-            "hyper_parameters": {"config": DictConfig(hyper), "eval": False},
+            "hyper_parameters": {"config": DictConfig(hyper), "eval": False} if omegaconf else hyper,
             **(extra or {}),
         }
         torch.save(checkpoint, path)
