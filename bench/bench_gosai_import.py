@@ -50,7 +50,8 @@ def main() -> None:
     steps = [
         (
             "import-gosai",
-            f"from dnadav.cli import main; main(['data', 'import-gosai', {str(source)!r}, '--out', {str(table.parent)!r}, '--force'])",
+            "from dnadav.cli import main; "
+            f"main(['data', 'import-gosai', {str(source)!r}, '--out', {str(table.parent)!r}, '--force'])",
         ),
         ("load_gosai", f"from dnadav.data.gosai import load_gosai; print(len(load_gosai({str(table)!r})))"),
         (

@@ -92,14 +92,20 @@ def _fake_omegaconf():
             self._metadata, self._parent = ContainerMetadata(), None
 
     modules = {"omegaconf": types.ModuleType("omegaconf")}
-    for cls, module in ((DictConfig, "omegaconf.dictconfig"), (AnyValueNode, "omegaconf.nodes"), (ContainerMetadata, "omegaconf.base")):
+    for cls, module in (
+        (DictConfig, "omegaconf.dictconfig"),
+        (AnyValueNode, "omegaconf.nodes"),
+        (ContainerMetadata, "omegaconf.base"),
+    ):
         cls.__module__, cls.__qualname__ = module, cls.__name__
         modules.setdefault(module, types.ModuleType(module))
         setattr(modules[module], cls.__name__, cls)
     return DictConfig, modules
 
 
-def save_lightning_checkpoint(path: Path, state_dict: dict, hyper: dict, extra: dict | None = None, omegaconf: bool = True) -> Path:
+def save_lightning_checkpoint(
+    path: Path, state_dict: dict, hyper: dict, extra: dict | None = None, omegaconf: bool = True
+) -> Path:
     """Write a Lightning-style checkpoint; ``omegaconf``: hyper_parameters = {"config": DictConfig(hyper),
     "eval": False} pickled under omegaconf's names (DRAKES), else ``hyper`` as plain dicts (gReLU)."""
     DictConfig, modules = _fake_omegaconf()
@@ -130,8 +136,11 @@ def drakes_checkpoint(tmp_path: Path, config: DrakesConfig, seed: int = 0, name:
     raw, ema = DrakesDenoiser(config), DrakesDenoiser(config)
     state = {**drakes_state_dict(raw), "some_metric.buffer": torch.zeros(1)}  # non-backbone keys are ignored
     shadow = [p.detach().clone() for p in ema.parameters() if p.requires_grad]  # backbone.parameters() order
-    hyper = {"model": {"hidden_dim": config.hidden_dim, "num_cnn_stacks": config.num_cnn_stacks, "clean_data": False},
-             "parameterization": "subs", "time_conditioning": False}
+    hyper = {
+        "model": {"hidden_dim": config.hidden_dim, "num_cnn_stacks": config.num_cnn_stacks, "clean_data": False},
+        "parameterization": "subs",
+        "time_conditioning": False,
+    }
     path = save_lightning_checkpoint(
         tmp_path / name, state, hyper, {"ema": {"decay": 0.9999, "num_updates": 1315, "shadow_params": shadow}}
     )
@@ -205,7 +214,9 @@ def test_missing_and_unexpected_keys_fail_with_one_line_naming_them(tmp_path):
     with pytest.raises(InputError) as error:
         from_drakes_state_dict(state, SMALL, source="x.ckpt")
     message = str(error.value)
-    assert "\n" not in message and "missing backbone.norms.2.bias" in message and "unexpected backbone.cls_head.0.weight" in message
+    assert (
+        "\n" not in message and "missing backbone.norms.2.bias" in message and "unexpected backbone.cls_head.0.weight" in message
+    )
     wrong = drakes_state_dict(DrakesDenoiser(SMALL))
     wrong["backbone.linear.weight"] = torch.zeros(12, 4, 9)  # a 4-token input layer: not the published one
     with pytest.raises(InputError, match=r"backbone.linear.weight \(12, 4, 9\) \(expected \(12, 5, 9\)\)"):

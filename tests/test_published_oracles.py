@@ -75,8 +75,14 @@ def grelu_checkpoint(path: Path, seed: int, config: EnformerConfig = SMALL) -> t
     model = EnformerRegressor(config).eval()
     state = {"model." + k: v for k, v in model.state_dict().items()}
     hyper = {
-        "model_params": {"model_type": "EnformerPretrainedModel", "n_tasks": 3, "channels": config.channels,
-                         "n_transformers": config.n_transformers, "n_heads": config.n_heads, "key_len": config.key_len},
+        "model_params": {
+            "model_type": "EnformerPretrainedModel",
+            "n_tasks": 3,
+            "channels": config.channels,
+            "n_transformers": config.n_transformers,
+            "n_heads": config.n_heads,
+            "key_len": config.key_len,
+        },
         "train_params": {"task": "regression", "loss": "MSE", "lr": 1e-4, "batch_size": 512},
         "data_params": {"tasks": {"name": ["hepg2", "k562", "sknsh"]}},
     }

@@ -116,7 +116,7 @@ def gosai_rows(table_path: str | Path, split: str, chromosomes: tuple[str, ...] 
     (the imported ``gosai.h5``, a legacy ``gosai.tsv.gz`` or a raw ``dataset.csv``, split here);
     ``chromosomes`` restricts the train split only (valid / test stay whole)."""
     tokens, targets, _ = gosai_arrays(table_path, split, chromosomes if split == "train" else None)
-    return torch.from_numpy(tokens.astype(np.int64)), torch.from_numpy(targets)
+    return torch.from_numpy(tokens.astype(np.int64)), torch.from_numpy(targets.copy())
 
 
 def _subsample(data: Data, max_rows: int | None, seed: int) -> Data:
