@@ -14,7 +14,7 @@ def test_import_gosai_to_a_given_folder(tmp_path, capsys):
     source = make_synthetic_gosai(tmp_path / "dataset.csv", 44, length=200)
     assert main(["data", "import-gosai", str(source), "--out", str(tmp_path / "g")]) == 0
     out = capsys.readouterr().out
-    assert "imported 44 rows (train 36, valid 4, test 4)" in out and str(tmp_path / "g" / "gosai.tsv.gz") in out
+    assert "imported 44 rows (train 36, valid 4, test 4)" in out and str(tmp_path / "g" / "gosai.h5") in out
     assert main(["data", "import-gosai", str(source), "--out", str(tmp_path / "g")]) == 2
     assert "already exists; pass --force" in one_error_line(capsys)
     assert main(["data", "import-gosai", str(source), "--out", str(tmp_path / "g"), "--force"]) == 0

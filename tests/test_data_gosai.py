@@ -1,11 +1,9 @@
-import gzip
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from dnadav.data import gosai_split, import_gosai, make_synthetic_gosai, read_gosai, read_sequences
-from dnadav.data.gosai import GOSAI_COLUMNS, TEST_CHROMOSOMES, VALID_CHROMOSOMES
+from dnadav.data.gosai import GOSAI_COLUMNS, TEST_CHROMOSOMES, VALID_CHROMOSOMES, gosai_arrays, load_gosai
 from dnadav.errors import InputError
 
 HEADER = ",seq,hepg2,k562,sknsh,chrom\n"  # DRAKES writes a leading unnamed index column
@@ -84,25 +82,54 @@ def test_split_holds_out_whole_chromosomes(tmp_path):
         gosai_split(table, valid_chroms=("chr2",), test_chroms=("chr2",))
 
 
-def test_import_gosai_writes_a_normalised_copy_and_a_card(tmp_path):
+def test_import_gosai_writes_an_hdf5_table_and_a_card(tmp_path):
     source = make_synthetic_gosai(tmp_path / "dataset.csv", 66, length=200, seed=3)
     target = import_gosai(source, tmp_path / "out")
-    assert target == tmp_path / "out" / "gosai.tsv.gz"
-    imported = pd.read_csv(target, sep="\t")
+    assert target == tmp_path / "out" / "gosai.h5"
+    imported = load_gosai(target)
     assert list(imported.columns) == [*GOSAI_COLUMNS, "split"] and len(imported) == 66
     assert imported["split"].value_counts().to_dict() == {"train": 54, "test": 6, "valid": 6}
+    original = read_gosai(source)
+    pd.testing.assert_frame_equal(imported[list(GOSAI_COLUMNS)], original, check_dtype=False)  # lossless
     as_sequences = read_sequences(target, length=200)  # the generic reader takes it too
-    assert len(as_sequences) == 66 and {"hepg2", "k562", "sknsh"} <= set(as_sequences.values)
+    assert as_sequences.sequences == original["seq"].tolist() and {"hepg2", "k562", "sknsh"} <= set(as_sequences.values)
     card = (tmp_path / "out" / "card.md").read_text()
     from dnadav.io import sha256_file
 
     assert sha256_file(source) in card and "Rows: 66" in card and "| test | chr7, chr13 | 6 |" in card
     assert "MPRA" in card and "not chromatin accessibility" in card
-    first = target.read_bytes()
     with pytest.raises(InputError, match="already exists; pass --force"):
         import_gosai(source, tmp_path / "out")
     import_gosai(source, tmp_path / "out", force=True)
-    assert target.read_bytes() == first and gzip.decompress(first).startswith(b"seq\thepg2")  # deterministic
+    pd.testing.assert_frame_equal(load_gosai(target), imported)
+
+
+def test_gosai_arrays_are_tokens_and_activities_of_the_chosen_rows(tmp_path):
+    source = make_synthetic_gosai(tmp_path / "dataset.csv", 66, length=200, seed=4)
+    target = import_gosai(source, tmp_path / "out")
+    table = read_gosai(source)
+    tokens, activities, rows = gosai_arrays(target, "train", ("chr1", "chr3"))
+    expected = table[table["chrom"].isin(["chr1", "chr3"])]
+    assert tokens.shape == (6, 200) and tokens.dtype == np.uint8 and "seq" not in rows
+    assert ["".join("ACGT"[i] for i in row) for row in tokens] == expected["seq"].tolist()
+    np.testing.assert_allclose(activities, expected[["hepg2", "k562", "sknsh"]].to_numpy(), rtol=1e-6)
+    from_csv = gosai_arrays(source, "train", ("chr1", "chr3"))  # a raw dataset.csv gives the same arrays
+    np.testing.assert_array_equal(from_csv[0], tokens)
+    with pytest.raises(InputError, match="no test rows on chr1"):
+        gosai_arrays(target, "test", ("chr1",))
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(InputError, match="junk.h5: not a readable HDF5 file"):
+        load_gosai(tmp_path / "junk.h5")
+
+
+def test_reference_set_is_the_top_tenth_of_a_percent_of_hepg2(tmp_path):
+    from dnadav.evaluate.reference import gosai_reference_sequences
+
+    table = pd.DataFrame({"seq": [f"{i:04d}" for i in range(2001)], "hepg2": np.arange(2001.0)[::-1]})
+    table["chrom"], table["split"] = "chr1", "train"
+    # the 99.9th percentile of 0..2000 is exactly 1998: strictly above it are 1999 and 2000 (DRAKES's ">")
+    assert gosai_reference_sequences(table) == ["0000", "0001"]
+    assert len(gosai_reference_sequences(table, percentile=99.0)) == 20
 
 
 def test_import_gosai_writes_nothing_for_a_bad_file(tmp_path):

@@ -18,8 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gosai = verbs.add_parser(
         "import-gosai",
         help="validate the Gosai et al. dataset.csv (DRAKES bundle) and store a normalised copy",
-        description="Validate dataset.csv (columns seq, hepg2, k562, sknsh, chrom) and write gosai.tsv.gz "
-        "(with a chromosome split column) and card.md (row counts, source sha256).",
+        description="Validate dataset.csv (columns seq, hepg2, k562, sknsh, chrom) and write gosai.h5 "
+        "(HDF5 with a chromosome split column; loads in about a second) and card.md (row counts, source sha256).",
     )
     gosai.add_argument("source", type=Path, help="dataset.csv with columns seq, hepg2, k562, sknsh, chrom")
     gosai.add_argument("--out", type=Path, default=None, help="destination folder (default: ~/.cache/dnadav/gosai)")
@@ -30,16 +30,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _import_gosai(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import time
 
-    from dnadav.data.gosai import default_gosai_dir, import_gosai
+    from dnadav.data.gosai import default_gosai_dir, import_gosai, load_gosai
 
+    started = time.perf_counter()
     target = import_gosai(args.source, args.out or default_gosai_dir(), force=args.force)
-    table = pd.read_csv(target, sep="\t", usecols=["split"])
+    seconds = time.perf_counter() - started
+    table = load_gosai(target)
     counts = table["split"].value_counts()
     print(
         f"imported {len(table)} rows ({', '.join(f'{s} {counts.get(s, 0)}' for s in ('train', 'valid', 'test'))}) "
-        f"-> {target} (card: {target.with_name('card.md')})"
+        f"-> {target} (card: {target.with_name('card.md')}; {seconds:.1f} s)"
     )
     return 0
 
@@ -59,15 +61,10 @@ def _info_dhs() -> int:
 
 
 def _info_gosai() -> int:
-    import pandas as pd
+    from dnadav.data.gosai import default_gosai_table, load_gosai
 
-    from dnadav.data.gosai import default_gosai_dir
-    from dnadav.errors import InputError
-
-    path = default_gosai_dir() / "gosai.tsv.gz"
-    if not path.is_file():
-        raise InputError(f"{path}: not imported yet; run `dnadav data import-gosai dataset.csv` first")
-    table = pd.read_csv(path, sep="\t")
+    path = default_gosai_table()
+    table = load_gosai(path)
     print(f"gosai: {path}; measured MPRA activity (log2 RNA/DNA)")
     print(table.groupby("split")[["hepg2", "k562", "sknsh"]].agg(["count", "mean"]).round(3).to_string())
     return 0

@@ -26,19 +26,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--table",
         default=None,
-        help="--data gosai: gosai.tsv.gz from `dnadav data import-gosai` (default: its default output folder)",
+        help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: its default output folder)",
     )
     train.add_argument("--target", default=None, help="default scored class / column (HepG2 for dhs, hepg2 for gosai)")
     train.add_argument(
         "--role",
         choices=["reward", "eval"],
         default="reward",
-        help="reward: chr3-chr9; eval: chr10-chr22, X, Y (disjoint; DRAKES protocol)",
+        help="reward: chr3-chr9 (dhs) / chr1-chr11 (gosai); eval: chr10-chr22, X, Y (dhs) / chr12-chr22 (gosai); "
+        "disjoint, the DRAKES protocol",
     )
     train.add_argument(
         "--chromosomes",
         default=None,
-        help="comma-separated training chromosomes, or 'all', overriding --role's set (dhs; default all for gosai)",
+        help="comma-separated training chromosomes, or 'all', overriding --role's set",
     )
     train.add_argument("--out", required=True, type=Path)
     train.add_argument("--epochs", type=int, default=10)
@@ -62,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.verb == "train":
-        from dnadav.oracles.train import EVAL_CHROMOSOMES, REWARD_CHROMOSOMES, OracleTrainConfig, train_oracle
+        from dnadav.oracles.train import EVAL_CHROMOSOMES, REWARD_CHROMOSOMES, OracleTrainConfig, gosai_chromosomes, train_oracle
 
         if (args.out / "model.pt").exists() and not args.force:
             raise InputError(f"{args.out}: already holds an oracle; pass --force to retrain")
@@ -74,18 +75,14 @@ def run(args: argparse.Namespace) -> int:
         elif args.data == "dhs":
             chromosomes = REWARD_CHROMOSOMES if args.role == "reward" else EVAL_CHROMOSOMES
         else:
-            chromosomes = None
+            chromosomes = gosai_chromosomes(args.role)
         if args.data == "dhs" and {"chr1", "chr2"} & set(chromosomes or ()):
             raise InputError("--chromosomes must not include chr1 (test) or chr2 (valid)")
         table = args.table
         if args.data == "gosai" and table is None:
-            from dnadav.data.gosai import default_gosai_dir
+            from dnadav.data.gosai import default_gosai_table
 
-            table = str(default_gosai_dir() / "gosai.tsv.gz")
-            if not Path(table).is_file():
-                raise InputError(
-                    f"--data gosai: no --table given and no {table}; run `dnadav data import-gosai dataset.csv` first"
-                )
+            table = str(default_gosai_table())
         config = OracleTrainConfig(
             role=args.role,
             data=args.data,

@@ -15,7 +15,14 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("pretrain", help="train the masked diffusion prior (Lightning; resumable)")
-    parser.add_argument("--data", default="dhs", help="'dhs' (shipped DHS set) or a FASTA/CSV/TSV/HDF5 file")
+    parser.add_argument(
+        "--data",
+        default="dhs",
+        help="'dhs' (shipped DHS set), 'gosai' (the imported Gosai MPRA table, chromosome split) or a FASTA/CSV/TSV/HDF5 file",
+    )
+    parser.add_argument(
+        "--table", default=None, help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: its default folder)"
+    )
     parser.add_argument("--cell-type", default=None, help="restrict DHS to one cell type (default: all four)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--steps", type=int, default=20000, help="optimiser steps (default 20000)")
@@ -38,10 +45,16 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.out / "model.pt").exists() and not args.force:
         raise InputError(f"{args.out}: already holds a trained model.pt; pass --force to retrain")
-    if args.data != "dhs" and not Path(args.data).exists():
-        raise InputError(f"{args.data}: no such file (use 'dhs' for the shipped DHS set)")
+    table = None
+    if args.data == "gosai":
+        from dnadav.data.gosai import default_gosai_table
+
+        table = args.table or str(default_gosai_table())
+    elif args.data != "dhs" and not Path(args.data).exists():
+        raise InputError(f"{args.data}: no such file (use 'dhs' for the shipped DHS set or 'gosai' for the imported table)")
     config = PretrainConfig(
         data=args.data,
+        table=table,
         cell_type=args.cell_type,
         backbone=ConvDenoiserConfig(channels=args.channels, num_blocks=args.blocks),
         schedule=args.schedule,

@@ -4,7 +4,9 @@ Columns ``seq, hepg2, k562, sknsh, chrom``: ~735k 200-bp sequences with measured
 (log2 fold change) in HepG2, K562 and SK-N-SH cells (Gosai et al., Nature 2024). DRAKES writes it
 with a leading unnamed index column, which is ignored. dnadav cannot download it; users import
 their copy with ``dnadav data import-gosai dataset.csv`` (``import_gosai``), which validates it and
-writes a normalised ``gosai.tsv.gz`` with a ``split`` column and a ``card.md``.
+writes ``gosai.h5`` (HDF5: sequences as fixed-width bytes, the three activities, chrom and a
+``split`` column; loads in about a second for the full table, ``load_gosai`` / ``gosai_arrays``)
+and a ``card.md``. ``read_sequences("gosai.h5")`` reads it too (activities as values).
 
 Chromosome split (``gosai_split``). Whole chromosomes are held out so that no near-duplicate
 genomic sequence leaks between train and evaluation. Defaults: test = chr7 and chr13, valid =
@@ -16,14 +18,14 @@ disjoint reward / evaluation oracles, pick disjoint chromosome sets from the tra
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from dnadav.data.hdf5 import gosai_hdf5_codes, read_gosai_hdf5, write_gosai_hdf5
 from dnadav.errors import InputError
-from dnadav.io import atomic_write_bytes, atomic_write_text, check_writable, sha256_file
+from dnadav.io import atomic_write_text, check_writable, sha256_file
 from dnadav.seq import ALPHABET, invalid_character
 
 __all__ = [
@@ -31,7 +33,11 @@ __all__ = [
     "GOSAI_TARGETS",
     "VALID_CHROMOSOMES",
     "TEST_CHROMOSOMES",
+    "GOSAI_FILE",
     "default_gosai_dir",
+    "default_gosai_table",
+    "gosai_arrays",
+    "load_gosai",
     "read_gosai",
     "gosai_split",
     "import_gosai",
@@ -42,11 +48,20 @@ GOSAI_COLUMNS = ("seq", "hepg2", "k562", "sknsh", "chrom")
 GOSAI_TARGETS = ("hepg2", "k562", "sknsh")
 VALID_CHROMOSOMES: tuple[str, ...] = ("chr19", "chr21", "chrX")
 TEST_CHROMOSOMES: tuple[str, ...] = ("chr7", "chr13")
+GOSAI_FILE = "gosai.h5"
 
 
 def default_gosai_dir() -> Path:
     """Where ``dnadav data import-gosai`` puts the imported table unless told otherwise: ``~/.cache/dnadav/gosai``."""
     return Path.home() / ".cache" / "dnadav" / "gosai"
+
+
+def default_gosai_table() -> Path:
+    """The imported table ``~/.cache/dnadav/gosai/gosai.h5`` (InputError with the fix when absent)."""
+    path = default_gosai_dir() / GOSAI_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: not imported yet; run `dnadav data import-gosai dataset.csv` first")
+    return path
 
 
 def _row(path: Path, index: int) -> str:
@@ -140,18 +155,61 @@ def _card(source: Path, digest: str, table: pd.DataFrame) -> str:
 
 
 def import_gosai(src_csv: str | Path, out_dir: str | Path, *, force: bool = False) -> Path:
-    """Validate ``src_csv`` and write ``out_dir/gosai.tsv.gz`` (with ``split``) and ``out_dir/card.md``.
+    """Validate ``src_csv`` and write ``out_dir/gosai.h5`` (with ``split``) and ``out_dir/card.md``.
 
     Both files are written atomically; existing ones are kept unless ``force``. Returns the table path.
     """
     source, out_dir = Path(src_csv), Path(out_dir)
     table = read_gosai(source)
     table["split"] = gosai_split(table)
-    target = check_writable(out_dir / "gosai.tsv.gz", force)
+    target = check_writable(out_dir / GOSAI_FILE, force)
     card = check_writable(out_dir / "card.md", force)
-    atomic_write_bytes(target, gzip.compress(table.to_csv(sep="\t", index=False).encode(), mtime=0))
-    atomic_write_text(card, _card(source, sha256_file(source), table))
+    digest = sha256_file(source)
+    write_gosai_hdf5(target, table, source_sha256=digest)
+    atomic_write_text(card, _card(source, digest, table))
     return target
+
+
+def load_gosai(path: str | Path | None = None) -> pd.DataFrame:
+    """An imported table (``gosai.h5``; default: the user cache), a legacy ``gosai.tsv.gz`` or a raw
+    ``dataset.csv`` (validated and split here) -> DataFrame ``seq, hepg2, k562, sknsh, chrom, split``."""
+    path = Path(path) if path is not None else default_gosai_table()
+    if path.suffix == ".csv":
+        table = read_gosai(path)
+        table["split"] = gosai_split(table)
+        return table
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; import the table first with `dnadav data import-gosai dataset.csv`")
+    if path.suffix in (".h5", ".hdf5"):
+        return read_gosai_hdf5(path)
+    return pd.read_csv(path, sep="\t", dtype={"seq": str, "chrom": str})
+
+
+def gosai_arrays(
+    path: str | Path | None, split: str | None = None, chromosomes: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Rows of one ``split`` (None: all), optionally only on ``chromosomes`` -> (tokens ``[N, L]`` uint8
+    in ACGT = 0..3, activities ``[N, 3]`` float32 (hepg2, k562, sknsh), the rows' table — without the
+    ``seq`` column when read from HDF5, which never builds Python strings)."""
+    path = Path(path) if path is not None else default_gosai_table()
+    hdf5 = path.suffix in (".h5", ".hdf5")
+    table = read_gosai_hdf5(path, sequences=False) if hdf5 and path.is_file() else load_gosai(path)
+    keep = np.ones(len(table), dtype=bool)
+    if split is not None:
+        keep &= (table["split"] == split).to_numpy()
+    if chromosomes is not None:
+        keep &= table["chrom"].isin(chromosomes).to_numpy()
+    rows = table[keep]
+    if rows.empty:
+        where = f" {split}" if split else ""
+        raise InputError(f"{path}: no{where} rows" + (f" on {', '.join(chromosomes)}" if chromosomes else ""))
+    if hdf5:
+        codes = gosai_hdf5_codes(path)[keep]
+    else:
+        codes = np.frombuffer("".join(rows["seq"]).encode("ascii"), dtype=np.uint8).reshape(len(rows), -1)
+    lookup = np.zeros(256, dtype=np.uint8)
+    lookup[np.frombuffer(ALPHABET.encode(), dtype=np.uint8)] = np.arange(4, dtype=np.uint8)
+    return lookup[codes], rows[list(GOSAI_TARGETS)].to_numpy(np.float32), rows
 
 
 def make_synthetic_gosai(path: str | Path, n_rows: int, length: int = 200, seed: int = 0) -> Path:

@@ -26,7 +26,8 @@ __all__ = ["PretrainConfig", "load_training_sequences", "pretrain"]
 class PretrainConfig:
     """Everything that defines a prior-training run (saved next to the checkpoint)."""
 
-    data: str = "dhs"  # "dhs" or a sequence file (FASTA/CSV/TSV/HDF5)
+    data: str = "dhs"  # "dhs", "gosai" (the imported MPRA table, split by chromosome) or a sequence file
+    table: str | None = None  # data="gosai": the imported gosai.h5 (default: ~/.cache/dnadav/gosai)
     cell_type: str | None = None  # restrict DHS to one cell type (None = all four)
     backbone: ConvDenoiserConfig = field(default_factory=lambda: ConvDenoiserConfig(channels=96, num_blocks=8))
     schedule: ScheduleName = "loglinear"
@@ -44,8 +45,16 @@ class PretrainConfig:
     val_check_interval: int = 1000
 
 
-def load_training_sequences(data: str, cell_type: str | None) -> dict[str, list[str]]:
-    """Sequences by split: ``{"train": [...], "valid": [...], "test": [...]}`` (valid/test may be empty)."""
+def load_training_sequences(data: str, cell_type: str | None, table: str | None = None) -> dict[str, list[str]]:
+    """Sequences by split: ``{"train": [...], "valid": [...], "test": [...]}`` (valid/test may be empty).
+
+    ``data="gosai"``: the imported Gosai table's chromosome split (``table`` or the default import).
+    """
+    if data == "gosai":
+        from dnadav.data.gosai import load_gosai
+
+        rows = load_gosai(table)
+        return {s: rows.loc[rows["split"] == s, "seq"].tolist() for s in ("train", "valid", "test")}
     if data == "dhs":
         from dnadav.data.dhs import load_dhs
 
@@ -67,7 +76,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, resume: bool = True, p
     final EMA weights as ``model.pt`` + ``config.json`` and held-out ``metrics.json``."""
     out_dir = Path(out_dir)
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    splits = load_training_sequences(config.data, config.cell_type)
+    splits = load_training_sequences(config.data, config.cell_type, config.table)
     length = len(splits["train"][0])
     schedule = make_schedule(config.schedule)
     module = PriorModule(ConvDenoiser(config.backbone), schedule, config.lr, config.weight_decay, config.ema_decay, config.seed)

@@ -5,6 +5,10 @@ reference is the cell-type-specific DHS sequences of the held-out **test** chrom
 HepG2 rows), ranked by the *evaluation* oracle's reward, top ``size`` (500 by default).
 ``ranking="signal"`` ranks by the DHS ``total_signal`` instead. No oracle and not the prior saw chr1
 in training. See docs/metrics.md for why.
+
+With the Gosai MPRA table (``gosai_reference_sequences``) the reference is DRAKES's own: every row
+whose measured HepG2 activity is strictly above the 99.9th percentile of the whole table
+(``np.quantile``, linear interpolation; DRAKES ``oracle.cal_highexp_kmers``), in table order.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 from dnadav.data.dhs import load_dhs
 from dnadav.seq import strings_to_onehot
 
-__all__ = ["Ranking", "reference_sequences", "training_sequences"]
+__all__ = ["Ranking", "gosai_reference_sequences", "reference_sequences", "training_sequences"]
 
 Ranking = Literal["eval", "signal"]
 
@@ -63,3 +67,19 @@ def _training() -> tuple[str, ...]:
 def training_sequences() -> list[str]:
     """The DHS train split (all cell types, 39,254 sequences): the pool for the novelty check."""
     return list(_training())
+
+
+def gosai_reference_sequences(table=None, target: str = "hepg2", percentile: float = 99.9) -> list[str]:
+    """DRAKES's reference set: sequences of the Gosai table (a DataFrame from ``load_gosai``, a path,
+    or None for the imported default) with ``target`` activity strictly above its ``percentile``-th
+    percentile over all rows (99.9: 0.1% of the table, ~735 of 735k), in table order."""
+    import numpy as np
+    import pandas as pd
+
+    from dnadav.data.gosai import load_gosai
+
+    if not isinstance(table, pd.DataFrame):
+        table = load_gosai(table)
+    values = table[target].to_numpy()
+    threshold = np.quantile(values, percentile / 100.0)
+    return table["seq"].to_numpy()[values > threshold].tolist()

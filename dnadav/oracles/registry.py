@@ -6,8 +6,15 @@ nothing is ever unpickled) and ``config.json`` (``kind``: classifier or regresso
 
 Names: ``hepg2``, ``k562``, ``gm12878``, ``hesc`` (any case) are the shipped DHS classifiers scored
 for that cell type; ``role`` picks ``oracles/dhs_reward`` (trained on chr3–chr9) or
-``oracles/dhs_eval`` (chr10–chr22, X, Y). Anything else is a checkpoint folder, optionally followed
-by ``:TARGET`` to pick the scored class / output column (default: the config's ``default_target``).
+``oracles/dhs_eval`` (chr10–chr22, X, Y). Anything else is, optionally followed by ``:TARGET`` to
+pick the scored class / output column (default: the config's ``default_target``):
+
+* a checkpoint folder (``model.pt`` + ``config.json``): the same oracle for both roles;
+* a **pair folder** holding ``reward/`` and ``eval/`` checkpoint folders (``dnadav oracle train
+  --out PAIR/reward`` and ``--out PAIR/eval``): ``role`` picks one, so ``--oracle PAIR`` gives
+  align / design / evaluate disjoint reward and evaluation oracles;
+* DRAKES's oracle folder (``reward_oracle_ft.ckpt`` = reward, ``reward_oracle_eval.ckpt`` = eval) or
+  one such ``.ckpt`` file: gReLU Enformer regressors rebuilt offline (``dnadav.published``).
 """
 
 from __future__ import annotations
@@ -93,15 +100,23 @@ def _split_target(name_or_path: str | Path) -> tuple[Path, str | None]:
     return Path(text), None
 
 
+def _is_checkpoint_dir(path: Path) -> bool:
+    return (path / "model.pt").is_file() and (path / "config.json").is_file()
+
+
 def oracle_folder(name_or_path: str | Path, role: Role = "reward") -> Path:
-    """The checkpoint folder a name or path refers to (see the module docstring); no loading."""
+    """The checkpoint folder a name or path refers to for ``role`` (see the module docstring); no loading."""
     if role not in _SHIPPED_FOLDERS:
         raise InputError(f"role must be reward or eval; got {role!r}")
     key = str(name_or_path).lower()
     if key in SHIPPED_ORACLES:
         return asset_root("oracles") / _SHIPPED_FOLDERS[role]
     directory, _ = _split_target(name_or_path)
-    return directory.parent if directory.is_file() else directory
+    if directory.is_file():
+        return directory.parent
+    if not _is_checkpoint_dir(directory) and _is_checkpoint_dir(directory / role):
+        return directory / role
+    return directory
 
 
 def load_oracle(
@@ -117,11 +132,19 @@ def load_oracle(
         if not (directory / "model.pt").is_file():
             raise FileNotFoundError(f"{directory}/model.pt is missing from this installation; reinstall dnadav")
         return _load_dir(directory, SHIPPED_ORACLES[key], device)
-    _, target = _split_target(name_or_path)
-    if not (directory / "model.pt").is_file() or not (directory / "config.json").is_file():
+    path, target = _split_target(name_or_path)
+    from dnadav.published.loaders import is_checkpoint_file, load_published_oracle, published_oracle_file
+
+    if is_checkpoint_file(path):
+        return load_published_oracle(path, target, device)
+    published = published_oracle_file(directory, role)
+    if published is not None and not _is_checkpoint_dir(directory):
+        return load_published_oracle(published, target, device)
+    if not _is_checkpoint_dir(directory):
         raise InputError(
             f"{name_or_path}: not a shipped oracle (choose one of {', '.join(list_oracles())}) "
-            "nor a folder with model.pt and config.json (optionally followed by :TARGET)"
+            "nor a folder with model.pt and config.json, reward/ and eval/ such folders, or DRAKES's "
+            "reward_oracle_ft.ckpt / reward_oracle_eval.ckpt (optionally followed by :TARGET)"
         )
     try:
         return _load_dir(directory, target, device)

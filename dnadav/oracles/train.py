@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.data.dhs import CELL_TYPES, load_dhs
-from dnadav.data.gosai import GOSAI_TARGETS, gosai_split, read_gosai
+from dnadav.data.gosai import GOSAI_TARGETS, gosai_arrays
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, sha256_file
 from dnadav.oracles.card import write_card
@@ -39,6 +38,9 @@ from dnadav.seq import strings_to_tokens, tokens_to_onehot
 __all__ = [
     "REWARD_CHROMOSOMES",
     "EVAL_CHROMOSOMES",
+    "GOSAI_REWARD_CHROMOSOMES",
+    "GOSAI_EVAL_CHROMOSOMES",
+    "gosai_chromosomes",
     "OracleTrainConfig",
     "OracleModule",
     "labelled_dhs",
@@ -53,6 +55,9 @@ __all__ = [
 
 REWARD_CHROMOSOMES = tuple(f"chr{i}" for i in range(3, 10))
 EVAL_CHROMOSOMES = tuple(f"chr{i}" for i in range(10, 23)) + ("chrX", "chrY")
+# DRAKES's Gosai oracles (drakes_dna/train_oracle.py): one trained on chr1–11, one on chr12–22.
+GOSAI_REWARD_CHROMOSOMES = tuple(f"chr{i}" for i in range(1, 12))
+GOSAI_EVAL_CHROMOSOMES = tuple(f"chr{i}" for i in range(12, 23))
 REPRODUCIBILITY_NOTE = (
     "training is seeded (data order, background shuffles, initialisation, augmentation); re-running the command "
     "on the same hardware and software reproduces these metrics up to floating-point noise."
@@ -65,7 +70,7 @@ Data = tuple[torch.Tensor, torch.Tensor]  # tokens [N, L], targets [N] (class in
 class OracleTrainConfig:
     role: Literal["reward", "eval"] = "reward"
     data: Literal["dhs", "gosai"] = "dhs"
-    table: str | None = None  # data="gosai": the imported gosai.tsv.gz (or a raw dataset.csv)
+    table: str | None = None  # data="gosai": the imported gosai.h5 (or a raw dataset.csv)
     chromosomes: tuple[str, ...] | None = REWARD_CHROMOSOMES  # train rows from these; None = every train row
     target: str | None = None  # default scored class / column: HepG2 (dhs) or hepg2 (gosai)
     network: ConvClassifierConfig = field(default_factory=ConvClassifierConfig)
@@ -85,6 +90,12 @@ class OracleTrainConfig:
         return "classification" if self.data == "dhs" else "regression"
 
 
+def gosai_chromosomes(role: str) -> tuple[str, ...]:
+    """DRAKES's training chromosomes for the Gosai ``role`` (reward: chr1–11, eval: chr12–22); rows on
+    the table's valid / test chromosomes stay out of training either way."""
+    return GOSAI_REWARD_CHROMOSOMES if role == "reward" else GOSAI_EVAL_CHROMOSOMES
+
+
 def labelled_dhs(split: str, chromosomes: tuple[str, ...] | None, seed: int) -> Data:
     """``tokens [N, L]`` and labels ``[N]`` (0..3 cell types, 4 = shuffled background).
 
@@ -102,22 +113,10 @@ def labelled_dhs(split: str, chromosomes: tuple[str, ...] | None, seed: int) -> 
 
 def gosai_rows(table_path: str | Path, split: str, chromosomes: tuple[str, ...] | None = None) -> Data:
     """``tokens [N, L]`` and activities ``[N, 3]`` (hepg2, k562, sknsh) of one split of a Gosai table
-    (the imported ``gosai.tsv.gz`` with its ``split`` column, or a raw ``dataset.csv``, split here)."""
-    path = Path(table_path)
-    if path.suffix == ".csv":
-        table = read_gosai(path)
-        table["split"] = gosai_split(table)
-    elif path.is_file():
-        table = pd.read_csv(path, sep="\t")
-    else:
-        raise InputError(f"{path}: no such file; import the table first with `dnadav data import-gosai dataset.csv`")
-    table = table[table["split"] == split]
-    if chromosomes is not None and split == "train":
-        table = table[table["chrom"].isin(chromosomes)]
-    if table.empty:
-        raise InputError(f"{path}: no {split} rows" + (f" on {', '.join(chromosomes)}" if chromosomes else ""))
-    targets = torch.tensor(table[list(GOSAI_TARGETS)].to_numpy(), dtype=torch.float32)
-    return strings_to_tokens(table["seq"].tolist()), targets
+    (the imported ``gosai.h5``, a legacy ``gosai.tsv.gz`` or a raw ``dataset.csv``, split here);
+    ``chromosomes`` restricts the train split only (valid / test stay whole)."""
+    tokens, targets, _ = gosai_arrays(table_path, split, chromosomes if split == "train" else None)
+    return torch.from_numpy(tokens.astype(np.int64)), torch.from_numpy(targets.copy())
 
 
 def _subsample(data: Data, max_rows: int | None, seed: int) -> Data:
@@ -219,7 +218,7 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
         target = config.target or "HepG2"
     else:
         if config.table is None:
-            raise InputError("--data gosai needs --table (the gosai.tsv.gz written by `dnadav data import-gosai`)")
+            raise InputError("--data gosai needs --table (the gosai.h5 written by `dnadav data import-gosai`)")
         splits = [gosai_rows(config.table, s, config.chromosomes) for s in ("train", "valid", "test")]
         names, kind = GOSAI_TARGETS, "regressor"
         network = ConvRegressor(ConvClassifierConfig(**{**config.network.to_dict(), "num_outputs": len(GOSAI_TARGETS)}))
