@@ -21,4 +21,4 @@ REWARD_TEMPERATURE = 0.5  # α: target p*(x) ∝ p_pre(x) exp(r(x)/α)
 SEARCH_STEPS = 25  # T of the E-step during `dnadav align`
 ALIGN_ITERATIONS = 3  # K EM iterations of `dnadav align`
 DESIGN_STEPS = 50  # T when `dnadav design` samples (plain or with the search)
-DESIGN_BLOCK = 128  # sequences per seeded random stream in design (fixed, so results never depend on a batch size)
+DESIGN_BLOCK = 64  # sequences per seeded random stream in design; always sampled whole, so sequence i depends only on (seed, i)

@@ -101,7 +101,8 @@ def design(
     ``num_children`` M > 0 every reverse step also runs the DAV E-step (M candidates per sequence,
     reward temperature α = ``reward_temperature``), which costs M× the network calls. Sequences are
     made in fixed blocks of ``defaults.DESIGN_BLOCK``; block k draws from its own stream seeded by
-    (``seed``, k), so sequence i depends only on the seed and i (never on n or a batch size).
+    (``seed``, k) and is always sampled whole (the last one is cut to n), so sequence i depends only
+    on the seed and i — never on n or a batch size. Search statistics count whole blocks.
     ``on_step`` is called after each reverse step of each block. ``oracles`` (reward, eval) may be
     passed already loaded; by default both are loaded by ``oracle`` name.
     """
@@ -136,12 +137,13 @@ def design(
     for block, first in enumerate(range(0, num_sequences, defaults.DESIGN_BLOCK)):
         count = min(defaults.DESIGN_BLOCK, num_sequences - first)
         generator = stream_generator(seed, block)
+        size = defaults.DESIGN_BLOCK  # a whole block even for the last one, so its first `count` do not depend on n
         if search_config is not None:
-            result = search(denoiser, reward_oracle.reward, count, length, search_config, schedule, generator, on_step=on_step)
-            blocks.append(result.sequences)
+            result = search(denoiser, reward_oracle.reward, size, length, search_config, schedule, generator, on_step=on_step)
+            blocks.append(result.sequences[:count])
             stats.append(result.stats.as_dict())
         else:
-            blocks.append(sample(denoiser, count, length, num_steps, schedule, generator, on_step=on_step))
+            blocks.append(sample(denoiser, size, length, num_steps, schedule, generator, on_step=on_step)[:count])
     tokens = torch.cat(blocks)
     timings["sampling_seconds"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from dnadav import defaults
 from dnadav.cli import main
 from dnadav.data import read_sequences
 
@@ -36,7 +37,7 @@ def test_design_with_search_runs_the_e_step(tmp_path):
     out = tmp_path / "posterior.fa"
     assert main(["design", "--n", "3", "--steps", "3", "--children", "2", "--out", str(out), "--quiet"]) == 0
     manifest = json.loads((tmp_path / "posterior.fa.manifest.json").read_text())
-    assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * 3
+    assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * defaults.DESIGN_BLOCK  # whole blocks are searched
     assert manifest["config"]["num_children"] == 2 and manifest["config"]["reward_temperature"] == 0.5
 
 

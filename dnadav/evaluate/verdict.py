@@ -2,8 +2,8 @@
 
 With ``t`` / ``o`` the Pred-Activity medians of the real target / off-target rows and ``m`` the
 input's: *beyond real {target} DHS* if m > t + 1 nat; *accessible like real {target} DHS* if
-m ≥ (t + o) / 2; otherwise *not {target}-like*. *Natural* if the 3-mer correlation is at least the
-real target row's − 0.05; *diverse* if the mean pairwise Levenshtein is at least 80% of the real
+m ≥ (t + o) / 2; otherwise *not {target}-like*. *Natural* if the 3-mer correlation with the
+reference is at least the real off-target row's (i.e. within the range of real DHS); *diverse* if the mean pairwise Levenshtein is at least 80% of the real
 target row's; *near copies of training sequences* if more than 5% are near copies; the
 *reward-hacking alarm* rings when the reward − Pred-Activity gap exceeds the real row's by > 1 nat.
 """
@@ -46,10 +46,10 @@ def verdicts(result: EvaluationResult, *, target: str = "HepG2", controls: list[
         else:
             activity = f"not {target}-like (closer to the off-target {real_off.split()[1]} DHS)"
         activity += f" (Pred-Activity {_fmt(m)} vs {_fmt(t['pred_activity_median'])} nats)"
-        natural = row["kmer3_correlation"] >= t["kmer3_correlation"] - 0.05
+        natural = row["kmer3_correlation"] >= o["kmer3_correlation"]
         naturalness = (
-            f"{'natural' if natural else 'unnatural'} composition (3-mer r {_fmt(row['kmer3_correlation'])} "
-            f"vs {_fmt(t['kmer3_correlation'])})"
+            f"{'natural' if natural else 'less natural than real DHS'} composition (3-mer r {_fmt(row['kmer3_correlation'])}; "
+            f"real: {_fmt(t['kmer3_correlation'])} {target}, {_fmt(o['kmer3_correlation'])} {real_off.split()[1]})"
         )
         diverse = row["levenshtein_diversity"] >= 0.8 * t["levenshtein_diversity"]
         diversity = (
