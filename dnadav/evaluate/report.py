@@ -28,7 +28,9 @@ table{border-collapse:collapse;font-size:.86rem;margin:.6rem 0}th,td{padding:.3r
 border-bottom:1px solid #eee;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}
 th{background:#f4f6f8;font-weight:600}.note{color:#555;font-size:.88rem;max-width:60rem}img{width:100%;height:auto}
 tr.control td{color:#555;font-style:italic}.verdict li{margin:.3rem 0}.verdict{padding-left:1.2rem}
-@media print{body{margin:0;max-width:none}h2{break-after:avoid}img{break-inside:avoid}}
+td:first-child{min-width:9rem}
+@media print{body{margin:0;max-width:none}h2{break-after:avoid}img{break-inside:avoid}
+.scroll{overflow:visible}table{font-size:.68rem}th,td{padding:.2rem .25rem}}
 .scroll{overflow-x:auto}dl{font-size:.86rem;display:grid;grid-template-columns:10rem 1fr;gap:.25rem .8rem}
 dt{font-weight:600}dd{margin:0;color:#444}code{background:#f4f6f8;padding:0 .25rem;border-radius:3px}
 .meta td{text-align:left;border:none;padding:.1rem .6rem .1rem 0}"""

@@ -16,7 +16,7 @@ from dnadav.evaluate.evaluator import EvaluationResult
 
 __all__ = ["RULES", "verdicts"]
 
-RULES = __doc__.split("\n\n", 1)[1].strip()
+RULES = __doc__.split("\n\n", 1)[1].strip().replace("``", "").replace("*", "")
 
 
 def _fmt(value: float) -> str:
