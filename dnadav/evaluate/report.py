@@ -300,9 +300,10 @@ def write_report(
     motif_table = _motif_table(result, tests)
     from dnadav.evaluate.verdict import RULES
 
+    target_name = str(result.info.get("eval_oracle_target") or "target")
     verdict_items = "".join(f"<li>{html.escape(text)}</li>" for text in (verdicts or {}).values())
     verdict_block = (
-        f'<h2>Verdict</h2><ul class="verdict">{verdict_items}</ul><p class="note">Rules: {html.escape(" ".join(RULES.split()))}</p>'
+        f'<h2>Verdict</h2><ul class="verdict">{verdict_items}</ul><p class="note">Rules: {html.escape(" ".join(RULES.split()).replace("{target}", target_name))}</p>'
         if verdict_items
         else ""
     )

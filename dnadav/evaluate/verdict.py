@@ -48,7 +48,8 @@ def verdicts(result: EvaluationResult, *, target: str = "HepG2", controls: list[
         activity += f" (Pred-Activity {_fmt(m)} vs {_fmt(t['pred_activity_median'])} nats)"
         natural = row["kmer3_correlation"] >= o["kmer3_correlation"]
         naturalness = (
-            f"{'natural' if natural else 'less natural than real DHS'} composition (3-mer r {_fmt(row['kmer3_correlation'])}; "
+            f"{'natural composition' if natural else 'composition less natural than real DHS'} "
+            f"(3-mer r {_fmt(row['kmer3_correlation'])}; "
             f"real: {_fmt(t['kmer3_correlation'])} {target}, {_fmt(o['kmer3_correlation'])} {real_off.split()[1]})"
         )
         diverse = row["levenshtein_diversity"] >= 0.8 * t["levenshtein_diversity"]
