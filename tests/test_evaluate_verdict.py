@@ -13,6 +13,8 @@ from dnadav.evaluate.verdict import verdicts
 def test_benjamini_hochberg_by_hand():
     # sorted p = .01 .02 .03 .5 -> p*n/rank = .04 .04 .04 .5 (then the running minimum from the top)
     assert benjamini_hochberg(np.array([0.5, 0.01, 0.03, 0.02])).tolist() == pytest.approx([0.5, 0.04, 0.04, 0.04])
+    # sorted .01 .04 .045 -> .03 .06 .045; the running minimum makes the middle one .045
+    assert benjamini_hochberg(np.array([0.045, 0.01, 0.04])).tolist() == pytest.approx([0.045, 0.03, 0.045])
 
 
 def test_enrichment_is_a_conditional_binomial_test_with_counts():
