@@ -56,7 +56,11 @@ def test_out_naming_a_directory_says_so(command, tmp_path, capsys):
     fasta = tmp_path / "in.fa"
     fasta.write_text(">a\n" + "ACGT" * 50 + "\n")
     (tmp_path / "report").write_text("a file")
-    argv = ["design", "--n", "2", "--out", str(tmp_path)] if command == "design" else ["evaluate", str(fasta), "--report", str(tmp_path / "report")]
+    argv = (
+        ["design", "--n", "2", "--out", str(tmp_path)]
+        if command == "design"
+        else ["evaluate", str(fasta), "--report", str(tmp_path / "report")]
+    )
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert ("is a directory" if command == "design" else "is a file") in err

@@ -29,11 +29,24 @@ def test_enrichment_is_a_conditional_binomial_test_with_counts():
 
 def _result(rows):
     summary = pd.DataFrame(rows).set_index("input")
-    return EvaluationResult(summary, pd.DataFrame(), {}, pd.DataFrame(), motifs=None, controls=["real HepG2 DHS (held-out)", "real K562 DHS (held-out)"])
+    return EvaluationResult(
+        summary,
+        pd.DataFrame(),
+        {},
+        pd.DataFrame(),
+        motifs=None,
+        controls=["real HepG2 DHS (held-out)", "real K562 DHS (held-out)"],
+    )
 
 
 def test_verdict_rules():
-    base = {"n_valid": 10, "kmer3_correlation": 0.99, "levenshtein_diversity": 110.0, "reward_eval_gap": 0.5, "near_copy_fraction": 0.0}
+    base = {
+        "n_valid": 10,
+        "kmer3_correlation": 0.99,
+        "levenshtein_diversity": 110.0,
+        "reward_eval_gap": 0.5,
+        "near_copy_fraction": 0.0,
+    }
     rows = [
         {"input": "real HepG2 DHS (held-out)", **base, "pred_activity_median": 1.0},
         {"input": "real K562 DHS (held-out)", **base, "pred_activity_median": -5.0, "kmer3_correlation": 0.88},

@@ -209,9 +209,11 @@ def _motif_table(result: EvaluationResult, tests, fdr: float = 0.05, top: int = 
         ]
         kind = ' class="control"' if name in result.controls else ""
         rows.append(
-            f"<tr{kind}><td>{html.escape(str(name))}</td><td style='text-align:left'>{'<br>'.join(cells) or 'none significant'}</td></tr>"
+            f"<tr{kind}><td>{html.escape(str(name))}</td>"
+            f"<td style='text-align:left'>{'<br>'.join(cells) or 'none significant'}</td></tr>"
         )
-    return f"<table><tr><th>input</th><th style='text-align:left'>enriched motifs (q &lt; {fdr}), most significant first</th></tr>{''.join(rows)}</table>"
+    head = f"<tr><th>input</th><th style='text-align:left'>enriched motifs (q &lt; {fdr}), most significant first</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _logos(result: EvaluationResult, enriched: dict[str, list[tuple[str, float]]], plt) -> str:
@@ -303,12 +305,19 @@ def write_report(
     target_name = str(result.info.get("eval_oracle_target") or "target")
     verdict_items = "".join(f"<li>{html.escape(text)}</li>" for text in (verdicts or {}).values())
     verdict_block = (
-        f'<h2>Verdict</h2><ul class="verdict">{verdict_items}</ul><p class="note">Rules: {html.escape(" ".join(RULES.split()).replace("{target}", target_name))}</p>'
+        f'<h2>Verdict</h2><ul class="verdict">{verdict_items}</ul>'
+        f'<p class="note">Rules: {html.escape(" ".join(RULES.split()).replace("{target}", target_name))}</p>'
         if verdict_items
         else ""
     )
     controls = ", ".join(result.controls)
     length_rule = result.info.get("length_rule")
+    controls_note = (
+        f"Rows in italics are real sequences, measured exactly like the inputs: {html.escape(controls)} — random "
+        "held-out (chr1) DHS that no oracle or model was trained on. "
+        if controls
+        else ""
+    )
     info = result.info
     meta = [
         ("command", f"<code>{html.escape(command)}</code>"),
@@ -328,7 +337,7 @@ def write_report(
 <p class="note">The DHS oracles predict cell-type-specific chromatin <b>accessibility</b> (log-odds of HepG2 among
 four cell types and a shuffled background), a proxy for enhancer activity, not a measured activity.</p>
 <h2>Headline</h2>{_table(result, labels)}
-<p class="note">{f"Rows in italics are real sequences, measured exactly like the inputs: {html.escape(controls)} — random held-out (chr1) DHS that no oracle or model was trained on. " if controls else ""}{html.escape(length_rule or "")}</p>
+<p class="note">{controls_note}{html.escape(length_rule or "")}</p>
 <p class="note">Hover a column name for its definition; all definitions are listed at the end. Invalid records
 (non-ACGT characters or the wrong length) are counted in <i>n</i> and left out of every other column.</p>
 <h2>Activity</h2><p class="note">Judge designs by the evaluation oracle (blue), trained on other chromosomes than the

@@ -3,7 +3,8 @@
 With ``t`` / ``o`` the Pred-Activity medians of the real target / off-target rows and ``m`` the
 input's: *beyond real {target} DHS* if m > t + 1 nat; *accessible like real {target} DHS* if
 m ≥ (t + o) / 2; otherwise *not {target}-like*. *Natural* if the 3-mer correlation with the
-reference is at least the real off-target row's (i.e. within the range of real DHS); *diverse* if the mean pairwise Levenshtein is at least 80% of the real
+reference is at least the real off-target row's (i.e. within the range of real DHS); *diverse* if
+the mean pairwise Levenshtein is at least 80% of the real
 target row's; *near copies of training sequences* if more than 5% are near copies; the
 *reward-hacking alarm* rings when the reward − Pred-Activity gap exceeds the real row's by > 1 nat.
 """
