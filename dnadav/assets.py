@@ -1,29 +1,38 @@
 """Find the shipped world (``oracles/``, ``datasets/``, ``models/``) in a checkout or an installed wheel.
 
-In a source checkout these are folders at the repository root; in a wheel they are installed as the
-packages ``dnadav._assets.<kind>`` (see ``pyproject.toml``). Nothing is ever downloaded.
+In a source checkout these are plain folders at the repository root (deliberately *not* Python
+packages, so that they never shadow an installed package such as ``datasets``); in a wheel they are
+installed as data under ``dnadav/_assets/<kind>/`` (see ``pyproject.toml``). Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Literal
 
 __all__ = ["AssetKind", "asset_root", "asset_path"]
 
 AssetKind = Literal["oracles", "datasets", "models"]
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_REPO_ROOT = _PACKAGE_DIR.parent
+
+
+def _is_checkout(root: Path) -> bool:
+    """True when ``root`` is a dnadav source checkout (its pyproject.toml names the project)."""
+    pyproject = root / "pyproject.toml"
+    return pyproject.is_file() and 'name = "dnadav"' in pyproject.read_text(encoding="utf-8", errors="replace")
 
 
 def asset_root(kind: AssetKind) -> Path:
     """Folder that holds the shipped ``kind`` (checkout first, then the installed wheel)."""
+    if kind not in ("oracles", "datasets", "models"):
+        raise ValueError(f"kind must be oracles, datasets or models; got {kind!r}")
     in_checkout = _REPO_ROOT / kind
-    if (in_checkout / "__init__.py").is_file() and (_REPO_ROOT / "pyproject.toml").is_file():
+    if in_checkout.is_dir() and _is_checkout(_REPO_ROOT):
         return in_checkout
-    spec = importlib.util.find_spec(f"dnadav._assets.{kind}")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
+    installed = _PACKAGE_DIR / "_assets" / kind
+    if installed.is_dir():
+        return installed
     raise FileNotFoundError(
         f"the shipped {kind}/ folder is missing from this installation; reinstall dnadav "
         "from a checkout or a wheel built with `pip install .`"
@@ -31,7 +40,7 @@ def asset_root(kind: AssetKind) -> Path:
 
 
 def asset_path(kind: AssetKind, *parts: str) -> Path:
-    """Path of a shipped file, e.g. ``asset_path("oracles", "hepg2_reward", "model.safetensors")``."""
+    """Path of a shipped file, e.g. ``asset_path("oracles", "dhs_reward", "model.pt")``."""
     path = asset_root(kind).joinpath(*parts)
     if not path.exists():
         raise FileNotFoundError(f"shipped file {kind}/{'/'.join(parts)} is missing from this installation")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import platform
-import sys
+import shlex
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -15,24 +15,49 @@ from typing import Any
 
 from dnadav.errors import InputError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "check_writable", "sha256_file", "write_manifest"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_writable",
+    "current_command",
+    "set_command",
+    "sha256_file",
+    "write_manifest",
+]
 
 
 def check_writable(path: str | Path, force: bool) -> Path:
     """Refuse to overwrite an existing ``path`` unless ``force``; create its parent folder."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name inside it, e.g. {path / 'designs.fa'}")
     if path.exists() and not force:
         raise InputError(f"{path}: already exists; pass --force to overwrite it")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InputError(f"{path.parent}: is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
+def _current_umask() -> int:
+    """The process umask (read by setting and restoring it; there is no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    The file gets the mode an ordinary ``open(path, "w")`` would give (0666 minus the umask), not
+    the 0600 of the temporary file. ``path`` naming a directory is an InputError."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name inside it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -70,20 +95,54 @@ def _versions() -> dict[str, str]:
     return found
 
 
+_COMMAND: list[str] | None = None
+
+
+def set_command(argv: Iterable[str] | None) -> None:
+    """Record the command line being run (``dnadav.cli.main`` calls this; None clears it)."""
+    global _COMMAND
+    _COMMAND = None if argv is None else [str(a) for a in argv]
+
+
+def current_command(python_call: str) -> str:
+    """The command line for a manifest: ``dnadav ARGS`` under the CLI, else ``python_call`` (the API call)."""
+    if _COMMAND is not None:
+        return " ".join(shlex.quote(a) for a in ["dnadav", *_COMMAND])
+    return python_call
+
+
 def write_manifest(
     path: str | Path,
     *,
+    command: str,
     config: Mapping[str, Any],
-    checkpoints: Iterable[str | Path] = (),
+    checkpoints: Mapping[str, str | Path] | Iterable[str | Path] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a JSON manifest (command line, config, versions, checkpoint sha256s, time) atomically."""
+    """Write a JSON manifest (command, config, versions, checkpoint sha256s, time) atomically.
+
+    ``checkpoints``: role -> file (e.g. ``{"model": ..., "eval_oracle": ...}``) or plain files; each
+    is recorded with its sha256 and a path relative to the shipped assets when it is one of them."""
+    items = checkpoints.items() if isinstance(checkpoints, Mapping) else ((str(p), p) for p in checkpoints)
     manifest = {
-        "command": " ".join(["dnadav", *sys.argv[1:]]) if sys.argv else "",
+        "command": command,
         "config": dict(config),
         "versions": _versions(),
-        "checkpoints": {str(p): sha256_file(p) for p in checkpoints},
+        "checkpoints": {role: {"path": _portable(p), "sha256": sha256_file(p)} for role, p in items},
         "created_unix": time.time(),
         **(dict(extra) if extra else {}),
     }
     return atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def _portable(path: str | Path) -> str:
+    """``path`` as ``<shipped>/models/...`` when it lies in the shipped assets, else as given."""
+    from dnadav.assets import asset_root
+
+    resolved = Path(path).resolve()
+    for kind in ("models", "oracles", "datasets"):
+        try:
+            return f"<shipped>/{kind}/{resolved.relative_to(asset_root(kind).resolve()).as_posix()}"
+        except (ValueError, FileNotFoundError):
+            continue
+    return str(path)

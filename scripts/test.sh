@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command: install, then run the whole test suite (slow tests included).
+# The README's test command: set up the project venv (scripts/setup.sh), then run the whole test
+# suite in it (slow tests included). Extra arguments go to pytest, e.g. `bash scripts/test.sh -m 'not slow'`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-python3 -m pytest -p no:cacheprovider "$@"
+"${DNADAV_VENV:-.venv}/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from dnadav import defaults
 from dnadav.cli import main
 from dnadav.data import read_sequences
 
@@ -19,9 +20,12 @@ def test_design_writes_scored_reproducible_fasta_and_a_manifest(tmp_path, capsys
     assert main(["design", "--n", "6", "--steps", "4", "--out", str(out), "--seed", "3", "--quiet"]) == 0
     table = read_sequences(out, length=200)
     assert len(table) == 6 and table.ids[0] == "design_1"
-    assert {"reward", "eval", "eval_prob"} <= set(table.values)
+    assert {"reward", "pred_activity", "eval_probability"} <= set(table.values)
     manifest = json.loads((tmp_path / "designs.fa.manifest.json").read_text())
-    assert manifest["config"]["seed"] == 3 and manifest["checkpoints"]
+    assert manifest["config"]["seed"] == 3 and manifest["config"]["reward_temperature"] is None  # no search ran
+    assert set(manifest["checkpoints"]) == {"model", "reward_oracle", "eval_oracle"}
+    assert all(len(c["sha256"]) == 64 and not c["path"].startswith("/") for c in manifest["checkpoints"].values())
+    assert manifest["used_aligned_model"] is True and manifest["command"].startswith("dnadav design --n 6")
     again = tmp_path / "again.fa"
     assert main(["design", "--n", "6", "--steps", "4", "--out", str(again), "--seed", "3", "--quiet"]) == 0
     assert again.read_text() == out.read_text()  # bit-reproducible with --seed
@@ -31,9 +35,10 @@ def test_design_writes_scored_reproducible_fasta_and_a_manifest(tmp_path, capsys
 
 def test_design_with_search_runs_the_e_step(tmp_path):
     out = tmp_path / "posterior.fa"
-    assert main(["design", "--n", "3", "--steps", "3", "--search", "2", "--out", str(out), "--quiet"]) == 0
+    assert main(["design", "--n", "3", "--steps", "3", "--children", "2", "--out", str(out), "--quiet"]) == 0
     manifest = json.loads((tmp_path / "posterior.fa.manifest.json").read_text())
-    assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * 3
+    assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * defaults.DESIGN_BLOCK  # whole blocks are searched
+    assert manifest["config"]["num_children"] == 2 and manifest["config"]["reward_temperature"] == 0.5
 
 
 @pytest.mark.parametrize(
@@ -42,6 +47,10 @@ def test_design_with_search_runs_the_e_step(tmp_path):
         ["design", "--n", "0", "--out", "x.fa"],
         ["design", "--oracle", "liver", "--n", "2", "--out", "{tmp}/y.fa"],
         ["design", "--temperature", "-1", "--out", "z.fa"],
+        ["design", "--temperature", "nan", "--children", "2", "--out", "z.fa"],
+        ["design", "--length", "5", "--n", "2", "--out", "{tmp}/short.fa"],
+        ["design", "--n", "2", "--out", "{tmp}"],
+        ["design", "--model", "{tmp}", "--n", "2", "--out", "{tmp}/m.fa"],
     ],
 )
 def test_design_rejects_bad_arguments_with_exit_2(argv, tmp_path, capsys):

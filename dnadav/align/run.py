@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,28 @@ import pytorch_lightning as pl
 import torch
 
 from dnadav.align.trainer import AlignConfig, DAVModule
-from dnadav.diffusion.checkpoint import load_denoiser, resolve_model_dir, save_denoiser
+from dnadav.diffusion.checkpoint import (
+    SHIPPED_MODELS,
+    load_denoiser,
+    model_length,
+    model_schedule,
+    resolve_model_dir,
+    save_denoiser,
+)
 from dnadav.diffusion.masked import sequence_elbo
 from dnadav.diffusion.sampler import sample
-from dnadav.diffusion.schedule import make_schedule
-from dnadav.io import atomic_write_text, sha256_file, write_manifest
+from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
 from dnadav.seq import tokens_to_onehot, tokens_to_strings
 
 __all__ = ["align", "fit_em", "plain_sample_metrics"]
+
+
+def _portable_name(prior: str | Path) -> str:
+    """The prior as a shipped name (``dhs_prior``) or the folder's name: never a machine's absolute path."""
+    key = str(prior).lower()
+    if key in SHIPPED_MODELS:
+        return SHIPPED_MODELS[key]
+    return Path(prior).name
 
 
 @torch.no_grad()
@@ -85,10 +100,14 @@ def fit_em(
         enable_progress_bar=progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        log_every_n_steps=1,
         default_root_dir=out_dir,
     )
     last = out_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+    with warnings.catch_warnings():
+        # resuming writes into the run's own checkpoint folder, which is expected to exist
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
     return trainer
 
 
@@ -97,16 +116,24 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
     ``config.json`` + ``history.json`` + ``manifest.json`` at the end). Returns the last record.
 
     ``fit_options`` (devices, accelerator, strategy, resume, progress) go to ``fit_em``."""
+    from dnadav.errors import InputError
     from dnadav.evaluate.reference import reference_sequences
-    from dnadav.oracles import load_oracle
+    from dnadav.loaders import load_oracle, oracle_length
 
     out_dir = Path(out_dir)
-    schedule = make_schedule("loglinear")
     prior, prior_config = load_denoiser(config.prior)
+    schedule = model_schedule(prior_config)  # the prior's own schedule: the checkpoint is the source of truth
+    trained = model_length(prior_config)
+    if trained is not None and trained != config.length:
+        raise InputError(f"length {config.length} bp: the prior {config.prior} was trained on {trained} bp sequences")
     model = copy.deepcopy(prior).train()
     reward_oracle = load_oracle(config.oracle, role="reward").eval()
     eval_oracle = load_oracle(config.oracle, role="eval").eval()
-    reference = reference_sequences()
+    for role, oracle in (("reward", reward_oracle), ("evaluation", eval_oracle)):
+        if oracle_length(oracle) not in (None, config.length):
+            raise InputError(f"length {config.length} bp: the {role} oracle was trained on {oracle_length(oracle)} bp sequences")
+    # the reference set follows the oracle's target cell type (HepG2 for hepg2, K562 for k562, ...)
+    reference = reference_sequences(getattr(eval_oracle, "target", "HepG2"), "eval", 500, eval_oracle)
     metrics_of = lambda m, g: plain_sample_metrics(m, prior, reward_oracle, eval_oracle, reference, config, schedule, g)  # noqa: E731
     module = DAVModule(
         model,
@@ -126,9 +153,9 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
         out_dir,
         aligned,
         {
-            "schedule": "loglinear",
+            "schedule": prior_config.get("schedule", "loglinear"),
             "length": config.length,
-            "aligned_from": str(resolve_model_dir(config.prior)),
+            "aligned_from": _portable_name(config.prior),
             "align_config": config.as_dict(),
             "prior_config": prior_config.get("train_config"),
         },
@@ -136,8 +163,14 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
     atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")
     write_manifest(
         out_dir / "manifest.json",
+        command=current_command(f"dnadav.align.run.align({config.as_dict()!r}, {str(out_dir)!r})"),
         config=config.as_dict(),
-        checkpoints=[out_dir / "model.pt", resolve_model_dir(config.prior) / "model.pt"],
+        checkpoints={
+            "model": out_dir / "model.pt",
+            "prior": resolve_model_dir(config.prior) / "model.pt",
+            "reward_oracle": reward_oracle.checkpoint_dir / "model.pt",
+            "eval_oracle": eval_oracle.checkpoint_dir / "model.pt",
+        },
         extra={"wall_minutes_this_session": (time.time() - started) / 60},
     )
     return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[-1] if module.history else {})}

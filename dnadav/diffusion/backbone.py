@@ -7,7 +7,7 @@ flow-matching DNA backbone), sized for CPU by default.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -30,8 +30,21 @@ class ConvDenoiserConfig:
     time_conditioned: bool = True
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.dilations = tuple(self.dilations)
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ConvDenoiserConfig:
+        """From a config.json ``backbone`` entry; unknown keys are refused (ValueError), missing ones
+        take their defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown backbone option(s) {sorted(unknown)}; expected some of {sorted(known)}")
+        return cls(**values)
 
 
 def fourier_time_features(t: torch.Tensor, dim: int) -> torch.Tensor:

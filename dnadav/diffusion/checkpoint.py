@@ -1,67 +1,90 @@
-"""Save and load denoisers as a plain state dict (``model.pt``) plus ``config.json``.
+"""Denoiser checkpoints: ``model.pt`` (plain state dict) + ``config.json`` through ``dnadav.checkpoints``.
 
-Loading never unpickles arbitrary objects (``torch.load(..., weights_only=True)``).
+``config.json`` holds ``architecture`` ("ConvDenoiser"), ``backbone`` (``ConvDenoiserConfig``),
+``schedule`` (the masking schedule the model was trained with: sampling must use the same one) and
+``length`` (the sequence length it was trained on), plus training metadata. Loading never unpickles
+objects; a bad folder is an ``InputError`` naming it and the problem.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dnadav.assets import asset_root
+from dnadav.checkpoints import CONFIG_FILE, MODEL_FILE, load_state, read_checkpoint, save_checkpoint
 from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.diffusion.schedule import Schedule, make_schedule
 from dnadav.errors import InputError
-from dnadav.io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["MODEL_FILE", "CONFIG_FILE", "SHIPPED_MODELS", "save_denoiser", "load_denoiser", "resolve_model_dir", "load_prior"]
+__all__ = [
+    "CONFIG_FILE",
+    "MODEL_FILE",
+    "SHIPPED_MODELS",
+    "load_denoiser",
+    "load_prior",
+    "model_length",
+    "model_schedule",
+    "resolve_model_dir",
+    "save_denoiser",
+]
 
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 # Names of shipped models under models/ (see each folder's card.md).
 SHIPPED_MODELS = {"dhs": "dhs_prior", "dhs_prior": "dhs_prior", "hepg2": "hepg2_aligned", "hepg2_aligned": "hepg2_aligned"}
 
 
 def save_denoiser(directory: str | Path, model: ConvDenoiser, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model.pt`` (state dict, float32, CPU) and ``config.json`` into ``directory``."""
-    directory = Path(directory)
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().float().cpu() for k, v in model.state_dict().items()}, buffer)
-    atomic_write_bytes(directory / MODEL_FILE, buffer.getvalue())
+    """Write ``model.pt`` (state dict, float32, CPU) and ``config.json`` into ``directory``.
+
+    ``metadata`` should carry ``schedule`` and ``length`` (what design and align read back)."""
     config = {"architecture": "ConvDenoiser", "backbone": model.config.to_dict(), **(metadata or {})}
-    atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2, default=str) + "\n")
-    return directory
+    return save_checkpoint(directory, model, config, float32=True)
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A shipped model name (``dhs``, ``hepg2``) or a directory holding model.pt + config.json."""
+    """A shipped model name (``dhs``, ``dhs_prior``, ``hepg2``, ``hepg2_aligned``) or a folder holding
+    model.pt + config.json (or the model.pt itself)."""
     key = str(name_or_path).lower()
     if key in SHIPPED_MODELS:
         return asset_root("models") / SHIPPED_MODELS[key]
     path = Path(name_or_path)
     if path.is_file() and path.name == MODEL_FILE:
         path = path.parent
-    if not (path / MODEL_FILE).is_file() or not (path / CONFIG_FILE).is_file():
+    if not path.is_dir() or not ((path / MODEL_FILE).is_file() or (path / CONFIG_FILE).is_file()):
         choices = ", ".join(sorted(SHIPPED_MODELS))
         raise InputError(f"{name_or_path}: not a shipped model ({choices}) nor a folder with {MODEL_FILE} and {CONFIG_FILE}")
     return path
 
 
 def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[ConvDenoiser, dict[str, Any]]:
-    """Load a denoiser in eval mode and its config dict."""
+    """Load a denoiser in eval mode and its config dict; InputError for a bad checkpoint."""
     directory = resolve_model_dir(name_or_path)
-    if not (directory / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"{directory / MODEL_FILE}: missing; was this model shipped or trained?")
-    config = json.loads((directory / CONFIG_FILE).read_text())
-    backbone = dict(config["backbone"])
-    backbone["dilations"] = tuple(backbone["dilations"])
-    model = ConvDenoiser(ConvDenoiserConfig(**backbone))
-    state = torch.load(directory / MODEL_FILE, map_location=device, weights_only=True)
-    model.load_state_dict(state)
+    state, config = read_checkpoint(directory, device)
+    if config.get("architecture", "ConvDenoiser") != "ConvDenoiser" or not isinstance(config.get("backbone"), dict):
+        raise InputError(f"{directory}/{CONFIG_FILE}: not a ConvDenoiser config (needs architecture and backbone)")
+    try:
+        model = ConvDenoiser(ConvDenoiserConfig.from_dict(config["backbone"]))
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{directory}/{CONFIG_FILE}: {error}") from None
+    load_state(model, state, directory)
     return model.to(device).eval(), config
+
+
+def model_schedule(config: dict[str, Any]) -> Schedule:
+    """The masking schedule a checkpoint's config names (log-linear for old configs without one)."""
+    name = config.get("schedule", "loglinear")
+    try:
+        return make_schedule(name)
+    except (ValueError, KeyError) as error:
+        raise InputError(f"config.json: unknown schedule {name!r} ({error})") from None
+
+
+def model_length(config: dict[str, Any]) -> int | None:
+    """The sequence length a checkpoint was trained on, or None when its config does not say."""
+    length = config.get("length")
+    return int(length) if length is not None else None
 
 
 def load_prior(name_or_path: str | Path = "dhs", device: torch.device | str = "cpu") -> ConvDenoiser:

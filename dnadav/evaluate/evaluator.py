@@ -49,9 +49,12 @@ HEADLINE: dict[str, tuple[str, str]] = {
 @dataclass
 class EvaluationResult:
     """One evaluation. ``summary``: one row per input (index = input name), HEADLINE columns.
-    ``per_sequence``: input, id, sequence, reward, eval_reward, eval_probability, app_log_lik, gc,
+    ``per_sequence``: input, id, sequence, reward, pred_activity, eval_probability, app_log_lik, gc,
     novelty, motif_hits. ``kmer_frequencies``: input (and "reference") -> 3-mer frequencies ``[64]``.
-    ``motif_rates``: hits per kb, rows = inputs + "reference", columns = motif names."""
+    ``motif_rates``: hits per kb, rows = inputs + "reference", columns = motif names;
+    ``motif_counts``: the same as total hit counts and ``scanned_kb``: kb scanned per row (for the
+    enrichment test). ``pairwise_distances``: input -> the Levenshtein distances (bases) of all
+    distinct pairs ``[N(N-1)/2]``. ``controls``: the names of real-sequence rows (not designs)."""
 
     summary: pd.DataFrame
     per_sequence: pd.DataFrame
@@ -59,6 +62,10 @@ class EvaluationResult:
     motif_rates: pd.DataFrame
     motifs: MotifSet
     info: dict = field(default_factory=dict)
+    motif_counts: pd.DataFrame | None = None
+    scanned_kb: dict[str, float] = field(default_factory=dict)
+    pairwise_distances: dict[str, np.ndarray] = field(default_factory=dict)
+    controls: list[str] = field(default_factory=list)
 
 
 def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0) -> LogLikelihood:
@@ -105,7 +112,7 @@ def _valid_only(name: str, given: SequenceTable | Sequence[str], length: int | N
         sequences, dropped = [str(s) for s in given], 0
         ids = [f"{name}_{i + 1}" for i in range(len(sequences))]
     length = length if length is not None else (len(sequences[0]) if sequences else 0)
-    keep = [invalid_character(s) is None and len(s) == length for s in sequences]
+    keep = [len(s) == length and invalid_character(s) is None for s in sequences]  # length first: cheap
     invalid = dropped + keep.count(False)
     return [i for i, k in zip(ids, keep) if k], [s.upper() for s, k in zip(sequences, keep) if k], dropped + len(keep), invalid
 
@@ -127,6 +134,7 @@ def evaluate_sets(
     kmer_js_k: int = 3,
     batch_size: int = 512,
     seed: int = 0,
+    controls: Sequence[str] = (),
 ) -> EvaluationResult:
     """Evaluate each named input (a list of strings or a ``SequenceTable``; one summary row each).
 
@@ -136,7 +144,9 @@ def evaluate_sets(
     the shipped prior) with ``loglik_time_samples`` time samples; ``"skip"`` = no App-Log-Lik (nan).
     ``reference``: default = top 500 held-out HepG2 DHS by ``eval_oracle`` (see
     ``dnadav.evaluate.reference``). ``training``: default = the DHS train split. ``length``: the
-    expected length (default: each input's first record). Oracles run in batches of ``batch_size``.
+    expected length (default: each input's first record); records of another length are counted as
+    invalid, so no record's size reaches an oracle. Oracles run in batches of ``batch_size``.
+    ``controls``: names among ``inputs`` that are real sequences (labelled so in the report).
     """
     started = time.perf_counter()
     if reward_oracle is None or eval_oracle is None:
@@ -163,6 +173,9 @@ def evaluate_sets(
     reference_counts = metrics.kmer_counts(reference_tokens, 3)
     kmer_frequencies = {"reference": reference_counts / max(1, reference_counts.sum())}
     motif_rates = {"reference": reference_hits.sum(0).numpy() / max(reference_kb, 1e-9)}
+    motif_counts = {"reference": reference_hits.sum(0).numpy()}
+    scanned_kb = {"reference": reference_kb}
+    pairwise: dict[str, np.ndarray] = {}
     rows, frames = [], []
     for name, given in inputs.items():
         ids, sequences, n_records, n_invalid = _valid_only(name, given, length)
@@ -192,6 +205,10 @@ def evaluate_sets(
         counts = metrics.kmer_counts(tokens, 3)
         kmer_frequencies[name] = counts / max(1, counts.sum())
         motif_rates[name] = hits.sum(0).numpy() / (tokens.numel() / 1000)
+        motif_counts[name] = hits.sum(0).numpy()
+        scanned_kb[name] = tokens.numel() / 1000
+        distances = metrics.pairwise_levenshtein(sequences) if len(sequences) > 1 else np.zeros((1, 1))
+        pairwise[name] = distances[np.triu_indices(len(distances), k=1)].astype(float)
         row.update(
             {
                 "pred_activity_median": metrics.pred_activity(held_out),
@@ -201,7 +218,7 @@ def evaluate_sets(
                 "kmer3_correlation": metrics.pearson(counts, reference_counts),
                 "motif_correlation": motif_correlation(hits, reference_hits),
                 "app_log_lik_median": float(np.median(log_lik)),
-                "levenshtein_diversity": metrics.mean_pairwise_levenshtein(sequences),
+                "levenshtein_diversity": float(pairwise[name].mean()) if len(pairwise[name]) else float("nan"),
                 "identity_diversity": metrics.mean_pairwise_identity_distance(tokens),
                 "novelty_median": novelty_median,
                 "near_copy_fraction": near_copies,
@@ -217,7 +234,7 @@ def evaluate_sets(
                     "id": ids,
                     "sequence": sequences,
                     "reward": reward,
-                    "eval_reward": held_out,
+                    "pred_activity": held_out,
                     "eval_probability": probability,
                     "app_log_lik": log_lik,
                     "gc": gc,
@@ -236,6 +253,10 @@ def evaluate_sets(
         kmer_frequencies=kmer_frequencies,
         motif_rates=rates,
         motifs=motifs,
+        motif_counts=pd.DataFrame(motif_counts, index=list(motifs.names)).T,
+        scanned_kb=scanned_kb,
+        pairwise_distances=pairwise,
+        controls=[c for c in controls if c in inputs],
         info={
             "seconds": time.perf_counter() - started,
             "reference_size": len(reference),
@@ -245,5 +266,11 @@ def evaluate_sets(
             "loglik": "skipped" if log_likelihood == "skip" else "computed",
             "reward_oracle_target": getattr(reward_oracle, "target", None),
             "eval_oracle_target": getattr(eval_oracle, "target", None),
+            "length_rule": (
+                f"Records whose length is not {length} bp (what the oracles were trained on) are counted as invalid "
+                "and not scored."
+            )
+            if length is not None
+            else None,
         },
     )

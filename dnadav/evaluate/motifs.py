@@ -19,6 +19,8 @@ from dnadav.assets import asset_path
 
 __all__ = [
     "MotifSet",
+    "benjamini_hochberg",
+    "enrichment_test",
     "hit_thresholds",
     "load_motifs",
     "motif_correlation",
@@ -150,3 +152,49 @@ def motif_enrichment(design_rate: np.ndarray, reference_rate: np.ndarray, pseudo
     """log2 enrichment ``[n]`` of hits per kb over the reference: ``log2((d + c) / (r + c))`` with
     c = ``pseudo_rate`` hits/kb so that motifs absent from both score 0."""
     return np.log2((np.asarray(design_rate) + pseudo_rate) / (np.asarray(reference_rate) + pseudo_rate))
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values) ``[n]`` of ``p_values [n]`` (FDR control)."""
+    p = np.asarray(p_values, dtype=float)
+    n = p.size
+    if n == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * n / np.arange(1, n + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1].clip(max=1.0)
+    q = np.empty(n)
+    q[order] = adjusted
+    return q
+
+
+def enrichment_test(hits: np.ndarray, kb: float, reference_hits: np.ndarray, reference_kb: float):
+    """Per-motif enrichment of hits in an input over the reference, with counts and a test.
+
+    Under "same rate per kb", a motif's input hits given its total hits ``N = h + h_ref`` follow
+    Binomial(N, kb / (kb + reference_kb)) (the conditional test for two Poisson rates). The one-sided
+    p-value is P(X ≥ h); q-values are Benjamini–Hochberg over the motifs. Returns a DataFrame with
+    columns hits, per_kb, reference_hits, reference_per_kb, rate_ratio (per-kb ratio; inf when the
+    reference has none), p_value, q_value, in the order of the inputs."""
+    import pandas as pd
+    from scipy.stats import binom
+
+    hits = np.asarray(hits, dtype=np.int64)
+    reference_hits = np.asarray(reference_hits, dtype=np.int64)
+    total = hits + reference_hits
+    share = kb / (kb + reference_kb)
+    p = np.where(total > 0, binom.sf(hits - 1, total, share), 1.0)
+    per_kb, reference_per_kb = hits / kb, reference_hits / reference_kb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(reference_per_kb > 0, per_kb / reference_per_kb, np.where(per_kb > 0, np.inf, np.nan))
+    return pd.DataFrame(
+        {
+            "hits": hits,
+            "per_kb": per_kb,
+            "reference_hits": reference_hits,
+            "reference_per_kb": reference_per_kb,
+            "rate_ratio": ratio,
+            "p_value": p,
+            "q_value": benjamini_hochberg(p),
+        }
+    )

@@ -14,10 +14,10 @@ import numpy as np
 
 from dnadav import __version__
 from dnadav.evaluate.evaluator import HEADLINE, EvaluationResult
-from dnadav.evaluate.motifs import motif_enrichment
+from dnadav.evaluate.motifs import enrichment_test
 from dnadav.io import atomic_write_text, check_writable
 
-__all__ = ["REPORT_FILES", "top_enriched_motifs", "write_report"]
+__all__ = ["REPORT_FILES", "motif_tests", "top_enriched_motifs", "write_report"]
 
 REPORT_FILES = ("report.html", "metrics.json", "metrics.csv", "per_sequence.csv")
 _COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f", "#555555"]
@@ -26,7 +26,11 @@ max-width:1180px;padding:0 1rem;color:#222;line-height:1.45}h1{font-size:1.6rem;
 h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 table{border-collapse:collapse;font-size:.86rem;margin:.6rem 0}th,td{padding:.3rem .5rem;
 border-bottom:1px solid #eee;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}
-th{background:#f4f6f8;font-weight:600}.note{color:#555;font-size:.88rem;max-width:60rem}img{max-width:100%}
+th{background:#f4f6f8;font-weight:600}.note{color:#555;font-size:.88rem;max-width:60rem}img{width:100%;height:auto}
+tr.control td{color:#555;font-style:italic}.verdict li{margin:.3rem 0}.verdict{padding-left:1.2rem}
+td:first-child{min-width:9rem}
+@media print{body{margin:0;max-width:none}h2{break-after:avoid}img{break-inside:avoid}
+.scroll{overflow:visible}table{font-size:.68rem}th,td{padding:.2rem .25rem}}
 .scroll{overflow-x:auto}dl{font-size:.86rem;display:grid;grid-template-columns:10rem 1fr;gap:.25rem .8rem}
 dt{font-weight:600}dd{margin:0;color:#444}code{background:#f4f6f8;padding:0 .25rem;border-radius:3px}
 .meta td{text-align:left;border:none;padding:.1rem .6rem .1rem 0}"""
@@ -45,12 +49,20 @@ def _colour(i: int) -> str:
     return _COLOURS[i % len(_COLOURS)]
 
 
+def _label(name: str, width: int = 18) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(name), width)) or str(name)
+
+
 def _activity_plot(result: EvaluationResult, names: list[str], plt) -> str:
     per = result.per_sequence
-    figure, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(names) + 2), 3.8))
+    from matplotlib.patches import Patch
+
+    figure, ax = plt.subplots(figsize=(11.5, 4.2))
     for i, name in enumerate(names):
         rows = per[per["input"] == name] if len(per) else per
-        for offset, column, colour in ((-0.18, "eval_reward", "#1b6ca8"), (0.18, "reward", "#bbbbbb")):
+        for offset, column, colour in ((-0.18, "pred_activity", "#1b6ca8"), (0.18, "reward", "#bbbbbb")):
             values = rows[column].to_numpy() if len(rows) else np.zeros(0)
             if len(values) > 1 and np.ptp(values) > 0:
                 parts = ax.violinplot([values], positions=[i + offset], widths=0.34, showmedians=True)
@@ -63,10 +75,16 @@ def _activity_plot(result: EvaluationResult, names: list[str], plt) -> str:
             elif len(values):
                 ax.scatter([i + offset] * len(values), values, color=colour, s=12)
     ax.axhline(0, color="#999", lw=0.8, ls="--")
-    ax.set_xticks(range(len(names)), names, rotation=15 if len(names) > 3 else 0)
-    ax.set_ylabel("HepG2 log-odds (nats)")
-    ax.set_title("activity: evaluation oracle (blue, held out) vs reward oracle (grey, optimised)", fontsize=10)
-    ax.text(1.0, 0.02, "dashed: p = 0.5", transform=ax.transAxes, ha="right", fontsize=8, color="#666")
+    ax.set_xticks(range(len(names)), [_label(n) for n in names], fontsize=8)
+    ax.set_ylabel(f"{result.info.get('eval_oracle_target') or 'target'} log-odds (nats)")
+    ax.set_title("activity per sequence", fontsize=10)
+    handles = [
+        Patch(color="#1b6ca8", label="evaluation oracle (held out)"),
+        Patch(color="#bbbbbb", label="reward oracle (optimised)"),
+        plt.Line2D([], [], color="#999", ls="--", lw=0.8, label="p = 0.5"),
+    ]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    figure.tight_layout()
     return _png(figure)
 
 
@@ -114,34 +132,88 @@ def _tradeoff_and_gc(result: EvaluationResult, names: list[str], plt) -> str:
 
 
 def _diversity_plot(result: EvaluationResult, names: list[str], plt) -> str:
-    summary = result.summary
-    panels = (
-        ("levenshtein_diversity", "mean pairwise Levenshtein", "bases"),
-        ("identity_diversity", "mean pairwise 1 − identity", "share of positions"),
-        ("novelty_median", "median distance to nearest training seq.", "bases"),
-    )
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.3))
-    for ax, (column, title, unit) in zip(axes, panels):
-        values = summary[column].astype(float).fillna(0).to_numpy()
-        ax.bar(range(len(names)), values, color=[_colour(i) for i in range(len(names))])
-        ax.set_xticks(range(len(names)), names, rotation=20 if len(names) > 2 else 0, fontsize=8)
-        ax.set(title=title, ylabel=unit)
+    figure, axes = plt.subplots(1, 2, figsize=(11.5, 3.6))
+    distances = [result.pairwise_distances.get(n, np.zeros(0)) for n in names]
+    top = max([d.max() for d in distances if len(d)] + [1.0])
+    bins = np.linspace(0, top, 41)
+    for i, (name, values) in enumerate(zip(names, distances)):
+        if len(values):
+            axes[0].hist(values, bins=bins, density=True, histtype="step", lw=1.6, color=_colour(i), label=name)
+    axes[0].set(title="pairwise Levenshtein distance within each input", xlabel="bases", ylabel="density")
+    per = result.per_sequence
+    novelty = per["novelty"].to_numpy(dtype=float) if len(per) else np.zeros(0)
+    finite = novelty[np.isfinite(novelty)]
+    if finite.size:
+        bins = np.linspace(0, max(1.0, finite.max()), 41)
+        for i, name in enumerate(names):
+            values = per.loc[per["input"] == name, "novelty"].to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            if values.size:
+                axes[1].hist(values, bins=bins, density=True, histtype="step", lw=1.6, color=_colour(i), label=name)
+    axes[1].set(title="distance to the nearest training sequence", xlabel="bases (near 0 = memorised)", ylabel="density")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     figure.tight_layout()
     return _png(figure)
 
 
-def top_enriched_motifs(result: EvaluationResult, top: int = 5) -> dict[str, list[tuple[str, float]]]:
-    """Per input, the ``top`` motifs by log2 enrichment of hits per kb over the reference."""
-    rates = result.motif_rates
+def motif_tests(result: EvaluationResult):
+    """Per input, the enrichment test of every motif over the reference set (see
+    ``dnadav.evaluate.motifs.enrichment_test``): ``{input: DataFrame indexed by motif}``."""
+    counts = result.motif_counts
     out = {}
+    if counts is None or "reference" not in counts.index:
+        return out
     for name in result.summary.index:
-        if name not in rates.index:
+        if name not in counts.index:
+            continue
+        table = enrichment_test(
+            counts.loc[name].to_numpy(),
+            result.scanned_kb[name],
+            counts.loc["reference"].to_numpy(),
+            result.scanned_kb["reference"],
+        )
+        table.index = list(counts.columns)
+        table.insert(0, "cell_type", list(result.motifs.cell_types))
+        out[name] = table
+    return out
+
+
+def top_enriched_motifs(result: EvaluationResult, top: int = 5, fdr: float = 0.05) -> dict[str, list[tuple[str, float, float]]]:
+    """Per input, up to ``top`` motifs significantly enriched over the reference (BH q < ``fdr``,
+    rate ratio > 1), as (motif, rate ratio, q-value), most significant first."""
+    out = {}
+    tests = motif_tests(result)
+    for name in result.summary.index:
+        table = tests.get(name)
+        if table is None:
             out[name] = []
             continue
-        ratio = motif_enrichment(rates.loc[name].to_numpy(), rates.loc["reference"].to_numpy())
-        order = np.argsort(-ratio, kind="stable")[:top]
-        out[name] = [(str(rates.columns[j]), float(ratio[j])) for j in order]
+        chosen = table[(table["q_value"] < fdr) & (table["rate_ratio"] > 1)]
+        chosen = chosen.sort_values(["q_value", "rate_ratio"], ascending=[True, False], kind="stable").head(top)
+        out[name] = [(str(m), float(r), float(q)) for m, r, q in zip(chosen.index, chosen["rate_ratio"], chosen["q_value"])]
     return out
+
+
+def _motif_table(result: EvaluationResult, tests, fdr: float = 0.05, top: int = 6) -> str:
+    rows = []
+    for name in result.summary.index:
+        table = tests.get(name)
+        if table is None:
+            continue
+        chosen = table[(table["q_value"] < fdr) & (table["rate_ratio"] > 1)]
+        chosen = chosen.sort_values(["q_value", "rate_ratio"], ascending=[True, False], kind="stable").head(top)
+        cells = [
+            f"{html.escape(m)} <small>({html.escape(r.cell_type)})</small>: {int(r.hits)} vs {int(r.reference_hits)} hits "
+            f"({r.per_kb:.2f} vs {r.reference_per_kb:.2f}/kb, ×{r.rate_ratio:.2g}, q = {r.q_value:.1e})"
+            for m, r in chosen.iterrows()
+        ]
+        kind = ' class="control"' if name in result.controls else ""
+        rows.append(
+            f"<tr{kind}><td>{html.escape(str(name))}</td>"
+            f"<td style='text-align:left'>{'<br>'.join(cells) or 'none significant'}</td></tr>"
+        )
+    head = f"<tr><th>input</th><th style='text-align:left'>enriched motifs (q &lt; {fdr}), most significant first</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _logos(result: EvaluationResult, enriched: dict[str, list[tuple[str, float]]], plt) -> str:
@@ -150,12 +222,12 @@ def _logos(result: EvaluationResult, enriched: dict[str, list[tuple[str, float]]
 
     chosen = []
     for motifs in enriched.values():
-        for motif, ratio in motifs[:3]:
-            if ratio > 0 and motif not in chosen:
+        for motif, ratio, _ in motifs[:3]:
+            if ratio > 1 and motif not in chosen:
                 chosen.append(motif)
     chosen = chosen[:8]
     if not chosen:
-        return '<p class="note">No motif is enriched over the reference.</p>'
+        return '<p class="note">No motif is significantly enriched over the reference.</p>'
     columns = min(4, len(chosen))
     rows = math.ceil(len(chosen) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 1.7 * rows), squeeze=False)
@@ -183,8 +255,10 @@ def _cell(value) -> str:
 
 def _table(result: EvaluationResult, labels: dict[str, tuple[str, str]]) -> str:
     head = "".join(f'<th title="{html.escape(text)}">{html.escape(label)}</th>' for label, text in labels.values())
+    control = ' class="control"'
     body = [
-        f"<tr><td>{html.escape(str(name))}</td>{''.join(f'<td>{_cell(row[c])}</td>' for c in labels)}</tr>"
+        f"<tr{control if name in result.controls else ''}><td>{html.escape(str(name))}</td>"
+        f"{''.join(f'<td>{_cell(row[c])}</td>' for c in labels)}</tr>"
         for name, row in result.summary.iterrows()
     ]
     return f'<div class="scroll"><table><tr><th>input</th>{head}</tr>{"".join(body)}</table></div>'
@@ -197,6 +271,7 @@ def write_report(
     command: str,
     oracle_names: dict[str, str],
     reference_description: str,
+    verdicts: dict[str, str] | None = None,
     force: bool = False,
 ) -> Path:
     """Write the four ``REPORT_FILES`` into ``out_dir`` (atomically); refuses to overwrite any of them
@@ -223,9 +298,25 @@ def write_report(
             "logos": _logos(result, enriched, plt),
         }
     definitions = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>" for label, text in labels.values())
-    enrichment_rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{', '.join(f'{html.escape(m)} ({v:+.2f})' for m, v in motifs) or '–'}</td></tr>"
-        for name, motifs in enriched.items()
+    tests = motif_tests(result)
+    motif_table = _motif_table(result, tests)
+    from dnadav.evaluate.verdict import RULES
+
+    target_name = str(result.info.get("eval_oracle_target") or "target")
+    verdict_items = "".join(f"<li>{html.escape(text)}</li>" for text in (verdicts or {}).values())
+    verdict_block = (
+        f'<h2>Verdict</h2><ul class="verdict">{verdict_items}</ul>'
+        f'<p class="note">Rules: {html.escape(" ".join(RULES.split()).replace("{target}", target_name))}</p>'
+        if verdict_items
+        else ""
+    )
+    controls = ", ".join(result.controls)
+    length_rule = result.info.get("length_rule")
+    controls_note = (
+        f"Rows in italics are real sequences, measured exactly like the inputs: {html.escape(controls)} — random "
+        "held-out (chr1) DHS that no oracle or model was trained on. "
+        if controls
+        else ""
     )
     info = result.info
     meta = [
@@ -242,9 +333,11 @@ def write_report(
 <style>{_CSS}</style></head><body>
 <h1>dnadav evaluation report</h1>
 <table class="meta">{meta_rows}</table>
+{verdict_block}
 <p class="note">The DHS oracles predict cell-type-specific chromatin <b>accessibility</b> (log-odds of HepG2 among
 four cell types and a shuffled background), a proxy for enhancer activity, not a measured activity.</p>
 <h2>Headline</h2>{_table(result, labels)}
+<p class="note">{controls_note}{html.escape(length_rule or "")}</p>
 <p class="note">Hover a column name for its definition; all definitions are listed at the end. Invalid records
 (non-ACGT characters or the wrong length) are counted in <i>n</i> and left out of every other column.</p>
 <h2>Activity</h2><p class="note">Judge designs by the evaluation oracle (blue), trained on other chromosomes than the
@@ -253,12 +346,15 @@ the reward oracle rather than encode accessibility.</p>{sections["activity"]}
 <h2>Naturalness</h2><p class="note">3-mer frequencies of each input against the reference set; points on the
 diagonal mean natural composition. Right: the activity/naturalness trade-off across inputs, and GC content.</p>
 {sections["kmer"]}{sections["tradeoff"]}
-<h2>Diversity and novelty</h2><p class="note">Pairwise distances within each input (higher = more diverse) and
-the distance to the nearest training sequence (near 0 = memorised).</p>{sections["diversity"]}
-<h2>Motifs</h2><p class="note">JASPAR CORE motifs most enriched in each input over the reference (log2 ratio of hits
-per kb, +0.05 hits/kb pseudocount; a hit is a PWM log-odds score ≥ 85% of the way from the motif's minimum to its
-maximum, on either strand). Logos show information content (bits) of the enriched motifs.</p>
-<table><tr><th>input</th><th>top enriched motifs (log2 ratio)</th></tr>{enrichment_rows}</table>{sections["logos"]}
+<h2>Diversity and novelty</h2><p class="note">Distributions of the pairwise edit distances within each input
+(further right = more diverse; a spike near 0 = near-duplicates) and of each sequence's distance to the nearest
+training sequence (near 0 = memorised).</p>{sections["diversity"]}
+<h2>Motifs</h2><p class="note">JASPAR CORE motif hits in each input against the reference set, with counts: a
+hit is a PWM log-odds score ≥ 85% of the way from the motif's minimum to its maximum, on either strand. Test: given a
+motif's total hits in the input and the reference, the input's share is Binomial under equal rates per kb (one-sided);
+q-values are Benjamini–Hochberg over the motifs of each input. Logos show the information content (bits) of the
+enriched motifs.</p>
+{motif_table}{sections["logos"]}
 <h2>Definitions</h2><dl>{definitions}</dl>
 <p class="note">Machine-readable: <code>metrics.json</code>, <code>metrics.csv</code> (one row per input),
 <code>per_sequence.csv</code> (one row per valid sequence).</p>
@@ -271,6 +367,9 @@ maximum, on either strand). Logos show information content (bits) of the enriche
         "definitions": {column: text for column, (_, text) in labels.items()},
         "inputs": json.loads(result.summary.reset_index().to_json(orient="records")),
         "top_motifs": enriched,
+        "verdicts": verdicts or {},
+        "controls": result.controls,
+        "motif_tests": {name: json.loads(table.to_json(orient="index")) for name, table in tests.items()},
         "motif_rates_per_kb": json.loads(result.motif_rates.to_json(orient="index")),
         "info": info,
     }

@@ -1,0 +1,95 @@
+"""One on-disk format for every checkpoint kind (denoisers and oracles): a folder holding
+``model.pt`` (a plain state dict: tensor names -> tensors, CPU) and ``config.json`` (what to build).
+
+Saving and loading go through here so every kind gets the same guarantees: writes are atomic,
+loading never unpickles objects (``torch.load(..., weights_only=True)``), and a bad checkpoint — a
+pickle that is not plain tensors, a truncated file, weights of another architecture, a missing or
+unreadable config — is an ``InputError`` naming the folder and the problem (the CLI exits with 2).
+Kind-specific modules (``dnadav.diffusion.checkpoint``, the oracle registry) say *what* to build.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dnadav.errors import InputError
+from dnadav.io import atomic_write_bytes, atomic_write_text
+
+__all__ = ["CONFIG_FILE", "MODEL_FILE", "load_state", "read_checkpoint", "read_config", "save_checkpoint"]
+
+MODEL_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+
+
+def save_checkpoint(directory: str | Path, module: torch.nn.Module, config: dict[str, Any], *, float32: bool = False) -> Path:
+    """Write ``module``'s state dict (detached, CPU; cast to float32 if ``float32``) as ``model.pt``
+    and ``config`` as ``config.json`` into ``directory`` (atomic writes). Returns ``directory``."""
+    directory = Path(directory)
+    state = {
+        k: (v.detach().float() if float32 and v.is_floating_point() else v.detach()).cpu() for k, v in module.state_dict().items()
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(directory / MODEL_FILE, buffer.getvalue())
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2, default=str) + "\n")
+    return directory
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """``config.json`` of a checkpoint folder as a dict; InputError if missing or not a JSON object."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(f"{directory}: no {CONFIG_FILE} beside {MODEL_FILE}; a checkpoint folder needs both")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: expected a JSON object; got {type(config).__name__}")
+    return config
+
+
+def read_checkpoint(directory: str | Path, device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, config) of a checkpoint folder, validated; InputError naming the problem."""
+    directory = Path(directory)
+    weights = directory / MODEL_FILE
+    if not weights.is_file():
+        raise InputError(f"{directory}: no {MODEL_FILE} (a checkpoint folder holds {MODEL_FILE} and {CONFIG_FILE})")
+    config = read_config(directory)
+    try:
+        state = torch.load(weights, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"{weights}: not a plain-tensor checkpoint; refusing to unpickle it ({reason[:160]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"{weights}: truncated or corrupt ({first[:160]})") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise InputError(f"{weights}: expected a state dict of named tensors; got {type(state).__name__}")
+    return state, config
+
+
+def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], directory: str | Path) -> torch.nn.Module:
+    """``module.load_state_dict(state)`` (strict); InputError when the weights are of another
+    architecture than the one ``config.json`` describes. Returns ``module``."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        if wrong:
+            k = wrong[0]
+            detail = f"{k} has shape {tuple(state[k].shape)}, the architecture wants {tuple(expected[k].shape)}"
+        elif missing:
+            detail = f"{len(missing)} weight(s) missing, e.g. {missing[0]}"
+        else:
+            detail = f"{len(unexpected)} unexpected weight(s), e.g. {unexpected[0]}"
+        raise InputError(f"{directory}: {MODEL_FILE} does not fit the architecture in {CONFIG_FILE} ({detail})")
+    module.load_state_dict(state)
+    return module

@@ -1,0 +1,186 @@
+"""The main job: sample designs from a model for an oracle (optionally with the E-step search at
+test time, "DAV posterior") and score them with the reward and the evaluation oracle.
+
+The model's checkpoint is the source of truth: its ``config.json`` gives the masking schedule and
+the sequence length it was trained on, and whether (and to which oracle) it was aligned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnadav import defaults
+from dnadav.errors import InputError
+
+__all__ = ["DesignResult", "default_model_for", "design", "stream_generator"]
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """Designs and their scores. Score arrays are ``[N]`` float64 numpy arrays (nats for log-odds)."""
+
+    ids: list[str]
+    sequences: list[str]
+    reward: np.ndarray  # reward-oracle score (what the model was tuned on)
+    pred_activity: np.ndarray  # held-out evaluation-oracle score: judge designs by this
+    eval_probability: np.ndarray  # evaluation-oracle probability of the target cell type
+    model: str  # the model as named by the caller (or the default picked for the oracle)
+    model_dir: Path
+    aligned_to: str | None  # the oracle the model was aligned to (its config's align_config), None for a prior
+    used_aligned_model: bool  # True only when the model was aligned to this very oracle
+    settings: dict  # oracle, n, length, model, num_steps, num_children, reward_temperature (None without search), seed
+    checkpoints: dict[str, Path]  # "model", "reward_oracle", "eval_oracle" -> model.pt
+    timings: dict[str, float] = field(default_factory=dict)
+    search_stats: dict | None = None
+
+
+def default_model_for(oracle: str) -> tuple[str, bool]:
+    """The shipped aligned model for ``oracle`` when there is one, else the prior: (name, aligned?)."""
+    from dnadav.diffusion.checkpoint import SHIPPED_MODELS, resolve_model_dir
+
+    key = f"{str(oracle).lower()}_aligned"
+    if key in SHIPPED_MODELS and (resolve_model_dir(key) / "model.pt").is_file():
+        return key, True
+    return "dhs_prior", False
+
+
+def stream_generator(seed: int, block: int) -> torch.Generator:
+    """The random stream of block ``block`` (``defaults.DESIGN_BLOCK`` sequences) under ``seed``."""
+    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(block)) % (2**63 - 1))
+
+
+def _check_settings(num_sequences: int, num_steps: int, num_children: int, reward_temperature: float) -> None:
+    if not isinstance(num_sequences, int) or num_sequences < 1:
+        raise InputError(f"n must be an integer ≥ 1; got {num_sequences!r}")
+    if num_steps < 1:
+        raise InputError(f"steps must be ≥ 1; got {num_steps}")
+    if num_children < 0:
+        raise InputError(f"children must be ≥ 0 (0 = plain sampling); got {num_children}")
+    if not reward_temperature > 0 or math.isnan(reward_temperature):
+        raise InputError(f"temperature must be > 0 (inf = no tilt); got {reward_temperature}")
+
+
+def _check_length(length: int | None, model_length: int | None, oracle_lengths: dict[str, int | None], model: str) -> int:
+    """The length to design: the model's; refuses one the model or an oracle was not trained on."""
+    known = {f"model {model}": model_length, **oracle_lengths}
+    trained = {k: v for k, v in known.items() if v is not None}
+    if length is None:
+        length = model_length or next(iter(trained.values()), None) or 200
+    if length < 1:
+        raise InputError(f"length must be ≥ 1; got {length}")
+    for what, value in trained.items():
+        if value != length:
+            raise InputError(f"length {length} bp: the {what} was trained on {value} bp sequences; use --length {value}")
+    return length
+
+
+@torch.no_grad()
+def design(
+    oracle: str = defaults.ORACLE,
+    num_sequences: int = 128,
+    length: int | None = None,
+    model: str | Path | None = None,
+    num_steps: int = defaults.DESIGN_STEPS,
+    num_children: int = 0,
+    reward_temperature: float = defaults.REWARD_TEMPERATURE,
+    seed: int = 0,
+    on_step: Callable[[int], None] | None = None,
+    oracles: tuple[torch.nn.Module, torch.nn.Module] | None = None,
+) -> DesignResult:
+    """Design ``num_sequences`` sequences for ``oracle`` (a shipped name or an oracle folder).
+
+    ``model`` None picks the shipped aligned model for the oracle (else the prior). ``length`` None
+    takes the model's training length; another length is refused (InputError). With
+    ``num_children`` M > 0 every reverse step also runs the DAV E-step (M candidates per sequence,
+    reward temperature α = ``reward_temperature``), which costs M× the network calls. Sequences are
+    made in fixed blocks of ``defaults.DESIGN_BLOCK``; block k draws from its own stream seeded by
+    (``seed``, k) and is always sampled whole (the last one is cut to n), so sequence i depends only
+    on the seed and i — never on n or a batch size. Search statistics count whole blocks.
+    ``on_step`` is called after each reverse step of each block. ``oracles`` (reward, eval) may be
+    passed already loaded; by default both are loaded by ``oracle`` name.
+    """
+    from dnadav.align.search import SearchConfig, search
+    from dnadav.diffusion.checkpoint import model_schedule
+    from dnadav.diffusion.sampler import sample
+    from dnadav.loaders import load_model, load_oracle, oracle_length
+    from dnadav.seq import tokens_to_onehot, tokens_to_strings
+
+    _check_settings(num_sequences, num_steps, num_children, reward_temperature)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    model = str(model) if model is not None else default_model_for(oracle)[0]
+    denoiser = load_model(model)
+    config = denoiser.config_dict
+    aligned_to = (config.get("align_config") or {}).get("oracle")
+    reward_oracle, eval_oracle = oracles or (load_oracle(oracle, role="reward"), load_oracle(oracle, role="eval"))
+    reward_oracle, eval_oracle = reward_oracle.eval(), eval_oracle.eval()
+    length = _check_length(
+        length,
+        denoiser.length,
+        {"reward oracle": oracle_length(reward_oracle), "evaluation oracle": oracle_length(eval_oracle)},
+        model,
+    )
+    schedule = model_schedule(config)
+    timings["load_seconds"] = time.perf_counter() - started
+    search_config = None
+    if num_children > 0:
+        search_config = SearchConfig(num_children=num_children, reward_temperature=reward_temperature, num_steps=num_steps)
+    blocks, stats = [], []
+    started = time.perf_counter()
+    for block, first in enumerate(range(0, num_sequences, defaults.DESIGN_BLOCK)):
+        count = min(defaults.DESIGN_BLOCK, num_sequences - first)
+        generator = stream_generator(seed, block)
+        size = defaults.DESIGN_BLOCK  # a whole block even for the last one, so its first `count` do not depend on n
+        if search_config is not None:
+            result = search(denoiser, reward_oracle.reward, size, length, search_config, schedule, generator, on_step=on_step)
+            blocks.append(result.sequences[:count])
+            stats.append(result.stats.as_dict())
+        else:
+            blocks.append(sample(denoiser, size, length, num_steps, schedule, generator, on_step=on_step)[:count])
+    tokens = torch.cat(blocks)
+    timings["sampling_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
+    onehot = tokens_to_onehot(tokens)
+    reward = reward_oracle.reward(onehot).double().numpy()
+    pred_activity = eval_oracle.reward(onehot).double().numpy()
+    eval_probability = eval_oracle.probability(onehot).double().numpy()
+    timings["scoring_seconds"] = time.perf_counter() - started
+    search_stats = {k: sum(s[k] for s in stats) for k in stats[0]} if stats else None
+    width = len(str(num_sequences))
+    checkpoints = {"model": denoiser.checkpoint_dir / "model.pt"}
+    for role, scorer in (("reward_oracle", reward_oracle), ("eval_oracle", eval_oracle)):
+        if getattr(scorer, "checkpoint_dir", None) is not None:
+            checkpoints[role] = Path(scorer.checkpoint_dir) / "model.pt"
+    settings = {
+        "oracle": str(oracle),
+        "n": num_sequences,
+        "length": length,
+        "model": model,
+        "num_steps": num_steps,
+        "num_children": num_children,
+        "reward_temperature": reward_temperature if num_children > 0 else None,
+        "seed": seed,
+        "schedule": config.get("schedule", "loglinear"),
+    }
+    return DesignResult(
+        ids=[f"design_{i + 1:0{width}d}" for i in range(num_sequences)],
+        sequences=tokens_to_strings(tokens),
+        reward=reward,
+        pred_activity=pred_activity,
+        eval_probability=eval_probability,
+        model=model,
+        model_dir=denoiser.checkpoint_dir,
+        aligned_to=aligned_to,
+        used_aligned_model=aligned_to is not None and str(aligned_to).lower() == str(oracle).lower(),
+        settings=settings,
+        checkpoints=checkpoints,
+        timings=timings,
+        search_stats=search_stats,
+    )

@@ -1,0 +1,71 @@
+"""One sentence of verdict per input, by fixed rules against the real held-out rows.
+
+With ``t`` / ``o`` the Pred-Activity medians of the real target / off-target rows and ``m`` the
+input's: *beyond real {target} DHS* if m > t + 1 nat; *accessible like real {target} DHS* if
+m ≥ (t + o) / 2; otherwise *not {target}-like*. *Natural* if the 3-mer correlation with the
+reference is at least the real off-target row's (i.e. within the range of real DHS); *diverse* if
+the mean pairwise Levenshtein is at least 80% of the real
+target row's; *near copies of training sequences* if more than 5% are near copies; the
+*reward-hacking alarm* rings when the reward − Pred-Activity gap exceeds the real row's by > 1 nat.
+"""
+
+from __future__ import annotations
+
+import math
+
+from dnadav.evaluate.evaluator import EvaluationResult
+
+__all__ = ["RULES", "verdicts"]
+
+RULES = __doc__.split("\n\n", 1)[1].strip().replace("``", "").replace("*", "")
+
+
+def _fmt(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+
+
+def verdicts(result: EvaluationResult, *, target: str = "HepG2", controls: list[str] | None = None) -> dict[str, str]:
+    """``{input: sentence}`` for every non-control row of ``result.summary``; without real rows, a
+    sentence that says no verdict can be given."""
+    summary = result.summary
+    controls = list(controls if controls is not None else result.controls)
+    real_target = next((c for c in controls if c.startswith(f"real {target} ")), None)
+    real_off = next((c for c in controls if c != real_target), None)
+    out = {}
+    for name, row in summary.iterrows():
+        if name in controls:
+            continue
+        if real_target is None or real_off is None or row.get("n_valid", 0) == 0:
+            out[name] = f"{name}: no verdict (no real held-out rows to compare with, or no valid sequence)."
+            continue
+        t, o = summary.loc[real_target], summary.loc[real_off]
+        m = row["pred_activity_median"]
+        if m > t["pred_activity_median"] + 1.0:
+            activity = f"scored beyond real {target} DHS"
+        elif m >= 0.5 * (t["pred_activity_median"] + o["pred_activity_median"]):
+            activity = f"accessible like real {target} DHS"
+        else:
+            activity = f"not {target}-like (closer to the off-target {real_off.split()[1]} DHS)"
+        activity += f" (Pred-Activity {_fmt(m)} vs {_fmt(t['pred_activity_median'])} nats)"
+        natural = row["kmer3_correlation"] >= o["kmer3_correlation"]
+        naturalness = (
+            f"{'natural composition' if natural else 'composition less natural than real DHS'} "
+            f"(3-mer r {_fmt(row['kmer3_correlation'])}; "
+            f"real: {_fmt(t['kmer3_correlation'])} {target}, {_fmt(o['kmer3_correlation'])} {real_off.split()[1]})"
+        )
+        diverse = row["levenshtein_diversity"] >= 0.8 * t["levenshtein_diversity"]
+        diversity = (
+            f"{'diverse' if diverse else 'low diversity'} (pairwise Levenshtein {_fmt(row['levenshtein_diversity'])} "
+            f"vs {_fmt(t['levenshtein_diversity'])} bases)"
+        )
+        parts = [activity, naturalness, diversity]
+        near = row.get("near_copy_fraction", float("nan"))
+        if isinstance(near, float) and near > 0.05:
+            parts.append(f"{near:.0%} near copies of training sequences")
+        gap, real_gap = row["reward_eval_gap"], t["reward_eval_gap"]
+        if gap > real_gap + 1.0:
+            alarm = f"reward-hacking alarm: reward exceeds the held-out score by {_fmt(gap)} nats (real: {_fmt(real_gap)})"
+        else:
+            alarm = f"no reward-hacking alarm (gap {_fmt(gap)} vs {_fmt(real_gap)} nats)"
+        out[name] = f"{name}: {', '.join(parts)}; {alarm}."
+    return out

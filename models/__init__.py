@@ -1,1 +1,0 @@
-"""Shipped models (see the card.md in each subfolder); located by dnadav.assets."""

@@ -1,1 +1,0 @@
-"""Shipped oracles (see the card.md in each subfolder); located by dnadav.assets."""
