@@ -309,9 +309,7 @@ def evaluate(
         if length
         else None,
     }
-    checkpoints = {
-        f"{role}_oracle": Path(o.checkpoint_dir) / "model.pt" for role, o in (("reward", reward_oracle), ("eval", eval_oracle))
-    }
+    checkpoints = {f"{role}_oracle": Path(o.checkpoint_file) for role, o in (("reward", reward_oracle), ("eval", eval_oracle))}
     return Report(
         result=result,
         command=command,

@@ -154,10 +154,10 @@ def design(
     timings["scoring_seconds"] = time.perf_counter() - started
     search_stats = {k: sum(s[k] for s in stats) for k in stats[0]} if stats else None
     width = len(str(num_sequences))
-    checkpoints = {"model": denoiser.checkpoint_dir / "model.pt"}
+    checkpoints = {"model": denoiser.checkpoint_file}
     for role, scorer in (("reward_oracle", reward_oracle), ("eval_oracle", eval_oracle)):
-        if getattr(scorer, "checkpoint_dir", None) is not None:
-            checkpoints[role] = Path(scorer.checkpoint_dir) / "model.pt"
+        if getattr(scorer, "checkpoint_file", None) is not None:
+            checkpoints[role] = Path(scorer.checkpoint_file)
     settings = {
         "oracle": str(oracle),
         "n": num_sequences,
@@ -176,7 +176,7 @@ def design(
         pred_activity=pred_activity,
         eval_probability=eval_probability,
         model=model,
-        model_dir=denoiser.checkpoint_dir,
+        model_dir=denoiser.checkpoint_file.parent,
         aligned_to=aligned_to,
         used_aligned_model=aligned_to is not None and str(aligned_to).lower() == str(oracle).lower(),
         settings=settings,

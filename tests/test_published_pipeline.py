@@ -53,11 +53,11 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     assert "model_sha256" in record and (tmp_path / "aligned" / "model.pt").is_file()
 
     from dnadav.data import write_fasta
-    from dnadav.design import design
+    from dnadav.designer import design
 
     result = design(oracle=str(oracles), num_sequences=6, model=str(tmp_path / "aligned"), num_steps=4, seed=1)
     assert len(result.sequences) == 6 and all(len(s) == 200 and set(s) <= set("ACGT") for s in result.sequences)
-    assert not torch.allclose(result.reward, result.eval_reward)  # two different oracles scored them
+    assert not np.allclose(result.reward, result.pred_activity)  # two different oracles scored them
     fasta = tmp_path / "designs.fa"
     write_fasta(fasta, result.ids, result.sequences)
 
@@ -83,5 +83,5 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     )
     table = drakes_table(evaluation.summary)
     assert list(table.columns) == ["Pred-Activity (median)", "3-mer Corr", "App-Log-Lik (median)", "Diversity (Levenshtein)"]
-    assert abs(table.loc["designs.fa", "Pred-Activity (median)"] - float(np.median(result.eval_reward.numpy()))) < 1e-5
+    assert abs(table.loc["designs.fa", "Pred-Activity (median)"] - float(np.median(result.pred_activity))) < 1e-5
     assert -400 < table.loc["designs.fa", "App-Log-Lik (median)"] < 0

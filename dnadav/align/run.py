@@ -19,7 +19,6 @@ from dnadav.diffusion.checkpoint import (
     load_denoiser,
     model_length,
     model_schedule,
-    resolve_model_dir,
     save_denoiser,
 )
 from dnadav.diffusion.masked import sequence_elbo
@@ -117,7 +116,7 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
 
     ``fit_options`` (devices, accelerator, strategy, resume, progress) go to ``fit_em``."""
     from dnadav.errors import InputError
-    from dnadav.evaluate.reference import reference_sequences
+    from dnadav.evaluate.reference import reference_for_oracle
     from dnadav.loaders import load_oracle, oracle_length
 
     out_dir = Path(out_dir)
@@ -132,8 +131,8 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
     for role, oracle in (("reward", reward_oracle), ("evaluation", eval_oracle)):
         if oracle_length(oracle) not in (None, config.length):
             raise InputError(f"length {config.length} bp: the {role} oracle was trained on {oracle_length(oracle)} bp sequences")
-    # the reference set follows the oracle's target cell type (HepG2 for hepg2, K562 for k562, ...)
-    reference = reference_sequences(getattr(eval_oracle, "target", "HepG2"), "eval", 500, eval_oracle)
+    # the reference set follows the evaluation oracle: its DHS cell type, or its Gosai table's top 0.1%
+    reference = reference_for_oracle(eval_oracle)
     metrics_of = lambda m, g: plain_sample_metrics(m, prior, reward_oracle, eval_oracle, reference, config, schedule, g)  # noqa: E731
     module = DAVModule(
         model,
@@ -167,9 +166,9 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
         config=config.as_dict(),
         checkpoints={
             "model": out_dir / "model.pt",
-            "prior": resolve_model_dir(config.prior) / "model.pt",
-            "reward_oracle": reward_oracle.checkpoint_dir / "model.pt",
-            "eval_oracle": eval_oracle.checkpoint_dir / "model.pt",
+            "prior": prior.checkpoint_file,
+            "reward_oracle": reward_oracle.checkpoint_file,
+            "eval_oracle": eval_oracle.checkpoint_file,
         },
         extra={"wall_minutes_this_session": (time.time() - started) / 60},
     )

@@ -50,7 +50,7 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     if key in SHIPPED_MODELS:
         return asset_root("models") / SHIPPED_MODELS[key]
     path = Path(name_or_path)
-    if path.is_file() and path.name == MODEL_FILE:
+    if path.is_file() and (path.name == MODEL_FILE or path.suffix == ".ckpt"):
         path = path.parent
     if not path.is_dir() or not ((path / MODEL_FILE).is_file() or (path / CONFIG_FILE).is_file()):
         choices = ", ".join(sorted(SHIPPED_MODELS))
@@ -58,8 +58,17 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[ConvDenoiser, dict[str, Any]]:
-    """Load a denoiser in eval mode and its config dict; InputError for a bad checkpoint."""
+def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a denoiser in eval mode and its config dict; InputError for a bad checkpoint.
+
+    A ``.ckpt`` file is a published DRAKES MDLM (``dnadav.published``, raw weights). The module
+    carries ``checkpoint_file``, the weights file it was read from (for manifests)."""
+    if str(name_or_path).endswith(".ckpt"):
+        from dnadav.published.loaders import load_denoiser_any
+
+        model, config = load_denoiser_any(name_or_path, device)
+        model.checkpoint_file = Path(name_or_path)
+        return model, config
     directory = resolve_model_dir(name_or_path)
     state, config = read_checkpoint(directory, device)
     if config.get("architecture", "ConvDenoiser") != "ConvDenoiser" or not isinstance(config.get("backbone"), dict):
@@ -69,6 +78,7 @@ def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") 
     except (TypeError, ValueError) as error:
         raise InputError(f"{directory}/{CONFIG_FILE}: {error}") from None
     load_state(model, state, directory)
+    model.checkpoint_file = directory / MODEL_FILE
     return model.to(device).eval(), config
 
 

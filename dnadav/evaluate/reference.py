@@ -21,7 +21,7 @@ import torch
 from dnadav.data.dhs import load_dhs
 from dnadav.seq import strings_to_onehot
 
-__all__ = ["Ranking", "gosai_reference_sequences", "reference_sequences", "training_sequences"]
+__all__ = ["Ranking", "gosai_reference_sequences", "reference_for_oracle", "reference_sequences", "training_sequences"]
 
 Ranking = Literal["eval", "signal"]
 
@@ -83,3 +83,23 @@ def gosai_reference_sequences(table=None, target: str = "hepg2", percentile: flo
     values = table[target].to_numpy()
     threshold = np.quantile(values, percentile / 100.0)
     return table["seq"].to_numpy()[values > threshold].tolist()
+
+
+def reference_for_oracle(oracle, size: int = 500) -> list[str]:
+    """The reference set for an evaluation oracle, read from what the oracle is: a DHS classifier ->
+    the top ``size`` held-out DHS sequences of its target cell type (``reference_sequences``); a
+    regressor trained on a Gosai table (its config names the table) -> DRAKES's top-0.1% set of its
+    target. Anything else is an InputError: name the reference explicitly."""
+    from dnadav.data.dhs import CELL_TYPES
+    from dnadav.errors import InputError
+
+    target = getattr(oracle, "target", None)
+    if target in CELL_TYPES and "shuffled" in getattr(oracle, "class_names", ()):
+        return reference_sequences(target, "eval", size, oracle)
+    train_config = (getattr(oracle, "config_dict", None) or {}).get("train_config") or {}
+    if train_config.get("data") == "gosai" and train_config.get("table"):
+        return gosai_reference_sequences(train_config["table"], target or "hepg2")
+    raise InputError(
+        f"{getattr(oracle, 'checkpoint_file', 'oracle')}: no reference set is known for this oracle "
+        f"(target {target!r}); it is neither a DHS cell-type classifier nor a regressor trained on a Gosai table"
+    )

@@ -78,16 +78,26 @@ def save_oracle(
 
 
 def _load_dir(directory: Path, target: str | None, device: str | torch.device) -> CellTypeOracle | RegressionOracle:
-    config = json.loads((directory / "config.json").read_text())
+    from dnadav.checkpoints import load_state, read_checkpoint
+
+    state, config = read_checkpoint(directory)
     kind = config.get("kind")
     if kind not in _NETWORKS:
         raise InputError(f"{directory}/config.json: kind must be one of {', '.join(_NETWORKS)}; got {kind!r}")
-    network = _NETWORKS[kind](ConvClassifierConfig.from_dict(config["network"]))
-    network.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
-    names = tuple(config["class_names"])
+    try:
+        network = _NETWORKS[kind](ConvClassifierConfig.from_dict(dict(config["network"])))
+        names = tuple(config["class_names"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{directory}/config.json: bad network description ({error})") from None
+    load_state(network, state, directory)
     target = target or config.get("default_target") or names[0]
+    if target not in names:
+        raise InputError(f"{directory}: target {target!r} is not one of the classes (outputs) {', '.join(names)}")
     wrapper = CellTypeOracle if kind == "classifier" else RegressionOracle
-    return wrapper(network, names, target).to(device).eval()
+    oracle = wrapper(network, names, target).to(device).eval()
+    oracle.config_dict = config
+    oracle.checkpoint_file = directory / "model.pt"
+    return oracle
 
 
 def _split_target(name_or_path: str | Path) -> tuple[Path, str | None]:
@@ -148,6 +158,8 @@ def load_oracle(
         )
     try:
         return _load_dir(directory, target, device)
+    except InputError:
+        raise
     except ValueError as error:
         raise InputError(f"{name_or_path}: {error}") from None
 

@@ -169,9 +169,7 @@ def _task_names(hyper: dict, n_tasks: int) -> tuple[str, ...]:
     return GOSAI_TASKS[:n_tasks] if n_tasks <= 3 else tuple(f"task{i}" for i in range(n_tasks))
 
 
-def load_grelu_oracle(
-    path: str | Path, config: EnformerConfig | None = None
-) -> tuple[SqueezedRegressor, tuple[str, ...]]:
+def load_grelu_oracle(path: str | Path, config: EnformerConfig | None = None) -> tuple[SqueezedRegressor, tuple[str, ...]]:
     """Load a DRAKES/gReLU oracle checkpoint -> (network ``[B, 4, L] -> [B, n_tasks]`` in eval mode, task names).
 
     ``config`` overrides the sizes read from ``hyper_parameters`` (tests use small ones). Missing or

@@ -77,4 +77,6 @@ def load_published_oracle(path: str | Path, target: str | None = None, device: t
     target = target or ("hepg2" if "hepg2" in names else names[0])
     if target not in names:
         raise InputError(f"{path}: target {target!r} is not one of the oracle's tasks {', '.join(names)}")
-    return RegressionOracle(network, names, target).to(device).eval()
+    oracle = RegressionOracle(network, names, target).to(device).eval()
+    oracle.checkpoint_file = Path(path)
+    return oracle
