@@ -46,7 +46,7 @@ def merged_unet(unet: torch.nn.Module) -> torch.nn.Module:
     for key, value in unet.state_dict().items():
         if "lora_" in key:
             continue
-        state[key.replace(".base_layer.", ".")] = value
+        state[key.replace(".base_layer.", ".")] = value.clone()  # unmerge below edits in place
     for module in unet.modules():
         if isinstance(module, LoraLayer):
             module.unmerge()

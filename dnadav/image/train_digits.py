@@ -3,6 +3,7 @@
     python -m dnadav.image.train_digits ddpm --out models/digits --steps 1500 --seed 0
     python -m dnadav.image.train_digits classifier --half reward --out oracles/digits_reward --seed 0
     python -m dnadav.image.train_digits classifier --half eval --out oracles/digits_eval --seed 0
+    python -m dnadav.image.train_digits evaluate --pipeline models/digits --n 256 --steps 32 --seed 0
 
 The DDPM is a pixel-space diffusers ``UNet2DModel`` (1 channel, 16×16, ε-prediction, 1,000-step
 cosine schedule) trained on all 1,797 digits, saved in diffusers layout (``unet/`` in float16,
@@ -131,6 +132,31 @@ def train_classifier(out: Path, half: str, epochs: int, seed: int) -> dict:
     return metrics
 
 
+@torch.no_grad()
+def evaluate_ddpm(folder: Path, num: int, steps: int, seed: int) -> dict:
+    """Plain DDIM (η = 1) samples of a digits pipeline, read by the eval classifier (trained on half
+    the data): share read with confidence > 0.9, class histogram, diversity, nearest training digit."""
+    from dnadav.image.metrics import mean_nearest_l2, mean_pairwise_l2
+    from dnadav.image.pipeline import load_pipeline
+    from dnadav.image.rewards import load_digit_classifier
+    from dnadav.process import sample_process
+
+    process = load_pipeline(folder).process(eta=1.0)
+    images = process.decode(sample_process(process, num, steps, torch.Generator().manual_seed(seed)))
+    probabilities = torch.softmax(load_digit_classifier("eval")(images), dim=-1)
+    train, _ = load_digit_images()
+    held_out = train[digit_halves()[0]][:num]  # real digits the eval classifier never saw
+    return {
+        "num_samples": num, "ddim_steps": steps, "eta": 1.0, "seed": seed,
+        "eval_confident_share": float((probabilities.max(-1).values > 0.9).float().mean()),
+        "eval_class_histogram": torch.bincount(probabilities.argmax(-1), minlength=10).tolist(),
+        "diversity_l2": mean_pairwise_l2(images),
+        "nearest_train_l2": mean_nearest_l2(images, train),
+        "reference_real_digits_diversity_l2": mean_pairwise_l2(held_out),
+        "reference_real_digits_confident_share": float((torch.softmax(load_digit_classifier("eval")(held_out), -1).max(-1).values > 0.9).float().mean()),
+    }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dnadav.image.train_digits")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -145,9 +171,18 @@ def main(argv: list[str] | None = None) -> None:
     classifier.add_argument("--out", type=Path, required=True)
     classifier.add_argument("--epochs", type=int, default=20)
     classifier.add_argument("--seed", type=int, default=0)
+    evaluate = sub.add_parser("evaluate")
+    evaluate.add_argument("--pipeline", type=Path, required=True)
+    evaluate.add_argument("--n", type=int, default=256)
+    evaluate.add_argument("--steps", type=int, default=32)
+    evaluate.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    if args.what == "ddpm":
+    if args.what == "evaluate":
+        metrics = evaluate_ddpm(args.pipeline, args.n, args.steps, args.seed)
+        atomic_write_text(args.pipeline / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        print(json.dumps(metrics))
+    elif args.what == "ddpm":
         print(json.dumps(train_ddpm(args.out, args.steps, args.batch_size, args.lr, args.seed)))
     else:
         print(json.dumps(train_classifier(args.out, args.half, args.epochs, args.seed)))
