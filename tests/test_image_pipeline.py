@@ -52,6 +52,9 @@ def test_conditional_process_shapes_and_classifier_free_guidance(tiny_sd):
     torch.testing.assert_close(guided[:, 0], uncond[:, 0] + 3.0 * (cond[:, 0] - uncond[:, 0]), atol=1e-5, rtol=1e-4)
     assert guided.shape == (2, 2, 4, 8, 8)
     assert plain.decode(x).shape == (2, 3, 16, 16)
+    chunked = pipeline.process(guidance_scale=3.0, max_batch=1)  # memory cap: same numbers, smaller calls
+    torch.testing.assert_close(chunked.predict(x, t, context), guided, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(chunked.decode(x), plain.decode(x), atol=1e-5, rtol=1e-4)
 
 
 def test_search_raises_jpeg_compressibility_over_plain_sampling_at_equal_seed(tiny_sd):

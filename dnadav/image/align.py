@@ -50,6 +50,7 @@ class ImageAlignOptions:
     devices: str = "1"
     device: str = "auto"
     fp16: bool = False
+    max_batch: int | None = None
     quiet: bool = False
 
 
@@ -70,7 +71,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import load_pipeline
     from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
-    from dnadav.image.rewards import make_reward
+    from dnadav.image.rewards import chunked, make_reward
     from dnadav.io import atomic_write_text, write_manifest
 
     out = Path(options.out)
@@ -82,6 +83,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     reward_fn = make_reward(options.reward, options.reward_weights)
     if isinstance(reward_fn, torch.nn.Module):
         reward_fn.to("cuda" if cuda else "cpu")
+    reward_module, reward_fn = reward_fn, chunked(reward_fn, options.max_batch)
     try:
         search = SearchConfig(num_children=options.search, reward_temperature=options.temperature, num_steps=options.steps,
                               mode=options.mode)  # fmt: skip
@@ -97,7 +99,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     if options.gradient_checkpointing == "on" or (options.gradient_checkpointing == "auto" and cuda):
         model.enable_gradient_checkpointing()
     model.train()
-    process = pipeline.process(model, eta=options.eta, guidance_scale=options.guidance_scale)
+    process = pipeline.process(model, eta=options.eta, guidance_scale=options.guidance_scale, max_batch=options.max_batch)
     prompt_list = (read_prompts(options.prompts) if options.prompts else list(ANIMALS)) if pipeline.conditional else None
 
     def make_context(num: int, generator: torch.Generator):
@@ -149,14 +151,14 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
             record.update({f"searched/{k}": v for k, v in searched_report.items()})
         return record
 
-    frozen = [m for m in (pipeline.vae, pipeline.text_encoder) if m is not None]
+    frozen = [m for m in (pipeline.vae, pipeline.text_encoder, reward_module) if isinstance(m, torch.nn.Module)]
     module = DAVModule(model, reward_fn, config, prior=reference if options.kl_weight > 0 else None, evaluate=evaluate,
                        frozen_modules=frozen + ([reference] if isinstance(reference, torch.nn.Module) else []),
                        process=process, make_context=make_context)  # fmt: skip
     module_box.append(module)
     started = time.time()
     if not (out / "baseline.json").exists() or not resume:
-        reference_process = pipeline.process(eta=options.eta, guidance_scale=options.guidance_scale)
+        reference_process = pipeline.process(eta=options.eta, guidance_scale=options.guidance_scale, max_batch=options.max_batch)
         if options.lora_rank > 0:
             reference_process.network = reference
             reference_process._device = process.device

@@ -33,6 +33,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["per_sequence", "smc"], default="per_sequence", help="E-step variant")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--fp16", action="store_true", help="load the pipeline in float16 (GPU)")
+    parser.add_argument("--max-batch", type=int, help="most rows per UNet/VAE/reward call (memory cap; default: all at once)")
     parser.add_argument("--force", action="store_true", help="overwrite --out")
 
 
@@ -78,6 +79,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--eta must be > 0 (the search and M-step need a stochastic step); got {args.eta}")
     if not (args.temperature > 0 or math.isinf(args.temperature)):
         raise InputError(f"--temperature must be > 0; got {args.temperature}")
+    if args.max_batch is not None and args.max_batch < 1:
+        raise InputError(f"--max-batch must be ≥ 1; got {args.max_batch}")
     if args.steps < 1 or args.steps > 1000:
         raise InputError(f"--steps must be in 1..1000; got {args.steps}")
     if args.search < 0:
@@ -134,7 +137,7 @@ def run_sample(args: argparse.Namespace) -> int:
     rewards.csv and manifest.json under ``--out``."""
     from dnadav.align.search import SearchConfig, search_process
     from dnadav.image.pipeline import load_pipeline
-    from dnadav.image.rewards import make_reward
+    from dnadav.image.rewards import chunked, make_reward
     from dnadav.io import write_manifest
     from dnadav.process import sample_process
 
@@ -144,10 +147,11 @@ def run_sample(args: argparse.Namespace) -> int:
     _prepare_out(args.out, args.force, "manifest.json")
     device = _device(args.device)
     pipeline = load_pipeline(args.pipeline, device, torch.float16 if args.fp16 else torch.float32)
-    process = pipeline.process(eta=args.eta, guidance_scale=args.guidance_scale)
+    process = pipeline.process(eta=args.eta, guidance_scale=args.guidance_scale, max_batch=args.max_batch)
     reward_fn = make_reward(args.reward, args.reward_weights) if args.reward else None
     if isinstance(reward_fn, torch.nn.Module):
         reward_fn.to(device)
+    reward_fn = None if reward_fn is None else chunked(reward_fn, args.max_batch)
     generator = torch.Generator(device).manual_seed(args.seed)
     prompts = _prompts_for(pipeline, args, args.n, torch.Generator().manual_seed(args.seed))
     images, stats = [], []

@@ -52,7 +52,8 @@ class GaussianDDIM:
     ``context`` rows are prompt embeddings ``[N, L, D]`` (conditional UNet); with ``uncond [1, L, D]``
     and ``guidance_scale`` ≠ 1, classifier-free guidance ε̂ = ε̂_u + w (ε̂_c − ε̂_u) in one batched call.
     ``decoder`` maps clean latents to images ``[N, 3|1, H', W']`` in [0, 1] (a VAE decode, or
-    ``(x + 1)/2`` for a pixel-space model).
+    ``(x + 1)/2`` for a pixel-space model). ``max_batch`` caps the rows of one network or decoder
+    call (a batch of N·M children is then split into chunks; results are concatenated).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class GaussianDDIM:
         guidance_scale: float = 1.0,
         uncond: torch.Tensor | None = None,
         timestep_offset: int = 0,
+        max_batch: int | None = None,
         device: torch.device | str | None = None,
     ):
         if not eta > 0:
@@ -86,6 +88,7 @@ class GaussianDDIM:
         self.guidance_scale = guidance_scale
         self.uncond = uncond
         self.timestep_offset = timestep_offset
+        self.max_batch = max_batch
         self._device = None if device is None else torch.device(device)
 
     @property
@@ -124,7 +127,20 @@ class GaussianDDIM:
     def initial_state(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn((num, *self.latent_shape), generator=generator, device=self.device)
 
+    def _chunked(self, function: Callable, *rows: torch.Tensor | None) -> torch.Tensor:
+        """``function(*rows)`` on chunks of at most ``max_batch`` rows (None passes through)."""
+        n = rows[0].shape[0]
+        if self.max_batch is None or n <= self.max_batch:
+            return function(*rows)
+        parts = [
+            function(*(None if r is None else r[i : i + self.max_batch] for r in rows)) for i in range(0, n, self.max_batch)
+        ]  # a loop over memory-sized chunks, not over particles
+        return torch.cat(parts)
+
     def _network_output(self, network: Callable, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        return self._chunked(lambda xc, tc, cc: self._network_chunk(network, xc, tc, cc), x, t, context)
+
+    def _network_chunk(self, network: Callable, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         timesteps = t.clamp(min=0).round().long()
         if context is None:
             if self.uncond is not None:
@@ -182,10 +198,10 @@ class GaussianDDIM:
     ) -> torch.Tensor:
         if num_samples is not None:
             raise ValueError("value='sample' is not defined for the Gaussian process; use value='argmax' (plug-in x̂0)")
-        return self.decoder(prediction[:, 1])
+        return self._chunked(self.decoder, prediction[:, 1])
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(x)
+        return self._chunked(self.decoder, x)
 
     def transition_log_prob(
         self, prediction: torch.Tensor, x_t: torch.Tensor, x_s: torch.Tensor, t: torch.Tensor, s: torch.Tensor

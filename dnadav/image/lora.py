@@ -16,6 +16,9 @@ def add_lora(unet: torch.nn.Module, rank: int, alpha: float | None = None) -> to
 
     unet.requires_grad_(False)
     unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian", target_modules=TARGETS))
+    for parameter in unet.parameters():
+        if parameter.requires_grad:  # adapters train in float32 even on a float16 UNet
+            parameter.data = parameter.data.float()
     return unet
 
 

@@ -104,7 +104,9 @@ class ImagePipeline:
 
         return decode
 
-    def process(self, network: torch.nn.Module | None = None, *, eta: float = 1.0, guidance_scale: float = 7.5) -> GaussianDDIM:
+    def process(
+        self, network: torch.nn.Module | None = None, *, eta: float = 1.0, guidance_scale: float = 7.5, max_batch: int | None = None
+    ) -> GaussianDDIM:
         """A ``GaussianDDIM`` over ``network`` (default: this pipeline's UNet)."""
         config = self.scheduler_config
         final_alpha = 1.0 if config.get("set_alpha_to_one", True) else float(self.alphas_cumprod[0])
@@ -122,6 +124,7 @@ class ImagePipeline:
             guidance_scale=guidance_scale if self.conditional else 1.0,
             uncond=uncond,
             timestep_offset=int(config.get("steps_offset", 0)),
+            max_batch=max_batch,
         )
 
     def to(self, device: torch.device | str) -> "ImagePipeline":

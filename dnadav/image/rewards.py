@@ -22,7 +22,7 @@ from dnadav.errors import InputError
 from dnadav.image.digits import DigitClassifier
 
 __all__ = ["jpeg_kilobytes", "jpeg_compressibility", "jpeg_incompressibility", "load_digit_classifier",
-           "DigitReward", "AestheticReward", "make_reward", "REWARD_NAMES"]  # fmt: skip
+           "DigitReward", "AestheticReward", "chunked", "make_reward", "REWARD_NAMES"]  # fmt: skip
 
 REWARD_NAMES = ("jpeg_compressibility", "jpeg_incompressibility", "aesthetic", "digit=K")
 
@@ -115,6 +115,13 @@ class AestheticReward(torch.nn.Module):
         embedding = self.clip.visual_projection(output.pooler_output)
         embedding = embedding / embedding.norm(dim=-1, keepdim=True)
         return self.head(embedding).squeeze(-1)
+
+
+def chunked(reward_fn: Callable[[torch.Tensor], torch.Tensor], max_batch: int | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``reward_fn`` applied to at most ``max_batch`` images per call (None: unchanged)."""
+    if max_batch is None:
+        return reward_fn
+    return lambda images: torch.cat([reward_fn(part) for part in images.split(max_batch)])
 
 
 def make_reward(name: str, weights: str | Path | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
