@@ -1,0 +1,1 @@
+"""Optional image plugin (the `[image]` extra): see docs/image.md."""

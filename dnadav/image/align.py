@@ -1,0 +1,191 @@
+"""DAV over an image pipeline: the same ``DAVModule`` / ``fit_em`` / ``search_process`` /
+``distill_loss`` as DNA, with a ``GaussianDDIM`` process around the UNet being aligned.
+
+The run folder holds ``checkpoints/last.ckpt`` (resume), ``baseline.json`` (plain samples of the
+reference), ``history.json``, the aligned ``unet/`` (LoRA merged) with ``aligned.json`` naming the
+base pipeline (so ``--pipeline RUN`` samples from it), and ``samples/`` (plain samples after).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from dnadav.errors import InputError
+
+__all__ = ["ImageAlignOptions", "align_images"]
+
+
+@dataclass
+class ImageAlignOptions:
+    pipeline: str
+    out: Path
+    reward: str
+    reward_weights: Path | None = None
+    prompts: Path | None = None
+    seed: int = 0
+    steps: int = 32
+    eta: float = 1.0
+    guidance_scale: float = 7.5
+    temperature: float = 0.1
+    mode: str = "per_sequence"
+    iterations: int = 4
+    images: int = 48
+    search: int = 8
+    kl_weight: float = 1.0
+    objective: str = "transitions"
+    inner_epochs: int = 1
+    batch_size: int = 128
+    lr: float = 1e-4
+    lora_rank: int = 0
+    eval_images: int = 64
+    gradient_checkpointing: str = "auto"
+    accelerator: str = "auto"
+    devices: str = "1"
+    device: str = "auto"
+    fp16: bool = False
+    max_batch: int | None = None
+    quiet: bool = False
+
+
+def _plain_images(process, num: int, steps: int, generator: torch.Generator, context) -> torch.Tensor:
+    from dnadav.process import sample_process
+
+    with torch.no_grad():
+        return process.decode(sample_process(process, num, steps, generator, context)).float()
+
+
+def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
+    """Run DAV on the image model; returns the last iteration's record (plain-sample metrics)."""
+    from dnadav.align.distill import DistillConfig
+    from dnadav.align.run import fit_em
+    from dnadav.align.search import SearchConfig
+    from dnadav.align.trainer import AlignConfig, DAVModule, stream_seed
+    from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
+    from dnadav.image.outputs import contact_sheet
+    from dnadav.image.pipeline import load_pipeline
+    from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
+    from dnadav.image.rewards import chunked, make_reward
+    from dnadav.io import atomic_write_text, write_manifest
+
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cuda = options.accelerator in ("gpu", "cuda") or (options.accelerator == "auto" and torch.cuda.is_available())
+    pipeline = load_pipeline(options.pipeline, "cuda" if cuda else "cpu", torch.float16 if options.fp16 else torch.float32)
+    if options.fp16 and options.lora_rank == 0:
+        raise InputError("--fp16 needs --lora-rank > 0 (full fine-tuning in float16 is unstable)")
+    reward_fn = make_reward(options.reward, options.reward_weights)
+    if isinstance(reward_fn, torch.nn.Module):
+        reward_fn.to("cuda" if cuda else "cpu")
+    reward_module, reward_fn = reward_fn, chunked(reward_fn, options.max_batch)
+    try:
+        search = SearchConfig(num_children=options.search, reward_temperature=options.temperature, num_steps=options.steps,
+                              mode=options.mode)  # fmt: skip
+        distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    if options.lora_rank > 0:
+        model = add_lora(pipeline.unet, options.lora_rank)
+        reference = AdaptersOff(model)
+    else:
+        model = copy.deepcopy(pipeline.unet).requires_grad_(True)
+        reference = pipeline.unet
+    if options.gradient_checkpointing == "on" or (options.gradient_checkpointing == "auto" and cuda):
+        model.enable_gradient_checkpointing()
+    model.train()
+    process = pipeline.process(model, eta=options.eta, guidance_scale=options.guidance_scale, max_batch=options.max_batch)
+    prompt_list = (read_prompts(options.prompts) if options.prompts else list(ANIMALS)) if pipeline.conditional else None
+
+    def make_context(num: int, generator: torch.Generator):
+        if prompt_list is None:
+            return None
+        return pipeline.encode_prompts(draw_prompts(prompt_list, num, generator))
+
+    digit = re.fullmatch(r"digit=(\d)", options.reward)
+    train_images = eval_classifier = None
+    if digit:
+        from dnadav.image.digits import load_digit_images
+        from dnadav.image.rewards import load_digit_classifier
+
+        train_images, _ = load_digit_images()
+        eval_classifier = load_digit_classifier("eval")
+
+    def metrics(network_process, generator: torch.Generator, searched: torch.Tensor | None) -> dict[str, float]:
+        device = network_process.device
+        context_generator = torch.Generator().manual_seed(stream_seed(options.seed, 0, 0, 5))
+        context = make_context(options.eval_images, context_generator)
+        images = _plain_images(network_process, options.eval_images, options.steps, generator,
+                               None if context is None else context.to(device))  # fmt: skip
+        with torch.no_grad():
+            record = {"plain/reward_mean": float(reward_fn(images).float().mean())}
+        if digit:
+            from dnadav.image.metrics import digit_report
+
+            cpu = images.cpu()
+            report = digit_report(cpu, int(digit.group(1)), eval_classifier, train_images, None if searched is None else searched.cpu())
+            record.update({f"plain/{k}": v for k, v in report.items()})
+        return record
+
+    config = AlignConfig(oracle=options.reward, prior=str(pipeline.path), iterations=options.iterations,
+                         sequences_per_iteration=options.images, search=search, distill=distill,
+                         inner_epochs=options.inner_epochs, batch_size=options.batch_size, lr=options.lr, seed=options.seed,
+                         eval_sequences=options.eval_images, eval_steps=options.steps)  # fmt: skip
+    module_box: list[DAVModule] = []
+
+    def evaluate(network, generator: torch.Generator) -> dict[str, float]:
+        module = module_box[0]
+        searched = process.decode(module.trajectory.final).float() if module.trajectory is not None else None
+        record = metrics(process, generator, searched)
+        with torch.no_grad():
+            record["estep/searched_reward_mean"] = float(reward_fn(searched).float().mean())
+        if digit:
+            from dnadav.image.metrics import digit_report
+
+            searched_report = digit_report(searched.cpu(), int(digit.group(1)), eval_classifier, train_images)
+            record.update({f"searched/{k}": v for k, v in searched_report.items()})
+        return record
+
+    frozen = [m for m in (pipeline.vae, pipeline.text_encoder, reward_module) if isinstance(m, torch.nn.Module)]
+    module = DAVModule(model, reward_fn, config, prior=reference if options.kl_weight > 0 else None, evaluate=evaluate,
+                       frozen_modules=frozen + ([reference] if isinstance(reference, torch.nn.Module) else []),
+                       process=process, make_context=make_context)  # fmt: skip
+    module_box.append(module)
+    started = time.time()
+    if not (out / "baseline.json").exists() or not resume:
+        reference_process = pipeline.process(eta=options.eta, guidance_scale=options.guidance_scale, max_batch=options.max_batch)
+        if options.lora_rank > 0:
+            reference_process.network = reference
+            reference_process._device = process.device
+        generator = torch.Generator().manual_seed(stream_seed(options.seed, 0, 0, 3))
+        with torch.no_grad():
+            baseline = metrics(reference_process, generator, None)
+        atomic_write_text(out / "baseline.json", json.dumps(baseline, indent=2) + "\n")
+    accelerator = "gpu" if cuda else "cpu"
+    devices = options.devices if options.devices == "auto" else int(options.devices)
+    trainer = fit_em(module, out, devices=devices, accelerator=accelerator, resume=resume, progress=not options.quiet)
+    if trainer.global_rank != 0:
+        return {}
+    aligned = (merged_unet(module.model) if options.lora_rank > 0 else module.model).cpu().eval()
+    aligned.save_pretrained(out / "unet", safe_serialization=True)
+    # the last iteration's plain samples, for the contact sheet
+    process.network = module.model.eval()
+    generator = torch.Generator(process.device).manual_seed(stream_seed(options.seed, options.iterations, 0, 3))
+    context = make_context(min(options.eval_images, 64), torch.Generator().manual_seed(stream_seed(options.seed, 0, 0, 5)))
+    images = _plain_images(process, min(options.eval_images, 64), options.steps, generator,
+                           None if context is None else context.to(process.device)).cpu()  # fmt: skip
+    with torch.no_grad():
+        rewards = reward_fn(images.to(process.device)).float().cpu()
+    contact_sheet(images, [f"{float(r):.2f}" for r in rewards], out / "samples_after.png")
+    atomic_write_text(out / "history.json", json.dumps(module.history, indent=2) + "\n")
+    atomic_write_text(out / "aligned.json", json.dumps({"base": str(pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n")
+    options_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
+    write_manifest(out / "manifest.json", config={"options": options_dict, "align": config.as_dict()},
+                   checkpoints=sorted((out / "unet").glob("*.safetensors")),
+                   extra={"wall_minutes_this_session": (time.time() - started) / 60})  # fmt: skip
+    return {"baseline": json.loads((out / "baseline.json").read_text()), "last": module.history[-1] if module.history else {}}

@@ -1,0 +1,169 @@
+"""Load a diffusers pipeline from a LOCAL folder (never the hub) into a ``GaussianDDIM`` process.
+
+Two layouts are understood, told apart by ``model_index.json``:
+
+* pixel space: ``unet/`` (``UNet2DModel``) + ``scheduler/`` — e.g. the shipped ``digits`` world;
+* Stable Diffusion style: ``unet/`` (``UNet2DConditionModel``) + ``vae/`` (``AutoencoderKL``) +
+  ``text_encoder/`` (``CLIPTextModel``) + ``tokenizer/`` (``CLIPTokenizer``) + ``scheduler/``.
+
+``--pipeline NAME`` without a slash names a folder under the shipped ``models/`` (``digits``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dnadav.errors import InputError
+from dnadav.image.ddim import GaussianDDIM
+
+__all__ = ["ImagePipeline", "resolve_pipeline_dir", "load_pipeline"]
+
+_NEEDS = {"unet": "config.json", "scheduler": "scheduler_config.json"}
+_SD_NEEDS = {"vae": "config.json", "text_encoder": "config.json", "tokenizer": None}
+
+
+def resolve_pipeline_dir(name: str | Path) -> Path:
+    """A folder path as given, or a shipped model name (``digits``) under ``models/``."""
+    path = Path(name)
+    if not path.exists() and "/" not in str(name):
+        from dnadav.assets import asset_root
+
+        shipped = asset_root("models") / str(name)
+        if shipped.is_dir():
+            return shipped
+    if not path.is_dir():
+        raise InputError(f"{name}: no such pipeline folder (give a local diffusers folder, or 'digits'); nothing is downloaded")
+    return path
+
+
+def _check_folder(path: Path) -> dict:
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise InputError(f"{path}: not a diffusers pipeline folder (model_index.json is missing)")
+    index = json.loads(index_file.read_text())
+    needs = dict(_NEEDS)
+    if "vae" in index or "text_encoder" in index:
+        needs.update(_SD_NEEDS)
+    missing = []
+    for sub, config in needs.items():
+        folder = path / sub
+        if not folder.is_dir():
+            missing.append(f"{sub}/")
+        elif config is not None and not (folder / config).is_file():
+            missing.append(f"{sub}/{config}")
+        elif sub in ("unet", "vae", "text_encoder") and not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+            missing.append(f"{sub}/ weights (*.safetensors or *.bin)")
+    if missing:
+        raise InputError(f"{path}: incomplete diffusers pipeline folder, missing {', '.join(missing)}")
+    return index
+
+
+@dataclass
+class ImagePipeline:
+    """The pieces of a loaded pipeline; ``vae``/``text_encoder``/``tokenizer`` are None in pixel space."""
+
+    path: Path
+    unet: torch.nn.Module
+    scheduler_config: dict
+    alphas_cumprod: torch.Tensor
+    vae: torch.nn.Module | None = None
+    text_encoder: torch.nn.Module | None = None
+    tokenizer: object | None = None
+
+    @property
+    def conditional(self) -> bool:
+        return self.text_encoder is not None
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        size = self.unet.config.sample_size
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        return (self.unet.config.in_channels, *size)
+
+    @torch.no_grad()
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        """CLIP text embeddings ``[N, L, D]`` (padded to the tokenizer's max length)."""
+        tokens = self.tokenizer(
+            prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        )
+        device = next(self.text_encoder.parameters()).device
+        return self.text_encoder(tokens.input_ids.to(device))[0]
+
+    def decoder(self):
+        """Latents -> images in [0, 1]: the VAE decode, or ``(x + 1)/2`` in pixel space."""
+        if self.vae is None:
+            return lambda x: (x / 2 + 0.5).clamp(0, 1)
+        vae, scale = self.vae, self.vae.config.scaling_factor
+
+        def decode(latents: torch.Tensor) -> torch.Tensor:
+            return (vae.decode(latents.to(next(vae.parameters()).dtype) / scale).sample.float() / 2 + 0.5).clamp(0, 1)
+
+        return decode
+
+    def process(
+        self, network: torch.nn.Module | None = None, *, eta: float = 1.0, guidance_scale: float = 7.5, max_batch: int | None = None
+    ) -> GaussianDDIM:
+        """A ``GaussianDDIM`` over ``network`` (default: this pipeline's UNet)."""
+        config = self.scheduler_config
+        final_alpha = 1.0 if config.get("set_alpha_to_one", True) else float(self.alphas_cumprod[0])
+        uncond = self.encode_prompts([""]) if self.conditional else None
+        clip = config.get("clip_sample_range", 1.0) if config.get("clip_sample", False) and self.vae is None else None
+        return GaussianDDIM(
+            network or self.unet,
+            self.alphas_cumprod,
+            self.latent_shape,
+            self.decoder(),
+            eta=eta,
+            final_alpha=final_alpha,
+            prediction_type=config.get("prediction_type", "epsilon"),
+            clip_sample=clip,
+            guidance_scale=guidance_scale if self.conditional else 1.0,
+            uncond=uncond,
+            timestep_offset=int(config.get("steps_offset", 0)),
+            max_batch=max_batch,
+        )
+
+    def to(self, device: torch.device | str) -> "ImagePipeline":
+        for module in (self.unet, self.vae, self.text_encoder):
+            if module is not None:
+                module.to(device)
+        return self
+
+
+def load_pipeline(name: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> ImagePipeline:
+    """Load ``name`` (a local folder or ``digits``) with ``local_files_only=True``; frozen, eval mode."""
+    from diffusers import DDIMScheduler
+
+    path = resolve_pipeline_dir(name)
+    if (path / "aligned.json").is_file():  # a finished `dnadav image align` run: its base with the aligned UNet
+        base = load_pipeline(json.loads((path / "aligned.json").read_text())["base"], device, dtype)
+        if not (path / "unet" / "config.json").is_file():
+            raise InputError(f"{path}: aligned run is missing unet/config.json")
+        unet = type(base.unet).from_pretrained(path, subfolder="unet", local_files_only=True, torch_dtype=dtype)
+        base.unet = unet.to(device).eval().requires_grad_(False)
+        base.path = path
+        return base
+    index = _check_folder(path)
+    scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler", local_files_only=True)
+    conditional = "text_encoder" in index or (path / "text_encoder").is_dir()
+    if conditional:
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", local_files_only=True, torch_dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(path, subfolder="vae", local_files_only=True, torch_dtype=dtype)
+        text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder", local_files_only=True, torch_dtype=dtype)
+        tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
+    else:
+        from diffusers import UNet2DModel
+
+        unet = UNet2DModel.from_pretrained(path, subfolder="unet", local_files_only=True, torch_dtype=dtype)
+        vae = text_encoder = tokenizer = None
+    for module in (unet, vae, text_encoder):
+        if module is not None:
+            module.to(device).eval().requires_grad_(False)
+    return ImagePipeline(path, unet, dict(scheduler.config), scheduler.alphas_cumprod.clone(), vae, text_encoder, tokenizer)
