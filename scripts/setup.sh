@@ -52,7 +52,8 @@ else
   exit 1
 fi
 
-echo "setup: installing dnadav (editable, [dev] extra) into $venv"
-"${pip[@]}" -e ".[dev]"
+extras="${DNADAV_EXTRAS:-dev}"
+echo "setup: installing dnadav (editable, [$extras] extras) into $venv"
+"${pip[@]}" -e ".[$extras]"
 echo "setup: done: $("$venv/bin/dnadav" --version), torch $("$py" -c 'import torch; print(torch.__version__)')."
 echo "setup: run it as $venv/bin/dnadav, or 'source $venv/bin/activate' first and then just 'dnadav'."

@@ -10,11 +10,11 @@ import pytest
 pytest.importorskip("diffusers")
 
 import torch  # noqa: E402
-from tests.image_toys import ExactGaussianDenoiser  # noqa: E402
 
 from dnadav.align.search import SearchConfig, search_process  # noqa: E402
 from dnadav.image.ddim import GaussianDDIM, ddim_timesteps  # noqa: E402
 from dnadav.process import sample_process  # noqa: E402
+from tests.image_toys import ExactGaussianDenoiser  # noqa: E402
 
 
 def scheduler(num_train: int = 100, set_alpha_to_one: bool = True):
@@ -28,8 +28,9 @@ def toy_process(eta=1.0, final_alpha=None, mean=0.5, var=0.25, shape=(1, 1, 1), 
     sched = scheduler(set_alpha_to_one=final_alpha is None)
     network = ExactGaussianDenoiser(sched.alphas_cumprod, mean, var)
     final = 1.0 if final_alpha is None else float(sched.alphas_cumprod[0])
-    return GaussianDDIM(network, sched.alphas_cumprod, shape, lambda x: x, eta=eta, final_alpha=final,
-                        timestep_offset=offset), sched
+    return GaussianDDIM(
+        network, sched.alphas_cumprod, shape, lambda x: x, eta=eta, final_alpha=final, timestep_offset=offset
+    ), sched
 
 
 def test_grid_is_ddim_leading_spacing_then_the_clean_end():

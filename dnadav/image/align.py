@@ -72,7 +72,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     from dnadav.image.pipeline import load_pipeline
     from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
     from dnadav.image.rewards import chunked, make_reward
-    from dnadav.io import atomic_write_text, write_manifest
+    from dnadav.io import atomic_write_text, current_command, write_manifest
 
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +128,9 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
             from dnadav.image.metrics import digit_report
 
             cpu = images.cpu()
-            report = digit_report(cpu, int(digit.group(1)), eval_classifier, train_images, None if searched is None else searched.cpu())
+            report = digit_report(
+                cpu, int(digit.group(1)), eval_classifier, train_images, None if searched is None else searched.cpu()
+            )
             record.update({f"plain/{k}": v for k, v in report.items()})
         return record
 
@@ -183,9 +185,12 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
         rewards = reward_fn(images.to(process.device)).float().cpu()
     contact_sheet(images, [f"{float(r):.2f}" for r in rewards], out / "samples_after.png")
     atomic_write_text(out / "history.json", json.dumps(module.history, indent=2) + "\n")
-    atomic_write_text(out / "aligned.json", json.dumps({"base": str(pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n")
+    atomic_write_text(
+        out / "aligned.json", json.dumps({"base": str(pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n"
+    )
     options_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
-    write_manifest(out / "manifest.json", config={"options": options_dict, "align": config.as_dict()},
+    write_manifest(out / "manifest.json", command=current_command(f"dnadav.image.align.align_images({options_dict!r})"),
+                   config={"options": options_dict, "align": config.as_dict()},
                    checkpoints=sorted((out / "unet").glob("*.safetensors")),
                    extra={"wall_minutes_this_session": (time.time() - started) / 60})  # fmt: skip
     return {"baseline": json.loads((out / "baseline.json").read_text()), "last": module.history[-1] if module.history else {}}

@@ -138,7 +138,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from dnadav.align.search import SearchConfig, search_process
     from dnadav.image.pipeline import load_pipeline
     from dnadav.image.rewards import chunked, make_reward
-    from dnadav.io import write_manifest
+    from dnadav.io import current_command, write_manifest
     from dnadav.process import sample_process
 
     _check_args(args)
@@ -159,7 +159,9 @@ def run_sample(args: argparse.Namespace) -> int:
         count = min(args.batch_size, args.n - start)
         context = None if prompts is None else pipeline.encode_prompts(prompts[start : start + count])
         if args.search > 0:
-            config = SearchConfig(num_children=args.search, reward_temperature=args.temperature, num_steps=args.steps, mode=args.mode)
+            config = SearchConfig(
+                num_children=args.search, reward_temperature=args.temperature, num_steps=args.steps, mode=args.mode
+            )
             result = search_process(process, reward_fn, count, config, generator, context)
             final, _ = result.sequences, stats.append(result.stats.as_dict())
         else:
@@ -175,6 +177,7 @@ def run_sample(args: argparse.Namespace) -> int:
     summary = {"n": args.n, "reward_mean": None if rewards is None else float(rewards.mean())}
     write_manifest(
         args.out / "manifest.json",
+        command=current_command("python -m dnadav.image.cli " + " ".join(sys.argv[1:])),
         config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"},
         checkpoints=_weights(pipeline.path),
         extra={"image_versions": _versions(), "search_stats": stats, "summary": summary},

@@ -23,7 +23,11 @@ def mean_nearest_l2(images: torch.Tensor, bank: torch.Tensor) -> float:
 
 @torch.no_grad()
 def digit_report(
-    images: torch.Tensor, digit: int, eval_classifier: torch.nn.Module, train_images: torch.Tensor, searched: torch.Tensor | None = None
+    images: torch.Tensor,
+    digit: int,
+    eval_classifier: torch.nn.Module,
+    train_images: torch.Tensor,
+    searched: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """``images [N, 1, 16, 16]`` in [0, 1] -> share classified as ``digit``, its mean probability,
     diversity and nearest distances (to ``train_images`` and, when given, the ``searched`` images)."""

@@ -54,7 +54,9 @@ def contact_sheet(images: torch.Tensor, captions: list[str], path: Path, columns
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_rewards_csv(path: Path, files: list[Path], rewards: torch.Tensor, prompts: list[str] | None = None, extra: dict | None = None) -> Path:
+def write_rewards_csv(
+    path: Path, files: list[Path], rewards: torch.Tensor, prompts: list[str] | None = None, extra: dict | None = None
+) -> Path:
     """``file,prompt,reward[,extra columns…]`` one row per image."""
     import csv
 

@@ -105,7 +105,12 @@ class ImagePipeline:
         return decode
 
     def process(
-        self, network: torch.nn.Module | None = None, *, eta: float = 1.0, guidance_scale: float = 7.5, max_batch: int | None = None
+        self,
+        network: torch.nn.Module | None = None,
+        *,
+        eta: float = 1.0,
+        guidance_scale: float = 7.5,
+        max_batch: int | None = None,
     ) -> GaussianDDIM:
         """A ``GaussianDDIM`` over ``network`` (default: this pipeline's UNet)."""
         config = self.scheduler_config
