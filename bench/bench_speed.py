@@ -65,7 +65,14 @@ def estep_efficiency(net, oracle, b: int, m: int, steps: int, repeats: int) -> t
     for repeat in range(repeats):
         timed_net, timed_reward = Timed(net), Timed(oracle.reward)
         started = time.perf_counter()
-        search(timed_net, timed_reward, b, 200, SearchConfig(num_children=m, num_steps=steps), generator=torch.Generator().manual_seed(repeat))
+        search(
+            timed_net,
+            timed_reward,
+            b,
+            200,
+            SearchConfig(num_children=m, num_steps=steps),
+            generator=torch.Generator().manual_seed(repeat),
+        )
         wall = time.perf_counter() - started
         walls.append(wall)
         ratios.append(wall / (timed_net.seconds + timed_reward.seconds))

@@ -56,8 +56,9 @@ def test_chunked_network_and_oracle_match_one_call():
     for rows in (1, 5, 16):
         assert torch.allclose(chunked_call(denoiser, x, t, max_batch=rows), whole, atol=1e-5, rtol=1e-5)
     torch.manual_seed(0)
-    oracle = CellTypeOracle(ConvClassifier(ConvClassifierConfig(num_outputs=3, channels=8, first_kernel=5, kernels=(3,))),
-                            ("a", "b", "c"), "b").eval()
+    oracle = CellTypeOracle(
+        ConvClassifier(ConvClassifierConfig(num_outputs=3, channels=8, first_kernel=5, kernels=(3,))), ("a", "b", "c"), "b"
+    ).eval()
     onehot = torch.nn.functional.one_hot(torch.randint(0, 4, (37, 12), generator=g), 4).float().transpose(1, 2)
     whole = oracle.reward(onehot)
     for rows in (1, 5, 16):
