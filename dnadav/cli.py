@@ -12,6 +12,11 @@ import importlib
 import os
 import sys
 
+# OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other processes
+# a spinning torch thread pool ran the denoiser 4-5x slower (bench/bench_speed.py, "speed" section).
+# Set before torch is imported (the commands import it lazily); an explicit user setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from dnadav import __version__
 from dnadav.errors import InputError
 
