@@ -1,0 +1,112 @@
+"""The constrained reverse step: an exact draw from the model's per-position product distribution
+conditioned on the result still being completable.
+
+Target, for one sequence with per-position ``p_i(v)`` over v ∈ {A, C, G, T, MASK}::
+
+    P(x_s) = ∏_i p_i(x_s,i) · 1[x_s completable] / Z,     Z = P_p(x_s completable)
+
+Proposal (exact one-step look-ahead, left to right): keep the exact set F ⊆ (q, g) of states reachable
+by the prefix chosen so far (a MASK in the prefix is free, so F is a set); at position i a value v is
+*valid* when some state of F, reading v (MASK: any allowed base), lands in a (q, g) from which positions
+i+1.. of x_t can still be completed (the ``completion_table``; positions after i not yet decided are
+free, exactly as MASK would leave them). Draw v ∝ p_i(v)·valid(v), with ``Z_i = Σ_v p_i(v)·valid(v)``.
+Every proposal is completable, and ``q(x_s) = P(x_s)·Z / ∏_i Z_i`` — so accepting a proposal with
+probability ``∏_i Z_i`` (≤ 1) makes the accepted draw exactly ``P`` (rejection sampling with bound 1;
+acceptance rate Z). ``∏_i Z_i`` of an independent proposal is an unbiased estimate of Z.
+Rejected sequences are proposed again, all pending ones together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dnadav.constraints.reach import ReachSpace, completion_table, contains_start
+from dnadav.seq import MASK_INDEX, NUM_BASES
+
+__all__ = ["StepStats", "propose", "constrained_step"]
+
+
+@dataclass
+class StepStats:
+    """Accounting of the last ``constrained_step``: proposals made, rows accepted only at the cap."""
+
+    proposals: int = 0
+    capped_rows: int = 0
+
+
+def _gumbel(shape, generator, device) -> torch.Tensor:
+    uniform = torch.rand(shape, generator=generator, device=device)
+    return -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
+
+
+def propose(
+    space: ReachSpace, table: torch.Tensor, step_log_probs: torch.Tensor, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One look-ahead proposal for every row: ``(x_s [N, L], log p(x_s) [N], log ∏ Z_i [N])``.
+
+    ``table [L+1, Q, N, W]`` is ``completion_table`` of each row's x_t; ``step_log_probs [N, L, 5]``."""
+    n, length, _ = step_log_probs.shape
+    device = step_log_probs.device
+    reach = space.start(n, device)
+    keep = torch.where(space.allowed.to(device), -1, 0)[:, :, None, None, None]  # [L, 4, 1, 1, 1]
+    x_s = torch.empty(n, length, dtype=torch.long, device=device)
+    log_p = torch.zeros(n, dtype=step_log_probs.dtype, device=device)
+    log_z = torch.zeros(n, dtype=step_log_probs.dtype, device=device)
+    noise = _gumbel((n, length, NUM_BASES + 1), generator, device)
+    rows = torch.arange(n, device=device)
+    for i in range(length):  # the one loop over positions
+        pulled = space.pull(table[i + 1]) & keep[i]  # [4, Q, N, W]
+        valid_base = (reach[None] & pulled).ne(0).any(dim=-1).any(dim=1).T  # [N, 4]
+        valid = torch.cat([valid_base, valid_base.any(dim=-1, keepdim=True)], dim=-1)  # MASK: any base
+        row = step_log_probs[:, i]
+        masked = torch.where(valid, row, torch.full_like(row, float("-inf")))
+        log_z = log_z + torch.logsumexp(masked, dim=-1).clamp(max=0.0)
+        choice = (masked + noise[:, i]).argmax(dim=-1)
+        x_s[:, i] = choice
+        log_p = log_p + row[rows, choice]
+        pick = torch.where(
+            (choice == MASK_INDEX)[:, None],
+            space.allowed[i].to(device)[None].expand(n, -1),
+            torch.nn.functional.one_hot(choice.clamp(max=NUM_BASES - 1), NUM_BASES).bool(),
+        )
+        pushed = space.push(reach) & torch.where(pick, -1, 0).T[:, None, :, None]  # [4, Q, N, W]
+        reach = pushed[0] | pushed[1] | pushed[2] | pushed[3]
+    return x_s, log_p, log_z
+
+
+def constrained_step(
+    space: ReachSpace,
+    step_log_probs: torch.Tensor,
+    x_t: torch.Tensor,
+    generator: torch.Generator | None,
+    max_proposals: int = 1000,
+    stats: StepStats | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_s [N, L], log_prob [N])``: exact draws (see the module docstring); ``log_prob`` is
+    ``log p(x_s) − log Ẑ`` with Ẑ the first proposal's ``∏ Z_i`` (unbiased for Z; exactly Z = 1 when no
+    value of any position could break completability). Rows of ``x_t`` must be completable.
+    A row still rejected after ``max_proposals`` keeps its last (completable) proposal; ``stats`` counts them."""
+    n = x_t.shape[0]
+    unique, inverse = torch.unique(x_t, dim=0, return_inverse=True)  # E-step children share a parent
+    table = completion_table(space, unique).index_select(2, inverse)
+    ok = contains_start(table)
+    if not bool(ok.all()):
+        bad = torch.nonzero(~ok).flatten().tolist()
+        raise ValueError(f"x_t rows {bad[:10]} cannot be completed under the constraints (start from initial_state)")
+    x_s, log_p, log_z = propose(space, table, step_log_probs, generator)
+    first_log_z = log_z
+    pending = torch.rand(n, generator=generator, device=x_t.device).log() >= log_z  # rejected rows
+    proposals = 1
+    while bool(pending.any()) and proposals < max_proposals:
+        rows = torch.nonzero(pending).flatten()
+        again, again_log_p, again_log_z = propose(space, table[:, :, rows], step_log_probs[rows], generator)
+        x_s[rows], log_p[rows] = again, again_log_p
+        accepted = torch.rand(len(rows), generator=generator, device=x_t.device).log() < again_log_z
+        pending[rows[accepted]] = False
+        proposals += 1
+    if stats is not None:
+        stats.proposals += proposals
+        stats.capped_rows += int(pending.sum())
+    return x_s, log_p - first_log_z

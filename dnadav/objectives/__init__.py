@@ -1,0 +1,47 @@
+"""Objectives: composable rewards over the shipped cell-type oracles (see docs/objectives.md).
+
+``make_objective("hepg2 - max(k562,gm12878,hesc)")`` returns an ``Objective`` whose
+``reward(onehot [B, 4, L]) -> [B]`` (nats) computes every term from one oracle call; a constrained
+expression (``"hepg2 s.t. others < 0.1"``) returns a ``LagrangianObjective`` with ``update``.
+``specificity_report`` gives every cell type's probability and the specificity figure for evaluation.
+"""
+
+from __future__ import annotations
+
+from dnadav.objectives.constrained import LagrangianObjective
+from dnadav.objectives.grammar import FUNCTIONS, Bound, ParsedObjective, Term, parse_objective
+from dnadav.objectives.objective import Objective, all_log_odds, objective_names
+from dnadav.objectives.specificity import SpecificityReport, class_logits, specificity_report
+
+__all__ = [
+    "FUNCTIONS",
+    "Bound",
+    "LagrangianObjective",
+    "Objective",
+    "ParsedObjective",
+    "SpecificityReport",
+    "Term",
+    "all_log_odds",
+    "class_logits",
+    "make_objective",
+    "objective_names",
+    "parse_objective",
+    "specificity_report",
+]
+
+
+def make_objective(text: str, role: str = "reward", oracle=None, device="cpu", **constrained_options) -> Objective:
+    """Parse ``text`` and bind it to ``oracle`` (default: the shipped DHS classifier for ``role``,
+    ``"reward"`` or ``"eval"``). Returns a ``LagrangianObjective`` when the text has ``s.t.`` bounds
+    (``constrained_options``: initial_multiplier, step, tolerance, max_multiplier), else an ``Objective``.
+    Raises ``InputError`` (one line) on a bad expression."""
+    if oracle is None:
+        from dnadav.oracles import load_oracle
+
+        oracle = load_oracle("hepg2", role=role, device=device)
+    parsed = parse_objective(text, objective_names(tuple(oracle.class_names)))
+    if parsed.bounds:
+        return LagrangianObjective(parsed, oracle, **constrained_options)
+    if constrained_options:
+        raise ValueError(f"options {sorted(constrained_options)} apply only to a constrained objective ('s.t.')")
+    return Objective(parsed, oracle)

@@ -1,0 +1,212 @@
+"""The objective language: a tokenizer and a recursive-descent parser into a small expression tree.
+
+Grammar (whitespace ignored, names case-insensitive)::
+
+    objective := sum [ "s.t." bound ("," bound)* ]
+    sum       := ["-"] product (("+" | "-") product)*
+    product   := [NUMBER "*"] atom
+    atom      := NAME | FUNC "(" NAME ("," NAME)* [";" "tau" "=" NUMBER] ")"
+    bound     := (NAME | "others") "<" NUMBER          # a probability in (0, 1)
+    FUNC      := max | min | mean | softmax | softmin   # tau only for softmax / softmin
+
+``NAME`` is a cell type the oracle knows (``hepg2``, ``k562``, ``gm12878``, ``hesc``); each stands for
+that cell type's log-odds (nats). Anything else is refused with one line naming the problem and its
+1-based column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from dnadav.errors import InputError
+
+__all__ = ["FUNCTIONS", "Term", "Bound", "ParsedObjective", "parse_objective"]
+
+FUNCTIONS = ("max", "min", "mean", "softmax", "softmin")
+_SMOOTH = ("softmax", "softmin")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<st>s\.t\.)|(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*(),;=<]))"
+)
+
+
+@dataclass(frozen=True)
+class Term:
+    """``weight · function(names)``; ``function`` is None for a single name. ``tau`` in nats."""
+
+    weight: float
+    names: tuple[str, ...]
+    function: str | None = None
+    tau: float = 1.0
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The constraint ``p(name) < threshold`` (probability of that cell type under the oracle)."""
+
+    name: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class ParsedObjective:
+    """``terms`` summed (nats); ``bounds`` non-empty for the constrained form. ``text`` as given."""
+
+    text: str
+    terms: tuple[Term, ...]
+    bounds: tuple[Bound, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every cell type the objective mentions, in order of first appearance."""
+        seen: list[str] = []
+        for name in [n for t in self.terms for n in t.names] + [b.name for b in self.bounds]:
+            if name not in seen:
+                seen.append(name)
+        return tuple(seen)
+
+
+class _Parser:
+    def __init__(self, text: str, names: tuple[str, ...]):
+        self.text, self.known = text, {n.lower(): n for n in names}
+        self.tokens: list[tuple[str, str, int]] = []  # (kind, value, 1-based column)
+        position = 0
+        while position < len(text):
+            if text[position:].strip() == "":
+                break
+            match = _TOKEN.match(text, position)
+            if match is None or match.end() == position:
+                column = position + len(text[position:]) - len(text[position:].lstrip()) + 1
+                self.fail(f"unexpected character {text[column - 1]!r}", column)
+            kind = match.lastgroup
+            start = match.start(kind) + 1
+            self.tokens.append((kind, match.group(kind), start))
+            position = match.end()
+        self.tokens.append(("end", "", len(text) + 1))
+        self.index = 0
+
+    def fail(self, problem: str, column: int):
+        raise InputError(f"objective {self.text!r}: {problem} at position {column}")
+
+    def peek(self) -> tuple[str, str, int]:
+        return self.tokens[self.index]
+
+    def take(self, kind: str, value: str | None = None, expected: str = "") -> tuple[str, str, int]:
+        token = self.peek()
+        if token[0] != kind or (value is not None and token[1] != value):
+            found = "the end" if token[0] == "end" else repr(token[1])
+            self.fail(f"expected {expected or repr(value)}, found {found}", token[2])
+        self.index += 1
+        return token
+
+    def is_op(self, value: str) -> bool:
+        kind, text, _ = self.peek()
+        return kind == "op" and text == value
+
+    def number(self, what: str) -> float:
+        return float(self.take("number", expected=what)[1])
+
+    def cell_type(self) -> str:
+        kind, text, column = self.peek()
+        if kind != "name":
+            self.take("name", expected=f"a cell type ({', '.join(self.known)})")
+        if text.lower() not in self.known:
+            hint = " (functions need parentheses)" if text.lower() in FUNCTIONS else ""
+            self.fail(f"unknown name {text!r}{hint}; expected one of {', '.join(self.known)}", column)
+        self.index += 1
+        return self.known[text.lower()]
+
+    def atom(self, weight: float) -> Term:
+        kind, text, column = self.peek()
+        if kind == "name" and text.lower() in FUNCTIONS:
+            function = text.lower()
+            self.index += 1
+            self.take("op", "(", "'(' after " + function)
+            names = [self.cell_type()]
+            while self.is_op(","):
+                self.index += 1
+                names.append(self.cell_type())
+            tau = 1.0
+            if self.is_op(";"):
+                semicolon = self.peek()[2]
+                self.index += 1
+                if function not in _SMOOTH:
+                    self.fail(f"{function}() takes no options (tau is for softmax/softmin)", semicolon)
+                option = self.take("name", expected="tau")
+                if option[1].lower() != "tau":
+                    self.fail(f"unknown option {option[1]!r}; expected tau", option[2])
+                self.take("op", "=", "'=' after tau")
+                tau_column = self.peek()[2]
+                tau = self.number("a positive number for tau")
+                if not tau > 0:
+                    self.fail("tau must be > 0", tau_column)
+            self.take("op", ")", "',' or ')'" if function not in _SMOOTH else "',', ';' or ')'")
+            return Term(weight, tuple(names), function, tau)
+        return Term(weight, (self.cell_type(),))
+
+    def product(self, sign: float) -> Term:
+        weight = sign
+        if self.peek()[0] == "number":
+            weight *= self.number("a number")
+            self.take("op", "*", "'*' after the weight")
+        return self.atom(weight)
+
+    def terms(self) -> list[Term]:
+        sign = 1.0
+        if self.is_op("-"):
+            self.index += 1
+            sign = -1.0
+        terms = [self.product(sign)]
+        while self.is_op("+") or self.is_op("-"):
+            sign = 1.0 if self.take("op")[1] == "+" else -1.0
+            terms.append(self.product(sign))
+        return terms
+
+    def bounds(self, mentioned: tuple[str, ...]) -> list[Bound]:
+        bounds: list[Bound] = []
+        while True:
+            kind, text, column = self.peek()
+            if kind == "name" and text.lower() == "others":
+                self.index += 1
+                names = [n for n in self.known.values() if n not in mentioned]
+            else:
+                names = [self.cell_type()]
+            self.take("op", "<", "'<' and a probability")
+            number_column = self.peek()[2]
+            threshold = self.number("a probability in (0, 1)")
+            if not 0.0 < threshold < 1.0:
+                self.fail(f"threshold {threshold:g} is not a probability in (0, 1)", number_column)
+            for name in names:
+                if name in mentioned:
+                    self.fail(f"{name} is both maximised and bounded", column)
+                bounds.append(Bound(name, threshold))
+            if not self.is_op(","):
+                return bounds
+            self.index += 1
+
+    def parse(self) -> ParsedObjective:
+        if self.peek()[0] == "end":
+            self.fail("empty objective; expected e.g. 'hepg2 - max(k562,gm12878,hesc)'", 1)
+        terms = self.terms()
+        bounds: list[Bound] = []
+        if self.peek()[0] == "st":
+            self.index += 1
+            mentioned = tuple(dict.fromkeys(n for t in terms for n in t.names))
+            bounds = self.bounds(mentioned)
+            if not bounds:
+                self.fail("'s.t.' needs at least one bound", self.peek()[2])
+        token = self.peek()
+        if token[0] != "end":
+            self.fail(f"unexpected {token[1]!r} (expected '+', '-', 's.t.' or the end)", token[2])
+        if any(not math.isfinite(t.weight) for t in terms):
+            self.fail("weights must be finite", 1)
+        return ParsedObjective(self.text, tuple(terms), tuple(bounds))
+
+
+def parse_objective(text: str, names: tuple[str, ...] = ("hepg2", "k562", "gm12878", "hesc")) -> ParsedObjective:
+    """Parse ``text`` (see the module docstring) over the cell-type ``names`` (matched case-insensitively;
+    the returned names are spelled as in ``names``). Raises ``InputError`` (one line) on anything else."""
+    if not isinstance(text, str):
+        raise InputError(f"objective must be a string; got {type(text).__name__}")
+    return _Parser(text, tuple(names)).parse()
