@@ -1,0 +1,60 @@
+"""Objective parser, one-call term values, the Lagrangian form and the specificity report."""
+
+import pytest
+import torch
+
+from dnadav.errors import InputError
+from dnadav.objectives import all_log_odds, make_objective, parse_objective, specificity_report
+
+
+class Fixed(torch.nn.Module):
+    class_names = ("HepG2", "K562", "GM12878", "hESC", "shuffled")
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits, self.calls = logits, 0
+
+    def forward(self, onehot):
+        self.calls += 1
+        return self.logits
+
+
+LOGITS = torch.tensor([[2.0, 0.0, -1.0, 1.0, 0.5]])
+
+
+def test_log_odds_closed_form():
+    p = torch.softmax(LOGITS, -1)
+    assert torch.allclose(all_log_odds(LOGITS), torch.log(p / (1 - p)), atol=1e-6)
+
+
+def test_terms_and_one_call():
+    oracle = Fixed(LOGITS)
+    lo = all_log_odds(LOGITS)[0]
+    x = torch.zeros(1, 4, 8)
+    o = make_objective("hepg2 - max(k562,gm12878,hesc)", oracle=oracle)
+    assert torch.allclose(o.reward(x), lo[0] - lo[3:4]) and oracle.calls == 1
+    o = make_objective("2*hepg2 - 0.5*k562", oracle=oracle)
+    assert torch.allclose(o.reward(x), 2 * lo[0:1] - 0.5 * lo[1:2])
+    o = make_objective("hepg2 - softmax(k562,hesc; tau=0.5)", oracle=oracle)
+    assert torch.allclose(o.reward(x), lo[0:1] - 0.5 * torch.logsumexp(lo[[1, 3]] / 0.5, 0))
+
+
+@pytest.mark.parametrize("text,where", [("hepg2 - foo", "position 9"), ("hepg2 -", "position 8"), ("max(k562", "position 9"), ("hepg2 & k562", "position 7"), ("hepg2 s.t. k562 < 2", "position 17")])
+def test_bad_expressions(text, where):
+    with pytest.raises(InputError, match=where):
+        parse_objective(text)
+
+
+def test_lagrangian_update():
+    oracle = Fixed(torch.tensor([[2.0, 1.9, -5.0, -5.0, -5.0]]))
+    o = make_objective("hepg2 s.t. others < 0.1", oracle=oracle, step=1.0, tolerance=0.0, initial_multiplier=0.0)
+    before = o.reward(torch.zeros(1, 4, 8))
+    o.update(torch.zeros(1, 4, 8))
+    assert o.multipliers.tolist() == [1.0, 0.0, 0.0]
+    assert float(o.reward(torch.zeros(1, 4, 8))) < float(before)
+
+
+def test_specificity_report():
+    logits = torch.tensor([[5.0, 0.0, 0.0, 0.0, 0.0], [1.0, 0.9, 0.0, 0.0, 0.0]])
+    r = specificity_report(logits, Fixed.class_names, "hepg2")
+    assert r.specific.tolist() == [True, False] and r.specificity == 0.5
