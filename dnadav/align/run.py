@@ -86,6 +86,7 @@ def fit_em(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=out_dir,
+        gradient_clip_val=getattr(module.config, "gradient_clip", None),
     )
     last = out_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
