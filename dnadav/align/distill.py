@@ -5,7 +5,11 @@ Minimising ``KL(η ‖ p_θ)`` over the E-step's path distribution η = maximisi
 transitions it actually took (``objective="transitions"``): ``process.transition_log_prob``, which
 for masked DNA is the cross-entropy of x̂0_θ at the newly unmasked positions and for a Gaussian step
 the log-density of the chosen next state. ``objective="nelbo"`` instead fits the model's own
-training loss (``process.sample_loss``) on the final E-step samples.
+training loss (``process.sample_loss``) on the final E-step samples. ``objective="paper"`` is the
+DAV paper's recipe (masked DNA only): at every position still masked in x_t, the cross-entropy of
+x̂0_θ(x_t) against the argmax x̂0 of the chosen child (recorded by the search with
+``extra={"record_clean": True}``), weighted by ``(α_s − α_t)/α_t``, with the first ``skip_steps`` of
+the grid's steps left out (a count, or a fraction of T when < 1).
 
 DAV-KL adds ``λ · process.divergence(p_θ, p_ref)`` at the visited states, an anchor to the frozen
 reference model (the prior).
@@ -28,19 +32,24 @@ __all__ = [
     "transition_pairs",
     "transition_batch",
     "distill_loss",
+    "paper_loss",
+    "paper_step_weight",
 ]
 
-Objective = Literal["transitions", "nelbo"]
+Objective = Literal["transitions", "nelbo", "paper"]
 
 
 @dataclass
 class DistillConfig:
     objective: Objective = "transitions"
     kl_weight: float = 0.0  # λ of DAV-KL (0 = plain DAV)
+    skip_steps: float = 0.0  # objective="paper": leading grid steps left out (count, or fraction of T if < 1)
 
     def __post_init__(self) -> None:
-        if self.objective not in ("transitions", "nelbo"):
-            raise ValueError(f"objective must be transitions or nelbo; got {self.objective!r}")
+        if self.objective not in ("transitions", "nelbo", "paper"):
+            raise ValueError(f"objective must be transitions, nelbo or paper; got {self.objective!r}")
+        if not self.skip_steps >= 0:
+            raise ValueError(f"skip_steps must be ≥ 0; got {self.skip_steps}")
         if not self.kl_weight >= 0:
             raise ValueError(f"kl_weight must be ≥ 0; got {self.kl_weight}")
 
@@ -58,6 +67,9 @@ class TransitionBatch:
     x0: torch.Tensor  # the clean end of each transition's path
     s: torch.Tensor | None = None
     context: torch.Tensor | None = None
+    step: torch.Tensor | None = None  # [N] grid index of t
+    clean_target: torch.Tensor | None = None  # [N, ...] recorded plug-in x̂0 at x_s (objective="paper")
+    num_steps: int | None = None  # T of the trajectory
 
 
 def transition_pairs(trajectory: Trajectory) -> torch.Tensor:
@@ -79,7 +91,34 @@ def transition_batch(trajectory: Trajectory, pairs: torch.Tensor) -> TransitionB
         x0=states[-1, sequence],
         s=times[step + 1],
         context=None if trajectory.context is None else trajectory.context[sequence],
+        step=step,
+        clean_target=None if trajectory.clean is None else trajectory.clean[step, sequence],
+        num_steps=trajectory.num_steps,
     )
+
+
+def paper_step_weight(config: DistillConfig, batch: TransitionBatch, alpha_t: torch.Tensor, alpha_s: torch.Tensor) -> torch.Tensor:
+    """``(α_s − α_t)/α_t`` per transition ``[N]``, zero for the first ``skip_steps`` grid steps."""
+    if batch.step is None or batch.num_steps is None:
+        raise ValueError("objective='paper' needs transitions gathered by transition_batch")
+    skip = config.skip_steps * batch.num_steps if config.skip_steps < 1 else config.skip_steps
+    weight = (alpha_s - alpha_t) / alpha_t.clamp_min(1e-8)
+    return torch.where(batch.step >= round(skip), weight, torch.zeros_like(weight))
+
+
+def paper_loss(process, prediction: torch.Tensor, batch: TransitionBatch, config: DistillConfig) -> torch.Tensor:
+    """The paper's M-step per transition ``[N]``: ``w · Σ_{i masked in x_t} −log x̂0_θ(x_t)[i, argmax x̂0(x_s)_i]``.
+
+    Masked DNA: ``prediction [N, L, 4]``, ``clean_target`` one-hot ``[N, 4, L]``."""
+    from dnadav.seq import MASK_INDEX
+
+    if batch.clean_target is None:
+        raise ValueError("objective='paper' needs the search to record x̂0 (SearchConfig extra={'record_clean': True})")
+    target = batch.clean_target.argmax(dim=1)  # [N, L]
+    picked = prediction.gather(-1, target[..., None]).squeeze(-1)
+    masked = batch.x_t == MASK_INDEX
+    alpha_t, alpha_s = process.schedule.alpha(batch.t), process.schedule.alpha(batch.s)
+    return -paper_step_weight(config, batch, alpha_t, alpha_s) * (picked * masked).sum(dim=-1)
 
 
 def distill_loss(
@@ -97,6 +136,10 @@ def distill_loss(
         prediction = process.predict(batch.x_t, batch.t, batch.context)
         parts["transition_nll"] = -process.transition_log_prob(prediction, batch.x_t, batch.x_s, batch.t, batch.s).mean()
         loss = parts["transition_nll"]
+    elif config.objective == "paper":
+        prediction = process.predict(batch.x_t, batch.t, batch.context)
+        parts["paper_x0_ce"] = paper_loss(process, prediction, batch, config).mean()
+        loss = parts["paper_x0_ce"]
     else:
         parts["nelbo"] = process.sample_loss(process.network, batch.x0, batch.context, generator).mean()
         loss = parts["nelbo"]

@@ -31,6 +31,9 @@ class Trajectory:
     states: torch.Tensor
     times: torch.Tensor
     context: torch.Tensor | None = None
+    # optional: ``clean [T, B, ...]`` the plug-in clean estimate x̂0 (reward input) at each chosen
+    # child ``states[k+1]``, recorded when the search runs with ``extra={"record_clean": True}``
+    clean: torch.Tensor | None = None
 
     @property
     def final(self) -> torch.Tensor:
@@ -43,13 +46,15 @@ class Trajectory:
 
     def to(self, device: torch.device | str) -> "Trajectory":
         context = None if self.context is None else self.context.to(device)
-        return Trajectory(self.states.to(device), self.times.to(device), context)
+        clean = None if self.clean is None else self.clean.to(device)
+        return Trajectory(self.states.to(device), self.times.to(device), context, clean)
 
     @staticmethod
     def concatenate(parts: list["Trajectory"]) -> "Trajectory":
         """Join trajectories of different sequences (same time grid) along the batch axis."""
         context = None if parts[0].context is None else torch.cat([p.context for p in parts])
-        return Trajectory(torch.cat([p.states for p in parts], dim=1), parts[0].times, context)
+        clean = None if parts[0].clean is None else torch.cat([p.clean for p in parts], dim=1)
+        return Trajectory(torch.cat([p.states for p in parts], dim=1), parts[0].times, context, clean)
 
 
 @dataclass

@@ -101,6 +101,7 @@ def fit_em(
         num_sanity_val_steps=0,
         log_every_n_steps=1,
         default_root_dir=out_dir,
+        gradient_clip_val=getattr(module.config, "gradient_clip", None),
     )
     last = out_dir / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings():

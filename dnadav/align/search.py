@@ -179,6 +179,8 @@ def search_process(
         guidance = Guidance(reward, config.guidance_scale) if config.guidance_scale > 0 else None
         x = process.initial_state(b, generator)
         states = [x]
+        record_clean = bool(config.extra.get("record_clean", False))
+        cleans: list[torch.Tensor] = []  # plug-in x̂0 at each chosen child (record_clean)
         prediction = predict(x, float(times[0]), context)
         potential = torch.zeros(b, device=device)  # SMC: γ^n V/α of the current particle
         log_weights = torch.zeros(b, device=device)  # SMC: accumulated importance weights
@@ -215,14 +217,17 @@ def search_process(
                     index = systematic_resample(log_weights, generator)
                     x, prediction, value, potential = x[index], _select(prediction, index), value[index], potential[index]
                     states = [s[index] for s in states]
+                    cleans = [c[index] for c in cleans]
                     context = _select(context, index)
                     log_weights = torch.zeros_like(log_weights)
                     stats.resamples += 1
             states.append(x)
+            if record_clean:
+                cleans.append(process.decode(x) if prediction is None else process.clean_estimate(prediction, x, None, None))
             if on_step is not None:
                 on_step(k)
     stats.wall_seconds = time.perf_counter() - started
-    trajectory = Trajectory(torch.stack(states), times.cpu(), context)
+    trajectory = Trajectory(torch.stack(states), times.cpu(), context, torch.stack(cleans) if record_clean else None)
     return SearchResult(sequences=x, rewards=value, trajectory=trajectory, stats=stats)
 
 

@@ -43,6 +43,7 @@ class AlignConfig:
     inner_epochs: int = 2  # passes over each iteration's transitions
     batch_size: int = 128  # transitions per M-step batch
     lr: float = 1e-3
+    gradient_clip: float | None = None  # max gradient norm of the M-step (None = no clipping)
     eval_sequences: int = 64  # plain samples drawn after every iteration for the log
     eval_steps: int = 25
     seed: int = 0
@@ -116,6 +117,8 @@ class DAVModule(pl.LightningModule):
         rows = {"states": result.trajectory.states.transpose(0, 1), "rewards": result.rewards}
         if result.trajectory.context is not None:
             rows["context"] = result.trajectory.context
+        if result.trajectory.clean is not None:
+            rows["clean"] = result.trajectory.clean.transpose(0, 1)
         if self.trainer.world_size > 1:
             rows = self._gather_rows(rows)
         self._search_log = {
@@ -123,7 +126,8 @@ class DAVModule(pl.LightningModule):
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
         }
-        return Trajectory(rows["states"].transpose(0, 1), result.trajectory.times.to(self.device), rows.get("context"))
+        clean = rows["clean"].transpose(0, 1) if "clean" in rows else None
+        return Trajectory(rows["states"].transpose(0, 1), result.trajectory.times.to(self.device), rows.get("context"), clean)
 
     def _gather_rows(self, rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """All ranks' rows (batch-first tensors), in rank order, without padding duplicates."""
