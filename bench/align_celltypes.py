@@ -100,7 +100,9 @@ def train(args) -> None:
     eval_oracle = load_oracle(target, role="eval").eval()
     reference = reference_sequences(CELL_TYPES[target], oracle=target)
     evaluate = lambda m, g: metrics_of(m, target, eval_oracle, reference, schedule=schedule, generator=g)  # noqa: E731
-    module = _dav_module_class()(model, objective.reward, config, schedule, evaluate=evaluate, frozen_modules=(prior, eval_oracle))
+    module = _dav_module_class()(
+        model, objective.reward, config, schedule, evaluate=evaluate, frozen_modules=(prior, eval_oracle)
+    )
     started = time.time()
     fit_em(module, out, devices=1, accelerator="cpu", progress=False)
     aligned = module.model.cpu().eval()
@@ -129,8 +131,9 @@ def train(args) -> None:
 
 
 def measure(args) -> None:
-    from dnadav.data.dhs import load_dhs
     from dnadav.design import design
+
+    from dnadav.data.dhs import load_dhs
     from dnadav.evaluate.reference import reference_sequences
     from dnadav.oracles import load_oracle
     from dnadav.seq import strings_to_tokens

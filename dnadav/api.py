@@ -114,13 +114,17 @@ def design(
     temperature: float = defaults.REWARD_TEMPERATURE,
     seed: int = 0,
     progress: bool = False,
+    constraints=None,
+    objective: str | None = None,
 ) -> Designs:
     """Design ``n`` sequences for ``oracle`` — the same options as ``dnadav design``.
 
     ``model``: a shipped name or folder (default: the aligned model shipped for the oracle, else the
     prior). ``length`` None = the model's training length (another is refused). ``children`` M > 0
     adds the DAV E-step search at every reverse step (reward temperature α = ``temperature``).
-    ``seed`` makes it bit-reproducible; sequence i depends only on (seed, i).
+    ``seed`` makes it bit-reproducible; sequence i depends only on (seed, i). ``constraints``: a
+    ``dnadav.constraints.ConstraintSpec`` (e.g. ``spec_from_options(forbid="BsaI,BsmBI", gc="0.4:0.6")``),
+    enforced while sampling; ``objective``: a reward expression (docs/objectives.md).
     """
     from dnadav.designer import design as run_design
     from dnadav.io import current_command
@@ -135,13 +139,29 @@ def design(
         bars[0].update(1)
 
     try:
-        result = run_design(oracle, n, length, model, steps, children, temperature, seed, on_step=on_step if progress else None)
+        result = run_design(
+            oracle,
+            n,
+            length,
+            model,
+            steps,
+            children,
+            temperature,
+            seed,
+            on_step=on_step if progress else None,
+            constraints=constraints,
+            objective=objective,
+        )
     finally:
         for bar in bars:
             bar.close()
     options = dict(oracle=oracle, n=n, length=length, model=model, steps=steps, children=children, seed=seed)
     if children > 0:
         options["temperature"] = temperature
+    if constraints is not None and not constraints.empty:
+        options["constraints"] = constraints.as_dict()
+    if objective is not None:
+        options["objective"] = objective
     return Designs(result, current_command(_call("design", **options)))
 
 

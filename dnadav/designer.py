@@ -93,6 +93,8 @@ def design(
     seed: int = 0,
     on_step: Callable[[int], None] | None = None,
     oracles: tuple[torch.nn.Module, torch.nn.Module] | None = None,
+    constraints=None,
+    objective: str | None = None,
 ) -> DesignResult:
     """Design ``num_sequences`` sequences for ``oracle`` (a shipped name or an oracle folder).
 
@@ -104,7 +106,10 @@ def design(
     (``seed``, k) and is always sampled whole (the last one is cut to n), so sequence i depends only
     on the seed and i — never on n or a batch size. Search statistics count whole blocks.
     ``on_step`` is called after each reverse step of each block. ``oracles`` (reward, eval) may be
-    passed already loaded; by default both are loaded by ``oracle`` name.
+    passed already loaded; by default both are loaded by ``oracle`` name. ``constraints`` (a
+    ``dnadav.constraints.ConstraintSpec``) are enforced at every reverse step (zero violations by
+    construction); ``objective`` (e.g. ``"k562 - max(hepg2,gm12878,hesc)"``, docs/objectives.md)
+    replaces the reward oracle's log-odds as the search's reward and the ``reward`` column.
     """
     from dnadav.align.search import SearchConfig, search
     from dnadav.diffusion.checkpoint import model_schedule
@@ -128,6 +133,12 @@ def design(
         model,
     )
     schedule = model_schedule(config)
+    constraint = None if constraints is None or constraints.empty else constraints.compile(length)
+    reward_fn = reward_oracle.reward
+    if objective is not None:
+        from dnadav.objectives import make_objective
+
+        reward_fn = make_objective(objective, oracle=reward_oracle).reward
     timings["load_seconds"] = time.perf_counter() - started
     search_config = None
     if num_children > 0:
@@ -139,16 +150,19 @@ def design(
         generator = stream_generator(seed, block)
         size = defaults.DESIGN_BLOCK  # a whole block even for the last one, so its first `count` do not depend on n
         if search_config is not None:
-            result = search(denoiser, reward_oracle.reward, size, length, search_config, schedule, generator, on_step=on_step)
+            result = search(
+                denoiser, reward_fn, size, length, search_config, schedule, generator, on_step=on_step, constraint=constraint
+            )
             blocks.append(result.sequences[:count])
             stats.append(result.stats.as_dict())
         else:
-            blocks.append(sample(denoiser, size, length, num_steps, schedule, generator, on_step=on_step)[:count])
+            tokens = sample(denoiser, size, length, num_steps, schedule, generator, on_step=on_step, constraint=constraint)
+            blocks.append(tokens[:count])
     tokens = torch.cat(blocks)
     timings["sampling_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
     onehot = tokens_to_onehot(tokens)
-    reward = reward_oracle.reward(onehot).double().numpy()
+    reward = reward_fn(onehot).double().numpy()
     pred_activity = eval_oracle.reward(onehot).double().numpy()
     eval_probability = eval_oracle.probability(onehot).double().numpy()
     timings["scoring_seconds"] = time.perf_counter() - started
@@ -168,6 +182,8 @@ def design(
         "reward_temperature": reward_temperature if num_children > 0 else None,
         "seed": seed,
         "schedule": config.get("schedule", "loglinear"),
+        "constraints": None if constraint is None else constraints.as_dict(),
+        "objective": objective,
     }
     return DesignResult(
         ids=[f"design_{i + 1:0{width}d}" for i in range(num_sequences)],

@@ -57,7 +57,11 @@ def test_paper_weight_and_skip():
 def test_paper_loss_is_weighted_cross_entropy_at_masked_positions():
     denoiser = ExactDenoiser(random_distribution(3, seed=2), 3)
     result = search(
-        denoiser, reward, 4, 3, SearchConfig(num_children=2, num_steps=3, extra={"record_clean": True}),
+        denoiser,
+        reward,
+        4,
+        3,
+        SearchConfig(num_children=2, num_steps=3, extra={"record_clean": True}),
         generator=torch.Generator().manual_seed(1),
     )
     process = MaskedDiffusion(denoiser, 3)

@@ -150,7 +150,9 @@ def test_m_step_evaluates_each_transition_at_the_time_of_its_x_t():
     length = 3
     joint = random_distribution(length, seed=2)
     config = SearchConfig(num_children=2, num_steps=4, reward_temperature=0.5)
-    trajectory = search(ExactDenoiser(joint, length), count_of_g, 5, length, config, generator=torch.Generator().manual_seed(0)).trajectory
+    trajectory = search(
+        ExactDenoiser(joint, length), count_of_g, 5, length, config, generator=torch.Generator().manual_seed(0)
+    ).trajectory
     pairs = transition_pairs(trajectory)
     batch = transition_batch(trajectory, pairs)
     times = trajectory.times

@@ -39,7 +39,16 @@ def test_terms_and_one_call():
     assert torch.allclose(o.reward(x), lo[0:1] - 0.5 * torch.logsumexp(lo[[1, 3]] / 0.5, 0))
 
 
-@pytest.mark.parametrize("text,where", [("hepg2 - foo", "position 9"), ("hepg2 -", "position 8"), ("max(k562", "position 9"), ("hepg2 & k562", "position 7"), ("hepg2 s.t. k562 < 2", "position 17")])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("hepg2 - foo", "position 9"),
+        ("hepg2 -", "position 8"),
+        ("max(k562", "position 9"),
+        ("hepg2 & k562", "position 7"),
+        ("hepg2 s.t. k562 < 2", "position 19"),
+    ],
+)
 def test_bad_expressions(text, where):
     with pytest.raises(InputError, match=where):
         parse_objective(text)

@@ -97,7 +97,9 @@ def transition_batch(trajectory: Trajectory, pairs: torch.Tensor) -> TransitionB
     )
 
 
-def paper_step_weight(config: DistillConfig, batch: TransitionBatch, alpha_t: torch.Tensor, alpha_s: torch.Tensor) -> torch.Tensor:
+def paper_step_weight(
+    config: DistillConfig, batch: TransitionBatch, alpha_t: torch.Tensor, alpha_s: torch.Tensor
+) -> torch.Tensor:
     """``(α_s − α_t)/α_t`` per transition ``[N]``, zero for the first ``skip_steps`` grid steps."""
     if batch.step is None or batch.num_steps is None:
         raise ValueError("objective='paper' needs transitions gathered by transition_batch")

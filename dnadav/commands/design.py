@@ -9,7 +9,27 @@ from pathlib import Path
 
 from dnadav import defaults
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_constraint_options", "constraint_spec", "add_parser", "run"]
+
+
+def add_constraint_options(parser: argparse.ArgumentParser) -> None:
+    """The hard-constraint options (docs/constraints.md), shared by the commands that take them."""
+    group = parser.add_argument_group("hard constraints (enforced while sampling)")
+    group.add_argument("--forbid", action="append", default=None, help="enzyme names or IUPAC sites, comma-separated; repeatable")
+    group.add_argument("--gc", default=None, help="GC-content bounds LO:HI, e.g. 0.40:0.60")
+    group.add_argument("--max-homopolymer", default=None, help="longest allowed run of one base")
+    group.add_argument("--prefix", default=None, help="fixed 5' bases (cloning adapter)")
+    group.add_argument("--suffix", default=None, help="fixed 3' bases")
+    group.add_argument("--template", default=None, help="masked template, N = free, e.g. NNNN...ACGT...NNNN")
+    group.add_argument("--constraints", type=Path, default=None, help="JSON or YAML file with the same fields")
+
+
+def constraint_spec(args: argparse.Namespace):
+    """The ``ConstraintSpec`` of the parsed options (file first, options over it)."""
+    from dnadav.constraints import spec_from_options
+
+    forbid = None if args.forbid is None else ",".join(args.forbid)
+    return spec_from_options(forbid, args.gc, args.max_homopolymer, args.prefix, args.suffix, args.template, args.constraints)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--temperature", type=float, default=defaults.REWARD_TEMPERATURE, help="reward temperature α (with --children)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (bit-reproducible)")
+    parser.add_argument(
+        "--objective", default=None, help='reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)'
+    )
+    add_constraint_options(parser)
     parser.add_argument("--force", action="store_true", help="overwrite --out and its manifest")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     parser.set_defaults(run=run)
@@ -48,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from dnadav.loaders import load_oracle
 
     _check_settings(args.n, args.steps, args.children, args.temperature)  # fail before any work
+    constraints = constraint_spec(args)
     out = check_writable(args.out, args.force)
     check_writable(out.with_name(out.name + ".manifest.json"), args.force)
     started = time.perf_counter()
@@ -68,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=args.seed,
         progress=not args.quiet,
+        constraints=constraints,
+        objective=args.objective,
     )
     designs.to_fasta(out, force=args.force)
     if not args.quiet:

@@ -98,8 +98,10 @@ class SequenceConstraint:
                 )
         if not reasons and bool(fixed_only.all()):
             reasons.append("the fixed sequence itself contains a forbidden site or homopolymer")
-        detail = reasons[0] if reasons else (
-            "no sequence satisfies the forbidden sites, homopolymer cap, GC bounds and fixed positions together"
+        detail = (
+            reasons[0]
+            if reasons
+            else ("no sequence satisfies the forbidden sites, homopolymer cap, GC bounds and fixed positions together")
         )
         raise InputError(f"constraints unsatisfiable for length {self.length}: {detail}")
 
@@ -137,7 +139,9 @@ class SequenceConstraint:
         distribution (normaliser estimated without bias, see ``dnadav.constraints.step``)."""
         self._check_shape(x_t)
         if step_log_probs.shape != (*x_t.shape, NUM_BASES + 1):
-            raise ValueError(f"step_log_probs must be [N, L, 5] = {(*x_t.shape, NUM_BASES + 1)}; got {tuple(step_log_probs.shape)}")
+            raise ValueError(
+                f"step_log_probs must be [N, L, 5] = {(*x_t.shape, NUM_BASES + 1)}; got {tuple(step_log_probs.shape)}"
+            )
         return constrained_step(self.space, step_log_probs, x_t, generator, self.max_proposals, self.stats)
 
     def violations(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -82,7 +82,9 @@ def resolve_site(text: str) -> Site:
     for c in pattern:
         words *= len(IUPAC[c])
     if words > MAX_WORDS_PER_SITE:
-        raise InputError(f"--forbid {text!r}: expands to {words} concrete words (at most {MAX_WORDS_PER_SITE}); use fewer N/IUPAC codes")
+        raise InputError(
+            f"--forbid {text!r}: expands to {words} concrete words (at most {MAX_WORDS_PER_SITE}); use fewer N/IUPAC codes"
+        )
     if set(pattern) == {"N"}:
         raise InputError(f"--forbid {text!r}: a site of only N forbids every sequence")
     return Site(pattern, pattern)

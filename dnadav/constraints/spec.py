@@ -74,7 +74,9 @@ def _bases(value: Any, where: str, *, allow_free: bool) -> str:
     letters = IUPAC if allow_free else {c: v for c, v in IUPAC.items()}
     for position, char in enumerate(text, start=1):
         if char not in letters:
-            raise InputError(f"{where}: character {char!r} at position {position} is not IUPAC DNA (A C G T R Y S W K M B D H V N)")
+            raise InputError(
+                f"{where}: character {char!r} at position {position} is not IUPAC DNA (A C G T R Y S W K M B D H V N)"
+            )
     return text
 
 
@@ -111,7 +113,9 @@ class ConstraintSpec:
     def merged(self, other: ConstraintSpec) -> ConstraintSpec:
         """``other``'s fields where set override this one's; forbidden sites are united."""
         sites = tuple(dict.fromkeys(self.forbid + other.forbid))
-        values = {f.name: getattr(other, f.name) or getattr(self, f.name) for f in fields(self) if f.name not in ("forbid", "source")}
+        values = {
+            f.name: getattr(other, f.name) or getattr(self, f.name) for f in fields(self) if f.name not in ("forbid", "source")
+        }
         return replace(self, forbid=sites, **values)
 
     def as_dict(self) -> dict[str, Any]:

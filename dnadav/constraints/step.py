@@ -36,9 +36,7 @@ class StepStats:
     capped_rows: int = 0
 
 
-def _gumbel(shape, generator, device) -> torch.Tensor:
-    uniform = torch.rand(shape, generator=generator, device=device)
-    return -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
+from dnadav.diffusion.gumbel import gumbel_noise as _gumbel
 
 
 def propose(

@@ -83,5 +83,3 @@ class LagrangianObjective(Objective):
 
     def extra_repr(self) -> str:
         return f"{self.parsed.text!r}, multipliers={[round(v, 4) for v in self.multipliers.tolist()]}"
-
-
