@@ -55,7 +55,10 @@ class Proposal:
 
 
 class ReverseProcess(Protocol):
-    """A modality's reverse (denoising) process around one network."""
+    """A modality's reverse (denoising) process around one network.
+
+    Optional: ``clean_target_loss(prediction, x_t, t, s, clean_target) -> [N]``, the per-transition
+    loss against a recorded clean estimate, which the paper's M-step (``objective="paper"``) needs."""
 
     network: Callable  # the model sampled and aligned (a torch module is put in eval mode by the drivers)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dnadav.align.distill import DistillConfig, distill_loss, paper_step_weight, transition_batch, transition_pairs
+from dnadav.align.distill import DistillConfig, distill_loss, paper_kept_steps, transition_batch, transition_pairs
 from dnadav.align.presets import preset
 from dnadav.align.search import SearchConfig, search
 from dnadav.diffusion.sampler import MaskedDiffusion
-from dnadav.diffusion.schedule import LogLinearSchedule
 from dnadav.seq import MASK_INDEX
 from tests.toys import ExactDenoiser, random_distribution
 
@@ -24,7 +23,7 @@ def test_recording_changes_nothing_and_records_the_chosen_childs_estimate(mode):
     base = dict(num_children=3, num_steps=4, reward_temperature=0.3, mode=mode, ess_threshold=0.9)
     plain = search(denoiser, reward, 16, 3, SearchConfig(**base), generator=torch.Generator().manual_seed(0))
     recorded = search(
-        denoiser, reward, 16, 3, SearchConfig(**base, extra={"record_clean": True}), generator=torch.Generator().manual_seed(0)
+        denoiser, reward, 16, 3, SearchConfig(**base, record_clean=True), generator=torch.Generator().manual_seed(0)
     )
     assert plain.trajectory.clean is None
     assert torch.equal(plain.trajectory.states, recorded.trajectory.states)
@@ -38,20 +37,17 @@ def test_recording_changes_nothing_and_records_the_chosen_childs_estimate(mode):
         assert torch.equal(clean[k], expect)
 
 
-def test_paper_weight_and_skip():
+def test_paper_skip_steps_count_or_fraction():
     trajectory_states = torch.full((5, 2, 3), MASK_INDEX)
     from dnadav.align.protocols import Trajectory
 
     times = torch.linspace(1, 0, 5)
     traj = Trajectory(trajectory_states, times, None, torch.zeros(4, 2, 4, 3))
     batch = transition_batch(traj, transition_pairs(traj))
-    schedule = LogLinearSchedule()
-    a_t, a_s = schedule.alpha(batch.t), schedule.alpha(batch.s)
-    weight = paper_step_weight(DistillConfig(objective="paper", skip_steps=0.5), batch, a_t, a_s)
-    expect = (a_s - a_t) / a_t
-    assert torch.all(weight[batch.step < 2] == 0)
-    assert torch.allclose(weight[batch.step >= 2], expect[batch.step >= 2])
-    assert torch.equal(weight, paper_step_weight(DistillConfig(objective="paper", skip_steps=2), batch, a_t, a_s))
+    kept = paper_kept_steps(DistillConfig(objective="paper", skip_steps=0.5), batch)
+    assert torch.equal(kept, batch.step >= 2)
+    assert torch.equal(kept, paper_kept_steps(DistillConfig(objective="paper", skip_steps=2), batch))
+    assert bool(paper_kept_steps(DistillConfig(objective="paper"), batch).all())
 
 
 def test_paper_loss_is_weighted_cross_entropy_at_masked_positions():
@@ -61,7 +57,7 @@ def test_paper_loss_is_weighted_cross_entropy_at_masked_positions():
         reward,
         4,
         3,
-        SearchConfig(num_children=2, num_steps=3, extra={"record_clean": True}),
+        SearchConfig(num_children=2, num_steps=3, record_clean=True),
         generator=torch.Generator().manual_seed(1),
     )
     process = MaskedDiffusion(denoiser, 3)
@@ -86,6 +82,6 @@ def test_dav_paper_preset():
     config = preset("dav-paper")
     assert (config.search.num_children, config.search.num_steps, config.sequences_per_iteration) == (10, 128, 256)
     assert (config.distill.objective, config.distill.skip_steps, config.lr, config.gradient_clip) == ("paper", 80, 2e-4, 1.0)
-    assert config.search.extra["record_clean"]
+    assert config.search.record_clean
     with pytest.raises(ValueError):
         preset("nope")

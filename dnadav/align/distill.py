@@ -6,9 +6,9 @@ transitions it actually took (``objective="transitions"``): ``process.transition
 for masked DNA is the cross-entropy of x̂0_θ at the newly unmasked positions and for a Gaussian step
 the log-density of the chosen next state. ``objective="nelbo"`` instead fits the model's own
 training loss (``process.sample_loss``) on the final E-step samples. ``objective="paper"`` is the
-DAV paper's recipe (masked DNA only): at every position still masked in x_t, the cross-entropy of
-x̂0_θ(x_t) against the argmax x̂0 of the chosen child (recorded by the search with
-``extra={"record_clean": True}``), weighted by ``(α_s − α_t)/α_t``, with the first ``skip_steps`` of
+DAV paper's recipe: the process's ``clean_target_loss`` against the x̂0 of the chosen child (recorded
+by the search with ``record_clean=True``; for masked DNA the cross-entropy at every position still
+masked in x_t against its argmax, weighted by ``(α_s − α_t)/α_t``), with the first ``skip_steps`` of
 the grid's steps left out (a count, or a fraction of T when < 1).
 
 DAV-KL adds ``λ · process.divergence(p_θ, p_ref)`` at the visited states, an anchor to the frozen
@@ -33,7 +33,7 @@ __all__ = [
     "transition_batch",
     "distill_loss",
     "paper_loss",
-    "paper_step_weight",
+    "paper_kept_steps",
 ]
 
 Objective = Literal["transitions", "nelbo", "paper"]
@@ -97,30 +97,23 @@ def transition_batch(trajectory: Trajectory, pairs: torch.Tensor) -> TransitionB
     )
 
 
-def paper_step_weight(
-    config: DistillConfig, batch: TransitionBatch, alpha_t: torch.Tensor, alpha_s: torch.Tensor
-) -> torch.Tensor:
-    """``(α_s − α_t)/α_t`` per transition ``[N]``, zero for the first ``skip_steps`` grid steps."""
+def paper_kept_steps(config: DistillConfig, batch: TransitionBatch) -> torch.Tensor:
+    """``[N]`` bool: the transitions the paper's M-step keeps (all but the first ``skip_steps`` grid steps)."""
     if batch.step is None or batch.num_steps is None:
         raise ValueError("objective='paper' needs transitions gathered by transition_batch")
     skip = config.skip_steps * batch.num_steps if config.skip_steps < 1 else config.skip_steps
-    weight = (alpha_s - alpha_t) / alpha_t.clamp_min(1e-8)
-    return torch.where(batch.step >= round(skip), weight, torch.zeros_like(weight))
+    return batch.step >= round(skip)
 
 
 def paper_loss(process, prediction: torch.Tensor, batch: TransitionBatch, config: DistillConfig) -> torch.Tensor:
-    """The paper's M-step per transition ``[N]``: ``w · Σ_{i masked in x_t} −log x̂0_θ(x_t)[i, argmax x̂0(x_s)_i]``.
-
-    Masked DNA: ``prediction [N, L, 4]``, ``clean_target`` one-hot ``[N, 4, L]``."""
-    from dnadav.seq import MASK_INDEX
-
+    """The paper's M-step per transition ``[N]``: the process's ``clean_target_loss`` (for masked DNA
+    ``(α_s − α_t)/α_t · Σ_{i masked in x_t} −log x̂0_θ(x_t)[i, argmax x̂0(x_s)_i]``), zero on skipped steps."""
     if batch.clean_target is None:
-        raise ValueError("objective='paper' needs the search to record x̂0 (SearchConfig extra={'record_clean': True})")
-    target = batch.clean_target.argmax(dim=1)  # [N, L]
-    picked = prediction.gather(-1, target[..., None]).squeeze(-1)
-    masked = batch.x_t == MASK_INDEX
-    alpha_t, alpha_s = process.schedule.alpha(batch.t), process.schedule.alpha(batch.s)
-    return -paper_step_weight(config, batch, alpha_t, alpha_s) * (picked * masked).sum(dim=-1)
+        raise ValueError("objective='paper' needs the search to record x̂0 (SearchConfig(record_clean=True))")
+    if not hasattr(process, "clean_target_loss"):
+        raise ValueError(f"objective='paper' needs a process with clean_target_loss; {type(process).__name__} has none")
+    loss = process.clean_target_loss(prediction, batch.x_t, batch.t, batch.s, batch.clean_target)
+    return torch.where(paper_kept_steps(config, batch), loss, torch.zeros_like(loss))
 
 
 def distill_loss(

@@ -26,7 +26,7 @@ def preset(name: str) -> AlignConfig:
     if name == "dav-paper":
         return AlignConfig(
             sequences_per_iteration=256,
-            search=SearchConfig(num_children=10, reward_temperature=0.5, num_steps=128, extra={"record_clean": True}),
+            search=SearchConfig(num_children=10, reward_temperature=0.5, num_steps=128, record_clean=True),
             distill=DistillConfig(objective="paper", skip_steps=80),
             lr=2e-4,
             gradient_clip=1.0,

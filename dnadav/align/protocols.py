@@ -32,7 +32,7 @@ class Trajectory:
     times: torch.Tensor
     context: torch.Tensor | None = None
     # optional: ``clean [T, B, ...]`` the plug-in clean estimate x̂0 (reward input) at each chosen
-    # child ``states[k+1]``, recorded when the search runs with ``extra={"record_clean": True}``
+    # child ``states[k+1]``, recorded when the search runs with ``record_clean=True``
     clean: torch.Tensor | None = None
 
     @property

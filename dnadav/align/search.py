@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
@@ -60,7 +60,7 @@ class SearchConfig:
     mode: SearchMode = "per_sequence"
     ess_threshold: float = 0.5  # SMC: resample when ESS < ess_threshold · population
     guidance_scale: float = 0.0  # > 0: tilt the proposal by the reward gradient (differentiable oracle)
-    extra: dict = field(default_factory=dict)
+    record_clean: bool = False  # keep x̂0 at every chosen child (the paper's M-step distils it)
 
     def __post_init__(self) -> None:
         if self.num_children < 1 or self.num_steps < 1 or self.num_value_samples < 1:
@@ -157,7 +157,6 @@ def search_process(
     config = config or SearchConfig()
     stats = SearchStats()
     started = time.perf_counter()
-    oracle_rows = resolve_max_batch(max_batch, process.time_grid(1).device)
 
     def reward(clean: torch.Tensor) -> torch.Tensor:
         return chunked_call(reward_fn, clean, max_batch=oracle_rows)
@@ -176,10 +175,11 @@ def search_process(
         m = 1 if config.mode == "smc" else config.num_children
         times = process.time_grid(config.num_steps)
         device = times.device
+        oracle_rows = resolve_max_batch(max_batch, device)
         guidance = Guidance(reward, config.guidance_scale) if config.guidance_scale > 0 else None
         x = process.initial_state(b, generator)
         states = [x]
-        record_clean = bool(config.extra.get("record_clean", False))
+        record_clean = config.record_clean
         cleans: list[torch.Tensor] = []  # plug-in x̂0 at each chosen child (record_clean)
         prediction = predict(x, float(times[0]), context)
         potential = torch.zeros(b, device=device)  # SMC: γ^n V/α of the current particle

@@ -204,6 +204,18 @@ class MaskedDiffusion:
         unmask = ((alpha_s - alpha_t) / (1.0 - alpha_t)).clamp(0.0, 1.0)
         return unmask * predictive
 
+    def clean_target_loss(
+        self, prediction: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor, clean_target: torch.Tensor
+    ) -> torch.Tensor:
+        """The DAV paper's M-step term per transition ``[N]`` (nats): ``(α_s − α_t)/α_t`` times
+        ``Σ_{i: x_t[i] = MASK} −log x̂0_θ(x_t)[i, argmax clean_target_i]``, with ``prediction [N, L, 4]``
+        (log x̂0 at x_t) and ``clean_target [N, 4, L]`` the recorded one-hot x̂0 at the chosen child."""
+        target = clean_target.argmax(dim=1)  # [N, L]
+        picked = prediction.gather(-1, target[..., None]).squeeze(-1)
+        alpha_t, alpha_s = self.schedule.alpha(t), self.schedule.alpha(s)
+        weight = (alpha_s - alpha_t) / alpha_t.clamp_min(1e-8)
+        return -weight * (picked * (x_t == MASK_INDEX)).sum(dim=-1)
+
     def sample_loss(
         self, network: Callable, x0: torch.Tensor, context: torch.Tensor | None, generator: torch.Generator | None
     ) -> torch.Tensor:
