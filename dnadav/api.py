@@ -116,6 +116,7 @@ def design(
     progress: bool = False,
     constraints=None,
     objective: str | None = None,
+    max_batch: int | str | None = "auto",
 ) -> Designs:
     """Design ``n`` sequences for ``oracle`` — the same options as ``dnadav design``.
 
@@ -124,7 +125,9 @@ def design(
     adds the DAV E-step search at every reverse step (reward temperature α = ``temperature``).
     ``seed`` makes it bit-reproducible; sequence i depends only on (seed, i). ``constraints``: a
     ``dnadav.constraints.ConstraintSpec`` (e.g. ``spec_from_options(forbid="BsaI,BsmBI", gc="0.4:0.6")``),
-    enforced while sampling; ``objective``: a reward expression (docs/objectives.md).
+    enforced while sampling; ``objective``: a reward expression (docs/objectives.md). ``max_batch``:
+    rows per network/oracle call ("auto" = the device's measured default, None = no limit); results
+    do not depend on it.
     """
     from dnadav.designer import design as run_design
     from dnadav.io import current_command
@@ -151,6 +154,7 @@ def design(
             on_step=on_step if progress else None,
             constraints=constraints,
             objective=objective,
+            max_batch=max_batch,
         )
     finally:
         for bar in bars:

@@ -95,6 +95,7 @@ def design(
     oracles: tuple[torch.nn.Module, torch.nn.Module] | None = None,
     constraints=None,
     objective: str | None = None,
+    max_batch: int | str | None = "auto",
 ) -> DesignResult:
     """Design ``num_sequences`` sequences for ``oracle`` (a shipped name or an oracle folder).
 
@@ -110,8 +111,11 @@ def design(
     ``dnadav.constraints.ConstraintSpec``) are enforced at every reverse step (zero violations by
     construction); ``objective`` (e.g. ``"k562 - max(hepg2,gm12878,hesc)"``, docs/objectives.md)
     replaces the reward oracle's log-odds as the search's reward and the ``reward`` column.
+    ``max_batch`` rows go through the network and the oracles per call (``dnadav.batching``:
+    "auto" = the device's measured default; results do not depend on it).
     """
     from dnadav.align.search import SearchConfig, search
+    from dnadav.batching import chunked_call, resolve_max_batch
     from dnadav.diffusion.checkpoint import model_schedule
     from dnadav.diffusion.sampler import sample
     from dnadav.loaders import load_model, load_oracle, oracle_length
@@ -151,20 +155,32 @@ def design(
         size = defaults.DESIGN_BLOCK  # a whole block even for the last one, so its first `count` do not depend on n
         if search_config is not None:
             result = search(
-                denoiser, reward_fn, size, length, search_config, schedule, generator, on_step=on_step, constraint=constraint
+                denoiser,
+                reward_fn,
+                size,
+                length,
+                search_config,
+                schedule,
+                generator,
+                on_step=on_step,
+                constraint=constraint,
+                max_batch=max_batch,
             )
             blocks.append(result.sequences[:count])
             stats.append(result.stats.as_dict())
         else:
-            tokens = sample(denoiser, size, length, num_steps, schedule, generator, on_step=on_step, constraint=constraint)
+            tokens = sample(
+                denoiser, size, length, num_steps, schedule, generator, on_step=on_step, constraint=constraint, max_batch=max_batch
+            )
             blocks.append(tokens[:count])
     tokens = torch.cat(blocks)
     timings["sampling_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
     onehot = tokens_to_onehot(tokens)
-    reward = reward_fn(onehot).double().numpy()
-    pred_activity = eval_oracle.reward(onehot).double().numpy()
-    eval_probability = eval_oracle.probability(onehot).double().numpy()
+    rows = resolve_max_batch(max_batch, onehot.device)
+    reward = chunked_call(reward_fn, onehot, max_batch=rows).double().numpy()
+    pred_activity = chunked_call(eval_oracle.reward, onehot, max_batch=rows).double().numpy()
+    eval_probability = chunked_call(eval_oracle.probability, onehot, max_batch=rows).double().numpy()
     timings["scoring_seconds"] = time.perf_counter() - started
     search_stats = {k: sum(s[k] for s in stats) for k in stats[0]} if stats else None
     width = len(str(num_sequences))

@@ -39,16 +39,32 @@ def _portable_name(prior: str | Path) -> str:
 
 @torch.no_grad()
 def plain_sample_metrics(
-    model, prior, reward_oracle, eval_oracle, reference: list[str], config: AlignConfig, schedule, generator: torch.Generator
+    model,
+    prior,
+    reward_fn,
+    eval_oracle,
+    reference: list[str],
+    config: AlignConfig,
+    schedule,
+    generator: torch.Generator,
+    constraint=None,
+    eval_reward_fn=None,
 ) -> dict[str, float]:
-    """Metrics of plain samples (no search) from ``model``: what the log tracks every iteration."""
+    """Metrics of plain samples (no search) from ``model``: what the log tracks every iteration.
+
+    ``reward_fn(onehot [B, 4, L]) -> [B]`` is the run's reward (the reward oracle's log-odds or the
+    objective); a cell-type classifier as ``eval_oracle`` adds the specificity figures for its target."""
     from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
 
     device = next(model.parameters()).device
-    tokens = sample(model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device)
+    tokens = sample(
+        model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device, constraint=constraint
+    )
     onehot = tokens_to_onehot(tokens)
-    reward = reward_oracle.reward(onehot.to(next(reward_oracle.parameters()).device)).cpu()
-    held_out = eval_oracle.reward(onehot.to(next(eval_oracle.parameters()).device)).cpu()
+    owner = getattr(reward_fn, "__self__", None)
+    reward_device = next(owner.parameters()).device if isinstance(owner, torch.nn.Module) else onehot.device
+    reward = reward_fn(onehot.to(reward_device)).cpu()
+    held_out = (eval_reward_fn or eval_oracle.reward)(onehot.to(next(eval_oracle.parameters()).device)).cpu()
     probability = eval_oracle.probability(onehot.to(next(eval_oracle.parameters()).device)).cpu()
     strings = tokens_to_strings(tokens.cpu())
     log_lik = sequence_elbo(
@@ -58,6 +74,12 @@ def plain_sample_metrics(
         num_time_samples=4,
         generator=torch.Generator(next(prior.parameters()).device).manual_seed(0),
     )
+    specificity = {}
+    if len(getattr(eval_oracle, "class_names", ())) > 2 and hasattr(eval_oracle, "target"):
+        from dnadav.objectives import class_logits, specificity_report
+
+        report = specificity_report(class_logits(eval_oracle, onehot), tuple(eval_oracle.class_names), eval_oracle.target)
+        specificity = {"plain/eval_specificity": report.specificity, "plain/eval_margin_median": report.margin_median}
     return {
         "plain/reward_median": float(reward.median()),
         "plain/eval_reward_median": float(held_out.median()),
@@ -66,6 +88,7 @@ def plain_sample_metrics(
         "plain/kmer3_correlation": float(kmer_correlation(strings, reference, k=3)),
         "plain/levenshtein_diversity": float(mean_pairwise_levenshtein(strings)),
         "plain/app_log_lik_median": float(log_lik.median()),
+        **specificity,
     }
 
 
@@ -111,11 +134,14 @@ def fit_em(
     return trainer
 
 
-def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
+def align(config: AlignConfig, out_dir: str | Path, max_batch: int | str | None = "auto", **fit_options: Any) -> dict:
     """Run DAV into ``out_dir`` (``checkpoints/last.ckpt`` for resume; ``model.pt`` +
     ``config.json`` + ``history.json`` + ``manifest.json`` at the end). Returns the last record.
 
-    ``fit_options`` (devices, accelerator, strategy, resume, progress) go to ``fit_em``."""
+    The reward is ``config.objective`` (an expression over the reward oracle's cell types) or, when
+    None, the reward oracle's log-odds; ``config.constraints`` are enforced on every E-step path and
+    in the per-iteration plain samples. ``max_batch`` rows per network/oracle call (results do not
+    depend on it). ``fit_options`` (devices, accelerator, strategy, resume, progress) go to ``fit_em``."""
     from dnadav.errors import InputError
     from dnadav.evaluate.reference import reference_for_oracle
     from dnadav.loaders import load_oracle, oracle_length
@@ -132,17 +158,35 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
     for role, oracle in (("reward", reward_oracle), ("evaluation", eval_oracle)):
         if oracle_length(oracle) not in (None, config.length):
             raise InputError(f"length {config.length} bp: the {role} oracle was trained on {oracle_length(oracle)} bp sequences")
+    reward_fn, eval_reward_fn = reward_oracle.reward, eval_oracle.reward
+    if config.objective is not None:
+        from dnadav.objectives import make_objective
+
+        reward_fn = make_objective(config.objective, oracle=reward_oracle).reward
+        # the logged held-out reward: the same expression under the evaluation oracle (a constrained
+        # objective's penalty at its initial multipliers)
+        eval_reward_fn = make_objective(config.objective, oracle=eval_oracle).reward
+    constraint = None
+    if config.constraints:
+        from dnadav.constraints import spec_from_options
+
+        fields = {k: config.constraints.get(k) for k in ("forbid", "gc", "max_homopolymer", "prefix", "suffix", "template")}
+        constraint = spec_from_options(**fields).compile(config.length)
     # the reference set follows the evaluation oracle: its DHS cell type, or its Gosai table's top 0.1%
     reference = reference_for_oracle(eval_oracle)
-    metrics_of = lambda m, g: plain_sample_metrics(m, prior, reward_oracle, eval_oracle, reference, config, schedule, g)  # noqa: E731
+    metrics_of = lambda m, g: plain_sample_metrics(  # noqa: E731
+        m, prior, reward_fn, eval_oracle, reference, config, schedule, g, constraint=constraint, eval_reward_fn=eval_reward_fn
+    )
     module = DAVModule(
         model,
-        reward_oracle.reward,
+        reward_fn,
         config,
         schedule,
         prior=prior if config.distill.kl_weight > 0 else None,
         evaluate=metrics_of,
         frozen_modules=(prior, reward_oracle, eval_oracle),
+        constraint=constraint,
+        max_batch=max_batch,
     )
     started = time.time()
     trainer = fit_em(module, out_dir, **fit_options)
@@ -157,6 +201,7 @@ def align(config: AlignConfig, out_dir: str | Path, **fit_options: Any) -> dict:
             "length": config.length,
             "aligned_from": _portable_name(config.prior),
             "align_config": config.as_dict(),
+            **({"objective": config.objective} if config.objective else {}),
             "prior_config": prior_config.get("train_config"),
         },
     )

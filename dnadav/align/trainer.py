@@ -21,7 +21,7 @@ from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, 
 from dnadav.align.protocols import RewardFn, Trajectory
 from dnadav.align.search import SearchConfig, search_process
 from dnadav.diffusion.backbone import ConvDenoiser
-from dnadav.diffusion.sampler import MaskedDiffusion
+from dnadav.diffusion.sampler import MaskedDiffusion, StepConstraint
 from dnadav.diffusion.schedule import Schedule
 from dnadav.modes import eval_mode
 from dnadav.process import ReverseProcess
@@ -47,6 +47,8 @@ class AlignConfig:
     eval_sequences: int = 64  # plain samples drawn after every iteration for the log
     eval_steps: int = 25
     seed: int = 0
+    objective: str | None = None  # reward expression (docs/objectives.md); None: the oracle's log-odds
+    constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +65,11 @@ class DAVModule(pl.LightningModule):
     The E-step and M-step drive ``process`` (default: masked DNA diffusion around ``model`` with
     ``schedule`` and ``config.length``); another modality passes its own process whose network is
     ``model``, and ``make_context(num, generator)`` when its rows are conditioned (e.g. on prompts).
+    ``constraint`` (a ``StepConstraint``) is enforced on every E-step path, so the M-step trains on
+    constrained paths; ``max_batch`` rows go through the network and the reward per call.
+    When the reward is a bound method of an objective with ``update`` (a ``LagrangianObjective``),
+    its multipliers take one dual step after every E-step from that E-step's final sequences and
+    are saved in (and restored from) the run's checkpoints.
     """
 
     def __init__(
@@ -76,12 +83,17 @@ class DAVModule(pl.LightningModule):
         frozen_modules: Sequence[torch.nn.Module] = (),
         process: ReverseProcess | None = None,
         make_context: Callable[[int, torch.Generator], torch.Tensor | None] | None = None,
+        constraint: StepConstraint | None = None,
+        max_batch: int | str | None = "auto",
     ):
         super().__init__()
         self.model = model
         self.config = config
         self.schedule = schedule
-        self.process = process or MaskedDiffusion(model, config.length, schedule)
+        self.max_batch = max_batch
+        if process is not None and constraint is not None:
+            raise ValueError("pass the constraint to the process, not to DAVModule, when giving a process")
+        self.process = process or MaskedDiffusion(model, config.length, schedule, constraint=constraint, max_batch=max_batch)
         if self.process.network is not model:
             raise ValueError("the process must wrap the model being aligned")
         self._make_context = make_context
@@ -113,7 +125,9 @@ class DAVModule(pl.LightningModule):
             context_generator = torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4))
             context = self._make_context(count, context_generator)
             context = None if context is None else context.to(self.device)
-        result = search_process(self.process, self._frozen["reward_fn"], count, self.config.search, generator, context)
+        result = search_process(
+            self.process, self._frozen["reward_fn"], count, self.config.search, generator, context, max_batch=self.max_batch
+        )
         rows = {"states": result.trajectory.states.transpose(0, 1), "rewards": result.rewards}
         if result.trajectory.context is not None:
             rows["context"] = result.trajectory.context
@@ -126,8 +140,16 @@ class DAVModule(pl.LightningModule):
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
         }
+        objective = self._objective_with_update()
+        if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
+            record = objective.update(self.process.decode(rows["states"][:, -1]))
+            self._search_log.update({f"objective/{k}": v for k, v in record.items()})
         clean = rows["clean"].transpose(0, 1) if "clean" in rows else None
         return Trajectory(rows["states"].transpose(0, 1), result.trajectory.times.to(self.device), rows.get("context"), clean)
+
+    def _objective_with_update(self):
+        owner = getattr(self._frozen["reward_fn"], "__self__", None)
+        return owner if callable(getattr(owner, "update", None)) else None
 
     def _gather_rows(self, rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """All ranks' rows (batch-first tensors), in rank order, without padding duplicates."""
@@ -175,6 +197,12 @@ class DAVModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["dav_history"] = self.history
+        objective = self._objective_with_update()
+        if objective is not None:
+            checkpoint["objective_multipliers"] = objective.multipliers.detach().cpu().clone()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("dav_history", []))
+        objective = self._objective_with_update()
+        if objective is not None and "objective_multipliers" in checkpoint:
+            objective.multipliers.copy_(checkpoint["objective_multipliers"].to(objective.multipliers.device))

@@ -1,4 +1,4 @@
-"""``dnadav align``: fine-tune the prior toward an oracle with DAV (variational EM), resumably."""
+"""``dnadav align``: fine-tune the prior toward an oracle or objective with DAV (variational EM), resumably."""
 
 from __future__ import annotations
 
@@ -7,81 +7,161 @@ import json
 import math
 from pathlib import Path
 
-from dnadav import defaults
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
+from dnadav.commands.shared_options import add_constraint_options, add_max_batch_option, constraint_spec, max_batch_value
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
+# option -> (AlignConfig path, type): defaults come from --preset, an option given on the line wins
+_PRESET_OPTIONS = {
+    "iterations": ("iterations", int),
+    "sequences": ("sequences_per_iteration", int),
+    "children": ("search.num_children", int),
+    "steps": ("search.num_steps", int),
+    "temperature": ("search.reward_temperature", float),
+    "m_step": ("distill.objective", str),
+    "skip_steps": ("distill.skip_steps", float),
+    "lr": ("lr", float),
+    "gradient_clip": ("gradient_clip", float),
+    "eval_steps": ("eval_steps", int),
+}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("align", help="align the diffusion prior to an oracle with DAV (resumable)")
+    from dnadav import defaults
+    from dnadav.align.presets import PRESETS
+
+    parser = subparsers.add_parser(
+        "align",
+        help="align the diffusion prior to an oracle or objective with DAV (resumable)",
+        description="Variational EM: each iteration searches with the current model (E-step) and distils the "
+        "search's trajectories into it (M-step). Options marked 'preset' default to --preset's value.",
+    )
     parser.add_argument("--oracle", default=defaults.ORACLE, help="oracle name (hepg2, k562, gm12878, hesc) or folder")
+    parser.add_argument(
+        "--objective", default=None, help='reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)'
+    )
     parser.add_argument("--prior", default="dhs", help="prior to start from: 'dhs' (shipped) or a model folder")
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed if it holds a checkpoint)")
-    parser.add_argument("--iterations", type=int, default=defaults.ALIGN_ITERATIONS, help="EM iterations K")
-    parser.add_argument("--sequences", type=int, default=64, help="E-step sequences B per iteration")
-    parser.add_argument(
-        "--children", type=int, default=defaults.NUM_CHILDREN, metavar="M", help="candidates M per sequence per step"
-    )
-    parser.add_argument("--steps", type=int, default=defaults.SEARCH_STEPS, help="reverse steps T in the E-step")
-    parser.add_argument(
-        "--temperature", type=float, default=defaults.REWARD_TEMPERATURE, help="reward temperature α (inf = no tilt)"
-    )
+    parser.add_argument("--preset", choices=PRESETS, default="default", help="named setting (dav-paper: the paper's, for a GPU)")
+    parser.add_argument("--iterations", type=int, default=None, help="EM iterations K (preset; default 3)")
+    parser.add_argument("--sequences", type=int, default=None, help="E-step sequences B per iteration (preset; default 64)")
+    parser.add_argument("--children", type=int, default=None, metavar="M", help="candidates M per sequence per step (preset; 16)")
+    parser.add_argument("--steps", type=int, default=None, help="reverse steps T in the E-step (preset; default 25)")
+    parser.add_argument("--temperature", type=float, default=None, help="reward temperature α in nats (preset; 0.5; inf = no tilt)")
     parser.add_argument("--discount", type=float, default=1.0, help="value discount γ per remaining step")
     parser.add_argument("--value", choices=["argmax", "sample"], default="argmax", help="soft value estimate")
     parser.add_argument("--value-samples", type=int, default=1, help="K x0 samples for --value sample")
     parser.add_argument("--search-mode", choices=["per_sequence", "smc"], default="per_sequence", help="E-step variant")
-    parser.add_argument("--kl-weight", type=float, default=0.0, help="λ of DAV-KL (KL to the frozen prior)")
-    parser.add_argument("--objective", choices=["transitions", "nelbo"], default="transitions", help="M-step loss")
+    parser.add_argument("--kl-weight", type=float, default=0.0, help="λ of DAV-KL (KL to the frozen prior, nats)")
+    parser.add_argument(
+        "--m-step", choices=["transitions", "nelbo", "paper"], default=None, help="M-step loss (preset; default transitions)"
+    )
+    parser.add_argument("--skip-steps", type=float, default=None, help="--m-step paper: leading steps left out (count or fraction)")
     parser.add_argument("--inner-epochs", type=int, default=2, help="M-step passes per iteration")
     parser.add_argument("--batch-size", type=int, default=128, help="transitions per M-step batch")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate of the M-step")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate of the M-step (preset; default 1e-3)")
+    parser.add_argument("--gradient-clip", type=float, default=None, help="max gradient norm of the M-step (preset; default none)")
+    parser.add_argument("--eval-steps", type=int, default=None, help="steps of the plain samples logged per iteration (preset; 25)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    add_constraint_options(parser, "hard constraints (enforced on every E-step path and logged sample)")
+    add_max_batch_option(parser)
     add_lightning_arguments(parser)
     parser.add_argument("--force", action="store_true", help="start afresh even if --out holds a run")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from dnadav.align.distill import DistillConfig
-    from dnadav.align.run import align
-    from dnadav.align.search import SearchConfig
-    from dnadav.align.trainer import AlignConfig
+def _check_number(name: str, value: float | None, low: float, *, inclusive: bool = True, allow_inf: bool = False) -> None:
+    if value is None:
+        return
+    bad = math.isnan(value) or (math.isinf(value) and not allow_inf) or (value < low if inclusive else value <= low)
+    if bad:
+        relation = "≥" if inclusive else ">"
+        raise InputError(f"--{name.replace('_', '-')} must be {relation} {low:g}; got {value}")
 
-    if (args.out / "model.pt").exists() and not args.force:
-        raise InputError(f"{args.out}: already holds a finished run (model.pt); pass --force to start again")
-    if not args.temperature > 0 or math.isnan(args.temperature):
-        raise InputError(f"--temperature must be > 0 (inf = no tilt); got {args.temperature}")
+
+def config_from_args(args: argparse.Namespace):
+    """The ``AlignConfig`` of parsed ``dnadav align`` options (preset first, given options over it)."""
+    import dataclasses
+
+    from dnadav.align.presets import preset
+
+    for name, low, inclusive in (
+        ("iterations", 1, True),
+        ("sequences", 1, True),
+        ("children", 1, True),
+        ("steps", 1, True),
+        ("eval_steps", 1, True),
+        ("inner_epochs", 1, True),
+        ("batch_size", 1, True),
+        ("value_samples", 1, True),
+        ("lr", 0, False),
+        ("gradient_clip", 0, False),
+        ("kl_weight", 0, True),
+        ("skip_steps", 0, True),
+        ("discount", 0, False),
+    ):
+        _check_number(name, getattr(args, name), low, inclusive=inclusive)
+    _check_number("temperature", args.temperature, 0, inclusive=False, allow_inf=True)
+    config = preset(args.preset)
+    search, distill = config.search, config.distill
+    top: dict = {}
+    for option, (path, _) in _PRESET_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        where, _, name = path.rpartition(".")
+        if where == "search":
+            search = dataclasses.replace(search, **{name: value})
+        elif where == "distill":
+            distill = dataclasses.replace(distill, **{name: value})
+        else:
+            top[name] = value
+    spec = constraint_spec(args)
     try:
-        search = SearchConfig(
-            num_children=args.children,
-            reward_temperature=args.temperature,
+        search = dataclasses.replace(
+            search,
             discount=args.discount,
-            num_steps=args.steps,
             value=args.value,
             num_value_samples=args.value_samples,
             mode=args.search_mode,
+            record_clean=distill.objective == "paper",
         )
-        distill = DistillConfig(objective=args.objective, kl_weight=args.kl_weight)
+        distill = dataclasses.replace(distill, kl_weight=args.kl_weight)
     except ValueError as error:
         raise InputError(str(error)) from None
-    config = AlignConfig(
+    return dataclasses.replace(
+        config,
         oracle=args.oracle,
         prior=args.prior,
-        iterations=args.iterations,
-        sequences_per_iteration=args.sequences,
         search=search,
         distill=distill,
         inner_epochs=args.inner_epochs,
         batch_size=args.batch_size,
-        lr=args.lr,
         seed=args.seed,
+        objective=args.objective,
+        constraints=None if spec.empty else spec.as_dict(),
+        **top,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dnadav.align.run import align
+
+    if (args.out / "model.pt").exists() and not args.force:
+        raise InputError(f"{args.out}: already holds a finished run (model.pt); pass --force to start again")
+    config = config_from_args(args)
+    if config.objective is not None:  # a bad expression fails here, before any work
+        from dnadav.loaders import load_oracle
+        from dnadav.objectives import make_objective
+
+        make_objective(config.objective, oracle=load_oracle(config.oracle, role="reward"))
     summary = align(
         config,
         args.out,
+        max_batch=max_batch_value(args.max_batch),
         **lightning_options(args),
         resume=not args.force,
         progress=not args.quiet,

@@ -8,28 +8,9 @@ import time
 from pathlib import Path
 
 from dnadav import defaults
+from dnadav.commands.shared_options import add_constraint_options, add_max_batch_option, constraint_spec, max_batch_value
 
-__all__ = ["add_constraint_options", "constraint_spec", "add_parser", "run"]
-
-
-def add_constraint_options(parser: argparse.ArgumentParser) -> None:
-    """The hard-constraint options (docs/constraints.md), shared by the commands that take them."""
-    group = parser.add_argument_group("hard constraints (enforced while sampling)")
-    group.add_argument("--forbid", action="append", default=None, help="enzyme names or IUPAC sites, comma-separated; repeatable")
-    group.add_argument("--gc", default=None, help="GC-content bounds LO:HI, e.g. 0.40:0.60")
-    group.add_argument("--max-homopolymer", default=None, help="longest allowed run of one base")
-    group.add_argument("--prefix", default=None, help="fixed 5' bases (cloning adapter)")
-    group.add_argument("--suffix", default=None, help="fixed 3' bases")
-    group.add_argument("--template", default=None, help="masked template, N = free, e.g. NNNN...ACGT...NNNN")
-    group.add_argument("--constraints", type=Path, default=None, help="JSON or YAML file with the same fields")
-
-
-def constraint_spec(args: argparse.Namespace):
-    """The ``ConstraintSpec`` of the parsed options (file first, options over it)."""
-    from dnadav.constraints import spec_from_options
-
-    forbid = None if args.forbid is None else ",".join(args.forbid)
-    return spec_from_options(forbid, args.gc, args.max_homopolymer, args.prefix, args.suffix, args.template, args.constraints)
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--objective", default=None, help='reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)'
     )
     add_constraint_options(parser)
+    add_max_batch_option(parser)
     parser.add_argument("--force", action="store_true", help="overwrite --out and its manifest")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     parser.set_defaults(run=run)
@@ -73,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_settings(args.n, args.steps, args.children, args.temperature)  # fail before any work
     constraints = constraint_spec(args)
+    max_batch = max_batch_value(args.max_batch)
     out = check_writable(args.out, args.force)
     check_writable(out.with_name(out.name + ".manifest.json"), args.force)
     started = time.perf_counter()
@@ -95,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         constraints=constraints,
         objective=args.objective,
+        max_batch=max_batch,
     )
     designs.to_fasta(out, force=args.force)
     if not args.quiet:
