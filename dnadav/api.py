@@ -254,6 +254,8 @@ def evaluate(
     novelty: str = "hamming",
     kmer_js_k: int = 3,
     on_dropped: Callable[[str, int], None] | None = None,
+    objective: str | None = None,
+    constraints=None,
 ) -> Report:
     """Evaluate named inputs (``{"designs": designs, "prior": "prior.fa"}``; a list of files is
     named by file name) on the held-out evaluation oracle of ``oracle`` and the other metrics.
@@ -263,7 +265,14 @@ def evaluate(
     ``real_rows``: add rows for ``real_size`` random held-out DHS of the target cell type and of an
     off-target one, measured exactly like the inputs. Records whose length is not the oracle's
     training length are counted as invalid and left out (the rule is stated in the report).
-    ``on_dropped(name, count)`` is told about invalid records read from files.
+    ``on_dropped(name, count)`` is told about invalid records read from files. ``reference="gosai"``
+    takes DRAKES's set instead: the Gosai MPRA rows above the 99.9th percentile of the target's
+    measured activity (needs the imported table, docs/published-setup.md).
+    With the shipped cell-type oracles every input's row also has each cell type's median
+    probability, ``specificity`` and ``margin_median``; ``objective`` (an expression,
+    docs/objectives.md) adds its median under the evaluation oracle; ``constraints`` (a
+    ``ConstraintSpec``) counts every sequence's violations (``violations``, ``violating_fraction``),
+    so designs made by any tool can be audited.
     """
     from dnadav.evaluate.controls import held_out_sample, off_target_cell_type
     from dnadav.evaluate.evaluator import evaluate_sets
@@ -276,8 +285,8 @@ def evaluate(
         inputs = {Path(p).name: p for p in inputs}
     if not inputs:
         raise InputError("nothing to evaluate: give at least one input")
-    if reference not in ("top-eval", "eval", "signal"):
-        raise InputError(f"reference must be top-eval or signal; got {reference!r}")
+    if reference not in ("top-eval", "eval", "signal", "gosai"):
+        raise InputError(f"reference must be top-eval, signal or gosai; got {reference!r}")
     if reference_size < 1 or loglik_samples < 1 or real_size < 2:
         raise InputError("reference_size and loglik_samples must be ≥ 1, real_size ≥ 2")
     tables = {}
@@ -293,7 +302,13 @@ def evaluate(
     target = getattr(eval_oracle, "target", "HepG2")
     length = oracle_length(eval_oracle)
     ranking = "signal" if reference == "signal" else "eval"
-    reference_set = reference_sequences(target, ranking, reference_size, eval_oracle)
+    if reference == "gosai":
+        from dnadav.evaluate.reference import gosai_reference_sequences
+
+        reference_set = gosai_reference_sequences(None, str(target).lower())
+    else:
+        reference_set = reference_sequences(target, ranking, reference_size, eval_oracle)
+    constraint = None if constraints is None or constraints.empty else constraints.compile(length or 200)
     real: dict[str, list[str]] = {}
     off_target = off_target_cell_type(target)
     if real_rows and off_target is not None:
@@ -314,12 +329,20 @@ def evaluate(
         kmer_js_k=kmer_js_k,
         length=length,
         controls=list(real),
+        objective=objective,
+        constraint=constraint,
     )
     by = "the evaluation oracle's reward" if ranking == "eval" else "DHS total signal"
     description = (
         f"top {len(reference_set)} {target}-specific DHS sequences of the held-out test chromosome (chr1), ranked by {by}"
     )
+    if reference == "gosai":
+        description = f"the {len(reference_set)} Gosai MPRA sequences above the 99.9th percentile of measured {target} activity"
     options = dict(oracle=oracle, reference=reference, reference_size=reference_size, loglik=loglik)
+    if objective is not None:
+        options["objective"] = objective
+    if constraint is not None:
+        options["constraints"] = constraints.as_dict()
     command = current_command(_call("evaluate", inputs=list(tables), **options))
     settings = {
         "inputs": {k: str(v) if isinstance(v, (str, Path)) else type(v).__name__ for k, v in inputs.items()},

@@ -103,6 +103,9 @@ class DAVModule(pl.LightningModule):
         modules = [m for m in (prior, owner, *frozen_modules) if isinstance(m, torch.nn.Module)]
         self._frozen = {"reward_fn": reward_fn, "prior": prior, "modules": modules}
         self._evaluate = evaluate
+        objective = self._objective_with_update()
+        self._initial_multipliers = None if objective is None else objective.multipliers.detach().cpu().clone()
+        self._multipliers_after: dict[int, torch.Tensor] = {}  # iteration -> multipliers after its dual step
         self.trajectory: Trajectory | None = None
         self.history: list[dict[str, float]] = []
 
@@ -142,7 +145,12 @@ class DAVModule(pl.LightningModule):
         }
         objective = self._objective_with_update()
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
+            # The step starts from the multipliers after the previous iteration, not from whatever the
+            # objective holds: Lightning runs an extra E-step when it restores a run, and the dual
+            # step must not be taken twice.
+            objective.multipliers.copy_(self._multipliers_after.get(iteration - 1, self._initial_multipliers))
             record = objective.update(self.process.decode(rows["states"][:, -1]))
+            self._multipliers_after[iteration] = objective.multipliers.detach().cpu().clone()
             self._search_log.update({f"objective/{k}": v for k, v in record.items()})
         clean = rows["clean"].transpose(0, 1) if "clean" in rows else None
         return Trajectory(rows["states"].transpose(0, 1), result.trajectory.times.to(self.device), rows.get("context"), clean)
@@ -197,12 +205,9 @@ class DAVModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["dav_history"] = self.history
-        objective = self._objective_with_update()
-        if objective is not None:
-            checkpoint["objective_multipliers"] = objective.multipliers.detach().cpu().clone()
+        if self._multipliers_after:
+            checkpoint["objective_multipliers"] = dict(self._multipliers_after)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("dav_history", []))
-        objective = self._objective_with_update()
-        if objective is not None and "objective_multipliers" in checkpoint:
-            objective.multipliers.copy_(checkpoint["objective_multipliers"].to(objective.multipliers.device))
+        self._multipliers_after = dict(checkpoint.get("objective_multipliers", {}))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dnadav import defaults
+from dnadav.commands.shared_options import add_constraint_options, constraint_spec
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -40,10 +41,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--oracle", default=defaults.ORACLE, help="oracle name or folder (the shipped reward + eval pair)")
     parser.add_argument(
         "--reference",
-        choices=["top-eval", "signal"],
+        choices=["top-eval", "signal", "gosai"],
         default="top-eval",
-        help="reference set: held-out (chr1) target-specific DHS ranked by the evaluation oracle, or by DHS total signal",
+        help="reference set: held-out (chr1) target-specific DHS ranked by the evaluation oracle, or by DHS total signal, "
+        "or DRAKES's top 0.1%% of the imported Gosai MPRA table",
     )
+    parser.add_argument(
+        "--objective", default=None, help='also report this reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)"'
+    )
+    add_constraint_options(parser, "hard constraints (every sequence's violations are counted)")
     parser.add_argument("--reference-size", type=int, default=500, help="reference sequences")
     parser.add_argument("--real-size", type=int, default=300, help="real held-out sequences per real row (target, off-target)")
     parser.add_argument("--no-real", action="store_true", help="leave out the rows of real held-out sequences")
@@ -66,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from dnadav.evaluate.report import REPORT_FILES
     from dnadav.io import check_writable
 
+    constraint_spec(args)  # bad constraint options fail before any work
     names = [p.name for p in args.inputs]
     if len(set(names)) != len(names):
         raise InputError("input files must have distinct names (they label the report rows); rename or copy one")
@@ -90,10 +97,14 @@ def run(args: argparse.Namespace) -> int:
         novelty=args.novelty,
         kmer_js_k=args.kmer_js_k,
         on_dropped=dropped,
+        objective=args.objective,
+        constraints=constraint_spec(args),
     )
     page = report.to_html(args.report, force=args.force)
     if not args.quiet:
-        print(report.metrics[list(_PRINTED)].to_string(float_format=lambda v: f"{v:.3f}"))
+        shown = [c for c in (*_PRINTED, "specificity", "margin_median", "objective_median", "violating_fraction")]
+        shown = [c for c in shown if c in report.metrics.columns and report.metrics[c].notna().any()]
+        print(report.metrics[shown].to_string(float_format=lambda v: f"{v:.3f}"))
         for sentence in report.verdicts.values():
             print(sentence)
         print(f"dnadav evaluate: report written to {page} ({report.result.info['seconds']:.1f} s)", file=sys.stderr)

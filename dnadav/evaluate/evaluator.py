@@ -22,7 +22,7 @@ from dnadav.evaluate import metrics
 from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
 from dnadav.seq import invalid_character, strings_to_onehot, strings_to_tokens
 
-__all__ = ["HEADLINE", "EvaluationResult", "LogLikelihood", "evaluate_sets", "prior_log_likelihood"]
+__all__ = ["HEADLINE", "OPTIONAL", "EvaluationResult", "optional_columns", "LogLikelihood", "evaluate_sets", "prior_log_likelihood"]
 
 LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # tokens [B, L] -> log-likelihood [B] (nats)
 
@@ -45,12 +45,54 @@ HEADLINE: dict[str, tuple[str, str]] = {
     "kmer_js": ("k-mer JS", "Jensen–Shannon divergence of k-mer spectra vs reference (bits; k in the header)"),
 }
 
+# Columns present only when they apply (a cell-type classifier as evaluation oracle, an objective,
+# constraints); ``p_<class>_median`` columns (``p(<class>)``) are added per class of that oracle.
+OPTIONAL: dict[str, tuple[str, str]] = {
+    "specificity": ("specificity", "share with p(target) > 0.5 and every other cell type < 0.1 (evaluation oracle)"),
+    "margin_median": ("margin", "median log-odds margin of the target over the strongest off-target (nats)"),
+    "objective_median": ("objective", "median of the objective expression under the evaluation oracle (nats)"),
+    "violating_fraction": ("violating", "share of sequences breaking at least one hard constraint"),
+    "violations": ("violations", "constraint violations counted over all sequences (sites, runs, GC, fixed bases)"),
+}
+
+
+def class_columns(summary: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Labels of the ``p_<class>_median`` columns of ``summary`` (evaluation oracle, every class)."""
+    return {
+        c: (f"p({c[2:-7]})", f"median evaluation-oracle probability of class {c[2:-7]}")
+        for c in summary.columns
+        if c.startswith("p_") and c.endswith("_median")
+    }
+
+
+def optional_columns(summary: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """The ``OPTIONAL`` and per-class columns that ``summary`` holds, with labels, in display order."""
+    present = {c: v for c, v in OPTIONAL.items() if c in summary.columns and summary[c].notna().any()}
+    return {**present, **class_columns(summary)}
+
+
+def _cell_type_report(eval_oracle, onehot: torch.Tensor):
+    """The ``SpecificityReport`` of ``onehot [B, 4, L]`` when the evaluation oracle is a classifier over
+    several cell types with a target; else None."""
+    from dnadav.objectives import class_logits, objective_names, specificity_report
+    from dnadav.oracles import CellTypeOracle
+
+    if not isinstance(eval_oracle, CellTypeOracle):  # a regressor's outputs are no class probabilities
+        return None
+    names, target = tuple(eval_oracle.class_names), eval_oracle.target
+    if len(objective_names(names)) < 2 or target.lower() not in objective_names(names):
+        return None
+
+    return specificity_report(class_logits(eval_oracle, onehot), names, target)
+
 
 @dataclass
 class EvaluationResult:
     """One evaluation. ``summary``: one row per input (index = input name), HEADLINE columns.
     ``per_sequence``: input, id, sequence, reward, pred_activity, eval_probability, app_log_lik, gc,
-    novelty, motif_hits. ``kmer_frequencies``: input (and "reference") -> 3-mer frequencies ``[64]``.
+    novelty, motif_hits; with a cell-type evaluation oracle also ``p_<class>`` (every class),
+    ``specific`` and ``margin``; with an objective ``objective``; with constraints ``violations``
+    (total) and ``violations_<kind>``. ``kmer_frequencies``: input (and "reference") -> 3-mer frequencies ``[64]``.
     ``motif_rates``: hits per kb, rows = inputs + "reference", columns = motif names;
     ``motif_counts``: the same as total hit counts and ``scanned_kb``: kb scanned per row (for the
     enrichment test). ``pairwise_distances``: input -> the Levenshtein distances (bases) of all
@@ -104,6 +146,31 @@ def _scores(oracle, onehot: torch.Tensor, batch_size: int) -> tuple[np.ndarray, 
     return torch.cat(rewards).numpy(), torch.cat(probabilities).numpy()
 
 
+def _optional_metrics(
+    eval_oracle, onehot: torch.Tensor, tokens: torch.Tensor, objective_fn, constraint, batch_size: int
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(summary entries, per-sequence columns) of the ``OPTIONAL`` metrics that apply."""
+    row: dict[str, float] = {}
+    columns: dict[str, np.ndarray] = {}
+    report = _cell_type_report(eval_oracle, onehot)
+    if report is not None:
+        row.update(report.summary())
+        columns.update({f"p_{name.lower()}": p for name, p in report.probabilities.items()})
+        columns.update({"specific": report.specific, "margin": report.margin})
+    if objective_fn is not None:
+        values = torch.cat([objective_fn(onehot[i : i + batch_size]).float() for i in range(0, len(onehot), batch_size)])
+        columns["objective"] = values.numpy()
+        row["objective_median"] = float(values.median())
+    if constraint is not None:
+        counts = constraint.violations(tokens)
+        total = counts.pop("total")
+        columns["violations"] = total.numpy()
+        columns.update({f"violations_{k.replace(':', '_')}": v.numpy() for k, v in counts.items()})
+        row["violations"] = float(total.sum())
+        row["violating_fraction"] = float((total > 0).float().mean())
+    return row, columns
+
+
 def _valid_only(name: str, given: SequenceTable | Sequence[str], length: int | None) -> tuple[list[str], list[str], int, int]:
     """(ids, valid sequences, n records, n invalid). Invalid records are counted and left out."""
     if isinstance(given, SequenceTable):
@@ -135,6 +202,8 @@ def evaluate_sets(
     batch_size: int = 512,
     seed: int = 0,
     controls: Sequence[str] = (),
+    objective: str | None = None,
+    constraint=None,
 ) -> EvaluationResult:
     """Evaluate each named input (a list of strings or a ``SequenceTable``; one summary row each).
 
@@ -147,6 +216,9 @@ def evaluate_sets(
     expected length (default: each input's first record); records of another length are counted as
     invalid, so no record's size reaches an oracle. Oracles run in batches of ``batch_size``.
     ``controls``: names among ``inputs`` that are real sequences (labelled so in the report).
+    A cell-type classifier as ``eval_oracle`` adds every class's probability and the specificity
+    figures (``OPTIONAL``); ``objective`` (an expression, docs/objectives.md) adds its value under the
+    evaluation oracle; ``constraint`` (a ``SequenceConstraint``) counts each sequence's violations.
     """
     started = time.perf_counter()
     if reward_oracle is None or eval_oracle is None:
@@ -165,6 +237,11 @@ def evaluate_sets(
     elif log_likelihood != "skip" and not callable(log_likelihood):
         raise ValueError(f"log_likelihood must be a callable, 'prior' or 'skip'; got {log_likelihood!r}")
     motifs = motifs or load_motifs()
+    objective_fn = None
+    if objective is not None:
+        from dnadav.objectives import make_objective
+
+        objective_fn = make_objective(objective, oracle=eval_oracle).reward
     reference = list(reference)
     training_tokens = strings_to_tokens(list(training)) if len(training) else torch.zeros(0, 0, dtype=torch.long)
     reference_tokens = strings_to_tokens(reference)
@@ -202,6 +279,7 @@ def evaluate_sets(
         else:
             log_lik = np.full(len(sequences), np.nan)
         gc = metrics.gc_fraction(tokens)
+        extra_row, extra_columns = _optional_metrics(eval_oracle, onehot, tokens, objective_fn, constraint, batch_size)
         counts = metrics.kmer_counts(tokens, 3)
         kmer_frequencies[name] = counts / max(1, counts.sum())
         motif_rates[name] = hits.sum(0).numpy() / (tokens.numel() / 1000)
@@ -224,6 +302,7 @@ def evaluate_sets(
                 "near_copy_fraction": near_copies,
                 "gc_mean": float(gc.mean()),
                 "kmer_js": metrics.kmer_js_divergence(tokens, reference_tokens, kmer_js_k),
+                **extra_row,
             }
         )
         rows.append(row)
@@ -240,11 +319,13 @@ def evaluate_sets(
                     "gc": gc,
                     "novelty": novelty,
                     "motif_hits": hits.sum(1).numpy(),
+                    **extra_columns,
                 }
             )
         )
-    columns = ["input", *HEADLINE, "n_invalid"]
-    summary = pd.DataFrame(rows).reindex(columns=columns).set_index("input")
+    table = pd.DataFrame(rows)
+    extras = [c for c in (*OPTIONAL, *sorted(c for c in table.columns if c.startswith("p_"))) if c in table.columns]
+    summary = table.reindex(columns=["input", *HEADLINE, *extras, "n_invalid"]).set_index("input")
     per_sequence = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     rates = pd.DataFrame(motif_rates, index=list(motifs.names)).T
     return EvaluationResult(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dnadav import __version__
-from dnadav.evaluate.evaluator import HEADLINE, EvaluationResult
+from dnadav.evaluate.evaluator import HEADLINE, EvaluationResult, optional_columns
 from dnadav.evaluate.motifs import enrichment_test
 from dnadav.io import atomic_write_text, check_writable
 
@@ -286,6 +286,7 @@ def write_report(
         check_writable(out_dir / name, force)
     k = result.info.get("kmer_js_k", 3)
     labels = {**HEADLINE, "kmer_js": (f"{k}-mer JS", HEADLINE["kmer_js"][1].replace("k in the header", f"k = {k}"))}
+    labels.update(optional_columns(result.summary))
     names = [n for n in result.summary.index if n in result.kmer_frequencies]
     enriched = top_enriched_motifs(result)
     sections = {"activity": "", "kmer": "", "tradeoff": "", "diversity": "", "logos": ""}

@@ -47,7 +47,8 @@ class SpecificityReport:
 @torch.no_grad()
 def class_logits(oracle: torch.nn.Module, onehot: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """The classifier's logits ``[B, C]`` for ``onehot [B, 4, L]``, in batches, on the oracle's device."""
-    device = next(oracle.parameters()).device
+    parameter = next(oracle.parameters(), None)
+    device = parameter.device if parameter is not None else onehot.device
     parts = [oracle(onehot[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(onehot), batch_size)]
     return torch.cat(parts) if parts else torch.zeros(0, len(oracle.class_names))
 
