@@ -6,8 +6,12 @@
     (sizes alternate within each round; the min over rounds is reported) -> dnadav.batching.CPU_MAX_BATCH.
 (b) E-step efficiency = search() wall time / time spent inside its network and oracle calls
     (same calls, same chunking), B = 64, M = 8, T = 32. Goal ≤ 1.10.
+(c) dnadav's E-step against a re-implementation of the published loop structure (bench/published_loop.py:
+    per step one call on the B current states plus one batch-B call per candidate, no x̂0 reuse), same
+    (B, M, T), shipped aligned model and reward oracle, alternating runs; min/min and pairwise ratios.
+    Goal: ≥ 1.5× faster.
 Writes the section "speed" of docs/benchmarks.md with the 1-min load average beside each figure.
-Not yet here (issue 14): the published-loop comparison and the cold design/evaluate/align timings.
+The cold design / evaluate / align timings are bench_design.py, bench_evaluate.py and the align card.
 """
 
 from __future__ import annotations
@@ -79,6 +83,37 @@ def estep_efficiency(net, oracle, b: int, m: int, steps: int, repeats: int) -> t
     return min(walls), min(ratios)
 
 
+def against_published(net, oracle, b: int, m: int, steps: int, repeats: int) -> dict[str, float]:
+    """Alternating runs of dnadav's search and the published loop structure (bench/published_loop.py)."""
+    from published_loop import published_loop_search
+
+    from dnadav.align.search import SearchConfig, search
+
+    ours, theirs, calls = [], [], {}
+    with torch.inference_mode():
+        for repeat in range(repeats):
+            started = time.perf_counter()
+            result = search(
+                net, oracle.reward, b, 200, SearchConfig(num_children=m, num_steps=steps, reward_temperature=0.5),
+                generator=torch.Generator().manual_seed(repeat),
+            )
+            ours.append(time.perf_counter() - started)
+            calls["ours"] = result.stats.network_sequences
+            started = time.perf_counter()
+            _, published_calls = published_loop_search(net, oracle.reward, b, 200, m, steps, 0.5, torch.Generator().manual_seed(repeat))
+            theirs.append(time.perf_counter() - started)
+            calls["published"] = published_calls * b
+    pairwise = sorted(t / o for o, t in zip(ours, theirs))
+    return {
+        "ours_min": min(ours),
+        "published_min": min(theirs),
+        "speedup_min": min(theirs) / min(ours),
+        "speedup_pairwise_median": pairwise[len(pairwise) // 2],
+        "rows_ours": calls["ours"],
+        "rows_published": calls["published"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
@@ -96,6 +131,8 @@ def main() -> None:
     b, m, steps = (4, 2, 3) if args.quick else (64, 8, 32)
     wall, efficiency = estep_efficiency(net, oracle, b, m, steps, repeats)
     load_estep = os.getloadavg()[0]
+    published = against_published(net, oracle, b, m, steps, repeats)
+    load_published = os.getloadavg()[0]
     lines = "\n".join(f"| {size} | {d:.2f} | {o:.3f} |" for size, (d, o) in table.items())
     body = f"""Machine: {machine()}. Reproduce: `python bench/bench_speed.py`.
 
@@ -109,6 +146,12 @@ def main() -> None:
 min wall {wall:.1f} s over {repeats} runs (1-min load average {load_estep:.1f}).
 
 E-step efficiency: {efficiency:.2f} (wall time / time inside its network and oracle calls; goal ≤ 1.10)
+
+(c) Against the published loop structure (`bench/published_loop.py`), same B = {b}, M = {m}, T = {steps}, {repeats}
+alternating rounds (1-min load average {load_published:.1f}): dnadav {published["ours_min"]:.1f} s, published loop
+{published["published_min"]:.1f} s (min/min speed-up {published["speedup_min"]:.2f}×, pairwise median
+{published["speedup_pairwise_median"]:.2f}×; goal ≥ 1.5×). Denoiser rows per E-step: dnadav {published["rows_ours"]:,},
+published loop {published["rows_published"]:,}.
 """
     print(body)
     if not args.quick:
