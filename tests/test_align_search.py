@@ -155,12 +155,13 @@ def test_per_sequence_search_has_the_exact_enumerated_law_after_every_step(guida
         assert bool((own == result.trajectory.states[k + 1][:, None]).all(dim=-1).any(dim=1).all())
 
 
-@pytest.mark.parametrize("guidance_scale", [0.0, 1.0])
-def test_smc_weights_ess_and_resampling_follow_the_closed_form(guidance_scale):
+@pytest.mark.parametrize("guidance_scale, threshold", [(0.0, 0.72), (1.0, 0.72), (1.0, 0.0)])
+def test_smc_weights_ess_and_resampling_follow_the_closed_form(guidance_scale, threshold):
     # Every step's population is recorded, so the incremental weights
     # γ^(n_child)V(child)/α − γ^(n_parent)V(parent)/α + log p − log q, the ESS, the steps where
     # resampling fires (ESS < threshold·N, and the last step) and the systematic counts are all known.
-    length, alpha, discount, steps, num, threshold = 3, 0.3, 0.8, 8, 256, 0.72
+    # threshold 0: no resampling until the forced one at the last step, whose ESS is then high.
+    length, alpha, discount, steps, num = 3, 0.3, 0.8, 8, 256
     denoiser = TimeDependentDenoiser(length, seed=1)
     config = SearchConfig(
         reward_temperature=alpha,
@@ -201,7 +202,10 @@ def test_smc_weights_ess_and_resampling_follow_the_closed_form(guidance_scale):
         parent_potential = discount ** (steps - 1 - k) * plug_in_value(denoiser, after, s) / alpha
     torch.testing.assert_close(torch.tensor(result.stats.ess_history), torch.tensor(expected_ess), rtol=1e-4, atol=1e-3)
     assert result.stats.resamples == sum(fired)
-    assert sum(fired[:-1]) >= 2, fired  # the toy makes resampling really fire mid-run
+    if threshold > 0:
+        assert fired == [False, False, True, False, True, True, True, True]  # really fires mid-run
+    else:
+        assert fired == [False] * 7 + [True]
     # every kept path is made of transitions the search really proposed (paths re-indexed on resampling)
     states = result.trajectory.states
     for k, (x, _, _, proposal) in enumerate(process.steps):
