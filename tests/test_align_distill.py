@@ -148,6 +148,7 @@ def test_every_m_step_objective_is_the_closed_form_at_the_grid_time_of_x_t():
     clean = torch.nn.functional.one_hot(targets, 4).transpose(-1, -2).float()  # [T, B, 4, L]
     trajectory = Trajectory(states, torch.linspace(1.0, 0.0, steps + 1), None, clean)
     batch = transition_batch(trajectory, transition_pairs(trajectory))
+    assert torch.equal(batch.x0, states[-1][transition_pairs(trajectory)[:, 1]])  # nelbo fits the clean end
     schedule = LogLinearSchedule()
     process = MaskedDiffusion(model, length, schedule)
 
