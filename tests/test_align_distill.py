@@ -1,8 +1,11 @@
 """The M-step: transition NLL matches -log p(x_s|x_t) up to constants, lowers it on fixed
-trajectories, and DAV-KL is a real (non-zero) KL on one-hot visited states."""
+trajectories, DAV-KL is a real (non-zero) KL on one-hot visited states, and every objective equals
+its closed form at the grid time of x_t for a denoiser that depends on t."""
 
 import math
+from statistics import fmean
 
+import pytest
 import torch
 
 from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
@@ -126,3 +129,46 @@ def test_prior_kl_is_exact_and_nonzero_on_one_hot_states():
     assert parts["prior_kl"] > 0
     _, parts = distill_loss(MaskedDiffusion(prior, 12), batch, DistillConfig(kl_weight=0.5), reference=prior)
     assert abs(parts["prior_kl"].item()) < 1e-5
+
+
+def test_every_m_step_objective_is_the_closed_form_at_the_grid_time_of_x_t():
+    # A denoiser whose output depends on t: conditioning on s (or on a shifted grid) instead of the
+    # t of x_t, or a wrong step weight, changes every number below. The closed forms are written
+    # from the toy's logits: transitions = −Σ_{newly unmasked} log x̂0_θ(x_t, t)[x_s];
+    # DAV-KL = (α_s − α_t)/(1 − α_t) · Σ_{masked} KL(x̂0_θ ‖ x̂0_ref); paper = −(α_s − α_t)/α_t ·
+    # Σ_{masked} log x̂0_θ(x_t, t)[target], zero for the first skip_steps steps.
+    from tests.toys import TimeDependentDenoiser
+
+    length, steps = 3, 3
+    model, reference = TimeDependentDenoiser(length, seed=5), TimeDependentDenoiser(length, seed=6)
+    path_a = [[MASK_INDEX] * 3, [0, MASK_INDEX, MASK_INDEX], [0, MASK_INDEX, 2], [0, 1, 2]]
+    path_b = [[MASK_INDEX] * 3, [MASK_INDEX] * 3, [3, 3, MASK_INDEX], [3, 3, 0]]
+    states = torch.tensor([path_a, path_b]).transpose(0, 1)  # [T + 1, B, L]
+    targets = torch.randint(0, 4, (steps, 2, length), generator=torch.Generator().manual_seed(0))
+    clean = torch.nn.functional.one_hot(targets, 4).transpose(-1, -2).float()  # [T, B, 4, L]
+    trajectory = Trajectory(states, torch.linspace(1.0, 0.0, steps + 1), None, clean)
+    batch = transition_batch(trajectory, transition_pairs(trajectory))
+    assert torch.equal(batch.x0, states[-1][transition_pairs(trajectory)[:, 1]])  # nelbo fits the clean end
+    schedule = LogLinearSchedule()
+    process = MaskedDiffusion(model, length, schedule)
+
+    nll, kl, paper = [], [], []
+    for k, b in transition_pairs(trajectory).tolist():
+        x_t, x_s = states[k, b], states[k + 1, b]
+        t, s = torch.tensor([1.0 - k / steps]), torch.tensor([1.0 - (k + 1) / steps])
+        log_model = torch.log_softmax(model(x_t[None], t)[0].double(), dim=-1)
+        log_ref = torch.log_softmax(reference(x_t[None], t)[0].double(), dim=-1)
+        masked, new = x_t == MASK_INDEX, (x_t == MASK_INDEX) & (x_s != MASK_INDEX)
+        alpha_t, alpha_s = float(schedule.alpha(t)), float(schedule.alpha(s))
+        nll.append(-sum(float(log_model[i, x_s[i]]) for i in range(length) if new[i]))
+        predictive = (log_model.exp() * (log_model - log_ref)).sum(dim=-1)
+        kl.append((alpha_s - alpha_t) / (1 - alpha_t) * float(predictive[masked].sum()))
+        cross_entropy = -sum(float(log_model[i, targets[k, b, i]]) for i in range(length) if masked[i])
+        paper.append(0.0 if k < 1 else (alpha_s - alpha_t) / alpha_t * cross_entropy)
+
+    _, parts = distill_loss(process, batch, DistillConfig(kl_weight=0.5), reference=reference)
+    assert parts["transition_nll"].item() == pytest.approx(fmean(nll), rel=1e-4)
+    assert parts["prior_kl"].item() == pytest.approx(fmean(kl), rel=1e-4)
+    loss, parts = distill_loss(process, batch, DistillConfig(objective="paper", skip_steps=1, kl_weight=0.5), reference=reference)
+    assert parts["paper_x0_ce"].item() == pytest.approx(fmean(paper), rel=1e-4)
+    assert loss.item() == pytest.approx(fmean(paper) + 0.5 * fmean(kl), rel=1e-4)

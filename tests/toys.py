@@ -6,6 +6,7 @@ import itertools
 
 import torch
 
+from dnadav.diffusion.sampler import MaskedDiffusion
 from dnadav.seq import MASK_INDEX, NUM_BASES
 
 
@@ -105,3 +106,33 @@ def any_order_model_probability(denoiser, length: int) -> torch.Tensor:
             x_t[:, position] = x0[:, position]
         total += log_p.exp()
     return total / len(orders)
+
+
+class TimeDependentDenoiser:
+    """A denoiser whose logits depend on the state and on the time: ``table[x_t] + 4 t · slope[x_t]``
+    (two fixed random tables over the 5**L states). A call at the wrong grid time gives other
+    numbers (and, for some states, another argmax), which a time-blind toy cannot show."""
+
+    def __init__(self, length: int, seed: int, scale: float = 1.5):
+        generator = torch.Generator().manual_seed(seed)
+        self.table = scale * torch.randn(5**length, length, NUM_BASES, generator=generator)
+        self.slope = scale * torch.randn(5**length, length, NUM_BASES, generator=generator)
+        self.powers = 5 ** torch.arange(length - 1, -1, -1)
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        index = (x_t * self.powers).sum(dim=-1)
+        return self.table[index] + 4.0 * t.float()[:, None, None] * self.slope[index]
+
+
+class RecordingProcess(MaskedDiffusion):
+    """``MaskedDiffusion`` that records every ``propose`` call: ``(x_t, t, s, proposal)`` per step, so a
+    test sees each step's whole population before selection or resampling."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.steps: list[tuple[torch.Tensor, float, float, object]] = []
+
+    def propose(self, prediction, x, t, s, num_children, generator, guidance=None):
+        proposal = super().propose(prediction, x, t, s, num_children, generator, guidance)
+        self.steps.append((x.clone(), float(t), float(s), proposal))
+        return proposal

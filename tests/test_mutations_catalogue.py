@@ -1,0 +1,314 @@
+"""Hand mutations of the E-step / M-step / masked sampler and the tests that must kill them.
+
+Not a test module (it defines no tests); run it from the repository root on a clean work tree:
+
+    PYTHONPATH=$PWD python -m tests.test_mutations_catalogue [name,name,...]
+
+Each mutation is applied to its file, the tests in ``TESTS`` run (``-x``: the first killing test is
+reported), and the file is restored with ``git checkout`` whatever happens. Results go to stdout
+as one JSON line per mutation; docs/testing.md records them. A mutation whose text no longer occurs
+(the code moved on) is reported as ``"stale"``.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+S, P, D = "dnadav/align/search.py", "dnadav/diffusion/sampler.py", "dnadav/align/distill.py"
+MUTATIONS = [
+    (
+        "smc-no-log-ratio",
+        "SMC mode drops log p − log q",
+        S,
+        "                if log_ratio is not None:\n                    log_weights = log_weights + log_ratio\n",
+        "",
+        1,
+    ),
+    (
+        "discount-off-by-one",
+        "steps_left = T − k (one too many)",
+        S,
+        "steps_left=config.num_steps - 1 - k",
+        "steps_left=config.num_steps - k",
+        1,
+    ),
+    (
+        "discount-power-plus-one",
+        "value_potential uses γ^(n+1)",
+        S,
+        "config.discount**steps_left * value",
+        "config.discount ** (steps_left + 1) * value",
+        1,
+    ),
+    (
+        "smc-path-not-reindexed",
+        "resampling does not re-index the stored path",
+        S,
+        "                    states = [s[index] for s in states]\n",
+        "",
+        1,
+    ),
+    (
+        "child-at-parent-time",
+        "children scored at the parent's time t_k",
+        S,
+        "predict(children, float(times[k + 1]), child_context)",
+        "predict(children, float(times[k]), child_context)",
+        1,
+    ),
+    ("temperature-twice", "V / α²", S, "* value / config.reward_temperature", "* value / config.reward_temperature**2", 1),
+    (
+        "ess-unnormalised",
+        "ESS = 1/Σw² of unnormalised weights",
+        S,
+        "torch.exp(2 * torch.logsumexp(log_weights, 0) - torch.logsumexp(2 * log_weights, 0))",
+        "torch.exp(-torch.logsumexp(2 * log_weights, 0))",
+        1,
+    ),
+    (
+        "ess-threshold-fraction",
+        "resample when ESS < threshold (not threshold·N)",
+        S,
+        "if ess < config.ess_threshold * b or last:",
+        "if ess < config.ess_threshold or last:",
+        1,
+    ),
+    (
+        "smc-no-final-resample",
+        "no forced resampling at the last step",
+        S,
+        "if ess < config.ess_threshold * b or last:",
+        "if ess < config.ess_threshold * b:",
+        1,
+    ),
+    (
+        "smc-no-weight-reset",
+        "weights not reset after resampling",
+        S,
+        "                    log_weights = torch.zeros_like(log_weights)\n",
+        "",
+        1,
+    ),
+    (
+        "smc-no-parent-potential",
+        "incremental weight lacks − γ^n V(parent)/α",
+        S,
+        "log_weights + child_potential - potential",
+        "log_weights + child_potential",
+        1,
+    ),
+    (
+        "smc-potential-not-reindexed",
+        "parent potential not re-indexed on resampling",
+        S,
+        "value[index], potential[index]",
+        "value[index], potential",
+        1,
+    ),
+    (
+        "smc-value-not-reindexed",
+        "reported value not re-indexed on resampling",
+        S,
+        "value[index], potential[index]",
+        "value, potential[index]",
+        1,
+    ),
+    (
+        "smc-prediction-not-reindexed",
+        "cached x̂0 not re-indexed on resampling",
+        S,
+        "x[index], _select(prediction, index)",
+        "x[index], prediction",
+        1,
+    ),
+    (
+        "per-seq-no-log-ratio",
+        "per-sequence mode drops log p − log q",
+        S,
+        "log_w = child_potential if log_ratio is None else child_potential + log_ratio",
+        "log_w = child_potential",
+        1,
+    ),
+    (
+        "per-seq-wrong-layout",
+        "child j of sequence i read at j·B + i",
+        S,
+        "pick = torch.arange(b, device=device) * m + choice",
+        "pick = choice * b + torch.arange(b, device=device)",
+        1,
+    ),
+    (
+        "per-seq-argmax",
+        "greedy argmax instead of sampling ∝ w",
+        S,
+        "choice = gumbel_argmax(log_w.view(b, m), generator, dim=1)",
+        "choice = log_w.view(b, m).argmax(dim=1)",
+        1,
+    ),
+    (
+        "sampled-value-parentheses",
+        "α·lse(r/α) − log K",
+        S,
+        "alpha * (torch.logsumexp(rewards / alpha, dim=0) - math.log(k))",
+        "alpha * torch.logsumexp(rewards / alpha, dim=0) - math.log(k)",
+        1,
+    ),
+    (
+        "guided-log-q-is-log-p",
+        "guided proposal reports log q = log p",
+        P,
+        "_children_log_prob(log_p_rows, children), _children_log_prob(log_q_rows, children)",
+        "_children_log_prob(log_p_rows, children), _children_log_prob(log_p_rows, children)",
+        1,
+    ),
+    (
+        "guided-children-from-p",
+        "children drawn from p, weighted as if from q",
+        P,
+        "children = gumbel_argmax(log_q_rows[:, None]",
+        "children = gumbel_argmax(log_p_rows[:, None]",
+        1,
+    ),
+    (
+        "guidance-sign",
+        "gradient tilt away from reward",
+        P,
+        "log_x0 + guidance.scale * gradient",
+        "log_x0 - guidance.scale * gradient",
+        1,
+    ),
+    ("kl-weight-missing", "DAV-KL without (α_s − α_t)/(1 − α_t)", P, "return unmask * predictive", "return predictive", 1),
+    (
+        "kl-weight-over-alpha-t",
+        "DAV-KL weight (α_s − α_t)/α_t",
+        P,
+        "unmask = ((alpha_s - alpha_t) / (1.0 - alpha_t))",
+        "unmask = ((alpha_s - alpha_t) / alpha_t)",
+        1,
+    ),
+    (
+        "stay-inverted",
+        "stay probability (1 − α_t)/(1 − α_s)",
+        P,
+        "stay = ((1.0 - alpha_s) / (1.0 - alpha_t))",
+        "stay = ((1.0 - alpha_t) / (1.0 - alpha_s))",
+        1,
+    ),
+    (
+        "plug-in-overwrites-kept",
+        "plug-in x̂0 replaces unmasked bases",
+        P,
+        "tokens_to_onehot(torch.where(masked, prediction.argmax(dim=-1), x))",
+        "tokens_to_onehot(prediction.argmax(dim=-1))",
+        1,
+    ),
+    (
+        "transition-counts-staying-masked",
+        "transition NLL also over positions that stay masked",
+        P,
+        "newly_unmasked = (x_t == MASK_INDEX) & (x_s != MASK_INDEX)",
+        "newly_unmasked = x_t == MASK_INDEX",
+        1,
+    ),
+    ("mstep-grid-shift", "transition_batch t = times[step + 1]", D, "t=times[step],", "t=times[step + 1],", 1),
+    (
+        "mstep-transitions-at-s",
+        "transitions objective predicts at s",
+        D,
+        "prediction = process.predict(batch.x_t, batch.t, batch.context)",
+        "prediction = process.predict(batch.x_t, batch.s, batch.context)",
+        1,
+    ),
+    (
+        "mstep-paper-at-s",
+        "paper objective predicts at s",
+        D,
+        "prediction = process.predict(batch.x_t, batch.t, batch.context)",
+        "prediction = process.predict(batch.x_t, batch.s, batch.context)",
+        2,
+    ),
+    (
+        "mstep-reference-at-s",
+        "DAV-KL reference predicts at s",
+        D,
+        "process.predict(batch.x_t, batch.t, batch.context, network=reference)",
+        "process.predict(batch.x_t, batch.s, batch.context, network=reference)",
+        1,
+    ),
+    (
+        "mstep-kl-t-s-swapped",
+        "divergence called with (s, t)",
+        D,
+        "reference_prediction, batch.x_t, batch.t, batch.s)",
+        "reference_prediction, batch.x_t, batch.s, batch.t)",
+        1,
+    ),
+    (
+        "paper-weight-1-minus-alpha",
+        "paper weight (α_s − α_t)/(1 − α_t)",
+        D,
+        "(alpha_s - alpha_t) / alpha_t.clamp_min(1e-8)",
+        "(alpha_s - alpha_t) / (1 - alpha_t).clamp_min(1e-8)",
+        1,
+    ),
+    ("paper-skip-off-by-one", "skips one step too many", D, "batch.step >= round(skip)", "batch.step > round(skip)", 1),
+    (
+        "kl-weight-lambda-dropped",
+        "λ not applied to the KL",
+        D,
+        'loss = loss + config.kl_weight * parts["prior_kl"]',
+        'loss = loss + parts["prior_kl"]',
+        1,
+    ),
+    (
+        "nelbo-x0-not-clean",
+        "nelbo fits x_s instead of the clean end",
+        D,
+        "x0=states[-1, sequence]",
+        "x0=states[step + 1, sequence]",
+        1,
+    ),
+]
+TESTS = [
+    "tests/test_align_search.py",
+    "tests/test_align_distill.py",
+    "tests/test_core_process.py",
+    "tests/test_align_paper_mstep.py",
+    "tests/test_estep_exact.py",
+]
+
+
+def main(names: set[str] | None = None) -> list[dict]:
+    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D]).returncode != 0:
+        raise SystemExit(f"{S}, {P} or {D} has uncommitted changes; mutate a clean tree")
+    results = []
+    for name, what, path, old, new, nth in MUTATIONS:
+        if names and name not in names:
+            continue
+        text = open(path).read()
+        parts = text.split(old)
+        if len(parts) <= nth:
+            results.append(dict(name=name, what=what, where=path, killed=None, by=["stale"]))
+            print(json.dumps(results[-1]), flush=True)
+            continue
+        head = old.join(parts[:nth])
+        started = time.time()
+        try:
+            with open(path, "w") as handle:
+                handle.write(head + new + old.join(parts[nth:]))
+            command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-rf", "--tb=no", *TESTS]
+            run = subprocess.run(command, capture_output=True, text=True)
+        finally:
+            subprocess.run(["git", "checkout", "-q", "--", path], check=True)
+        failed = sorted({line.split()[1] for line in run.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))})
+        where = f"{path}:{head.count(chr(10)) + 1}"
+        results.append(
+            dict(name=name, what=what, where=where, killed=bool(failed), by=failed, seconds=round(time.time() - started, 1))
+        )
+        print(json.dumps(results[-1], ensure_ascii=False), flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main(set(sys.argv[1].split(",")) if len(sys.argv) > 1 else None)
