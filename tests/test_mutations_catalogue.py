@@ -247,7 +247,7 @@ MUTATIONS = [
     (
         "paper-weight-1-minus-alpha",
         "paper weight (α_s − α_t)/(1 − α_t)",
-        D,
+        P,
         "(alpha_s - alpha_t) / alpha_t.clamp_min(1e-8)",
         "(alpha_s - alpha_t) / (1 - alpha_t).clamp_min(1e-8)",
         1,
