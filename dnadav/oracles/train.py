@@ -13,6 +13,7 @@ Both get reverse-complement augmentation; the maths lives in plain functions, Li
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -227,8 +228,11 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
     if target not in names:
         raise InputError(f"--target must be one of {', '.join(names)}; got {target!r}")
     train, valid, test = (_subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(splits))
+    processes = config.devices if isinstance(config.devices, int) else 1
+    batches = max(1, math.ceil(len(train[0]) / (config.batch_size * processes)))  # per epoch and process
     trainer = pl.Trainer(
         max_epochs=config.epochs,
+        log_every_n_steps=min(50, batches),  # Lightning's 50, or every epoch when an epoch is shorter (small sets)
         max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         accelerator=config.accelerator,
         devices=config.devices,
