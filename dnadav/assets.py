@@ -1,8 +1,10 @@
 """Find the shipped world (``oracles/``, ``datasets/``, ``models/``) in a checkout or an installed wheel.
 
-In a source checkout these are plain folders at the repository root (deliberately *not* Python
-packages, so that they never shadow an installed package such as ``datasets``); in a wheel they are
-installed as data under ``dnadav/_assets/<kind>/`` (see ``pyproject.toml``). Nothing is ever downloaded.
+In a source checkout (and an editable install, which imports the checkout) these are plain folders at
+the repository root, deliberately *not* Python packages (no ``__init__.py``), so that they never
+shadow an installed package such as ``datasets``. ``dnadav/_assets/<kind>`` are symbolic links to
+them, through which the wheel carries them as package data; in an installed wheel they are real
+folders under ``dnadav/_assets/<kind>/`` (see ``pyproject.toml``). Nothing is ever downloaded.
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ def read_checkpoint(directory: str | Path, device: torch.device | str = "cpu") -
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{weights}: not a plain-tensor checkpoint; refusing to unpickle it ({reason[:160]})") from None
+    except (KeyError, IndexError, TypeError):  # bytes that are no checkpoint at all derail the weights-only unpickler
+        raise InputError(f"{weights}: not a PyTorch checkpoint (unreadable as a saved state dict)") from None
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{weights}: truncated or corrupt ({first[:160]})") from None

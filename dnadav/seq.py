@@ -5,6 +5,10 @@ Conventions used across dnadav:
 * ``tokens [B, L]`` int64 with A, C, G, T = 0, 1, 2, 3 and ``MASK_INDEX`` = 4;
 * ``onehot [B, 4, L]`` float in ACGT order (the tangermeme / gReLU convention); a masked position
   is an all-zero column.
+
+This module is the one home of reverse complement (``reverse_complement`` for tokens,
+``reverse_complement_onehot`` for one-hots) and of GC content (``gc_count`` / ``gc_content``);
+metrics, oracles and their training call these.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ __all__ = [
     "onehot_to_tokens",
     "strings_to_onehot",
     "reverse_complement",
+    "reverse_complement_onehot",
+    "gc_count",
     "gc_content",
 ]
 
@@ -106,11 +112,30 @@ def strings_to_onehot(sequences: Sequence[str]) -> torch.Tensor:
 
 
 def reverse_complement(tokens: torch.Tensor) -> torch.Tensor:
-    """Reverse complement of ``tokens [B, L]`` (A<->T, C<->G; MASK stays MASK)."""
+    """Reverse complement of ``tokens [B, L]`` (A<->T, C<->G; MASK stays MASK) -> ``tokens [B, L]``."""
     complement = torch.tensor([3, 2, 1, 0, MASK_INDEX], device=tokens.device)
     return complement[tokens.long()].flip(-1)
 
 
+def reverse_complement_onehot(onehot: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of ``onehot [B, 4, L]`` in ACGT order -> ``[B, 4, L]``.
+
+    In ACGT order the complement is the reversed channel order (A<->T, C<->G), so this flips both the
+    channel and the position axis; a masked (all-zero) column stays all-zero. Differentiable.
+    """
+    if onehot.dim() != 3 or onehot.shape[1] != NUM_BASES:
+        raise ValueError(f"expected one-hot [B, 4, L]; got shape {tuple(onehot.shape)}")
+    return onehot.flip(1).flip(2)
+
+
+def gc_count(tokens: torch.Tensor) -> torch.Tensor:
+    """Number of G or C bases per sequence of ``tokens [B, L]`` -> ``[B]`` int64 (MASK counts as neither)."""
+    return ((tokens == 1) | (tokens == 2)).sum(dim=-1)
+
+
 def gc_content(tokens: torch.Tensor) -> torch.Tensor:
-    """Fraction of G or C per sequence of ``tokens [B, L]`` -> ``[B]`` float."""
-    return ((tokens == 1) | (tokens == 2)).float().mean(dim=-1)
+    """Fraction of G or C per sequence of ``tokens [B, L]`` -> ``[B]`` float32 in [0, 1].
+
+    The denominator is L (a MASK position counts as not G/C); L = 0 gives NaN.
+    """
+    return gc_count(tokens).float() / tokens.shape[-1]

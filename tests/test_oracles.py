@@ -215,3 +215,16 @@ def test_shipped_oracles_load_meet_the_contract_and_separate_hepg2_from_k562(rol
     with torch.no_grad():
         assert oracle.reward(hepg2).median() > oracle.reward(k562).median() + 2
     assert load_oracle("HepG2", role=role).target == "HepG2" and load_oracle("hesc", role=role).target == "hESC"
+
+
+def test_random_reverse_complement_flips_whole_sequences_from_the_given_generator():
+    from dnadav.oracles.train import random_reverse_complement
+    from dnadav.seq import reverse_complement_onehot as rc
+
+    onehot = strings_to_onehot(["AACGT", "GGGTA", "CATTC", "ACCCA"] * 8)
+    first = random_reverse_complement(onehot, generator=torch.Generator().manual_seed(3))
+    again = random_reverse_complement(onehot, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(first, again)  # seeded: the same flips
+    flipped = [bool(torch.equal(f, r)) and not torch.equal(f, o) for f, r, o in zip(first, rc(onehot), onehot)]
+    kept = [bool(torch.equal(f, o)) for f, o in zip(first, onehot)]
+    assert all(a or b for a, b in zip(flipped, kept)) and 0 < sum(flipped) < len(onehot)

@@ -21,11 +21,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Validate dataset.csv (columns seq, hepg2, k562, sknsh, chrom) and write gosai.h5 "
         "(HDF5 with a chromosome split column; loads in about a second) and card.md (row counts, source sha256).",
     )
-    gosai.add_argument("source", type=Path, help="dataset.csv with columns seq, hepg2, k562, sknsh, chrom")
-    gosai.add_argument("--out", type=Path, default=None, help="destination folder (default: ~/.cache/dnadav/gosai)")
-    gosai.add_argument("--force", action="store_true", help="overwrite an existing import")
+    gosai.add_argument(
+        "source", type=Path, help="dataset.csv with columns seq (200 bp A/C/G/T), hepg2, k562, sknsh (log2 RNA/DNA), chrom"
+    )
+    gosai.add_argument(
+        "--out", type=Path, default=None, help="destination folder for gosai.h5 and card.md (default: ~/.cache/dnadav/gosai)"
+    )
+    gosai.add_argument("--force", action="store_true", help="overwrite an existing import in --out")
     info = verbs.add_parser("info", help="counts for a data set ('dhs', 'gosai') or a sequence file")
-    info.add_argument("name", help="'dhs' (shipped), 'gosai' (imported) or a FASTA/CSV/TSV/HDF5 file")
+    info.add_argument(
+        "name",
+        metavar="NAME",
+        help="'dhs' (shipped: rows per cell type and split), 'gosai' (imported: rows and mean activity per split) "
+        "or a FASTA / CSV / TSV / TXT (.gz allowed) / HDF5 file (records, length in bp, mean GC fraction, value columns)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,9 +83,10 @@ def _info_file(path: str) -> int:
     import numpy as np
 
     from dnadav.data import read_sequences
+    from dnadav.evaluate.metrics import gc_fraction
 
     table = read_sequences(path)  # validates every record: a bad file is a one-line error
-    gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in table.sequences])
+    gc = gc_fraction(table.sequences)
     print(f"{path}: {len(table)} records of {len(table.sequences[0])} bp, all A/C/G/T; mean GC {gc.mean():.3f}")
     for name, values in table.values.items():
         print(f"  {name}: mean {np.nanmean(values):.4g}, min {np.nanmin(values):.4g}, max {np.nanmax(values):.4g}")

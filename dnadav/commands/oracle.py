@@ -1,16 +1,39 @@
-"""``dnadav oracle``: train, inspect and apply oracles."""
+"""``dnadav oracle``: train, inspect and apply oracles.
+
+``info`` and ``score`` name the oracle the same way (``--oracle NAME``, default ``hepg2``; ``info``
+also takes it as its positional argument) with the same ``--role`` default (``eval``, as
+``dnadav.load_oracle``), and both load it through ``dnadav.oracles.registry.load_oracle``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
+from dnadav import defaults
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
+
+
+_ORACLE_HELP = (
+    "shipped name (gm12878, hepg2, hesc, k562: the DHS classifier scored for that cell type) or a checkpoint "
+    "folder: FOLDER or FOLDER:TARGET, a pair folder with reward/ and eval/, DRAKES's oracle folder or a .ckpt"
+)
+_ROLE_HELP = (
+    "eval: the held-out oracle designs are judged by (shipped: oracles/dhs_eval, trained on chr10-chr22, X, Y); "
+    "reward: the one alignment optimises (oracles/dhs_reward, chr3-chr9); a single checkpoint folder serves both"
+)
+
+
+def _add_oracle_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--oracle`` and ``--role``: the same names and defaults for every verb that loads an oracle."""
+    parser.add_argument("--oracle", default=None, metavar="NAME", help=f"{_ORACLE_HELP} (default: {defaults.ORACLE})")
+    parser.add_argument("--role", choices=["reward", "eval"], default="eval", help=_ROLE_HELP)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,9 +49,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--table",
         default=None,
-        help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: its default output folder)",
+        help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: ~/.cache/dnadav/gosai/gosai.h5)",
     )
-    train.add_argument("--target", default=None, help="default scored class / column (HepG2 for dhs, hepg2 for gosai)")
+    train.add_argument(
+        "--target",
+        default=None,
+        help="default scored class / column: HepG2, K562, GM12878 or hESC (dhs; default HepG2); "
+        "hepg2, k562 or sknsh (gosai; default hepg2)",
+    )
     train.add_argument(
         "--role",
         choices=["reward", "eval"],
@@ -39,100 +67,157 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--chromosomes",
         default=None,
-        help="comma-separated training chromosomes, or 'all', overriding --role's set",
+        help="comma-separated training chromosomes (e.g. chr3,chr4), or 'all', overriding --role's set; "
+        "chr1 (test) and chr2 (valid) are refused for dhs",
     )
-    train.add_argument("--out", required=True, type=Path)
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=2e-3)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
-    train.add_argument("--max-rows", type=int, default=None, help="random subset of each split (smoke tests only)")
+    train.add_argument("--out", required=True, type=Path, help="output folder: model.pt, config.json, metrics.json, card.md")
+    train.add_argument("--epochs", type=int, default=10, help="passes over the training rows (≥ 1)")
+    train.add_argument("--batch-size", type=int, default=128, help="sequences per optimiser step (≥ 1)")
+    train.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (> 0)")
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of data order, background shuffles, initialisation (default: %(default)s)"
+    )
+    train.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes of wall time")
+    train.add_argument(
+        "--max-rows", type=int, default=None, help="random subset of at most this many rows per split (smoke tests)"
+    )
     add_lightning_arguments(train)
-    train.add_argument("--force", action="store_true")
-    train.add_argument("--quiet", action="store_true")
-    info = verbs.add_parser("info", help="print an oracle's held-out metrics")
-    info.add_argument("name", help="hepg2, k562, gm12878, hesc or a folder")
-    info.add_argument("--role", choices=["reward", "eval"], default="reward")
+    train.add_argument("--force", action="store_true", help="overwrite an oracle already in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    info = verbs.add_parser("info", help="print an oracle's outputs, scored target and held-out metrics")
+    info.add_argument("name", nargs="?", default=None, metavar="NAME", help="the oracle, same as --oracle")
+    _add_oracle_arguments(info)
     score = verbs.add_parser("score", help="score sequences: TSV of id, reward, probability on stdout")
-    score.add_argument("file", type=Path, help="FASTA/CSV/TSV/HDF5 of sequences")
-    score.add_argument("--oracle", default="hepg2")
-    score.add_argument("--role", choices=["reward", "eval"], default="eval")
+    score.add_argument(
+        "file", type=Path, help="FASTA / CSV / TSV / TXT (.gz allowed) or HDF5 file of A/C/G/T sequences of the oracle's length"
+    )
+    _add_oracle_arguments(score)
     parser.set_defaults(run=run)
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """One-line errors for numbers no training run can use."""
+    if args.epochs < 1 or args.batch_size < 1:
+        raise InputError(f"--epochs and --batch-size must be ≥ 1; got {args.epochs} and {args.batch_size}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise InputError(f"--lr must be a finite number > 0; got {args.lr}")
+    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+        raise InputError(f"--max-minutes must be a finite number > 0; got {args.max_minutes}")
+    if args.max_rows is not None and args.max_rows < 1:
+        raise InputError(f"--max-rows must be ≥ 1; got {args.max_rows}")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dnadav.oracles.train import EVAL_CHROMOSOMES, REWARD_CHROMOSOMES, OracleTrainConfig, gosai_chromosomes, train_oracle
+
+    _check_train_options(args)
+    if (args.out / "model.pt").exists() and not args.force:
+        raise InputError(f"{args.out}: already holds an oracle; pass --force to retrain")
+    chromosomes: tuple[str, ...] | None
+    if args.chromosomes == "all":
+        chromosomes = None
+    elif args.chromosomes:
+        chromosomes = tuple(c.strip() for c in args.chromosomes.split(",") if c.strip())
+    elif args.data == "dhs":
+        chromosomes = REWARD_CHROMOSOMES if args.role == "reward" else EVAL_CHROMOSOMES
+    else:
+        chromosomes = gosai_chromosomes(args.role)
+    if args.data == "dhs" and {"chr1", "chr2"} & set(chromosomes or ()):
+        raise InputError("--chromosomes must not include chr1 (test) or chr2 (valid)")
+    table = args.table
+    if args.data == "gosai" and table is None:
+        from dnadav.data.gosai import default_gosai_table
+
+        table = str(default_gosai_table())
+    config = OracleTrainConfig(
+        role=args.role,
+        data=args.data,
+        table=table,
+        target=args.target,
+        chromosomes=chromosomes,
+        max_minutes=args.max_minutes,
+        max_rows=args.max_rows,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        **lightning_options(args),
+    )
+    metrics = train_oracle(config, args.out, progress=not args.quiet)
+    if metrics:
+        print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _oracle_name(args: argparse.Namespace) -> str:
+    """The oracle named by ``--oracle`` (or ``info``'s positional NAME), default ``defaults.ORACLE``."""
+    given = getattr(args, "name", None)
+    if given is not None and args.oracle is not None and given != args.oracle:
+        raise InputError(f"two oracles named: {given!r} and --oracle {args.oracle!r}; give one")
+    return given or args.oracle or defaults.ORACLE
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _info(name: str, role: str) -> int:
+    from dnadav.loaders import oracle_length
+    from dnadav.oracles.registry import load_oracle, oracle_folder
+
+    oracle = load_oracle(name, role=role)
+    folder = oracle_folder(name, role=role)
+    length = oracle_length(oracle)
+    print(f"oracle {name} ({role}): {folder}")
+    print(f"outputs: {', '.join(oracle.class_names)}; scored: {oracle.target}; trained on {length or 'unstated'} bp")
+    metrics_file = folder / "metrics.json"
+    if not metrics_file.is_file():
+        print("no metrics.json beside the checkpoint")
+        return 0
+    try:
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{metrics_file}: not valid JSON ({error})") from None
+    if not isinstance(metrics, dict):
+        raise InputError(f"{metrics_file}: expected a JSON object; got {type(metrics).__name__}")
+    for key in ("command", "train_rows", "train_minutes", "hardware", "model_bytes", "model_sha256"):
+        if key in metrics:
+            value = metrics[key]
+            print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
+    test, valid = metrics.get("test") or {}, metrics.get("valid") or {}
+    if isinstance(test, dict) and test:
+        print("metric\tvalid\ttest")
+        for key, value in test.items():
+            print(f"{key}\t{_number(valid.get(key, float('nan')) if isinstance(valid, dict) else 'nan')}\t{_number(value)}")
+    return 0
+
+
+def _score(path: Path, name: str, role: str) -> int:
+    import torch
+
+    from dnadav.batching import default_max_batch
+    from dnadav.data import read_sequences
+    from dnadav.loaders import oracle_length
+    from dnadav.oracles.registry import load_oracle
+    from dnadav.seq import strings_to_onehot
+
+    oracle = load_oracle(name, role=role)
+    table = read_sequences(path, length=oracle_length(oracle))  # a bad record or length: one-line error
+    step = default_max_batch("cpu") or len(table)
+    sys.stdout.write("id\treward\tprobability\n")
+    with torch.no_grad():
+        for start in range(0, len(table), step):  # one chunk of one-hots at a time: bounded memory
+            onehot = strings_to_onehot(table.sequences[start : start + step])
+            reward, probability = oracle.reward(onehot).tolist(), oracle.probability(onehot).tolist()
+            for record, r, p in zip(table.ids[start : start + step], reward, probability):
+                sys.stdout.write(f"{record}\t{r:.4f}\t{p:.4f}\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.verb == "train":
-        from dnadav.oracles.train import EVAL_CHROMOSOMES, REWARD_CHROMOSOMES, OracleTrainConfig, gosai_chromosomes, train_oracle
-
-        if (args.out / "model.pt").exists() and not args.force:
-            raise InputError(f"{args.out}: already holds an oracle; pass --force to retrain")
-        chromosomes: tuple[str, ...] | None
-        if args.chromosomes == "all":
-            chromosomes = None
-        elif args.chromosomes:
-            chromosomes = tuple(c.strip() for c in args.chromosomes.split(",") if c.strip())
-        elif args.data == "dhs":
-            chromosomes = REWARD_CHROMOSOMES if args.role == "reward" else EVAL_CHROMOSOMES
-        else:
-            chromosomes = gosai_chromosomes(args.role)
-        if args.data == "dhs" and {"chr1", "chr2"} & set(chromosomes or ()):
-            raise InputError("--chromosomes must not include chr1 (test) or chr2 (valid)")
-        table = args.table
-        if args.data == "gosai" and table is None:
-            from dnadav.data.gosai import default_gosai_table
-
-            table = str(default_gosai_table())
-        config = OracleTrainConfig(
-            role=args.role,
-            data=args.data,
-            table=table,
-            target=args.target,
-            chromosomes=chromosomes,
-            max_minutes=args.max_minutes,
-            max_rows=args.max_rows,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            **lightning_options(args),
-        )
-        metrics = train_oracle(config, args.out, progress=not args.quiet)
-        if metrics:
-            print(json.dumps(metrics, indent=2))
-        return 0
-    from dnadav.oracles.registry import load_oracle, oracle_folder
-
+        return _train(args)
+    name = _oracle_name(args)
     if args.verb == "info":
-        oracle = load_oracle(args.name, role=args.role)
-        folder = oracle_folder(args.name, role=args.role)
-        print(f"oracle {args.name} ({args.role}): {folder}")
-        print(f"outputs: {', '.join(oracle.class_names)}; scored: {oracle.target}")
-        metrics_file = folder / "metrics.json"
-        if not metrics_file.is_file():
-            print("no metrics.json beside the checkpoint")
-            return 0
-        metrics = json.loads(metrics_file.read_text())
-        for key in ("command", "train_rows", "train_minutes", "hardware", "model_bytes", "model_sha256"):
-            if key in metrics:
-                value = metrics[key]
-                print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
-        print("metric\tvalid\ttest")
-        for key, value in metrics.get("test", {}).items():
-            valid = metrics.get("valid", {}).get(key, float("nan"))
-            print(f"{key}\t{valid:.4g}\t{value:.4g}" if key != "n" else f"n\t{valid}\t{value}")
-        return 0
-    import torch
-
-    from dnadav.data import read_sequences
-    from dnadav.seq import strings_to_onehot
-
-    table = read_sequences(args.file)
-    oracle = load_oracle(args.oracle, role=args.role)
-    with torch.no_grad():
-        onehot = strings_to_onehot(table.sequences)
-        reward, probability = oracle.reward(onehot), oracle.probability(onehot)
-    sys.stdout.write("id\treward\tprobability\n")
-    for name, r, p in zip(table.ids, reward.tolist(), probability.tolist()):
-        sys.stdout.write(f"{name}\t{r:.4f}\t{p:.4f}\n")
-    return 0
+        return _info(name, args.role)
+    return _score(args.file, name, args.role)

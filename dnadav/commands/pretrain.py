@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
@@ -21,28 +22,67 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="'dhs' (shipped DHS set), 'gosai' (the imported Gosai MPRA table, chromosome split) or a FASTA/CSV/TSV/HDF5 file",
     )
     parser.add_argument(
-        "--table", default=None, help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: its default folder)"
+        "--table",
+        default=None,
+        help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: ~/.cache/dnadav/gosai/gosai.h5)",
     )
-    parser.add_argument("--cell-type", default=None, help="restrict DHS to one cell type (default: all four)")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--steps", type=int, default=20000, help="optimiser steps (default 20000)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--channels", type=int, default=96)
-    parser.add_argument("--blocks", type=int, default=8)
-    parser.add_argument("--schedule", choices=["loglinear", "cosine"], default="loglinear")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on GPU")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop after this wall time")
+    parser.add_argument(
+        "--cell-type",
+        default=None,
+        help="--data dhs: train on one cell type's DHS only: HepG2, K562, GM12878 or hESC (default: all four)",
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="output folder: model.pt, config.json, metrics.json, checkpoints/, logs/"
+    )
+    parser.add_argument("--steps", type=int, default=20000, help="optimiser steps (≥ 1)")
+    parser.add_argument("--batch-size", type=int, default=256, help="sequences per optimiser step (≥ 1)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (> 0)")
+    parser.add_argument("--channels", type=int, default=96, help="width (channels) of the convolutional denoiser (≥ 1)")
+    parser.add_argument("--blocks", type=int, default=8, help="residual dilated-convolution blocks of the denoiser (≥ 1)")
+    parser.add_argument(
+        "--schedule",
+        choices=["loglinear", "cosine"],
+        default="loglinear",
+        help="masking schedule alpha_t (share of unmasked positions at time t ∈ [0, 1]); stored in the checkpoint",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of initialisation, data order and masking (default: %(default)s)"
+    )
+    parser.add_argument("--precision", default="32-true", help="Lightning precision: 32-true, bf16-mixed (GPU) or 16-mixed (GPU)")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop after this many minutes of wall time (resume later with the same --out)",
+    )
     add_lightning_arguments(parser)
     parser.add_argument("--force", action="store_true", help="start afresh even if --out has a checkpoint")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """One-line errors for numbers no training run can use."""
+    for name in ("steps", "batch_size", "channels", "blocks"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be ≥ 1; got {getattr(args, name)}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise InputError(f"--lr must be a finite number > 0; got {args.lr}")
+    if args.cell_type is not None:
+        from dnadav.data.dhs import CELL_TYPES
+
+        if args.data != "dhs":
+            raise InputError(f"--cell-type applies to --data dhs only; got --data {args.data}")
+        if args.cell_type not in CELL_TYPES:
+            raise InputError(f"--cell-type must be one of {', '.join(CELL_TYPES)}; got {args.cell_type!r}")
+    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+        raise InputError(f"--max-minutes must be a finite number > 0; got {args.max_minutes}")
 
 
 def run(args: argparse.Namespace) -> int:
     from dnadav.diffusion.pretrain import PretrainConfig, pretrain
 
+    _check_options(args)
     if (args.out / "model.pt").exists() and not args.force:
         raise InputError(f"{args.out}: already holds a trained model.pt; pass --force to retrain")
     table = None

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from dnadav.seq import NUM_BASES, invalid_character, strings_to_tokens, tokens_to_onehot
+from dnadav.seq import NUM_BASES, gc_content, invalid_character, strings_to_tokens, tokens_to_onehot
 
 __all__ = [
     "Novelty",
@@ -106,9 +106,8 @@ def kmer_js_divergence(designs: Sequence[str] | torch.Tensor, reference: Sequenc
 
 
 def gc_fraction(sequences: Sequence[str] | torch.Tensor) -> np.ndarray:
-    """Fraction of G or C bases per sequence (in [0, 1]) -> ``[N]``."""
-    tokens = _tokens(sequences)
-    return ((tokens == 1) | (tokens == 2)).float().mean(dim=1).numpy()
+    """Fraction of G or C bases per sequence (in [0, 1]) -> ``[N]`` (``dnadav.seq.gc_content`` on A/C/G/T only)."""
+    return gc_content(_tokens(sequences)).numpy()
 
 
 def pred_activity(scores: np.ndarray | torch.Tensor) -> float:

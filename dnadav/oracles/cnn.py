@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dnadav.seq import reverse_complement_onehot  # re-exported: its home is dnadav.seq
+
 __all__ = ["ConvClassifierConfig", "ConvClassifier", "ConvRegressor", "reverse_complement_onehot"]
 
 
@@ -52,11 +54,6 @@ class ConvClassifierConfig:
         if unknown:
             raise ValueError(f"unknown network option(s) {sorted(unknown)}; expected some of {sorted(known)}")
         return cls(**values)
-
-
-def reverse_complement_onehot(onehot: torch.Tensor) -> torch.Tensor:
-    """Reverse complement of ``onehot [B, 4, L]`` in ACGT order (flip both axes)."""
-    return onehot.flip(1).flip(2)
 
 
 class ConvClassifier(nn.Module):

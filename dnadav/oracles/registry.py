@@ -19,16 +19,14 @@ pick the scored class / output column (default: the config's ``default_target``)
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
 from dnadav.assets import asset_root
+from dnadav.checkpoints import load_state, read_checkpoint, save_checkpoint
 from dnadav.errors import InputError
-from dnadav.io import atomic_write_bytes, atomic_write_text
 from dnadav.oracles.base import CellTypeOracle, RegressionOracle
 from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor
 
@@ -59,7 +57,7 @@ def save_oracle(
     class_names: tuple[str, ...],
     metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.pt`` (plain state dict) + ``config.json`` into ``directory`` (atomic writes).
+    """Write ``model.pt`` (plain state dict) + ``config.json`` into ``directory`` (``dnadav.checkpoints``).
 
     ``class_names`` names the network's outputs (classes or regression targets); ``metadata`` (e.g.
     ``default_target``, training config) is merged into config.json.
@@ -68,18 +66,11 @@ def save_oracle(
         raise ValueError(f"kind must be one of {', '.join(_NETWORKS)}; got {kind!r}")
     if len(class_names) != network.config.num_outputs:
         raise ValueError(f"{len(class_names)} class names for a network with {network.config.num_outputs} outputs")
-    directory = Path(directory)
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, buffer)
-    atomic_write_bytes(directory / "model.pt", buffer.getvalue())
     config = {"kind": kind, "class_names": list(class_names), "network": network.config.to_dict(), **(metadata or {})}
-    atomic_write_text(directory / "config.json", json.dumps(config, indent=2, default=str) + "\n")
-    return directory
+    return save_checkpoint(directory, network, config)
 
 
 def _load_dir(directory: Path, target: str | None, device: str | torch.device) -> CellTypeOracle | RegressionOracle:
-    from dnadav.checkpoints import load_state, read_checkpoint
-
     state, config = read_checkpoint(directory)
     kind = config.get("kind")
     if kind not in _NETWORKS:

@@ -13,6 +13,7 @@ Both get reverse-complement augmentation; the maths lives in plain functions, Li
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -29,11 +30,11 @@ from dnadav.data.gosai import GOSAI_TARGETS, gosai_arrays
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, sha256_file
 from dnadav.oracles.card import write_card
-from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor, reverse_complement_onehot
+from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor
 from dnadav.oracles.metrics import classification_metrics, expected_calibration_error, regression_metrics
 from dnadav.oracles.registry import DHS_CLASSES, save_oracle
 from dnadav.oracles.shuffle import dinucleotide_shuffle
-from dnadav.seq import strings_to_tokens, tokens_to_onehot
+from dnadav.seq import reverse_complement_onehot, strings_to_tokens, tokens_to_onehot
 
 __all__ = [
     "REWARD_CHROMOSOMES",
@@ -133,9 +134,10 @@ def oracle_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task) -> tor
     return torch.nn.functional.mse_loss(outputs, targets)
 
 
-def random_reverse_complement(onehot: torch.Tensor) -> torch.Tensor:
-    """Each sequence of ``onehot [B, 4, L]`` replaced by its reverse complement with probability 1/2."""
-    flip = torch.rand(len(onehot), device=onehot.device) < 0.5
+def random_reverse_complement(onehot: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each sequence of ``onehot [B, 4, L]`` replaced by its reverse complement (``dnadav.seq``) with
+    probability 1/2 -> ``[B, 4, L]``; the coin flips come from ``generator`` (None: torch's default one)."""
+    flip = torch.rand(len(onehot), generator=generator, device=onehot.device) < 0.5
     return torch.where(flip[:, None, None], reverse_complement_onehot(onehot), onehot)
 
 
@@ -226,8 +228,11 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
     if target not in names:
         raise InputError(f"--target must be one of {', '.join(names)}; got {target!r}")
     train, valid, test = (_subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(splits))
+    processes = config.devices if isinstance(config.devices, int) else 1
+    batches = max(1, math.ceil(len(train[0]) / (config.batch_size * processes)))  # per epoch and process
     trainer = pl.Trainer(
         max_epochs=config.epochs,
+        log_every_n_steps=min(50, batches),  # Lightning's 50, or every epoch when an epoch is shorter (small sets)
         max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         accelerator=config.accelerator,
         devices=config.devices,
