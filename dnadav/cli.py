@@ -31,7 +31,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, argparse.SUPPRESS, False) or not action.option_strings:
+        if "%(default)" in text or action.default is None or action.default is argparse.SUPPRESS or action.default is False or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)".strip()
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 import pandas as pd
 
+from dnadav.errors import InputError
+
 from dnadav.assets import asset_path
 
 __all__ = ["CELL_TYPES", "DHS_FILE", "Split", "load_dhs"]
@@ -35,11 +37,11 @@ def load_dhs(
     table = _read_all()
     if split != "all":
         if split not in ("train", "valid", "test"):
-            raise ValueError(f"split must be train, valid, test or all; got {split!r}")
+            raise InputError(f"split must be train, valid, test or all; got {split!r}")
         table = table[table["split"] == split]
     if cell_type is not None:
         if cell_type not in CELL_TYPES:
-            raise ValueError(f"cell_type must be one of {', '.join(CELL_TYPES)}; got {cell_type!r}")
+            raise InputError(f"cell_type must be one of {', '.join(CELL_TYPES)}; got {cell_type!r}")
         table = table[table["cell_type"] == cell_type]
     if chromosomes is not None:
         table = table[table["chrom"].isin(chromosomes)]

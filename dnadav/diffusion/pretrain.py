@@ -93,6 +93,8 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, resume: bool = True, p
         check_val_every_n_epoch=None if splits["valid"] else 1,
         limit_val_batches=8 if splits["valid"] else 0,
         logger=pl.loggers.CSVLogger(out_dir, name="logs"),
+        # Lightning's 50, or every epoch when an epoch is shorter (small sets; drop_last batches)
+        log_every_n_steps=max(1, min(50, len(splits["train"]) // config.batch_size)),
         enable_progress_bar=progress,
         enable_model_summary=False,
         default_root_dir=out_dir,
