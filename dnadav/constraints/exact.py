@@ -71,8 +71,8 @@ def build(space: ReachSpace, log_probs: torch.Tensor, max_nodes: int = 4096) -> 
     full = (1 << space.num_counts) - 1
     lo = space.lo if space.counts_gc else 0
     options = [[v for v in range(NUM_BASES + 1) if probs[i][v] > 0] for i in range(length)]
-    if any(not o for o in options):
-        return None
+    if any(not o for o in options):  # a position with no possible value: nothing to draw (Z = 0)
+        return SetDP([], [-1] * length, probs, [], [[0.0]])
     # floor[i]: counts below it entering position i cannot reach lo even if every later position is G/C
     can_gc = [
         any(v in (1, 2) or (v == MASK_INDEX and (allowed[i][1] or allowed[i][2])) for v in opts) for i, opts in enumerate(options)
