@@ -1,12 +1,16 @@
 """Hard constraints: exact enumeration on short sequences, parsing errors, audit counts."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from dnadav.constraints import build_automaton, spec_from_options
+from dnadav.constraints.exact import build
+from dnadav.constraints.reach import completable_rows, completion_table
+from dnadav.constraints.step import constrained_step, propose
 from dnadav.errors import InputError
 
 L = 5
@@ -30,49 +34,149 @@ def test_automaton_matches_substring_search():
         assert (automaton.run(text) == automaton.dead) == any(w in text for w in words)
 
 
-def test_one_step_distribution_equals_restricted_product():
+def _one_step_case():
+    """No MASK in x_s: the target is the product restricted to the allowed set."""
     c = _constraint()
-    full, ok = _allowed_set(c)
     g = torch.Generator().manual_seed(0)
     base = torch.log_softmax(torch.randn(L, 4, generator=g), -1)
-    step = torch.cat([base, torch.full((L, 1), -1e9)], -1)
-    n = 40000
-    x_s, _ = c.sample_step(step[None].expand(n, -1, -1), c.initial_state(n), g)
-    assert int(c.violations(x_s)["total"].sum()) == 0
-    codes = (x_s * (4 ** torch.arange(L - 1, -1, -1))).sum(-1)
-    empirical = torch.bincount(codes, minlength=4**L).double() / n
-    full_codes = (full * (4 ** torch.arange(L - 1, -1, -1))).sum(-1)
-    p = base.double().gather(1, full.T).sum(0).exp() * ok
-    exact = torch.zeros(4**L, dtype=torch.float64)
-    exact[full_codes] = p / p.sum()
-    assert (empirical[exact == 0] == 0).all()
-    assert 0.5 * (empirical - exact).abs().sum() < 0.03
+    return c, torch.cat([base, torch.full((L, 1), -1e9)], -1), c.initial_state(1)
 
 
-def test_masked_step_distribution_equals_conditioned_product():
+def _masked_case():
+    """MASK allowed in x_s (existential completability), one position fixed in x_t."""
     c = _constraint()
-    full, ok = _allowed_set(c)
-    allowed = full[ok]
     g = torch.Generator().manual_seed(1)
     x_t = c.initial_state(1)
     x_t[0, 1] = 2  # G fixed
     rows = torch.log_softmax(torch.randn(L, 5, generator=g), -1)
     rows[1] = torch.tensor([-1e9, -1e9, 0.0, -1e9, -1e9])
     rows[4] = torch.tensor([-1e9, -1e9, -1e9, 0.0, -1e9])
-    candidates = torch.tensor(list(itertools.product(range(5), repeat=L)))
-    consistent = ((candidates[:, None, :] == 4) | (candidates[:, None, :] == allowed[None])).all(-1).any(-1)
-    p = rows.double().gather(1, candidates.T).sum(0).exp() * consistent
-    exact = p / p.sum()
-    n = 40000
-    x_s, _ = c.sample_step(rows[None].expand(n, -1, -1), x_t.expand(n, -1), g)
+    return c, rows, x_t
+
+
+_CANDIDATES = torch.tensor(list(itertools.product(range(5), repeat=L)))  # every x_s over A, C, G, T, MASK
+
+
+def _exact(c, rows):
+    """The target over ``_CANDIDATES``: ∏ p_i · 1[completable] / Z (by brute force over fillings)."""
+    full, ok = _allowed_set(c)
+    allowed = full[ok]
+    consistent = ((_CANDIDATES[:, None, :] == 4) | (_CANDIDATES[:, None, :] == allowed[None])).all(-1).any(-1)
+    p = rows.double().gather(1, _CANDIDATES.T).sum(0).exp() * consistent
+    return p / p.sum(), p.sum()
+
+
+def _codes(x):
+    return (x * (5 ** torch.arange(L - 1, -1, -1))).sum(-1)
+
+
+@pytest.mark.parametrize("case", [_one_step_case, _masked_case])
+def test_set_dp_is_the_exact_conditional(case):
+    """Exact enumeration: the set DP's probability of every x_s (product of its choice
+    probabilities) is the target, and its Z is the target's normaliser."""
+    c, rows, _ = case()
+    exact, z = _exact(c, rows)
+    dp = build(c.space, rows)
+    probs = rows.double().exp()
+    got = torch.zeros(len(_CANDIDATES), dtype=torch.float64)
+    for n, x in enumerate(_CANDIDATES.tolist()):
+        if any(dp.forced[i] not in (-1, x[i]) for i in range(L)):
+            continue
+        node, prob = 0, 1.0
+        for k, position in enumerate(dp.free):
+            child = dp.children[k][node][x[position]]
+            if child < 0:
+                prob = 0.0
+                break
+            prob *= float(probs[position, x[position]]) * dp.psi[k + 1][child] / dp.psi[k][node]
+            node = child
+        got[n] = prob
+    assert torch.allclose(got, exact, atol=1e-12)
+    assert abs(math.exp(dp.log_z) - float(z)) < 1e-12
+
+
+@pytest.mark.parametrize("case", [_one_step_case, _masked_case])
+def test_lookahead_proposal_times_acceptance_is_the_target(case):
+    """Exact enumeration of the look-ahead proposal q: it is a distribution on the completable
+    x_s only, and q(x)·∏Z_i(x) = ∏p_i(x) for each of them (so accepting with ∏Z_i is exact)."""
+    c, rows, x_t = case()
+    exact, z = _exact(c, rows)
+    n = len(_CANDIDATES)
+    table = completion_table(c.space, x_t).expand(-1, -1, n, -1)
+    _, log_p, log_z = propose(c.space, table, rows[None].expand(n, -1, -1), None, given=_CANDIDATES)
+    q = torch.where(torch.isfinite(log_p), (log_p - log_z).double().exp(), torch.zeros((), dtype=torch.float64))
+    assert ((q > 0) == (exact > 0)).all()
+    assert abs(float(q.sum()) - 1.0) < 1e-5
+    assert torch.allclose((q * log_z.double().exp())[exact > 0], (exact * z)[exact > 0], rtol=1e-4)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Sampling tests are many tiny tensor ops: threads only add contention on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _draw(c, rows, x_t, n, seed, **options):
+    """``n`` draws from ``constrained_step`` -> (empirical, exact) over the 5**L codes."""
+    exact, _ = _exact(c, rows)
+    g = torch.Generator().manual_seed(seed)
+    x_s, _ = constrained_step(c.space, rows[None].expand(n, -1, -1), x_t.expand(n, -1), g, **options)
     assert bool(c.completable(x_s).all())
-    codes = (x_s * (5 ** torch.arange(L - 1, -1, -1))).sum(-1)
-    empirical = torch.bincount(codes, minlength=5**L).double() / n
-    cand_codes = (candidates * (5 ** torch.arange(L - 1, -1, -1))).sum(-1)
+    counts = torch.bincount(_codes(x_s), minlength=5**L).double()
     exact_by_code = torch.zeros(5**L, dtype=torch.float64)
-    exact_by_code[cand_codes] = exact
-    assert (empirical[exact_by_code == 0] == 0).all()
-    assert 0.5 * (empirical - exact_by_code).abs().sum() < 0.03
+    exact_by_code[_codes(_CANDIDATES)] = exact
+    assert (counts[exact_by_code == 0] == 0).all()
+    return counts, exact_by_code
+
+
+def _chi2_pvalue(counts, exact):
+    """Pearson's test of ``counts`` against ``exact``; outcomes expected < 5 times pooled into one bin."""
+    from scipy.stats import chisquare
+
+    expected = exact * counts.sum()
+    small = (expected < 5) & (exact > 0)
+    observed = torch.cat([counts[~small & (exact > 0)], counts[small].sum()[None]])
+    wanted = torch.cat([expected[~small & (exact > 0)], expected[small].sum()[None]])
+    keep = wanted > 0
+    return float(chisquare(observed[keep].numpy(), wanted[keep].numpy()).pvalue)
+
+
+def test_completable_rows_matches_brute_force():
+    """The product-rejection acceptance test, on every x_s (the sampler 1 is then exact by construction)."""
+    for case in (_one_step_case, _masked_case):
+        c, rows, _ = case()
+        full, ok = _allowed_set(c)
+        brute = ((_CANDIDATES[:, None, :] == 4) | (_CANDIDATES[:, None, :] == full[ok][None])).all(-1).any(-1)
+        assert (completable_rows(c.space, _CANDIDATES) == brute).all()
+
+
+@pytest.mark.parametrize("case", [_one_step_case, _masked_case])
+@pytest.mark.parametrize("options", [{}, {"product_rounds": 0}], ids=["default", "set-dp"])
+def test_step_samples_match_the_target(case, options):
+    """End to end, 40,000 draws (the chain of samplers, and the set DP alone): TV < 0.03."""
+    c, rows, x_t = case()
+    counts, exact = _draw(c, rows, x_t, 40000, 0, **options)
+    assert 0.5 * float((counts / counts.sum() - exact).abs().sum()) < 0.03
+
+
+@pytest.mark.parametrize("case", [_one_step_case, _masked_case])
+@pytest.mark.parametrize(
+    "options", [{"product_rounds": 10**6}, {"product_rounds": 0, "max_nodes": 0}], ids=["product-rejection", "lookahead"]
+)
+def test_rejection_samplers_match_the_target(case, options):
+    """The two rejection samplers alone (their parts are checked exactly above): 4,000 draws, Pearson χ²."""
+    c, rows, x_t = case()
+    counts, exact = _draw(c, rows, x_t, 4000, 2, **options)
+    assert _chi2_pvalue(counts, exact) > 1e-4
+
+
+def test_sample_step_checks_and_audits():
+    c, rows, x_t = _one_step_case()
+    x_s, log_prob = c.sample_step(rows[None].expand(64, -1, -1), x_t.expand(64, -1), torch.Generator().manual_seed(3))
+    assert int(c.violations(x_s)["total"].sum()) == 0 and torch.isfinite(log_prob).all()
 
 
 def test_unsatisfiable_and_bad_strings():

@@ -77,7 +77,8 @@ class SequenceConstraint:
         empty = torch.nonzero(~allowed.any(dim=-1)).flatten()
         if len(empty):
             raise InputError(
-                f"constraints unsatisfiable: --prefix/--suffix/--template disagree at position {int(empty[0]) + 1} (no base allowed)"
+                "constraints unsatisfiable: --prefix/--suffix/--template disagree at position "
+                f"{int(empty[0]) + 1} (no base allowed)"
             )
         return allowed
 

@@ -23,7 +23,15 @@ import torch
 
 from dnadav.seq import MASK_INDEX, NUM_BASES
 
-__all__ = ["ReachSpace", "allowed_bases", "completion_table", "contains_start", "pack_counts", "unpack_counts"]
+__all__ = [
+    "ReachSpace",
+    "allowed_bases",
+    "completable_rows",
+    "completion_table",
+    "contains_start",
+    "pack_counts",
+    "unpack_counts",
+]
 
 _LOW63 = (1 << 63) - 1  # all bits but the sign bit: makes >> logical
 
@@ -156,6 +164,26 @@ def completion_table(space: ReachSpace, x: torch.Tensor) -> torch.Tensor:
         pulled = space.pull(table[i + 1]) & keep[i]
         table[i] = pulled[0] | pulled[1] | pulled[2] | pulled[3]
     return table
+
+
+def completable_rows(space: ReachSpace, x: torch.Tensor) -> torch.Tensor:
+    """``[N]`` bool: ``contains_start(completion_table(space, x))`` without keeping the table.
+
+    One backward pass; per position the A/T rows are gathered as they are and the C/G rows OR-ed
+    first and shifted once (the per-row keep masks are all-ones or zero, so they commute with it)."""
+    n, length = x.shape
+    after = space.final(n, x.device).contiguous()
+    keep = torch.where(allowed_bases(space, x), -1, 0).permute(1, 2, 0)[:, :, None, :, None]  # [L, 4, 1, N, 1]
+    q = space.num_states
+    index = space.transitions.to(x.device).T.reshape(-1)  # [4Q], b-major
+    for i in range(length - 1, -1, -1):
+        pulled = after.index_select(0, index).reshape(NUM_BASES, q, n, -1) & keep[i]
+        plain, gc = pulled[0] | pulled[3], pulled[1] | pulled[2]
+        if space.counts_gc:
+            carry = torch.cat([gc[..., 1:] & 1, torch.zeros_like(gc[..., :1])], dim=-1) << 63
+            gc = ((gc >> 1) & _LOW63) | carry
+        after = plain | gc
+    return (after[0, :, 0] & 1) != 0
 
 
 def contains_start(table: torch.Tensor) -> torch.Tensor:
