@@ -117,6 +117,7 @@ def design(
     constraints=None,
     objective: str | None = None,
     max_batch: int | str | None = "auto",
+    precision: str = "fp32",
 ) -> Designs:
     """Design ``n`` sequences for ``oracle`` — the same options as ``dnadav design``.
 
@@ -127,7 +128,8 @@ def design(
     ``dnadav.constraints.ConstraintSpec`` (e.g. ``spec_from_options(forbid="BsaI,BsmBI", gc="0.4:0.6")``),
     enforced while sampling; ``objective``: a reward expression (docs/objectives.md). ``max_batch``:
     rows per network/oracle call ("auto" = the device's measured default, None = no limit); results
-    do not depend on it.
+    do not depend on it. ``precision="bf16"``: the denoiser under bf16 autocast (faster where the
+    hardware has bf16; other sequences than float32's for the same seed).
     """
     from dnadav.designer import design as run_design
     from dnadav.io import current_command
@@ -155,6 +157,7 @@ def design(
             constraints=constraints,
             objective=objective,
             max_batch=max_batch,
+            precision=precision,
         )
     finally:
         for bar in bars:
@@ -166,6 +169,8 @@ def design(
         options["constraints"] = constraints.as_dict()
     if objective is not None:
         options["objective"] = objective
+    if precision != "fp32":
+        options["precision"] = precision
     return Designs(result, current_command(_call("design", **options)))
 
 

@@ -96,6 +96,7 @@ def design(
     constraints=None,
     objective: str | None = None,
     max_batch: int | str | None = "auto",
+    precision: str = "fp32",
 ) -> DesignResult:
     """Design ``num_sequences`` sequences for ``oracle`` (a shipped name or an oracle folder).
 
@@ -112,7 +113,9 @@ def design(
     construction); ``objective`` (e.g. ``"k562 - max(hepg2,gm12878,hesc)"``, docs/objectives.md)
     replaces the reward oracle's log-odds as the search's reward and the ``reward`` column.
     ``max_batch`` rows go through the network and the oracles per call (``dnadav.batching``:
-    "auto" = the device's measured default; results do not depend on it).
+    "auto" = the device's measured default; results do not depend on it). ``precision="bf16"`` runs
+    the denoiser under bf16 autocast (about 2× faster where the hardware has bf16; sequences differ
+    from float32's for the same seed, see ``dnadav.precision``); the scores are always float32.
     """
     from dnadav.align.search import SearchConfig, search
     from dnadav.batching import chunked_call, resolve_max_batch
@@ -125,14 +128,17 @@ def design(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     model = str(model) if model is not None else default_model_for(oracle)[0]
-    denoiser = load_model(model)
-    config = denoiser.config_dict
+    from dnadav.precision import with_precision
+
+    loaded = load_model(model)
+    config = loaded.config_dict
+    denoiser = with_precision(loaded, precision)
     aligned_to = (config.get("align_config") or {}).get("oracle")
     reward_oracle, eval_oracle = oracles or (load_oracle(oracle, role="reward"), load_oracle(oracle, role="eval"))
     reward_oracle, eval_oracle = reward_oracle.eval(), eval_oracle.eval()
     length = _check_length(
         length,
-        denoiser.length,
+        loaded.length,
         {"reward oracle": oracle_length(reward_oracle), "evaluation oracle": oracle_length(eval_oracle)},
         model,
     )
@@ -184,7 +190,7 @@ def design(
     timings["scoring_seconds"] = time.perf_counter() - started
     search_stats = {k: sum(s[k] for s in stats) for k in stats[0]} if stats else None
     width = len(str(num_sequences))
-    checkpoints = {"model": denoiser.checkpoint_file}
+    checkpoints = {"model": loaded.checkpoint_file}
     for role, scorer in (("reward_oracle", reward_oracle), ("eval_oracle", eval_oracle)):
         if getattr(scorer, "checkpoint_file", None) is not None:
             checkpoints[role] = Path(scorer.checkpoint_file)
@@ -198,6 +204,7 @@ def design(
         "reward_temperature": reward_temperature if num_children > 0 else None,
         "seed": seed,
         "schedule": config.get("schedule", "loglinear"),
+        "precision": precision,
         "constraints": None if constraint is None else constraints.as_dict(),
         "objective": objective,
     }
@@ -208,7 +215,7 @@ def design(
         pred_activity=pred_activity,
         eval_probability=eval_probability,
         model=model,
-        model_dir=denoiser.checkpoint_file.parent,
+        model_dir=loaded.checkpoint_file.parent,
         aligned_to=aligned_to,
         used_aligned_model=aligned_to is not None and str(aligned_to).lower() == str(oracle).lower(),
         settings=settings,
