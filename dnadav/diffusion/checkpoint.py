@@ -32,7 +32,12 @@ __all__ = [
 ]
 
 # Names of shipped models under models/ (see each folder's card.md).
-SHIPPED_MODELS = {"dhs": "dhs_prior", "dhs_prior": "dhs_prior", "hepg2": "hepg2_aligned", "hepg2_aligned": "hepg2_aligned"}
+# name -> folder under models/: the prior, and the aligned model of each cell type (cards in each folder)
+SHIPPED_MODELS = {
+    "dhs": "dhs_prior",
+    "dhs_prior": "dhs_prior",
+    **{f"{cell}{suffix}": f"{cell}_aligned" for cell in ("hepg2", "k562", "gm12878", "hesc") for suffix in ("", "_aligned")},
+}
 
 
 def save_denoiser(directory: str | Path, model: ConvDenoiser, metadata: dict[str, Any] | None = None) -> Path:
