@@ -22,6 +22,7 @@ sd) and docs/runs/methods_seeds.csv (one row per method and seed).
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import math
@@ -456,7 +457,8 @@ def hepg2_evaluator(prior, log_likelihood="prior", training=True) -> Callable[[d
     eval_oracle, reward_oracle = load_oracle("hepg2", "eval"), load_oracle("hepg2", "reward")
     reference = reference_sequences()
     pool = training_sequences() if training else []
-    cpu_prior = prior.cpu() if log_likelihood == "prior" else None
+    # a CPU copy: moving the sampling prior itself would pull it off the GPU
+    cpu_prior = copy.deepcopy(prior).cpu() if log_likelihood == "prior" else None
 
     def evaluate(designs):
         return evaluate_sets(
