@@ -481,16 +481,18 @@ def profile_from(args) -> tuple[str, Profile]:
     return name, dataclasses.replace(profile, **changes)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parser(description: str = __doc__, trained_models: bool = True) -> argparse.ArgumentParser:
+    """The options bench_methods and tradeoff_curves share (``trained_models``: the two model overrides)."""
+    p = argparse.ArgumentParser(description=description.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="CPU profile: n = 64, 1 seed, tiny training budgets")
     mode.add_argument("--full", action="store_true", help="GPU profile (the default): n = 640, seeds 0 1 2")
     p.add_argument("--n", type=int, help="designs per method and seed (default: the profile's)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the profile's)")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench_methods", help="cache of trained models")
-    p.add_argument("--dav-kl-model", type=Path, help="a DAV-KL model folder to use instead of training one")
-    p.add_argument("--drakes-model", type=Path, help="a DRAKES-style model folder to use instead of training one")
+    if trained_models:
+        p.add_argument("--dav-kl-model", type=Path, help="a DAV-KL model folder to use instead of training one")
+        p.add_argument("--drakes-model", type=Path, help="a DRAKES-style model folder to use instead of training one")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
 

@@ -124,7 +124,7 @@ def plot(table: pd.DataFrame, x: str, xlabel: str, path: Path, title: str) -> No
 
 
 def main() -> None:
-    args = bm.parser().parse_args()
+    args = bm.parser(__doc__, trained_models=False).parse_args()
     name, profile = bm.profile_from(args)
     seed = profile.seeds[0]
     torch.set_grad_enabled(False)
