@@ -342,7 +342,8 @@ M = {a.search.num_children} × T = {a.search.num_steps}, α = {a.search.reward_t
 through the last {dr.truncate_steps}, β = {dr.kl_weight}, lr {dr.lr:g}) make the same number of reward calls;
 all start from `dhs_prior` and use the `hepg2` reward oracle, and each is trained once per seed
 (a model given with `--dav-kl-model` / `--drakes-model`, and the shipped `hepg2_aligned`, are the same
-model at every seed: their sd is sampling noise only).DRAKES pays for its calls with far more network rows (every call needs a whole trajectory).
+model at every seed: their sd is sampling noise only).
+DRAKES pays for its calls with far more network rows (every call needs a whole trajectory).
 Machine: {machine()}, device {world.device}; {minutes:.1f} min wall-clock.
 
 Reproduce: `python bench/bench_methods.py --quick` (CPU, ≤ 15 min on 2 cores) or
