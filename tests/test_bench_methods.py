@@ -129,6 +129,8 @@ def test_mean_and_sd_over_seeds(world):
         assert summary.loc[name, "pred_activity_median_sd"] == pytest.approx(abs(a - b) / math.sqrt(2))
         assert summary.loc[name, "seeds"] == 2
     assert summary.loc["SVDD", "oracle_calls_sd"] == 0  # budgets do not depend on the seed
+    assert summary.loc["SVDD", "pred_activity_median_sd"] > 0  # the seeds really differ
+    assert (per_seed["n"] == N).all()  # every row, SMC included (M·n particles, n kept), has n designs
 
 
 def test_mean_sd_text_and_grouped_markdown(world):
