@@ -1,146 +1,361 @@
-"""One table, one oracle, every method: pretrained sampling, best-of-N, guidance, SVDD-style search,
-SMC, DAV (aligned model) and the DAV posterior (aligned model + search), with budget accounting.
+"""One table, one oracle, every method, at several seeds and grouped by reward-oracle budget.
 
-    python bench/bench_methods.py [--n 640] [--device cuda]
+    python bench/bench_methods.py --quick    # CPU profile: n = 64, 1 seed, tiny training budgets
+    python bench/bench_methods.py --full     # GPU profile (default): n = 640, seeds 0 1 2
 
-Every method designs n sequences of 200 bp for the HepG2 reward oracle; all are judged by the same
-evaluator (held-out evaluation oracle, naturalness, diversity, App-Log-Lik). Writes the section
-"methods (HepG2, one table)" of docs/benchmarks.md and the raw table to docs/runs/methods.csv.
+Methods: pretrained sampling, best-of-N, reward-gradient guidance, SVDD-style search, SMC, DAV (a
+model aligned here with ``dnadav.align.run.align``), DAV-KL (the same run with λ > 0), DRAKES-style
+reverse-KL fine-tuning (``dnadav.baselines.drakes``), the DAV posterior (aligned model + search) and the
+shipped ``hepg2_aligned``. Every row is run at every seed (sampling seed; trained rows are trained once
+per seed) and reported as mean ± sd. Budgets are counted, not estimated: reward-oracle calls
+(sequences scored) and rows through the denoiser, at sampling time and in training.
+
+Two equal-budget groups: at sampling time SVDD (M children), SMC (M particles per design, one kept)
+and the DAV posterior (M children) all score n·M·T sequences; in training DAV, DAV-KL and DRAKES all
+make the same number of reward calls (DRAKES's iterations are set so that iterations · batch equals
+DAV's E-step calls). Trained models are cached under ``--runs`` (default runs/bench_methods), so a
+rerun reuses them; ``--dav-kl-model DIR`` / ``--drakes-model DIR`` use given models instead.
+Writes the section "methods (HepG2, one table)" of docs/benchmarks.md, docs/runs/methods.csv (mean,
+sd) and docs/runs/methods_seeds.csv (one row per method and seed).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
+import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
+from methods_table import (  # noqa: E402, F401  (re-exported for tradeoff_curves and the test)
+    BUDGET,
+    METRICS,
+    NO_ORACLE,
+    REAL,
+    Method,
+    best_of_n,
+    dav_training_budget,
+    drakes_budget,
+    estep_oracle_calls,
+    generate,
+    markdown_table,
+    mean_sd,
+    model_budget,
+    plain,
+    run_table,
+    searched,
+    summarise,
+)
 
-from dnadav.align.search import SearchConfig, search  # noqa: E402
-from dnadav.data import load_dhs  # noqa: E402
-from dnadav.diffusion import load_denoiser, sample  # noqa: E402
-from dnadav.evaluate.evaluator import evaluate_sets  # noqa: E402
-from dnadav.evaluate.reference import reference_sequences, training_sequences  # noqa: E402
-from dnadav.oracles import load_oracle  # noqa: E402
-from dnadav.seq import tokens_to_onehot, tokens_to_strings  # noqa: E402
+from dnadav.align.search import SearchConfig  # noqa: E402
+from dnadav.align.trainer import AlignConfig  # noqa: E402
+from dnadav.baselines.drakes import DrakesConfig, finetune  # noqa: E402
 
-LENGTH, STEPS = 200, 50
+ROOT = Path(__file__).resolve().parent.parent
+LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one run of the table fixes: designs, seeds, sampling knobs and the training budgets."""
+
+    n: int
+    seeds: tuple[int, ...]
+    steps: int  # T reverse steps of every sampler
+    children: int  # M of SVDD / DAV posterior; N of best-of-N; particles per design of SMC
+    temperature: float  # α of every search
+    batch: int  # designs per call
+    align: AlignConfig  # DAV's training run (DAV-KL: the same with kl_weight)
+    kl_weight: float  # λ of the DAV-KL row
+    drakes: DrakesConfig  # iterations are overwritten to match DAV's training reward calls
+    guidance_scale: float = 2.0
+
+
+PROFILES = {
+    "full": Profile(
+        n=640,
+        seeds=(0, 1, 2),
+        steps=50,
+        children=16,
+        temperature=0.5,
+        batch=128,
+        align=AlignConfig(),  # the shipped hepg2_aligned recipe: 3 iterations × 64 × 16 × 25 = 76,800 calls
+        kl_weight=0.1,
+        drakes=DrakesConfig(num_steps=32, truncate_steps=8, kl_weight=0.1, batch_size=32, lr=1e-4),
+    ),
+    "quick": Profile(
+        n=64,
+        seeds=(0,),
+        steps=16,
+        children=4,
+        temperature=0.5,
+        batch=64,
+        align=AlignConfig(
+            iterations=1,
+            sequences_per_iteration=32,
+            search=SearchConfig(num_children=4, reward_temperature=0.5, num_steps=16),
+            eval_sequences=8,
+            eval_steps=16,
+        ),
+        kl_weight=0.1,
+        drakes=DrakesConfig(num_steps=16, truncate_steps=4, kl_weight=0.1, batch_size=16, lr=5e-4),
+    ),
+}
+
+
+# ---- trained rows: DAV / DAV-KL (align) and DRAKES, cached in a run folder ---------------------
+
+
+def _same(saved: dict, wanted: dict) -> bool:
+    return json.loads(json.dumps(saved)) == json.loads(json.dumps(wanted))
+
+
+def train_dav(config: AlignConfig, folder: Path) -> Path:
+    """``align(config)`` into ``folder`` unless a finished run with the same config is there."""
+    from dnadav.align.run import align
+
+    if (folder / "model.pt").is_file():
+        saved = json.loads((folder / "config.json").read_text()).get("align_config", {})
+        if not _same(saved, config.as_dict()):
+            raise SystemExit(f"{folder} holds a run with another config; delete it or pass another --runs")
+        return folder
+    print(f"training DAV (λ = {config.distill.kl_weight}) into {folder}", flush=True)
+    align(config, folder, progress=False, max_batch=None)
+    return folder
+
+
+def drakes_config(profile: Profile, seed: int, beta: float | None = None) -> DrakesConfig:
+    """The profile's DRAKES run at ``seed`` with as many reward calls as DAV's training."""
+    calls = estep_oracle_calls(profile.align)
+    batch = profile.drakes.batch_size
+    kl = profile.drakes.kl_weight if beta is None else beta
+    return dataclasses.replace(profile.drakes, iterations=max(1, round(calls / batch)), seed=seed, kl_weight=kl)
+
+
+def train_drakes(config: DrakesConfig, folder: Path, prior, prior_config: dict, reward_fn, device) -> Path:
+    """``finetune`` the prior into ``folder`` (model.pt, config.json with the DRAKES config and its
+    budget, history.json) unless the same run is there."""
+    from dnadav.diffusion.checkpoint import model_schedule, save_denoiser
+
+    if (folder / "model.pt").is_file():
+        saved = json.loads((folder / "config.json").read_text()).get("drakes_config", {})
+        if not _same(saved, config.as_dict()):
+            raise SystemExit(f"{folder} holds a DRAKES run with another config; delete it or pass another --runs")
+        return folder
+    print(f"training DRAKES (β = {config.kl_weight}, {config.iterations} steps) into {folder}", flush=True)
+    started = time.perf_counter()
+    with torch.enable_grad():
+        model, history = finetune(prior, reward_fn, LENGTH, config, model_schedule(prior_config), device)
+    metadata = {
+        "schedule": prior_config.get("schedule", "loglinear"),
+        "length": LENGTH,
+        "aligned_from": "dhs_prior",
+        "drakes_config": config.as_dict(),
+        "budget": {**drakes_budget(config), "wall_seconds": time.perf_counter() - started},
+    }
+    save_denoiser(folder, model.cpu(), metadata)
+    (folder / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    return folder
+
+
+# ---- the real world ------------------------------------------------------------------------------
+
+
+class World:
+    """The shipped prior, aligned model and HepG2 oracles on one device, and the profile's trained rows."""
+
+    def __init__(self, profile: Profile, runs: Path, device, dav_kl_model=None, drakes_model=None):
+        from dnadav.diffusion.checkpoint import load_denoiser, model_schedule
+        from dnadav.oracles import load_oracle
+
+        self.profile, self.runs, self.device = profile, runs, torch.device(device)
+        self.prior, self.prior_config = load_denoiser("dhs_prior", self.device)
+        self.schedule = model_schedule(self.prior_config)
+        self.shipped = load_denoiser("hepg2_aligned", self.device)[0]
+        self.reward_oracle = load_oracle("hepg2", "reward").to(self.device).eval()
+        self.dav_kl_model, self.drakes_model = dav_kl_model, drakes_model
+
+    def load(self, folder: Path):
+        from dnadav.diffusion.checkpoint import load_denoiser
+
+        return load_denoiser(folder, self.device)[0]
+
+    def dav(self, seed: int, kl_weight: float = 0.0) -> Path:
+        align = self.profile.align
+        config = dataclasses.replace(align, seed=seed, distill=dataclasses.replace(align.distill, kl_weight=kl_weight))
+        return train_dav(config, self.runs / f"dav_kl{kl_weight:g}_seed{seed}")
+
+    def drakes(self, seed: int, beta: float | None = None) -> Path:
+        config = drakes_config(self.profile, seed, beta)
+        folder = self.runs / f"drakes_b{config.kl_weight:g}_seed{seed}"
+        return train_drakes(config, folder, self.prior, self.prior_config, self.reward_oracle.reward, self.device)
+
+    def methods(self, seed: int) -> list[Method]:
+        p, reward, d, sch = self.profile, self.reward_oracle.reward, self.device, self.schedule
+        m, t, alpha = p.children, p.steps, p.temperature
+        dav_dir = self.dav(seed)
+        kl_dir = Path(self.dav_kl_model) if self.dav_kl_model else self.dav(seed, p.kl_weight)
+        drakes_dir = Path(self.drakes_model) if self.drakes_model else self.drakes(seed)
+        dav, dav_kl, drakes = self.load(dav_dir), self.load(kl_dir), self.load(drakes_dir)
+        svdd = SearchConfig(num_children=m, reward_temperature=alpha, num_steps=t)
+        smc = SearchConfig(reward_temperature=alpha, num_steps=t, mode="smc")
+        guided = SearchConfig(num_children=1, num_steps=t, guidance_scale=p.guidance_scale)
+        train_calls = estep_oracle_calls(p.align)
+        lam = json.loads((kl_dir / "config.json").read_text()).get("align_config", {}).get("distill", {}).get("kl_weight", "?")
+        beta = json.loads((drakes_dir / "config.json").read_text()).get("drakes_config", {}).get("kl_weight", "?")
+        g_none = NO_ORACLE
+        g_search = f"equal sampling budget: M·T = {m}·{t} = {m * t} reward calls per design"
+        g_train = f"equal training budget: {train_calls:,} reward calls in training, none at sampling"
+        rows = [
+            Method("pretrained", g_none, plain(self.prior, LENGTH, t, d, sch)),
+            Method(f"best-of-{m}", f"{m} reward calls per design", best_of_n(self.prior, reward, LENGTH, t, m, d, sch)),
+            Method(
+                f"guidance (scale {p.guidance_scale:g})",
+                f"T = {t} reward gradients per design",
+                searched(self.prior, reward, LENGTH, guided, d, sch),
+            ),
+            Method(f"SVDD search (M={m})", g_search, searched(self.prior, reward, LENGTH, svdd, d, sch)),
+            Method(f"SMC / TDS ({m} particles per design)", g_search, searched(self.prior, reward, LENGTH, smc, d, sch, m)),
+            Method(
+                f"DAV posterior (DAV + M={m})",
+                g_search,
+                searched(dav, reward, LENGTH, svdd, d, sch),
+                model_budget(dav_dir),
+            ),
+            Method(
+                f"DAV-KL posterior (λ={lam} + M={m})",
+                g_search,
+                searched(dav_kl, reward, LENGTH, svdd, d, sch),
+                model_budget(kl_dir),
+            ),
+            Method("DAV (aligned here, plain)", g_train, plain(dav, LENGTH, t, d, sch), model_budget(dav_dir)),
+            Method(f"DAV-KL (λ={lam}, plain)", g_train, plain(dav_kl, LENGTH, t, d, sch), model_budget(kl_dir)),
+            Method(f"DRAKES-style (β={beta}, plain)", g_train, plain(drakes, LENGTH, t, d, sch), model_budget(drakes_dir)),
+        ]
+        shipped = dav_training_budget(Path(self.shipped.checkpoint_file).parent)
+        rows.append(
+            Method(
+                "DAV (shipped hepg2_aligned, plain)",
+                f"shipped model: {shipped['train_oracle_calls']:,.0f} reward calls in training",
+                plain(self.shipped, LENGTH, t, d, sch),
+                shipped,
+            )
+        )
+        return rows
+
+
+def real_dhs(n: int) -> Callable[[int], list[str]]:
+    from dnadav.data import load_dhs
+
+    table = load_dhs("test", "HepG2")
+    return lambda seed: table["sequence"].sample(min(n, len(table)), random_state=seed).tolist()
+
+
+def hepg2_evaluator(prior, log_likelihood="prior", training=True) -> Callable[[dict[str, list[str]]], pd.DataFrame]:
+    """The shipped evaluator (held-out evaluation oracle, top-500 held-out reference) on CPU."""
+    from dnadav.evaluate.evaluator import evaluate_sets
+    from dnadav.evaluate.reference import reference_sequences, training_sequences
+    from dnadav.oracles import load_oracle
+
+    eval_oracle, reward_oracle = load_oracle("hepg2", "eval"), load_oracle("hepg2", "reward")
+    reference = reference_sequences()
+    pool = training_sequences() if training else []
+    # a CPU copy: moving the sampling prior itself would pull it off the GPU
+    cpu_prior = copy.deepcopy(prior).cpu() if log_likelihood == "prior" else None
+
+    def evaluate(designs):
+        return evaluate_sets(
+            designs,
+            reward_oracle=reward_oracle,
+            eval_oracle=eval_oracle,
+            reference=reference,
+            training=pool,
+            prior=cpu_prior,
+            log_likelihood=log_likelihood,
+        ).summary
+
+    return evaluate
+
+
+def profile_from(args) -> tuple[str, Profile]:
+    name = "quick" if args.quick else "full"
+    profile = PROFILES[name]
+    changes = {k: v for k, v in (("n", args.n), ("seeds", tuple(args.seeds) if args.seeds else None)) if v is not None}
+    return name, dataclasses.replace(profile, **changes)
+
+
+def parser(description: str = __doc__, trained_models: bool = True) -> argparse.ArgumentParser:
+    """The options bench_methods and tradeoff_curves share (``trained_models``: the two model overrides)."""
+    p = argparse.ArgumentParser(description=description.split("\n\n")[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="CPU profile: n = 64, 1 seed, tiny training budgets")
+    mode.add_argument("--full", action="store_true", help="GPU profile (the default): n = 640, seeds 0 1 2")
+    p.add_argument("--n", type=int, help="designs per method and seed (default: the profile's)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the profile's)")
+    p.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench_methods", help="cache of trained models")
+    if trained_models:
+        p.add_argument("--dav-kl-model", type=Path, help="a DAV-KL model folder to use instead of training one")
+        p.add_argument("--drakes-model", type=Path, help="a DRAKES-style model folder to use instead of training one")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=640)
-    parser.add_argument("--children", type=int, default=16)
-    parser.add_argument("--temperature", type=float, default=0.5)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch", type=int, default=128)
-    args = parser.parse_args()
-    device = torch.device(args.device)
+    args = parser().parse_args()
+    name, profile = profile_from(args)
     torch.set_grad_enabled(False)
-    prior = load_denoiser("dhs_prior", device)[0]
-    aligned = load_denoiser("hepg2_aligned", device)[0]
-    reward_oracle = load_oracle("hepg2", "reward").to(device).eval()
-    eval_oracle, cpu_reward = load_oracle("hepg2", "eval"), load_oracle("hepg2", "reward")
-    m, alpha = args.children, args.temperature
-
-    def plain(model):
-        def run(count, generator):
-            return sample(model, count, LENGTH, STEPS, generator=generator, device=device), {
-                "network_sequences": count * STEPS,
-                "oracle_calls": 0,
-            }
-
-        return run
-
-    def searched(model, config):
-        def run(count, generator):
-            result = search(model, reward_oracle.reward, count, LENGTH, config, generator=generator, device=device)
-            return result.sequences, {
-                "network_sequences": result.stats.network_sequences,
-                "oracle_calls": result.stats.oracle_calls,
-            }
-
-        return run
-
-    def best_of_n(count, generator):
-        draws = sample(prior, count * m, LENGTH, STEPS, generator=generator, device=device)
-        scores = reward_oracle.reward(tokens_to_onehot(draws)).view(count, m)
-        chosen = draws.view(count, m, LENGTH)[torch.arange(count, device=device), scores.argmax(1)]
-        return chosen, {"network_sequences": count * m * STEPS, "oracle_calls": count * m}
-
-    methods = {
-        "pretrained": plain(prior),
-        f"best-of-{m}": best_of_n,
-        # one child per step: plain sampling from the reward-gradient-tilted proposal (no correction)
-        "guidance (scale 2)": searched(prior, SearchConfig(num_children=1, num_steps=STEPS, guidance_scale=2.0)),
-        f"SVDD search (M={m})": searched(prior, SearchConfig(num_children=m, reward_temperature=alpha, num_steps=STEPS)),
-        "SMC / TDS (ESS 0.5)": searched(prior, SearchConfig(reward_temperature=alpha, num_steps=STEPS, mode="smc")),
-        "DAV (aligned, plain)": plain(aligned),
-        f"DAV posterior (M={m})": searched(aligned, SearchConfig(num_children=m, reward_temperature=alpha, num_steps=STEPS)),
-    }
-    designs, budget = {}, {}
-    for name, run in methods.items():
-        generator = torch.Generator(device).manual_seed(0)
-        started = time.perf_counter()
-        parts, totals = [], {"network_sequences": 0, "oracle_calls": 0}
-        for first in range(0, args.n, args.batch):
-            tokens, cost = run(min(args.batch, args.n - first), generator)
-            parts.append(tokens.cpu())
-            totals = {k: totals[k] + cost[k] for k in totals}
-        budget[name] = {**totals, "seconds": time.perf_counter() - started}
-        designs[name] = tokens_to_strings(torch.cat(parts))
-        print(name, budget[name], flush=True)
-    real = load_dhs("test", "HepG2")["sequence"].sample(min(args.n, 958), random_state=0).tolist()
-    designs["real HepG2 DHS (chr1)"] = real
-    budget["real HepG2 DHS (chr1)"] = {"network_sequences": 0, "oracle_calls": 0, "seconds": 0.0}
-    result = evaluate_sets(
-        designs,
-        reward_oracle=cpu_reward,
-        eval_oracle=eval_oracle,
-        reference=reference_sequences(),
-        training=training_sequences(),
-        prior=prior,
+    world = World(profile, args.runs / name, args.device, args.dav_kl_model, args.drakes_model)
+    started = time.perf_counter()
+    per_seed = run_table(
+        world.methods, profile.seeds, profile.n, profile.batch, world.device, hepg2_evaluator(world.prior), real_dhs(profile.n)
     )
-    table = result.summary
-    for column in ("oracle_calls", "network_sequences", "seconds"):
-        table[column] = [budget[name][column] for name in table.index]
-    out = Path(__file__).resolve().parent.parent / "docs" / "runs" / "methods.csv"
-    table.to_csv(out)
-    columns = [
-        "pred_activity_median",
-        "accessibility_accuracy",
-        "reward_eval_gap",
-        "kmer3_correlation",
-        "motif_correlation",
-        "app_log_lik_median",
-        "levenshtein_diversity",
-        "novelty_median",
-        "oracle_calls",
-        "network_sequences",
-        "seconds",
-    ]
-    header = (
-        "| method | Pred-Activity | ATAC-Acc | gap | 3-mer | motif | App-Log-Lik | Lev. div. | novelty "
-        "| oracle calls | net. seqs | s |"
-    )
-    rows = [header, "|" + "---|" * (len(columns) + 1)]
-    for name, row in table.iterrows():
-        rows.append(
-            f"| {name} | "
-            + " | ".join(f"{row[c]:.0f}" if c in ("oracle_calls", "network_sequences") else f"{row[c]:.3g}" for c in columns)
-            + " |"
-        )
-    body = f"""n = {args.n} designs per method, 200 bp, {STEPS} reverse steps, reward temperature α = {alpha}, M = {m}.
+    minutes = (time.perf_counter() - started) / 60
+    summary = summarise(per_seed)
+    out = ROOT / "docs" / "runs"
+    suffix = "" if name == "full" else f"_{name}"
+    per_seed.to_csv(out / f"methods_seeds{suffix}.csv", index=False)
+    summary.to_csv(out / f"methods{suffix}.csv")
+    p, a, dr = profile, profile.align, drakes_config(profile, profile.seeds[0])
+    seeds = " ".join(map(str, p.seeds))
+    body = f"""Profile `{name}`: n = {p.n} designs per method and seed, seeds {seeds} (mean ± sd over seeds; sd with
+ddof = 1, none shown at one seed), 200 bp, T = {p.steps} reverse steps for every sampler, α = {p.temperature}, M = {p.children}.
 Judged by the evaluation oracle (trained on other chromosomes than the reward oracle); naturalness vs the
-top-500 held-out HepG2 reference (docs/metrics.md). Budget: reward-oracle calls (sequences scored) and
-sequences through the denoiser, summed over steps. Machine: {machine()}, device {device}.
-Reproduce: `python bench/bench_methods.py --n {args.n}`; raw table in `docs/runs/methods.csv`.
+top-500 held-out HepG2 reference (docs/metrics.md). Budget columns count reward-oracle calls (sequences
+scored; a guidance gradient or a DRAKES step's reward counts once per sequence) and rows through the
+denoiser, for all n designs at sampling time and, separately, in training (E-step + M-step rows).
 
-{chr(10).join(rows)}
+Rows are grouped by budget. **Equal sampling budget**: SVDD (M children per step), SMC (a population of
+M particles per design, resampled at ESS < 0.5, one final particle kept per design) and the DAV posterior
+(M children per step on a DAV model) all score n·M·T sequences. **Equal training budget**: DAV and
+DAV-KL (`dnadav.align.run.align`: {a.iterations} iteration(s) × {a.sequences_per_iteration} sequences ×
+M = {a.search.num_children} × T = {a.search.num_steps}, α = {a.search.reward_temperature}) and DRAKES-style
+(`dnadav.baselines.drakes.finetune`: {dr.iterations} steps × batch {dr.batch_size}, T = {dr.num_steps}, gradient
+through the last {dr.truncate_steps}, β = {dr.kl_weight}, lr {dr.lr:g}) make the same number of reward calls;
+all start from `dhs_prior` and use the `hepg2` reward oracle, and each is trained once per seed
+(a model given with `--dav-kl-model` / `--drakes-model`, and the shipped `hepg2_aligned`, are the same
+model at every seed: their sd is sampling noise only).
+DRAKES pays for its calls with far more network rows (every call needs a whole trajectory).
+Machine: {machine()}, device {world.device}; {minutes:.1f} min wall-clock.
+
+Reproduce: `python bench/bench_methods.py --quick` (CPU, ≤ 15 min on 2 cores) or
+`python bench/bench_methods.py --full` (GPU). Trained models are cached in `runs/bench_methods/<profile>/`.
+Raw tables: `docs/runs/methods{suffix}.csv` (mean, sd), `docs/runs/methods_seeds{suffix}.csv` (per seed).
+Trade-off curves (`python bench/tradeoff_curves.py --quick` / `--full`, points in `docs/runs/tradeoff.csv`):
+![reward vs 3-mer](tradeoff_reward_vs_3mer.png) ![reward vs diversity](tradeoff_reward_vs_diversity.png)
+
+{markdown_table(summary)}
+
+The real HepG2 row samples the same 958 held-out chr1 sequences whose top 500 are the reference, so its
+3-mer and motif correlations are high partly by construction.
 """
     write_section("methods (HepG2, one table)", body)
     print(body)

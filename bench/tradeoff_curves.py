@@ -1,0 +1,167 @@
+"""Reward against naturalness and diversity, one curve per method traced over its knob.
+
+    python bench/tradeoff_curves.py --quick   # CPU: n = 64, seed 0, a few points per curve
+    python bench/tradeoff_curves.py --full    # GPU (default): n = 640, seed 0
+
+Knobs: best-of-N (N), SVDD search (M children), SMC (α, M particles per design), the DAV posterior
+(α of the search on the shipped ``hepg2_aligned``; α = ∞ is plain sampling), DAV-KL (λ; λ = 0 is DAV
+trained here) and DRAKES-style (β). The trained rows share the cache of bench/bench_methods.py
+(``--runs``, same profile), so DAV-KL and DRAKES at the table's λ and β are not trained twice. Every
+point is judged by the evaluation oracle: median Pred-Activity against the 3-mer correlation to the
+top-500 held-out HepG2 reference and against the mean pairwise Levenshtein distance. Real held-out
+HepG2 DHS are the reference point. Writes docs/tradeoff_reward_vs_3mer.png,
+docs/tradeoff_reward_vs_diversity.png and docs/runs/tradeoff.csv.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_methods as bm  # noqa: E402
+
+from dnadav.align.search import SearchConfig  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Knobs:
+    best_of: tuple[int, ...]  # N
+    svdd: tuple[int, ...]  # M
+    smc: tuple[float, ...]  # α
+    dav: tuple[float, ...]  # α of the posterior search (math.inf: plain sampling)
+    dav_kl: tuple[float, ...]  # λ
+    drakes: tuple[float, ...]  # β
+
+
+KNOBS = {
+    "quick": Knobs((1, 2, 4, 8), (2, 4, 8), (2.0, 0.5, 0.125), (math.inf, 2.0, 0.5), (0.0, 0.1, 1.0), (0.1, 1.0)),
+    "full": Knobs(
+        (1, 4, 16, 64),
+        (2, 4, 8, 16, 32),
+        (2.0, 1.0, 0.5, 0.25, 0.1),
+        (math.inf, 2.0, 1.0, 0.5, 0.25),
+        (0.0, 0.03, 0.1, 0.3, 1.0),
+        (0.01, 0.1, 1.0),
+    ),
+}
+
+
+def points(world: bm.World, knobs: Knobs, seed: int) -> list[tuple[str, str, float, bm.Method]]:
+    """``(curve, knob name, knob value, method)`` for every point of every curve."""
+    p, reward, d, sch, length = world.profile, world.reward_oracle.reward, world.device, world.schedule, bm.LENGTH
+    m, t, alpha = p.children, p.steps, p.temperature
+    out = []
+
+    def add(curve, knob, value, run, training=None):
+        out.append(
+            (
+                curve,
+                knob,
+                value,
+                bm.Method(
+                    f"{curve} {knob}={value:g}", curve, run, training or {"train_oracle_calls": 0, "train_network_sequences": 0}
+                ),
+            )
+        )
+
+    for n_draws in knobs.best_of:
+        add("best-of-N", "N", n_draws, bm.best_of_n(world.prior, reward, length, t, n_draws, d, sch))
+    for children in knobs.svdd:
+        config = SearchConfig(num_children=children, reward_temperature=alpha, num_steps=t)
+        add("SVDD search", "M", children, bm.searched(world.prior, reward, length, config, d, sch))
+    for a in knobs.smc:
+        config = SearchConfig(reward_temperature=a, num_steps=t, mode="smc")
+        add(f"SMC ({m} particles/design)", "α", a, bm.searched(world.prior, reward, length, config, d, sch, m))
+    shipped = bm.dav_training_budget(Path(world.shipped.checkpoint_file).parent)
+    for a in knobs.dav:
+        config = SearchConfig(num_children=m, reward_temperature=a, num_steps=t)
+        run = (
+            bm.plain(world.shipped, length, t, d, sch)
+            if math.isinf(a)
+            else bm.searched(world.shipped, reward, length, config, d, sch)
+        )
+        add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
+    for lam in knobs.dav_kl:
+        folder = world.dav(seed, lam)
+        add("DAV-KL (aligned here)", "λ", lam, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    for beta in knobs.drakes:
+        folder = world.drakes(seed, beta)
+        add("DRAKES-style", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    return out
+
+
+def plot(table: pd.DataFrame, x: str, xlabel: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    for curve, rows in table[table["curve"] != bm.REAL].groupby("curve", sort=False):
+        ax.plot(rows[x], rows["pred_activity_median"], marker="o", label=curve)
+        for _, r in rows.iterrows():
+            label = "∞" if math.isinf(r["value"]) else f"{r['value']:g}"
+            ax.annotate(
+                f"{r['knob']}={label}", (r[x], r["pred_activity_median"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+    real = table[table["curve"] == bm.REAL]
+    ax.scatter(real[x], real["pred_activity_median"], marker="*", s=200, color="black", label=bm.REAL, zorder=5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Pred-Activity (median evaluation-oracle HepG2 log-odds)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    args = bm.parser(__doc__, trained_models=False).parse_args()
+    name, profile = bm.profile_from(args)
+    seed = profile.seeds[0]
+    torch.set_grad_enabled(False)
+    world = bm.World(profile, args.runs / name, args.device)
+    started = time.perf_counter()
+    found = points(world, KNOBS[name], seed)
+    designs, records = {}, []
+    for curve, knob, value, method in found:
+        designs[method.name], budget = bm.generate(method, profile.n, profile.batch, seed, world.device)
+        records.append({"curve": curve, "knob": knob, "value": value, "name": method.name, **budget})
+        print(method.name, budget, flush=True)
+    designs[bm.REAL] = bm.real_dhs(profile.n)(seed)
+    records.append({"curve": bm.REAL, "knob": "", "value": math.nan, "name": bm.REAL})
+    summary = bm.hepg2_evaluator(world.prior, log_likelihood="skip", training=False)(designs)
+    columns = ["pred_activity_median", "accessibility_accuracy", "kmer3_correlation", "levenshtein_diversity", "reward_eval_gap"]
+    table = pd.DataFrame(records)
+    for column in columns:
+        table[column] = [summary.loc[n, column] for n in table["name"]]
+    table.insert(0, "profile", name)
+    table.insert(1, "n", profile.n)
+    table.insert(2, "seed", seed)
+    docs = bm.ROOT / "docs"
+    table.to_csv(docs / "runs" / "tradeoff.csv", index=False)
+    minutes = (time.perf_counter() - started) / 60
+    title = f"profile {name}: n = {profile.n}, seed {seed}, T = {profile.steps}; {bm.machine()}; {minutes:.1f} min"
+    plot(
+        table, "kmer3_correlation", "3-mer correlation to top-500 held-out HepG2 DHS", docs / "tradeoff_reward_vs_3mer.png", title
+    )
+    plot(
+        table,
+        "levenshtein_diversity",
+        "Levenshtein diversity (mean pairwise edit distance, bases)",
+        docs / "tradeoff_reward_vs_diversity.png",
+        title,
+    )
+    print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()
