@@ -97,7 +97,7 @@ def test_m_step_with_lora_raises_the_likelihood_of_the_chosen_transitions_and_me
         optimizer.step()
     _, last = distill_loss(process, batch, config, reference)
     assert float(last["transition_nll"].detach()) < float(first["transition_nll"].detach())
-    assert float(last["prior_kl"]) > 0
+    assert float(last["prior_kl"].detach()) > 0
     model.eval()
     x, t = batch.x_t[:3], batch.t[:3]
     with torch.no_grad():
