@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
 
 CELL_TYPES = ("hepg2", "k562", "gm12878", "hesc")
+NAMES = {"hepg2": "HepG2", "k562": "K562", "gm12878": "GM12878", "hesc": "hESC"}
 TARGETS = {"target_accessibility": 0.90, "specificity": 0.80, "kmer3_correlation": 0.85, "levenshtein_ratio": 0.90}
 
 
@@ -118,7 +119,7 @@ docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer act
 
 {table}
 
-  Specificity = p({name}) > 0.5 while HepG2, K562, GM12878 and hESC other than {name} are each < 0.1.
+  Specificity = p({name}) > 0.5 while p({others}) are each < 0.1.
   Real held-out {name} DHS reach far lower figures with the same oracle. A model far above them has learnt
   what this oracle pair separates, so validate before trusting the magnitude.
 * **Per-iteration log** (`history.json`: 64 plain samples, 25 steps, evaluation oracle, after each iteration):
@@ -146,7 +147,8 @@ def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     data = (folder / "model.pt").read_bytes()
     text = CARD.format(
         model=f"{cell}_aligned",
-        name=dict(hepg2="HepG2", k562="K562", gm12878="GM12878", hesc="hESC")[cell],
+        name=NAMES[cell],
+        others=", ".join(NAMES[c] for c in CELL_TYPES if c != cell),
         cell=cell,
         objective=config.get("objective"),
         minutes=manifest.get("wall_minutes_this_session", float("nan")),
@@ -179,12 +181,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cell-types", nargs="+", choices=CELL_TYPES, default=["k562", "gm12878", "hesc", "hepg2"])
     parser.add_argument("--n", type=int, default=640, help="plain samples per model")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="rows measured earlier (--json files), in order")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--cards", action="store_true", help="also write models/<cell>_aligned/card.md from the rows")
     parser.add_argument("--iteration-note", default="", help="a sentence for the cards on how the iteration count was chosen")
     args = parser.parse_args(argv)
-    rows = [row for cell in args.cell_types for row in measure(cell, args.n)]
-    command = "python bench/align_celltypes.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.from_json:
+        rows = [row for path in args.from_json for row in json.loads(path.read_text())]
+        args.cell_types = list(dict.fromkeys(r["cell_type"] for r in rows))
+        command = " ; ".join(f"python bench/align_celltypes.py --cell-types {c} --n {args.n}" for c in args.cell_types)
+    else:
+        rows = [row for cell in args.cell_types for row in measure(cell, args.n)]
+        command = "python bench/align_celltypes.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, command.strip())
     print(text)
     if args.json:
