@@ -92,6 +92,17 @@ def plain_sample_metrics(
     }
 
 
+class _ReleaseProcessGroup(pl.Callback):
+    """Destroys the distributed process group when the fit is over: a spawned rank that exits with
+    it still alive can abort in gloo's threads at interpreter exit ("terminate called without an
+    active exception"), which fails the run after it has finished."""
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+
+
 def fit_em(
     module: DAVModule,
     out_dir: str | Path,
@@ -117,7 +128,7 @@ def fit_em(
         devices=devices,
         strategy=strategy,
         reload_dataloaders_every_n_epochs=1,
-        callbacks=[checkpoints, *(callbacks or [])],
+        callbacks=[checkpoints, *(callbacks or []), _ReleaseProcessGroup()],
         logger=pl.loggers.CSVLogger(out_dir, name="logs"),
         enable_progress_bar=progress,
         enable_model_summary=False,
