@@ -74,18 +74,27 @@ def measure(cell: str, n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict], command: str) -> str:
+def table_markdown(rows: list[dict], with_cell_type: bool = True) -> str:
+    """The measured rows as a markdown table (the cell-type column left out for a card)."""
+    first = "| cell type " if with_cell_type else ""
     head = (
-        "| cell type | sequences | n | target acc. (≥ 90%) | specificity (≥ 80%) | margin (nats) | 3-mer corr (≥ 0.85) "
-        "| Levenshtein (≥ 90% of prior) | App-Log-Lik |\n|---|---|---|---|---|---|---|---|---|"
+        f"{first}| sequences | n | target acc. (≥ 90%) | specificity (≥ 80%) | margin (nats) | 3-mer corr (≥ 0.85) "
+        "| Levenshtein (≥ 90% of prior) | App-Log-Lik |\n|---|---|---|---|---|---|---|---|" + ("---|" if with_cell_type else "")
     )
     lines = [head]
     for r in rows:
         lines.append(
-            f"| {r['cell_type']} | {r['row']} | {r['n']} | {100 * r['target_accessibility']:.1f}% | {100 * r['specificity']:.1f}% "
+            (f"| {r['cell_type']} " if with_cell_type else "")
+            + f"| {r['row']} | {r['n']} | {100 * r['target_accessibility']:.1f}% "
+            f"| {100 * r['specificity']:.1f}% "
             f"| {r['margin_median']:.2f} | {r['kmer3_correlation']:.3f} | {r['levenshtein_diversity']:.1f} "
             f"({100 * r['levenshtein_ratio']:.0f}%) | {r['app_log_lik_median']:.1f} |"
         )
+    return "\n".join(lines)
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    lines = [table_markdown(rows)]
     notes = [
         "",
         f"`{command}` on {machine()}. Plain samples (no search), 50 steps, seed 0; evaluation oracle "
@@ -141,8 +150,7 @@ def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     config = manifest["config"]
     search = config["search"]
     mine = [r for r in rows if r["cell_type"] == cell]
-    table = markdown(mine, "").split("\n\n`")[0].replace("| cell type ", "| ").replace(f"| {cell} |", "|")
-    table = "\n".join("  " + line for line in table.splitlines())
+    table = "\n".join("  " + line for line in table_markdown(mine, with_cell_type=False).splitlines())
     series = lambda key, scale=1.0, fmt="{:.2f}": " → ".join(fmt.format(h[key] * scale) for h in history)  # noqa: E731
     data = (folder / "model.pt").read_bytes()
     text = CARD.format(

@@ -61,7 +61,8 @@ def main() -> None:
     if len(walls) == 2:
         a, b = walls.values()
         pairs = sorted(x / y for x, y in zip(a, b))
-        ratio = f"Pairwise {args.precisions[0]}/{args.precisions[1]} ratio: median {pairs[len(pairs) // 2]:.2f} (runs: {', '.join(f'{p:.2f}' for p in pairs)})."
+        runs = ", ".join(f"{p:.2f}" for p in pairs)
+        ratio = f"Pairwise {args.precisions[0]}/{args.precisions[1]} ratio: median {pairs[len(pairs) // 2]:.2f} (runs: {runs})."
     body = f"""Command: `dnadav design --oracle hepg2 --n {args.n} --out designs.fa [--precision bf16]` in a fresh Python
 process (imports, model and oracle loading, 50 reverse steps, scoring, FASTA + manifest), seed 0,
 {args.repeats} alternating rounds; 1-min load average {min(loads):.1f}–{max(loads):.1f}.

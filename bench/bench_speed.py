@@ -94,13 +94,19 @@ def against_published(net, oracle, b: int, m: int, steps: int, repeats: int) -> 
         for repeat in range(repeats):
             started = time.perf_counter()
             result = search(
-                net, oracle.reward, b, 200, SearchConfig(num_children=m, num_steps=steps, reward_temperature=0.5),
+                net,
+                oracle.reward,
+                b,
+                200,
+                SearchConfig(num_children=m, num_steps=steps, reward_temperature=0.5),
                 generator=torch.Generator().manual_seed(repeat),
             )
             ours.append(time.perf_counter() - started)
             calls["ours"] = result.stats.network_sequences
             started = time.perf_counter()
-            _, published_calls = published_loop_search(net, oracle.reward, b, 200, m, steps, 0.5, torch.Generator().manual_seed(repeat))
+            _, published_calls = published_loop_search(
+                net, oracle.reward, b, 200, m, steps, 0.5, torch.Generator().manual_seed(repeat)
+            )
             theirs.append(time.perf_counter() - started)
             calls["published"] = published_calls * b
     pairwise = sorted(t / o for o, t in zip(ours, theirs))

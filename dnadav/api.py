@@ -313,7 +313,11 @@ def evaluate(
         reference_set = gosai_reference_sequences(None, str(target).lower())
     else:
         reference_set = reference_sequences(target, ranking, reference_size, eval_oracle)
-    constraint = None if constraints is None or constraints.empty else constraints.compile(length or 200)
+    constraint = None
+    if constraints is not None and not constraints.empty:
+        # the oracles' training length, else the inputs' own (records of other lengths count as invalid)
+        first = next(iter(tables.values()))
+        constraint = constraints.compile(length or len((first.sequences if hasattr(first, "sequences") else first)[0]))
     real: dict[str, list[str]] = {}
     off_target = off_target_cell_type(target)
     if real_rows and off_target is not None:

@@ -31,7 +31,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" in text or action.default is None or action.default is argparse.SUPPRESS or action.default is False or not action.option_strings:
+        quiet_default = action.default is None or action.default is argparse.SUPPRESS or action.default is False
+        if "%(default)" in text or quiet_default or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)".strip()
 

@@ -176,7 +176,15 @@ def design(
             stats.append(result.stats.as_dict())
         else:
             tokens = sample(
-                denoiser, size, length, num_steps, schedule, generator, on_step=on_step, constraint=constraint, max_batch=max_batch
+                denoiser,
+                size,
+                length,
+                num_steps,
+                schedule,
+                generator,
+                on_step=on_step,
+                constraint=constraint,
+                max_batch=max_batch,
             )
             blocks.append(tokens[:count])
     tokens = torch.cat(blocks)

@@ -27,7 +27,6 @@ class AutocastDenoiser(torch.nn.Module):
     def __init__(self, network: torch.nn.Module):
         super().__init__()
         self.network = network
-        self.config = getattr(network, "config", None)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):

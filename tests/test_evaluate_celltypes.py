@@ -96,7 +96,11 @@ def test_no_cell_type_columns_for_an_oracle_without_cell_types():
             return torch.sigmoid(self.reward(onehot))
 
     result = evaluate_sets(
-        {"a": ["ACGTACGTAC"]}, reward_oracle=GC(), eval_oracle=GC(), log_likelihood="skip",
-        reference=["ACGTACGTAC"], training=["ACGTACGTAC"],
+        {"a": ["ACGTACGTAC"]},
+        reward_oracle=GC(),
+        eval_oracle=GC(),
+        log_likelihood="skip",
+        reference=["ACGTACGTAC"],
+        training=["ACGTACGTAC"],
     )
     assert "specificity" not in result.summary.columns and not optional_columns(result.summary)

@@ -157,6 +157,9 @@ def search_process(
     config = config or SearchConfig()
     stats = SearchStats()
     started = time.perf_counter()
+    times = process.time_grid(config.num_steps)
+    device = times.device
+    oracle_rows = resolve_max_batch(max_batch, device)
 
     def reward(clean: torch.Tensor) -> torch.Tensor:
         return chunked_call(reward_fn, clean, max_batch=oracle_rows)
@@ -173,9 +176,6 @@ def search_process(
     with eval_mode(process.network):
         b = num_sequences
         m = 1 if config.mode == "smc" else config.num_children
-        times = process.time_grid(config.num_steps)
-        device = times.device
-        oracle_rows = resolve_max_batch(max_batch, device)
         guidance = Guidance(reward, config.guidance_scale) if config.guidance_scale > 0 else None
         x = process.initial_state(b, generator)
         states = [x]

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
-from dnadav.commands.shared_options import add_constraint_options, add_max_batch_option, constraint_spec, max_batch_value
+from dnadav.commands.shared_options import (
+    add_constraint_options,
+    add_max_batch_option,
+    check_number,
+    constraint_spec,
+    max_batch_value,
+)
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -49,7 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sequences", type=int, default=None, help="E-step sequences B per iteration (preset; default 64)")
     parser.add_argument("--children", type=int, default=None, metavar="M", help="candidates M per sequence per step (preset; 16)")
     parser.add_argument("--steps", type=int, default=None, help="reverse steps T in the E-step (preset; default 25)")
-    parser.add_argument("--temperature", type=float, default=None, help="reward temperature α in nats (preset; 0.5; inf = no tilt)")
+    parser.add_argument(
+        "--temperature", type=float, default=None, help="reward temperature α in nats (preset; 0.5; inf = no tilt)"
+    )
     parser.add_argument("--discount", type=float, default=1.0, help="value discount γ per remaining step")
     parser.add_argument("--value", choices=["argmax", "sample"], default="argmax", help="soft value estimate")
     parser.add_argument("--value-samples", type=int, default=1, help="K x0 samples for --value sample")
@@ -58,12 +65,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--m-step", choices=["transitions", "nelbo", "paper"], default=None, help="M-step loss (preset; default transitions)"
     )
-    parser.add_argument("--skip-steps", type=float, default=None, help="--m-step paper: leading steps left out (count or fraction)")
+    parser.add_argument(
+        "--skip-steps", type=float, default=None, help="--m-step paper: leading steps left out (count or fraction)"
+    )
     parser.add_argument("--inner-epochs", type=int, default=2, help="M-step passes per iteration")
     parser.add_argument("--batch-size", type=int, default=128, help="transitions per M-step batch")
     parser.add_argument("--lr", type=float, default=None, help="learning rate of the M-step (preset; default 1e-3)")
-    parser.add_argument("--gradient-clip", type=float, default=None, help="max gradient norm of the M-step (preset; default none)")
-    parser.add_argument("--eval-steps", type=int, default=None, help="steps of the plain samples logged per iteration (preset; 25)")
+    parser.add_argument(
+        "--gradient-clip", type=float, default=None, help="max gradient norm of the M-step (preset; default none)"
+    )
+    parser.add_argument(
+        "--eval-steps", type=int, default=None, help="steps of the plain samples logged per iteration (preset; 25)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     add_constraint_options(parser, "hard constraints (enforced on every E-step path and logged sample)")
     add_max_batch_option(parser)
@@ -73,38 +86,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _check_number(name: str, value: float | None, low: float, *, inclusive: bool = True, allow_inf: bool = False) -> None:
-    if value is None:
-        return
-    bad = math.isnan(value) or (math.isinf(value) and not allow_inf) or (value < low if inclusive else value <= low)
-    if bad:
-        relation = "≥" if inclusive else ">"
-        raise InputError(f"--{name.replace('_', '-')} must be {relation} {low:g}; got {value}")
-
-
 def config_from_args(args: argparse.Namespace):
     """The ``AlignConfig`` of parsed ``dnadav align`` options (preset first, given options over it)."""
     import dataclasses
 
     from dnadav.align.presets import preset
 
-    for name, low, inclusive in (
-        ("iterations", 1, True),
-        ("sequences", 1, True),
-        ("children", 1, True),
-        ("steps", 1, True),
-        ("eval_steps", 1, True),
-        ("inner_epochs", 1, True),
-        ("batch_size", 1, True),
-        ("value_samples", 1, True),
-        ("lr", 0, False),
-        ("gradient_clip", 0, False),
-        ("kl_weight", 0, True),
-        ("skip_steps", 0, True),
-        ("discount", 0, False),
+    for name, low, strict in (
+        ("iterations", 1, False),
+        ("sequences", 1, False),
+        ("children", 1, False),
+        ("steps", 1, False),
+        ("eval_steps", 1, False),
+        ("inner_epochs", 1, False),
+        ("batch_size", 1, False),
+        ("value_samples", 1, False),
+        ("lr", 0, True),
+        ("gradient_clip", 0, True),
+        ("kl_weight", 0, False),
+        ("skip_steps", 0, False),
+        ("discount", 0, True),
     ):
-        _check_number(name, getattr(args, name), low, inclusive=inclusive)
-    _check_number("temperature", args.temperature, 0, inclusive=False, allow_inf=True)
+        check_number(f"--{name.replace('_', '-')}", getattr(args, name), low, strict=strict)
+    check_number("--temperature", args.temperature, 0, strict=True, allow_inf=True)
     config = preset(args.preset)
     search, distill = config.search, config.distill
     top: dict = {}
@@ -153,11 +157,6 @@ def run(args: argparse.Namespace) -> int:
     if (args.out / "model.pt").exists() and not args.force:
         raise InputError(f"{args.out}: already holds a finished run (model.pt); pass --force to start again")
     config = config_from_args(args)
-    if config.objective is not None:  # a bad expression fails here, before any work
-        from dnadav.loaders import load_oracle
-        from dnadav.objectives import make_objective
-
-        make_objective(config.objective, oracle=load_oracle(config.oracle, role="reward"))
     summary = align(
         config,
         args.out,

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from dnadav.evaluate.report import REPORT_FILES
     from dnadav.io import check_writable
 
-    constraint_spec(args)  # bad constraint options fail before any work
+    constraints = constraint_spec(args)  # bad constraint options fail before any work
     names = [p.name for p in args.inputs]
     if len(set(names)) != len(names):
         raise InputError("input files must have distinct names (they label the report rows); rename or copy one")
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         kmer_js_k=args.kmer_js_k,
         on_dropped=dropped,
         objective=args.objective,
-        constraints=constraint_spec(args),
+        constraints=constraints,
     )
     page = report.to_html(args.report, force=args.force)
     if not args.quiet:

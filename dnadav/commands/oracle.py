@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 from dnadav import defaults
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
+from dnadav.commands.shared_options import check_number
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -97,14 +97,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_train_options(args: argparse.Namespace) -> None:
     """One-line errors for numbers no training run can use."""
-    if args.epochs < 1 or args.batch_size < 1:
-        raise InputError(f"--epochs and --batch-size must be ≥ 1; got {args.epochs} and {args.batch_size}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise InputError(f"--lr must be a finite number > 0; got {args.lr}")
-    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
-        raise InputError(f"--max-minutes must be a finite number > 0; got {args.max_minutes}")
-    if args.max_rows is not None and args.max_rows < 1:
-        raise InputError(f"--max-rows must be ≥ 1; got {args.max_rows}")
+    check_number("--epochs", args.epochs, 1)
+    check_number("--batch-size", args.batch_size, 1)
+    check_number("--lr", args.lr, 0, strict=True)
+    check_number("--max-minutes", args.max_minutes, 0, strict=True)
+    check_number("--max-rows", args.max_rows, 1)
 
 
 def _train(args: argparse.Namespace) -> int:

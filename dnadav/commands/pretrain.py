@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
+from dnadav.commands.shared_options import check_number
 from dnadav.diffusion.backbone import ConvDenoiserConfig
 from dnadav.errors import InputError
 
@@ -64,10 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _check_options(args: argparse.Namespace) -> None:
     """One-line errors for numbers no training run can use."""
     for name in ("steps", "batch_size", "channels", "blocks"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be ≥ 1; got {getattr(args, name)}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise InputError(f"--lr must be a finite number > 0; got {args.lr}")
+        check_number(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    check_number("--lr", args.lr, 0, strict=True)
     if args.cell_type is not None:
         from dnadav.data.dhs import CELL_TYPES
 
@@ -75,8 +73,7 @@ def _check_options(args: argparse.Namespace) -> None:
             raise InputError(f"--cell-type applies to --data dhs only; got --data {args.data}")
         if args.cell_type not in CELL_TYPES:
             raise InputError(f"--cell-type must be one of {', '.join(CELL_TYPES)}; got {args.cell_type!r}")
-    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
-        raise InputError(f"--max-minutes must be a finite number > 0; got {args.max_minutes}")
+    check_number("--max-minutes", args.max_minutes, 0, strict=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,9 +11,8 @@ from typing import Literal
 
 import pandas as pd
 
-from dnadav.errors import InputError
-
 from dnadav.assets import asset_path
+from dnadav.errors import InputError
 
 __all__ = ["CELL_TYPES", "DHS_FILE", "Split", "load_dhs"]
 

@@ -22,7 +22,15 @@ from dnadav.evaluate import metrics
 from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
 from dnadav.seq import invalid_character, strings_to_onehot, strings_to_tokens
 
-__all__ = ["HEADLINE", "OPTIONAL", "EvaluationResult", "optional_columns", "LogLikelihood", "evaluate_sets", "prior_log_likelihood"]
+__all__ = [
+    "HEADLINE",
+    "OPTIONAL",
+    "EvaluationResult",
+    "optional_columns",
+    "LogLikelihood",
+    "evaluate_sets",
+    "prior_log_likelihood",
+]
 
 LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # tokens [B, L] -> log-likelihood [B] (nats)
 
