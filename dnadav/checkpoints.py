@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from dnadav.errors import InputError
-from dnadav.io import atomic_write_bytes, atomic_write_text
+from dnadav.io import atomic_write_bytes, atomic_write_text, read_json_object
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "load_state", "read_checkpoint", "read_config", "save_checkpoint"]
 
@@ -46,13 +46,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise InputError(f"{directory}: no {CONFIG_FILE} beside {MODEL_FILE}; a checkpoint folder needs both")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(config, dict):
-        raise InputError(f"{path}: expected a JSON object; got {type(config).__name__}")
-    return config
+    return read_json_object(path)
 
 
 def read_checkpoint(directory: str | Path, device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

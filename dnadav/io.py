@@ -74,6 +74,21 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def read_json_object(path: str | Path) -> dict:
+    """The JSON object in ``path``; InputError (one line naming the file) if it is not valid JSON or
+    not an object. The caller checks that the file exists (its message knows what the file is for)."""
+    from dnadav.errors import InputError
+
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a JSON object; got {type(value).__name__}")
+    return value
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -159,6 +159,7 @@ def _number(value: object) -> str:
 
 
 def _info(name: str, role: str) -> int:
+    from dnadav.io import read_json_object
     from dnadav.loaders import oracle_length
     from dnadav.oracles.registry import load_oracle, oracle_folder
 
@@ -171,12 +172,7 @@ def _info(name: str, role: str) -> int:
     if not metrics_file.is_file():
         print("no metrics.json beside the checkpoint")
         return 0
-    try:
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{metrics_file}: not valid JSON ({error})") from None
-    if not isinstance(metrics, dict):
-        raise InputError(f"{metrics_file}: expected a JSON object; got {type(metrics).__name__}")
+    metrics = read_json_object(metrics_file)
     for key in ("command", "train_rows", "train_minutes", "hardware", "model_bytes", "model_sha256"):
         if key in metrics:
             value = metrics[key]
