@@ -56,8 +56,8 @@ from methods_table import (  # noqa: E402, F401  (re-exported for tradeoff_curve
     summarise,
 )
 
+from dnadav.align.config import AlignConfig  # noqa: E402
 from dnadav.align.search import SearchConfig  # noqa: E402
-from dnadav.align.trainer import AlignConfig  # noqa: E402
 from dnadav.baselines.drakes import DrakesConfig, finetune  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from dnadav.align.config import AlignConfig
 from dnadav.align.search import SearchConfig, search
-from dnadav.align.trainer import AlignConfig
 from dnadav.baselines.drakes import DrakesConfig
 from dnadav.diffusion import sample
 from dnadav.seq import tokens_to_onehot, tokens_to_strings

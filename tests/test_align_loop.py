@@ -6,10 +6,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from dnadav.align.config import AlignConfig
 from dnadav.align.distill import DistillConfig
 from dnadav.align.run import fit_em
 from dnadav.align.search import SearchConfig
-from dnadav.align.trainer import AlignConfig, DAVModule
+from dnadav.align.trainer import DAVModule
 from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, sample
 from dnadav.seq import tokens_to_onehot
 

@@ -6,9 +6,10 @@ import argparse
 import pytest
 import torch
 
+from dnadav.align.config import AlignConfig
 from dnadav.align.run import fit_em
 from dnadav.align.search import SearchConfig
-from dnadav.align.trainer import AlignConfig, DAVModule
+from dnadav.align.trainer import DAVModule
 from dnadav.commands.align import add_parser, config_from_args
 from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule
 from dnadav.errors import InputError

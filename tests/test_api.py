@@ -30,7 +30,7 @@ def test_top_level_names_are_the_api_functions():
 
 
 def test_align_defaults_live_in_one_place():
-    from dnadav.align.trainer import AlignConfig
+    from dnadav.align.config import AlignConfig
 
     config = AlignConfig()
     assert config.search.num_children == defaults.NUM_CHILDREN

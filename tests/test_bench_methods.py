@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from dnadav.align.config import AlignConfig
 from dnadav.align.search import SearchConfig, search
-from dnadav.align.trainer import AlignConfig
 from dnadav.baselines.drakes import DrakesConfig, finetune
 from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
 from dnadav.evaluate.evaluator import evaluate_sets

@@ -47,11 +47,31 @@ def test_terms_and_one_call():
         ("max(k562", "position 9"),
         ("hepg2 & k562", "position 7"),
         ("hepg2 s.t. k562 < 2", "position 19"),
+        ("min(hepg2 - k562, )", "position 19"),
+        ("(hepg2 - k562", "position 14"),
+        ("4", "mentions no cell type"),
+        ("max(hepg2; tau=1)", "takes no options"),
     ],
 )
 def test_bad_expressions(text, where):
     with pytest.raises(InputError, match=where):
         parse_objective(text)
+
+
+def test_nested_expressions_and_constants():
+    """Functions take sub-expressions and constants: the saturating margin and a grouped sum, by hand."""
+    oracle = Fixed(LOGITS)
+    lo = all_log_odds(LOGITS)[0]
+    x = torch.zeros(1, 4, 8)
+    margin = lo[0] - lo[1:4].max()  # about 1.5 nats here
+    o = make_objective("min(hepg2 - max(k562,gm12878,hesc), 1)", oracle=oracle)
+    assert float(margin) > 1 and torch.allclose(o.reward(x), torch.tensor([1.0]))
+    o = make_objective("min(hepg2 - max(k562,gm12878,hesc), 4)", oracle=oracle)
+    assert torch.allclose(o.reward(x), margin.reshape(1))
+    o = make_objective("-2*(hepg2 - k562) + 0.5 + mean(hesc, max(k562, -1))", oracle=oracle)
+    expected = -2 * (lo[0] - lo[1]) + 0.5 + (lo[3] + torch.maximum(lo[1], torch.tensor(-1.0))) / 2
+    assert torch.allclose(o.reward(x), expected.reshape(1)) and oracle.calls == 3
+    assert parse_objective("min(hesc - max(hepg2,k562), 3) s.t. gm12878 < 0.1").names == ("hesc", "hepg2", "k562", "gm12878")
 
 
 def test_lagrangian_update():

@@ -35,9 +35,9 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     assert main([*argv, "--channels", "16", "--blocks", "2", "--out", str(prior), "--accelerator", "cpu", "--quiet"]) == 0
     assert json.loads((prior / "config.json").read_text())["length"] == 200
 
+    from dnadav.align.config import AlignConfig
     from dnadav.align.run import align
     from dnadav.align.search import SearchConfig
-    from dnadav.align.trainer import AlignConfig
 
     config = AlignConfig(
         oracle=str(oracles),  # the pair folder: reward/ for the search, eval/ for the held-out log

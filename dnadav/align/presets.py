@@ -10,9 +10,9 @@ was taken from the issue text, not checked against the official code.
 
 from __future__ import annotations
 
+from dnadav.align.config import AlignConfig
 from dnadav.align.distill import DistillConfig
 from dnadav.align.search import SearchConfig
-from dnadav.align.trainer import AlignConfig
 
 __all__ = ["PRESETS", "preset"]
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from dnadav.align.trainer import AlignConfig, DAVModule
+from dnadav.align.config import AlignConfig
+from dnadav.align.trainer import DAVModule
 from dnadav.diffusion.checkpoint import (
     SHIPPED_MODELS,
     load_denoiser,

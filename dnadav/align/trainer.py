@@ -11,47 +11,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
+from dnadav.align.config import AlignConfig
+from dnadav.align.distill import distill_loss, transition_batch, transition_pairs
 from dnadav.align.protocols import RewardFn, Trajectory
-from dnadav.align.search import SearchConfig, search_process
+from dnadav.align.search import search_process
 from dnadav.diffusion.backbone import ConvDenoiser
 from dnadav.diffusion.sampler import MaskedDiffusion, StepConstraint
 from dnadav.diffusion.schedule import Schedule
 from dnadav.modes import eval_mode
 from dnadav.process import ReverseProcess
 
-__all__ = ["AlignConfig", "DAVModule", "stream_seed"]
-
-
-@dataclass
-class AlignConfig:
-    """A DAV run. Defaults are sized to finish on a 2-core CPU in about a quarter of an hour."""
-
-    oracle: str = "hepg2"
-    prior: str = "dhs"
-    length: int = 200
-    iterations: int = 3  # K EM iterations (Lightning epochs)
-    sequences_per_iteration: int = 64  # B, split across ranks
-    search: SearchConfig = field(default_factory=lambda: SearchConfig(num_children=16, reward_temperature=0.5, num_steps=25))
-    distill: DistillConfig = field(default_factory=DistillConfig)
-    inner_epochs: int = 2  # passes over each iteration's transitions
-    batch_size: int = 128  # transitions per M-step batch
-    lr: float = 1e-3
-    gradient_clip: float | None = None  # max gradient norm of the M-step (None = no clipping)
-    eval_sequences: int = 64  # plain samples drawn after every iteration for the log
-    eval_steps: int = 25
-    seed: int = 0
-    objective: str | None = None  # reward expression (docs/objectives.md); None: the oracle's log-odds
-    constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["DAVModule", "stream_seed"]
 
 
 def stream_seed(seed: int, iteration: int, rank: int, stream: int) -> int:

@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from scipy.stats import pearsonr, spearmanr
 
 from dnadav.seq import NUM_BASES, gc_content, invalid_character, strings_to_tokens, tokens_to_onehot
 
@@ -76,6 +75,8 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
+    from scipy.stats import pearsonr  # lazily: scipy.stats costs ~1 s of a cold `design`
+
     return float(pearsonr(a, b).statistic)
 
 
@@ -85,6 +86,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
+    from scipy.stats import spearmanr
+
     return float(spearmanr(a, b).statistic)
 
 

@@ -63,10 +63,11 @@ def _plain_images(process, num: int, steps: int, generator: torch.Generator, con
 
 def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     """Run DAV on the image model; returns the last iteration's record (plain-sample metrics)."""
+    from dnadav.align.config import AlignConfig
     from dnadav.align.distill import DistillConfig
     from dnadav.align.run import fit_em
     from dnadav.align.search import SearchConfig
-    from dnadav.align.trainer import AlignConfig, DAVModule, stream_seed
+    from dnadav.align.trainer import DAVModule, stream_seed
     from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
     from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import load_pipeline

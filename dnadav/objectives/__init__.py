@@ -9,18 +9,21 @@ expression (``"hepg2 s.t. others < 0.1"``) returns a ``LagrangianObjective`` wit
 from __future__ import annotations
 
 from dnadav.objectives.constrained import LagrangianObjective
-from dnadav.objectives.grammar import FUNCTIONS, Bound, ParsedObjective, Term, parse_objective
+from dnadav.objectives.grammar import FUNCTIONS, Bound, Call, Constant, Name, ParsedObjective, Sum, parse_objective
 from dnadav.objectives.objective import Objective, all_log_odds, objective_names
 from dnadav.objectives.specificity import SpecificityReport, class_logits, specificity_report
 
 __all__ = [
     "FUNCTIONS",
     "Bound",
+    "Call",
+    "Constant",
+    "Name",
+    "Sum",
     "LagrangianObjective",
     "Objective",
     "ParsedObjective",
     "SpecificityReport",
-    "Term",
     "all_log_odds",
     "class_logits",
     "make_objective",

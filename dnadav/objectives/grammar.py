@@ -4,14 +4,15 @@ Grammar (whitespace ignored, names case-insensitive)::
 
     objective := sum [ "s.t." bound ("," bound)* ]
     sum       := ["-"] product (("+" | "-") product)*
-    product   := [NUMBER "*"] atom
-    atom      := NAME | FUNC "(" NAME ("," NAME)* [";" "tau" "=" NUMBER] ")"
-    bound     := (NAME | "others") "<" NUMBER          # a probability in (0, 1)
-    FUNC      := max | min | mean | softmax | softmin   # tau only for softmax / softmin
+    product   := NUMBER "*" atom | NUMBER | atom          # a bare NUMBER is a constant (nats)
+    atom      := NAME | FUNC "(" sum ("," sum)* [";" "tau" "=" NUMBER] ")" | "(" sum ")"
+    bound     := (NAME | "others") "<" NUMBER            # a probability in (0, 1)
+    FUNC      := max | min | mean | softmax | softmin     # tau only for softmax / softmin
 
 ``NAME`` is a cell type the oracle knows (``hepg2``, ``k562``, ``gm12878``, ``hesc``); each stands for
-that cell type's log-odds (nats). Anything else is refused with one line naming the problem and its
-1-based column.
+that cell type's log-odds (nats). Functions take sub-expressions and constants, so a saturating reward
+is ``min(hesc - max(hepg2,k562,gm12878), 4)``. Anything else is refused with one line naming the
+problem and its 1-based column.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Union
 
 from dnadav.errors import InputError
 
-__all__ = ["FUNCTIONS", "Term", "Bound", "ParsedObjective", "parse_objective"]
+__all__ = ["FUNCTIONS", "Name", "Constant", "Call", "Sum", "Node", "Bound", "ParsedObjective", "node_names", "parse_objective"]
 
 FUNCTIONS = ("max", "min", "mean", "softmax", "softmin")
 _SMOOTH = ("softmax", "softmin")
@@ -32,13 +34,47 @@ _TOKEN = re.compile(
 
 
 @dataclass(frozen=True)
-class Term:
-    """``weight · function(names)``; ``function`` is None for a single name. ``tau`` in nats."""
+class Name:
+    """A cell type's log-odds (nats)."""
 
-    weight: float
-    names: tuple[str, ...]
-    function: str | None = None
+    name: str
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A number (nats)."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Call:
+    """``function(args)`` reduced over its arguments; ``tau`` (nats) only for softmax / softmin."""
+
+    function: str
+    args: tuple["Node", ...]
     tau: float = 1.0
+
+
+@dataclass(frozen=True)
+class Sum:
+    """``Σ weight · node`` over ``terms`` (pairs of weight and node)."""
+
+    terms: tuple[tuple[float, "Node"], ...]
+
+
+Node = Union[Name, Constant, Call, Sum]
+
+
+def node_names(node: Node) -> list[str]:
+    """The cell types ``node`` mentions, in order of appearance (repeats kept)."""
+    if isinstance(node, Name):
+        return [node.name]
+    if isinstance(node, Call):
+        return [n for a in node.args for n in node_names(a)]
+    if isinstance(node, Sum):
+        return [n for _, t in node.terms for n in node_names(t)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -51,20 +87,16 @@ class Bound:
 
 @dataclass(frozen=True)
 class ParsedObjective:
-    """``terms`` summed (nats); ``bounds`` non-empty for the constrained form. ``text`` as given."""
+    """``expression`` (nats); ``bounds`` non-empty for the constrained form. ``text`` as given."""
 
     text: str
-    terms: tuple[Term, ...]
+    expression: Node
     bounds: tuple[Bound, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every cell type the objective mentions, in order of first appearance."""
-        seen: list[str] = []
-        for name in [n for t in self.terms for n in t.names] + [b.name for b in self.bounds]:
-            if name not in seen:
-                seen.append(name)
-        return tuple(seen)
+        return tuple(dict.fromkeys(node_names(self.expression) + [b.name for b in self.bounds]))
 
 
 class _Parser:
@@ -117,16 +149,21 @@ class _Parser:
         self.index += 1
         return self.known[text.lower()]
 
-    def atom(self, weight: float) -> Term:
+    def atom(self) -> Node:
         kind, text, column = self.peek()
+        if kind == "op" and text == "(":
+            self.index += 1
+            inner = self.sum()
+            self.take("op", ")", "'+', '-' or ')'")
+            return inner
         if kind == "name" and text.lower() in FUNCTIONS:
             function = text.lower()
             self.index += 1
             self.take("op", "(", "'(' after " + function)
-            names = [self.cell_type()]
+            args = [self.sum()]
             while self.is_op(","):
                 self.index += 1
-                names.append(self.cell_type())
+                args.append(self.sum())
             tau = 1.0
             if self.is_op(";"):
                 semicolon = self.peek()[2]
@@ -142,26 +179,36 @@ class _Parser:
                 if not tau > 0:
                     self.fail("tau must be > 0", tau_column)
             self.take("op", ")", "',' or ')'" if function not in _SMOOTH else "',', ';' or ')'")
-            return Term(weight, tuple(names), function, tau)
-        return Term(weight, (self.cell_type(),))
+            return Call(function, tuple(args), tau)
+        if kind != "name":
+            found = "the end" if kind == "end" else repr(text)
+            self.fail(f"expected a cell type ({', '.join(self.known)}), a function, a number or '(', found {found}", column)
+        return Name(self.cell_type())
 
-    def product(self, sign: float) -> Term:
-        weight = sign
+    def product(self) -> tuple[float, Node]:
         if self.peek()[0] == "number":
-            weight *= self.number("a number")
-            self.take("op", "*", "'*' after the weight")
-        return self.atom(weight)
+            column = self.peek()[2]
+            value = self.number("a number")
+            if not math.isfinite(value):
+                self.fail("numbers must be finite", column)
+            if not self.is_op("*"):
+                return 1.0, Constant(value)
+            self.index += 1
+            return value, self.atom()
+        return 1.0, self.atom()
 
-    def terms(self) -> list[Term]:
+    def sum(self) -> Sum:
         sign = 1.0
         if self.is_op("-"):
             self.index += 1
             sign = -1.0
-        terms = [self.product(sign)]
+        weight, node = self.product()
+        terms = [(sign * weight, node)]
         while self.is_op("+") or self.is_op("-"):
             sign = 1.0 if self.take("op")[1] == "+" else -1.0
-            terms.append(self.product(sign))
-        return terms
+            weight, node = self.product()
+            terms.append((sign * weight, node))
+        return Sum(tuple(terms))
 
     def bounds(self, mentioned: tuple[str, ...]) -> list[Bound]:
         bounds: list[Bound] = []
@@ -188,20 +235,20 @@ class _Parser:
     def parse(self) -> ParsedObjective:
         if self.peek()[0] == "end":
             self.fail("empty objective; expected e.g. 'hepg2 - max(k562,gm12878,hesc)'", 1)
-        terms = self.terms()
+        expression = self.sum()
+        mentioned = tuple(dict.fromkeys(node_names(expression)))
         bounds: list[Bound] = []
         if self.peek()[0] == "st":
             self.index += 1
-            mentioned = tuple(dict.fromkeys(n for t in terms for n in t.names))
             bounds = self.bounds(mentioned)
             if not bounds:
                 self.fail("'s.t.' needs at least one bound", self.peek()[2])
         token = self.peek()
         if token[0] != "end":
             self.fail(f"unexpected {token[1]!r} (expected '+', '-', 's.t.' or the end)", token[2])
-        if any(not math.isfinite(t.weight) for t in terms):
-            self.fail("weights must be finite", 1)
-        return ParsedObjective(self.text, tuple(terms), tuple(bounds))
+        if not mentioned:
+            self.fail("the objective mentions no cell type", 1)
+        return ParsedObjective(self.text, expression, tuple(bounds))
 
 
 def parse_objective(text: str, names: tuple[str, ...] = ("hepg2", "k562", "gm12878", "hesc")) -> ParsedObjective:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnadav.objectives.grammar import ParsedObjective, Term
+from dnadav.objectives.grammar import Constant, Name, Node, ParsedObjective, Sum
 
-__all__ = ["all_log_odds", "objective_names", "Objective"]
+__all__ = ["all_log_odds", "node_value", "objective_names", "Objective"]
 
 
 def all_log_odds(logits: torch.Tensor) -> torch.Tensor:
@@ -29,29 +29,32 @@ def objective_names(class_names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c.lower() for c in class_names if c.lower() != "shuffled")
 
 
-def _term_value(term: Term, log_odds: torch.Tensor, columns: dict[str, int]) -> torch.Tensor:
-    values = log_odds[:, [columns[n] for n in term.names]]  # [B, k]
-    if term.function is None:
-        value = values[:, 0]
-    elif term.function == "max":
-        value = values.amax(dim=-1)
-    elif term.function == "min":
-        value = values.amin(dim=-1)
-    elif term.function == "mean":
-        value = values.mean(dim=-1)
-    elif term.function == "softmax":  # smooth max: max ≤ softmax ≤ max + tau·log k
-        value = term.tau * torch.logsumexp(values / term.tau, dim=-1)
-    elif term.function == "softmin":  # smooth min: min − tau·log k ≤ softmin ≤ min
-        value = -term.tau * torch.logsumexp(-values / term.tau, dim=-1)
-    else:  # the parser admits only the names above
-        raise ValueError(f"unknown function {term.function!r}")
-    return term.weight * value
+def node_value(node: Node, log_odds: torch.Tensor, columns: dict[str, int]) -> torch.Tensor:
+    """The value ``[B]`` (nats) of an expression tree over ``log_odds [B, C]`` (``columns``: name -> column)."""
+    if isinstance(node, Name):
+        return log_odds[:, columns[node.name]]
+    if isinstance(node, Constant):
+        return log_odds.new_full((log_odds.shape[0],), node.value)
+    if isinstance(node, Sum):
+        return torch.stack([weight * node_value(t, log_odds, columns) for weight, t in node.terms]).sum(dim=0)
+    values = torch.stack([node_value(a, log_odds, columns) for a in node.args], dim=-1)  # [B, k]
+    if node.function == "max":
+        return values.amax(dim=-1)
+    if node.function == "min":
+        return values.amin(dim=-1)
+    if node.function == "mean":
+        return values.mean(dim=-1)
+    if node.function == "softmax":  # smooth max: max ≤ softmax ≤ max + tau·log k
+        return node.tau * torch.logsumexp(values / node.tau, dim=-1)
+    if node.function == "softmin":  # smooth min: min − tau·log k ≤ softmin ≤ min
+        return -node.tau * torch.logsumexp(-values / node.tau, dim=-1)
+    raise ValueError(f"unknown function {node.function!r}")  # the parser admits only the names above
 
 
 class Objective(nn.Module):
     """A parsed objective over ``oracle`` (a classifier returning logits ``[B, C]`` from ``onehot``).
 
-    ``parsed.terms`` are summed; bounds (the constrained form) are ignored here — see
+    ``parsed.expression`` is the reward; bounds (the constrained form) are ignored here — see
     ``LagrangianObjective``. The oracle is a submodule, so ``.to(device)`` moves it.
     """
 
@@ -77,7 +80,7 @@ class Objective(nn.Module):
 
     def from_log_odds(self, log_odds: torch.Tensor) -> torch.Tensor:
         """The objective ``[B]`` (nats) from precomputed ``log_odds [B, C]``."""
-        return torch.stack([_term_value(t, log_odds, self.columns) for t in self.parsed.terms]).sum(dim=0)
+        return node_value(self.parsed.expression, log_odds, self.columns)
 
     def reward(self, onehot: torch.Tensor) -> torch.Tensor:
         """``onehot [B, 4, L] -> [B]`` (nats); one oracle call."""
