@@ -107,9 +107,8 @@ def markdown(rows: list[dict], command: str) -> str:
 
 CARD = """# `{model}` — the prior aligned to {name}-specific accessibility with DAV
 
-The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{objective}`: the {name}
-log-odds of `oracles/dhs_reward` minus the strongest of the other three cell types' (a margin in nats,
-docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer activity.
+The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{objective}`: {objective_words}
+(nats, docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer activity.
 `dnadav design --oracle {cell}` samples this model by default.
 
 * **Command** ({minutes:.0f} min wall-clock on 2 shared CPU cores, `manifest.json`):
@@ -119,8 +118,8 @@ docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer act
   ```
 
   = {iterations} EM iterations; E-step: {sequences} sequences × {children} candidates per step × {steps} steps,
-  reward temperature α = {alpha}, plug-in (argmax) soft value, per-sequence resampling; M-step: transition
-  cross-entropy, {inner} passes, batch {batch}, AdamW lr {lr:g}, no DAV-KL; seed {seed}.
+  reward temperature α = {alpha}, plug-in (argmax) soft value, per-sequence resampling{constraints}; M-step: transition
+  cross-entropy, {inner} passes, batch {batch}, AdamW lr {lr:g}, {kl}; seed {seed}.
   {iteration_note}
 * **Evaluation** (`python bench/align_celltypes.py --cell-types {cell}`: {n} plain samples — no search —
   50 steps, seed 0; evaluation oracle `oracles/dhs_eval`, which no alignment saw; 3-mer correlation to the
@@ -138,6 +137,19 @@ docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer act
 """
 
 
+def objective_words(objective: str | None, name: str) -> str:
+    """The objective in words for a card: the plain log-odds, the margin, or the margin capped at c nats."""
+    import re
+
+    if not objective:
+        return f"the {name} log-odds of `oracles/dhs_reward`"
+    margin = f"the {name} log-odds of `oracles/dhs_reward` minus the strongest of the other three cell types'"
+    capped = re.fullmatch(r"min\((.*),\s*([0-9.]+)\)", objective.strip())
+    if capped:
+        return f"{margin}, capped at {float(capped.group(2)):g} nats (a saturating margin: no reward for more)"
+    return margin
+
+
 def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     """``models/<cell>_aligned/card.md`` from the model's manifest and history and the measured ``rows``."""
     import hashlib
@@ -149,6 +161,7 @@ def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     history = json.loads((folder / "history.json").read_text())
     config = manifest["config"]
     search = config["search"]
+    constraints, kl_weight = config.get("constraints"), config["distill"].get("kl_weight", 0.0)
     mine = [r for r in rows if r["cell_type"] == cell]
     table = "\n".join("  " + line for line in table_markdown(mine, with_cell_type=False).splitlines())
     series = lambda key, scale=1.0, fmt="{:.2f}": " → ".join(fmt.format(h[key] * scale) for h in history)  # noqa: E731
@@ -159,6 +172,9 @@ def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
         others=", ".join(NAMES[c] for c in CELL_TYPES if c != cell),
         cell=cell,
         objective=config.get("objective"),
+        objective_words=objective_words(config.get("objective"), NAMES[cell]),
+        constraints=f"; hard constraints {json.dumps(constraints)} on every E-step path" if constraints else "",
+        kl=f"DAV-KL λ = {kl_weight:g} to the prior" if kl_weight else "no DAV-KL",
         minutes=manifest.get("wall_minutes_this_session", float("nan")),
         command=manifest["command"],
         iterations=config["iterations"],

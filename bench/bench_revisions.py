@@ -94,7 +94,6 @@ def main() -> None:
             f"{', '.join(f'{x:.1f}' for x in b)} | {', '.join(f'{x:.1f}' for x in a)} |"
         )
     load = os.getloadavg()[0]
-    mean_reward = {label: statistics.mean(times[label]["reward"]) for label in times}
     body = f"""Before `{args.before}`, after `{args.after}`; {args.rounds} alternating rounds, fresh process each.
 E-step: shipped aligned model + HepG2 reward oracle, B = 32, M = 8, T = 16, seed 0 (search time only).
 design: `dnadav design --oracle hepg2 --n 128` cold (whole process).
