@@ -15,7 +15,7 @@ and the DAV posterior (M children) all score n·M·T sequences; in training DAV,
 make the same number of reward calls (DRAKES's iterations are set so that iterations · batch equals
 DAV's E-step calls). Trained models are cached under ``--runs`` (default runs/bench_methods), so a
 rerun reuses them; ``--dav-kl-model DIR`` / ``--drakes-model DIR`` use given models instead.
-Writes the section "methods (HepG2, one table)" of docs/benchmarks.md, docs/runs/methods.csv (mean,
+Writes the section "methods (HepG2, one table, <profile> profile)" of docs/benchmarks.md, docs/runs/methods.csv (mean,
 sd) and docs/runs/methods_seeds.csv (one row per method and seed).
 """
 
@@ -357,7 +357,7 @@ Trade-off curves (`python bench/tradeoff_curves.py --quick` / `--full`, points i
 The real HepG2 row samples the same 958 held-out chr1 sequences whose top 500 are the reference, so its
 3-mer and motif correlations are high partly by construction.
 """
-    write_section("methods (HepG2, one table)", body)
+    write_section(f"methods (HepG2, one table, {name} profile)", body)
     print(body)
 
 
