@@ -7,7 +7,7 @@ eager under `no_grad`, eager under `inference_mode`, TorchScript (traced at 64 r
 (oneDNN weight pre-packing and fusion), `torch.compile` (inductor; its compile time is reported
 apart, since a cold `dnadav design` would pay it), and bf16 autocast. Channels-last does not apply:
 the backbone is a 1-D CNN on [B, C, L] tensors, and channels-last is a 4-D (NCHW) memory format.
-Rounds alternate the variants; the figure is the min over rounds of the mean ms per row of 10 calls,
+Rounds alternate the variants (the order rotates); the figure is the min over rounds of the mean ms per row of 10 calls,
 and the largest deviation of each variant's logits from eager fp32. Writes the section "backends
 (denoiser forward)" of docs/benchmarks.md.
 """
@@ -79,9 +79,10 @@ def main() -> None:
     reference = eager(x, t)
     deviation = {name: float((fn(x, t).float() - reference).abs().max()) for name, fn in variants.items()}
     times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.rounds):
-        for name, fn in variants.items():
-            times[name].append(ms_per_row(fn, x, t))
+    names = list(variants)
+    for round_index in range(args.rounds):  # the order rotates each round: no variant always runs first
+        for name in names[round_index % len(names) :] + names[: round_index % len(names)]:
+            times[name].append(ms_per_row(variants[name], x, t))
     base = min(times["eager, no_grad (today)"])
     rows = ["| variant | ms per row (min) | vs today | max abs logit change |", "|---|---|---|---|"]
     for name, values in times.items():
