@@ -111,7 +111,7 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
 (nats, docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer activity.
 `dnadav design --oracle {cell}` samples this model by default.
 
-* **Command** ({minutes:.0f} min wall-clock on 2 shared CPU cores, `manifest.json`):
+* **Command** ({minutes:.0f} min wall-clock on 2 shared CPU cores in the session that wrote `manifest.json`):
 
   ```
   {command}
@@ -138,23 +138,25 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
 
 
 def objective_words(objective: str | None, name: str) -> str:
-    """The objective in words for a card: the plain log-odds, the margin, or the margin capped at c nats."""
-    import re
+    """The objective in words for a card: the plain log-odds, the margin, or the margin capped at c nats
+    (``min(<margin>, c)``, read from the parsed expression)."""
+    from dnadav.objectives import Call, Constant, parse_objective
 
     if not objective:
         return f"the {name} log-odds of `oracles/dhs_reward`"
     margin = f"the {name} log-odds of `oracles/dhs_reward` minus the strongest of the other three cell types'"
-    capped = re.fullmatch(r"min\((.*),\s*([0-9.]+)\)", objective.strip())
-    if capped:
-        return f"{margin}, capped at {float(capped.group(2)):g} nats (a saturating margin: no reward for more)"
+    expression = parse_objective(objective).expression
+    if isinstance(expression, Call) and expression.function == "min":
+        caps = [a.value for a in expression.args if isinstance(a, Constant)]
+        if len(caps) == 1:
+            return f"{margin}, capped at {caps[0]:g} nats (a saturating margin: no reward for more)"
     return margin
 
 
 def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     """``models/<cell>_aligned/card.md`` from the model's manifest and history and the measured ``rows``."""
-    import hashlib
-
     from dnadav.diffusion.checkpoint import resolve_model_dir
+    from dnadav.io import sha256_file
 
     folder = resolve_model_dir(f"{cell}_aligned")
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -165,7 +167,6 @@ def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     mine = [r for r in rows if r["cell_type"] == cell]
     table = "\n".join("  " + line for line in table_markdown(mine, with_cell_type=False).splitlines())
     series = lambda key, scale=1.0, fmt="{:.2f}": " → ".join(fmt.format(h[key] * scale) for h in history)  # noqa: E731
-    data = (folder / "model.pt").read_bytes()
     text = CARD.format(
         model=f"{cell}_aligned",
         name=NAMES[cell],
@@ -193,8 +194,8 @@ def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
         log_spec=series("plain/eval_specificity", 100, "{:.0f}%"),
         log_kmer=series("plain/kmer3_correlation"),
         log_lev=series("plain/levenshtein_diversity", 1.0, "{:.1f}"),
-        size=len(data),
-        sha=hashlib.sha256(data).hexdigest(),
+        size=(folder / "model.pt").stat().st_size,
+        sha=sha256_file(folder / "model.pt"),
     )
     (folder / "card.md").write_text(text)
     return folder / "card.md"

@@ -14,7 +14,6 @@ Writes the section "align (default, 2 CPU cores)" of docs/benchmarks.md. Goal â‰
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
 
+from dnadav.io import sha256_file  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models" / "hepg2_aligned"
 GOAL_SECONDS = 300.0
@@ -35,10 +36,6 @@ LOGGED = (
     ("plain/levenshtein_diversity", "Levenshtein", "{:.1f}"),
     ("estep/reward_mean", "E-step reward mean", "{:.3f}"),
 )
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main() -> None:
@@ -53,7 +50,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     history = json.loads((args.out / "history.json").read_text())
     shipped = json.loads((SHIPPED / "history.json").read_text())
-    same_file = sha256(args.out / "model.pt") == sha256(SHIPPED / "model.pt")
+    same_file = sha256_file(args.out / "model.pt") == sha256_file(SHIPPED / "model.pt")
     estep = [h["estep/seconds"] for h in history]
     rows = [
         "| iteration | E-step s | " + " | ".join(f"{label} (now / shipped)" for _, label, _ in LOGGED) + " |",

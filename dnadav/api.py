@@ -178,7 +178,8 @@ InputLike = Any  # Designs | str | Path (a sequence file) | Sequence[str] | dnad
 
 
 def _as_table(name: str, given: InputLike):
-    """Any accepted input -> a SequenceTable (files are read with invalid records counted and dropped)."""
+    """Any accepted input -> a SequenceTable (files are read with invalid records counted and dropped),
+    or a list of strings as given (validated by the evaluator)."""
     from dnadav.data import read_sequences
     from dnadav.data.tables import SequenceTable
 
@@ -279,6 +280,7 @@ def evaluate(
     ``ConstraintSpec``) counts every sequence's violations (``violations``, ``violating_fraction``),
     so designs made by any tool can be audited.
     """
+    from dnadav.data.tables import SequenceTable
     from dnadav.evaluate.controls import held_out_sample, off_target_cell_type
     from dnadav.evaluate.evaluator import evaluate_sets
     from dnadav.evaluate.reference import reference_sequences, training_sequences
@@ -317,7 +319,7 @@ def evaluate(
     if constraints is not None and not constraints.empty:
         # the oracles' training length, else the inputs' own (records of other lengths count as invalid)
         first = next(iter(tables.values()))
-        constraint = constraints.compile(length or len((first.sequences if hasattr(first, "sequences") else first)[0]))
+        constraint = constraints.compile(length or len((first.sequences if isinstance(first, SequenceTable) else first)[0]))
     real: dict[str, list[str]] = {}
     off_target = off_target_cell_type(target)
     if real_rows and off_target is not None:

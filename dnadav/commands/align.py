@@ -92,22 +92,13 @@ def config_from_args(args: argparse.Namespace):
 
     from dnadav.align.presets import preset
 
-    for name, low, strict in (
-        ("iterations", 1, False),
-        ("sequences", 1, False),
-        ("children", 1, False),
-        ("steps", 1, False),
-        ("eval_steps", 1, False),
-        ("inner_epochs", 1, False),
-        ("batch_size", 1, False),
-        ("value_samples", 1, False),
-        ("lr", 0, True),
-        ("gradient_clip", 0, True),
-        ("kl_weight", 0, False),
-        ("skip_steps", 0, False),
-        ("discount", 0, True),
-    ):
-        check_number(f"--{name.replace('_', '-')}", getattr(args, name), low, strict=strict)
+    whole = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples")
+    for name in whole:  # counts: ≥ 1
+        check_number(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    for name in ("kl_weight", "skip_steps"):  # ≥ 0
+        check_number(f"--{name.replace('_', '-')}", getattr(args, name), 0)
+    for name in ("lr", "gradient_clip", "discount"):  # finite and > 0
+        check_number(f"--{name.replace('_', '-')}", getattr(args, name), 0, strict=True)
     check_number("--temperature", args.temperature, 0, strict=True, allow_inf=True)
     config = preset(args.preset)
     search, distill = config.search, config.distill

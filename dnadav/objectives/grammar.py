@@ -197,7 +197,7 @@ class _Parser:
             return value, self.atom()
         return 1.0, self.atom()
 
-    def sum(self) -> Sum:
+    def sum(self) -> Node:
         sign = 1.0
         if self.is_op("-"):
             self.index += 1
@@ -208,6 +208,8 @@ class _Parser:
             sign = 1.0 if self.take("op")[1] == "+" else -1.0
             weight, node = self.product()
             terms.append((sign * weight, node))
+        if len(terms) == 1 and terms[0][0] == 1.0:
+            return terms[0][1]  # a lone term is itself: no one-term Sum around every argument
         return Sum(tuple(terms))
 
     def bounds(self, mentioned: tuple[str, ...]) -> list[Bound]:
