@@ -1,6 +1,7 @@
 """One table, one oracle, every method, at several seeds and grouped by reward-oracle budget.
 
-    python bench/bench_methods.py --quick    # CPU profile: n = 64, 1 seed, tiny training budgets
+    python bench/bench_methods.py --quick    # CPU profile: n = 64, 1 seed, tiny training budgets (≤ 15 min)
+    python bench/bench_methods.py --cpu      # the quick profile at seeds 0 1 2 (about 35 min on 2 cores)
     python bench/bench_methods.py --full     # GPU profile (default): n = 640, seeds 0 1 2
 
 Methods: pretrained sampling, best-of-N, reward-gradient guidance, SVDD-style search, SMC, DAV (a
@@ -78,7 +79,26 @@ class Profile:
     kl_weight: float  # λ of the DAV-KL row
     drakes: DrakesConfig  # iterations are overwritten to match DAV's training reward calls
     guidance_scale: float = 2.0
+    cache: str = ""  # folder under --runs for the trained rows ("" = the profile's name); same training, same cache
 
+
+QUICK = Profile(
+    n=64,
+    seeds=(0,),
+    steps=16,
+    children=4,
+    temperature=0.5,
+    batch=64,
+    align=AlignConfig(
+        iterations=1,
+        sequences_per_iteration=32,
+        search=SearchConfig(num_children=4, reward_temperature=0.5, num_steps=16),
+        eval_sequences=8,
+        eval_steps=16,
+    ),
+    kl_weight=0.1,
+    drakes=DrakesConfig(num_steps=16, truncate_steps=4, kl_weight=0.1, batch_size=16, lr=5e-4),
+)
 
 PROFILES = {
     "full": Profile(
@@ -92,23 +112,8 @@ PROFILES = {
         kl_weight=0.1,
         drakes=DrakesConfig(num_steps=32, truncate_steps=8, kl_weight=0.1, batch_size=32, lr=1e-4),
     ),
-    "quick": Profile(
-        n=64,
-        seeds=(0,),
-        steps=16,
-        children=4,
-        temperature=0.5,
-        batch=64,
-        align=AlignConfig(
-            iterations=1,
-            sequences_per_iteration=32,
-            search=SearchConfig(num_children=4, reward_temperature=0.5, num_steps=16),
-            eval_sequences=8,
-            eval_steps=16,
-        ),
-        kl_weight=0.1,
-        drakes=DrakesConfig(num_steps=16, truncate_steps=4, kl_weight=0.1, batch_size=16, lr=5e-4),
-    ),
+    "quick": QUICK,
+    "cpu": dataclasses.replace(QUICK, seeds=(0, 1, 2), cache="quick"),
 }
 
 
@@ -287,7 +292,7 @@ def hepg2_evaluator(prior, log_likelihood="prior", training=True) -> Callable[[d
 
 
 def profile_from(args) -> tuple[str, Profile]:
-    name = "quick" if args.quick else "full"
+    name = "quick" if args.quick else "cpu" if args.cpu else "full"
     profile = PROFILES[name]
     changes = {k: v for k, v in (("n", args.n), ("seeds", tuple(args.seeds) if args.seeds else None)) if v is not None}
     return name, dataclasses.replace(profile, **changes)
@@ -298,6 +303,7 @@ def parser(description: str = __doc__, trained_models: bool = True) -> argparse.
     p = argparse.ArgumentParser(description=description.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="CPU profile: n = 64, 1 seed, tiny training budgets")
+    mode.add_argument("--cpu", action="store_true", help="the quick profile at seeds 0 1 2 (about 35 min on 2 cores)")
     mode.add_argument("--full", action="store_true", help="GPU profile (the default): n = 640, seeds 0 1 2")
     p.add_argument("--n", type=int, help="designs per method and seed (default: the profile's)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the profile's)")
@@ -313,7 +319,7 @@ def main() -> None:
     args = parser().parse_args()
     name, profile = profile_from(args)
     torch.set_grad_enabled(False)
-    world = World(profile, args.runs / name, args.device, args.dav_kl_model, args.drakes_model)
+    world = World(profile, args.runs / (profile.cache or name), args.device, args.dav_kl_model, args.drakes_model)
     started = time.perf_counter()
     per_seed = run_table(
         world.methods, profile.seeds, profile.n, profile.batch, world.device, hepg2_evaluator(world.prior), real_dhs(profile.n)
@@ -346,8 +352,10 @@ model at every seed: their sd is sampling noise only).
 DRAKES pays for its calls with far more network rows (every call needs a whole trajectory).
 Machine: {machine()}, device {world.device}; {minutes:.1f} min wall-clock.
 
-Reproduce: `python bench/bench_methods.py --quick` (CPU, ≤ 15 min on 2 cores) or
-`python bench/bench_methods.py --full` (GPU). Trained models are cached in `runs/bench_methods/<profile>/`.
+Reproduce: `python bench/bench_methods.py --quick` (CPU, one seed, ≤ 15 min on 2 cores),
+`python bench/bench_methods.py --cpu` (the same at seeds 0 1 2, about 35 min) or
+`python bench/bench_methods.py --full` (GPU). Trained models are cached in `runs/bench_methods/<profile>/`
+(the cpu profile shares the quick one's).
 Raw tables: `docs/runs/methods{suffix}.csv` (mean, sd), `docs/runs/methods_seeds{suffix}.csv` (per seed).
 Trade-off curves (`python bench/tradeoff_curves.py --quick` / `--full`, points in `docs/runs/tradeoff.csv`):
 ![reward vs 3-mer](tradeoff_reward_vs_3mer.png) ![reward vs diversity](tradeoff_reward_vs_diversity.png)
