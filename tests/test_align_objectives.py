@@ -85,7 +85,8 @@ def test_align_options_follow_the_preset_and_override_it():
     paper = config_from_args(parse("--preset", "dav-paper", "--children", "6"))
     assert (paper.search.num_children, paper.search.num_steps, paper.sequences_per_iteration) == (6, 128, 256)
     assert (paper.distill.objective, paper.distill.skip_steps, paper.lr, paper.gradient_clip) == ("paper", 80, 2e-4, 1.0)
-    assert paper.search.record_clean
+    assert paper.search.record_clean and (paper.iterations, paper.batch_size) == (200, 8192)
+    assert config_from_args(parse("--preset", "dav-paper", "--batch-size", "64")).batch_size == 64
     back = config_from_args(parse("--preset", "dav-paper", "--m-step", "transitions"))
     assert back.distill.objective == "transitions" and not back.search.record_clean
     given = config_from_args(

@@ -82,6 +82,7 @@ def test_dav_paper_preset():
     config = preset("dav-paper")
     assert (config.search.num_children, config.search.num_steps, config.sequences_per_iteration) == (10, 128, 256)
     assert (config.distill.objective, config.distill.skip_steps, config.lr, config.gradient_clip) == ("paper", 80, 2e-4, 1.0)
+    assert (config.iterations, config.inner_epochs, config.batch_size) == (200, 2, 8192)
     assert config.search.record_clean
     with pytest.raises(ValueError):
         preset("nope")

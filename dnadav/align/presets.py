@@ -1,11 +1,12 @@
 """Named align settings: ``preset(name) -> AlignConfig``.
 
-``dav-paper`` is the DAV paper's published setting as the issue states it (M = 10 candidates, T = 128
-steps, 256 sequences per iteration, the x̂0-argmax M-step skipping the first 80 of 128 steps with weight
-(α_s − α_t)/α_t, lr 2e-4, gradient clipping 1.0). It is sized for a GPU. Differences that remain: the
-reward's scale (our oracle's log-odds) differs from the paper's, so α = 0.5 here is not the paper's α;
-the iteration count, inner epochs and batch size are ours; the backbone and prior are ours; the recipe
-was taken from the issue text, not checked against the official code.
+``dav-paper`` is the DNA setting of the DAV paper's official code (github.com/Jaewoopudding/dav,
+``discrete-sequence/``: the README's run command over ``finetune.py``'s defaults): 200 EM iterations of
+256 sequences, M = 10 candidates, T = 128 steps, per-sequence selection with the argmax plug-in value,
+γ = 1; an M-step on the chosen child's argmax x̂0 at every masked position with weight (α_s − α_t)/α_t,
+skipping the first 80 of 128 steps, 2 passes per iteration, AdamW lr 2e-4, gradient norm clipped at
+1.0, no KL. It is sized for a GPU. docs/published-setup.md lists the differences that remain (the
+reward's scale and α, the batch a step sees, the time input, the loss's normaliser).
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ def preset(name: str) -> AlignConfig:
         return AlignConfig()
     if name == "dav-paper":
         return AlignConfig(
+            iterations=200,
             sequences_per_iteration=256,
             search=SearchConfig(num_children=10, reward_temperature=0.5, num_steps=128, record_clean=True),
             distill=DistillConfig(objective="paper", skip_steps=80),
+            inner_epochs=2,
+            # 8 optimiser steps per iteration as in the official loop: 256 × 128 transitions × 2 passes / 8
+            batch_size=8192,
             lr=2e-4,
             gradient_clip=1.0,
             eval_steps=128,

@@ -30,6 +30,8 @@ _PRESET_OPTIONS = {
     "lr": ("lr", float),
     "gradient_clip": ("gradient_clip", float),
     "eval_steps": ("eval_steps", int),
+    "inner_epochs": ("inner_epochs", int),
+    "batch_size": ("batch_size", int),
 }
 
 
@@ -68,8 +70,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--skip-steps", type=float, default=None, help="--m-step paper: leading steps left out (count or fraction)"
     )
-    parser.add_argument("--inner-epochs", type=int, default=2, help="M-step passes per iteration")
-    parser.add_argument("--batch-size", type=int, default=128, help="transitions per M-step batch")
+    parser.add_argument("--inner-epochs", type=int, default=None, help="M-step passes per iteration (preset; default 2)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="transitions per M-step batch (preset; default 128)"
+    )
     parser.add_argument("--lr", type=float, default=None, help="learning rate of the M-step (preset; default 1e-3)")
     parser.add_argument(
         "--gradient-clip", type=float, default=None, help="max gradient norm of the M-step (preset; default none)"
@@ -133,8 +137,6 @@ def config_from_args(args: argparse.Namespace):
         prior=args.prior,
         search=search,
         distill=distill,
-        inner_epochs=args.inner_epochs,
-        batch_size=args.batch_size,
         seed=args.seed,
         objective=args.objective,
         constraints=None if spec.empty else spec.as_dict(),
