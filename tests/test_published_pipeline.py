@@ -42,15 +42,23 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     config = AlignConfig(
         oracle=str(oracles),  # the pair folder: reward/ for the search, eval/ for the held-out log
         prior=str(prior),
-        iterations=1,
+        iterations=2,
         sequences_per_iteration=4,
         search=SearchConfig(num_children=2, reward_temperature=0.5, num_steps=3),
         inner_epochs=1,
         eval_sequences=4,
         eval_steps=3,
     )
-    record = align(config, tmp_path / "aligned", accelerator="cpu", progress=False)
+    record = align(config, tmp_path / "aligned", accelerator="cpu", progress=False, keep_iterations=True)
     assert "model_sha256" in record and (tmp_path / "aligned" / "model.pt").is_file()
+    # every iteration's model is kept, loadable, and the last one is the run's model
+    from dnadav.diffusion.checkpoint import load_denoiser
+
+    final = load_denoiser(tmp_path / "aligned")[0].state_dict()
+    kept = [load_denoiser(tmp_path / "aligned" / "iterations" / f"iteration-{k}") for k in (1, 2)]
+    assert [c["iteration"] for _, c in kept] == [1, 2]
+    assert all(torch.equal(final[n], w) for n, w in kept[1][0].state_dict().items())
+    assert not all(torch.equal(final[n], w) for n, w in kept[0][0].state_dict().items())
 
     from dnadav.data import write_fasta
     from dnadav.designer import design

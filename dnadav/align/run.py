@@ -104,6 +104,20 @@ class _ReleaseProcessGroup(pl.Callback):
             torch.distributed.destroy_process_group()
 
 
+class _KeepIterations(pl.Callback):
+    """After every EM iteration k, the model as it stands in ``folder/iteration-k/`` (model.pt +
+    config.json with ``iteration``: k): any iteration can then be designed from or evaluated."""
+
+    def __init__(self, folder: Path, metadata: dict) -> None:
+        self.folder, self.metadata = folder, metadata
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank == 0:
+            k = trainer.current_epoch + 1
+            model = copy.deepcopy(pl_module.model).cpu().eval()
+            save_denoiser(self.folder / f"iteration-{k}", model, {**self.metadata, "iteration": k})
+
+
 def fit_em(
     module: DAVModule,
     out_dir: str | Path,
@@ -146,14 +160,22 @@ def fit_em(
     return trainer
 
 
-def align(config: AlignConfig, out_dir: str | Path, max_batch: int | str | None = "auto", **fit_options: Any) -> dict:
+def align(
+    config: AlignConfig,
+    out_dir: str | Path,
+    max_batch: int | str | None = "auto",
+    keep_iterations: bool = False,
+    **fit_options: Any,
+) -> dict:
     """Run DAV into ``out_dir`` (``checkpoints/last.ckpt`` for resume; ``model.pt`` +
     ``config.json`` + ``history.json`` + ``manifest.json`` at the end). Returns the last record.
 
     The reward is ``config.objective`` (an expression over the reward oracle's cell types) or, when
     None, the reward oracle's log-odds; ``config.constraints`` are enforced on every E-step path and
     in the per-iteration plain samples. ``max_batch`` rows per network/oracle call (results do not
-    depend on it). ``fit_options`` (devices, accelerator, strategy, resume, progress) go to ``fit_em``."""
+    depend on it). ``keep_iterations``: also write each iteration's model to
+    ``out_dir/iterations/iteration-k/`` (3.2 MB each for the shipped backbone). ``fit_options`` (devices,
+    accelerator, strategy, resume, progress, callbacks) go to ``fit_em``."""
     from dnadav.errors import InputError
     from dnadav.evaluate.reference import reference_for_oracle
     from dnadav.loaders import load_oracle, oracle_length
@@ -200,23 +222,23 @@ def align(config: AlignConfig, out_dir: str | Path, max_batch: int | str | None 
         constraint=constraint,
         max_batch=max_batch,
     )
+    metadata = {
+        "schedule": prior_config.get("schedule", "loglinear"),
+        "length": config.length,
+        "aligned_from": _portable_name(config.prior),
+        "align_config": config.as_dict(),
+        **({"objective": config.objective} if config.objective else {}),
+        "prior_config": prior_config.get("train_config"),
+    }
+    if keep_iterations:
+        keeper = _KeepIterations(out_dir / "iterations", metadata)
+        fit_options = {**fit_options, "callbacks": [*fit_options.get("callbacks", []), keeper]}
     started = time.time()
     trainer = fit_em(module, out_dir, **fit_options)
     if trainer.global_rank != 0:
         return {}
     aligned = module.model.cpu().eval()
-    save_denoiser(
-        out_dir,
-        aligned,
-        {
-            "schedule": prior_config.get("schedule", "loglinear"),
-            "length": config.length,
-            "aligned_from": _portable_name(config.prior),
-            "align_config": config.as_dict(),
-            **({"objective": config.objective} if config.objective else {}),
-            "prior_config": prior_config.get("train_config"),
-        },
-    )
+    save_denoiser(out_dir, aligned, metadata)
     atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")
     write_manifest(
         out_dir / "manifest.json",

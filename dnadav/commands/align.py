@@ -82,6 +82,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-steps", type=int, default=None, help="steps of the plain samples logged per iteration (preset; 25)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--keep-iterations",
+        action="store_true",
+        help="also save each iteration's model to OUT/iterations/iteration-K/ (to design from any of them)",
+    )
     add_constraint_options(parser, "hard constraints (enforced on every E-step path and logged sample)")
     add_max_batch_option(parser)
     add_lightning_arguments(parser)
@@ -154,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         args.out,
         max_batch=max_batch_value(args.max_batch),
+        keep_iterations=args.keep_iterations,
         **lightning_options(args),
         resume=not args.force,
         progress=not args.quiet,
