@@ -124,8 +124,9 @@ def _same(saved: dict, wanted: dict) -> bool:
     return json.loads(json.dumps(saved)) == json.loads(json.dumps(wanted))
 
 
-def train_dav(config: AlignConfig, folder: Path) -> Path:
-    """``align(config)`` into ``folder`` unless a finished run with the same config is there."""
+def train_dav(config: AlignConfig, folder: Path, keep_iterations: bool = False) -> Path:
+    """``align(config)`` into ``folder`` unless a finished run with the same config is there
+    (``keep_iterations``: each iteration's model too, in ``folder/iterations/iteration-k``)."""
     from dnadav.align.run import align
 
     if (folder / "model.pt").is_file():
@@ -134,7 +135,7 @@ def train_dav(config: AlignConfig, folder: Path) -> Path:
             raise SystemExit(f"{folder} holds a run with another config; delete it or pass another --runs")
         return folder
     print(f"training DAV (λ = {config.distill.kl_weight}) into {folder}", flush=True)
-    align(config, folder, progress=False, max_batch=None)
+    align(config, folder, progress=False, max_batch=None, keep_iterations=keep_iterations)
     return folder
 
 
@@ -198,6 +199,13 @@ class World:
         align = self.profile.align
         config = dataclasses.replace(align, seed=seed, distill=dataclasses.replace(align.distill, kl_weight=kl_weight))
         return train_dav(config, self.runs / f"dav_kl{kl_weight:g}_seed{seed}")
+
+    def shipped_recipe(self, seed: int) -> Path:
+        """The shipped ``hepg2_aligned``'s own align config (read from its checkpoint) run again at
+        ``seed``, keeping every iteration's model."""
+        shipped_dir = Path(self.shipped.checkpoint_file).parent
+        recipe = AlignConfig.from_dict(json.loads((shipped_dir / "config.json").read_text())["align_config"])
+        return train_dav(dataclasses.replace(recipe, seed=seed), self.runs / f"dav_shipped_recipe_seed{seed}", True)
 
     def drakes(self, seed: int, beta: float | None = None) -> Path:
         config = drakes_config(self.profile, seed, beta)

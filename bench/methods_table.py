@@ -198,15 +198,17 @@ def estep_oracle_calls(config: AlignConfig) -> int:
     return config.iterations * calls
 
 
-def dav_training_budget(run: Path) -> dict[str, float]:
+def dav_training_budget(run: Path, iterations: int | None = None) -> dict[str, float]:
     """Reward calls (measured, history.json) and denoiser rows (E-step + M-step, from the config; the
-    per-iteration logging samples left out) of an align run folder; nan where they cannot be read."""
+    per-iteration logging samples left out) of an align run folder, over its first ``iterations``
+    (None: all); nan where they cannot be read."""
     config = json.loads((run / "config.json").read_text()).get("align_config")
     history_file = run / "history.json"
     if config is None or not history_file.is_file():
         return {"train_oracle_calls": math.nan, "train_network_sequences": math.nan}
-    history = json.loads(history_file.read_text())
-    s, b, k = config["search"], config["sequences_per_iteration"], config["iterations"]
+    k = config["iterations"] if iterations is None else iterations
+    history = json.loads(history_file.read_text())[:k]
+    s, b = config["search"], config["sequences_per_iteration"]
     per_step = 1 if s["mode"] == "smc" else s["num_children"]
     estep = b * (1 + (s["num_steps"] - 1) * per_step)
     mstep = config["inner_epochs"] * b * s["num_steps"] * (2 if config["distill"]["kl_weight"] > 0 else 1)

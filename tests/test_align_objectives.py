@@ -2,6 +2,7 @@
 E-step, are checkpointed and restored on resume; `dnadav align`'s options map onto AlignConfig."""
 
 import argparse
+import dataclasses
 
 import pytest
 import torch
@@ -110,3 +111,22 @@ def test_align_options_follow_the_preset_and_override_it():
 def test_bad_align_options_are_one_line_errors(argv, message):
     with pytest.raises(InputError, match=message):
         config_from_args(parse(*argv))
+
+
+def test_align_config_round_trips_through_a_checkpoint_dict():
+    from dnadav.align.distill import DistillConfig
+
+    config = AlignConfig(
+        iterations=5,
+        search=SearchConfig(num_children=3, reward_temperature=0.25, num_steps=7, mode="smc"),
+        distill=DistillConfig(objective="paper", skip_steps=2, kl_weight=0.1),
+        gradient_clip=1.0,
+        objective="min(hepg2, 5)",
+    )
+    assert AlignConfig.from_dict(config.as_dict()) == config
+    old = {k: v for k, v in config.as_dict().items() if k not in ("gradient_clip", "objective")}  # an older run's keys
+    assert AlignConfig.from_dict(old) == dataclasses.replace(config, gradient_clip=None, objective=None)
+    with pytest.raises(ValueError, match="unknown key"):
+        AlignConfig.from_dict({**config.as_dict(), "sequences": 3})
+    with pytest.raises(ValueError, match="search: unknown key"):
+        AlignConfig.from_dict({**config.as_dict(), "search": {"children": 3}})

@@ -71,9 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--skip-steps", type=float, default=None, help="--m-step paper: leading steps left out (count or fraction)"
     )
     parser.add_argument("--inner-epochs", type=int, default=None, help="M-step passes per iteration (preset; default 2)")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="transitions per M-step batch (preset; default 128)"
-    )
+    parser.add_argument("--batch-size", type=int, default=None, help="transitions per M-step batch (preset; default 128)")
     parser.add_argument("--lr", type=float, default=None, help="learning rate of the M-step (preset; default 1e-3)")
     parser.add_argument(
         "--gradient-clip", type=float, default=None, help="max gradient norm of the M-step (preset; default none)"
