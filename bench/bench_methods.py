@@ -89,9 +89,9 @@ QUICK = Profile(
     children=4,
     temperature=0.5,
     batch=64,
-    align=AlignConfig(
+    align=AlignConfig(  # 64 × 4 × 16 = 4,096 reward calls: the n·M·T of the sampling-budget group
         iterations=1,
-        sequences_per_iteration=32,
+        sequences_per_iteration=64,
         search=SearchConfig(num_children=4, reward_temperature=0.5, num_steps=16),
         eval_sequences=8,
         eval_steps=16,
@@ -227,7 +227,8 @@ class World:
         beta = json.loads((drakes_dir / "config.json").read_text()).get("drakes_config", {}).get("kl_weight", "?")
         g_none = NO_ORACLE
         g_search = f"equal sampling budget: M·T = {m}·{t} = {m * t} reward calls per design"
-        g_train = f"equal training budget: {train_calls:,} reward calls in training, none at sampling"
+        same = " (= the sampling group's n·M·T)" if train_calls == p.n * m * t else ""
+        g_train = f"equal training budget: {train_calls:,} reward calls in training{same}, none at sampling"
         rows = [
             Method("pretrained", g_none, plain(self.prior, LENGTH, t, d, sch)),
             Method(f"best-of-{m}", f"{m} reward calls per design", best_of_n(self.prior, reward, LENGTH, t, m, d, sch)),
@@ -357,7 +358,9 @@ through the last {dr.truncate_steps}, β = {dr.kl_weight}, lr {dr.lr:g}) make th
 all start from `dhs_prior` and use the `hepg2` reward oracle, and each is trained once per seed
 (a model given with `--dav-kl-model` / `--drakes-model`, and the shipped `hepg2_aligned`, are the same
 model at every seed: their sd is sampling noise only).
-DRAKES pays for its calls with far more network rows (every call needs a whole trajectory).
+DRAKES pays for its calls with far more network rows (every call needs a whole trajectory). Where the
+training group's reward calls equal the sampling group's n·M·T (the quick and cpu profiles), DAV,
+SVDD, SMC and DRAKES-style are compared at one total reward-oracle budget for the n designs.
 Machine: {machine()}, device {world.device}; {minutes:.1f} min wall-clock.
 
 Reproduce: `python bench/bench_methods.py --quick` (CPU, one seed, ≤ 15 min on 2 cores),
