@@ -57,8 +57,9 @@ KNOBS = {
 KNOBS["cpu"] = KNOBS["quick"]  # the cpu profile is the quick one at more seeds; curves use its first seed
 
 
-def points(world: bm.World, knobs: Knobs, seed: int) -> list[tuple[str, str, float, bm.Method]]:
-    """``(curve, knob name, knob value, method)`` for every point of every curve."""
+def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = None) -> list[tuple[str, str, float, bm.Method]]:
+    """``(curve, knob name, knob value, method)`` for every point of every curve (``recipe_run``: an
+    align run made with --keep-iterations to trace DAV's iterations from, instead of training one)."""
     p, reward, d, sch, length = world.profile, world.reward_oracle.reward, world.device, world.schedule, bm.LENGTH
     m, t, alpha = p.children, p.steps, p.temperature
     out = []
@@ -92,7 +93,7 @@ def points(world: bm.World, knobs: Knobs, seed: int) -> list[tuple[str, str, flo
             else bm.searched(world.shipped, reward, length, config, d, sch)
         )
         add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
-    recipe = world.shipped_recipe(seed)
+    recipe = recipe_run or world.shipped_recipe(seed)
     for k in range(1, json.loads((recipe / "config.json").read_text())["align_config"]["iterations"] + 1):
         model = world.load(recipe / "iterations" / f"iteration-{k}")
         add("DAV (shipped recipe, plain)", "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
@@ -132,13 +133,19 @@ def plot(table: pd.DataFrame, x: str, xlabel: str, path: Path, title: str) -> No
 
 
 def main() -> None:
-    args = bm.parser(__doc__, trained_models=False).parse_args()
+    cli = bm.parser(__doc__, trained_models=False)
+    cli.add_argument(
+        "--recipe-run",
+        type=Path,
+        help="an align run made with --keep-iterations (the shipped model's own run) to trace DAV's iterations from",
+    )
+    args = cli.parse_args()
     name, profile = bm.profile_from(args)
     seed = profile.seeds[0]
     torch.set_grad_enabled(False)
     world = bm.World(profile, args.runs / (profile.cache or name), args.device)
     started = time.perf_counter()
-    found = points(world, KNOBS[name], seed)
+    found = points(world, KNOBS[name], seed, args.recipe_run)
     designs, records = {}, []
     for curve, knob, value, method in found:
         designs[method.name], budget = bm.generate(method, profile.n, profile.batch, seed, world.device)
