@@ -1,7 +1,7 @@
 """One table, one oracle, every method, at several seeds and grouped by reward-oracle budget.
 
     python bench/bench_methods.py --quick    # CPU profile: n = 64, 1 seed, tiny training budgets (≤ 15 min)
-    python bench/bench_methods.py --cpu      # the quick profile at seeds 0 1 2 (about 35 min on 2 cores)
+    python bench/bench_methods.py --cpu      # the quick profile at seeds 0 1 2 (about 30 min on 2 cores)
     python bench/bench_methods.py --full     # GPU profile (default): n = 640, seeds 0 1 2
 
 Methods: pretrained sampling, best-of-N, reward-gradient guidance, SVDD-style search, SMC, DAV (a
@@ -312,7 +312,7 @@ def parser(description: str = __doc__, trained_models: bool = True) -> argparse.
     p = argparse.ArgumentParser(description=description.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="CPU profile: n = 64, 1 seed, tiny training budgets")
-    mode.add_argument("--cpu", action="store_true", help="the quick profile at seeds 0 1 2 (about 35 min on 2 cores)")
+    mode.add_argument("--cpu", action="store_true", help="the quick profile at seeds 0 1 2 (about 30 min on 2 cores)")
     mode.add_argument("--full", action="store_true", help="GPU profile (the default): n = 640, seeds 0 1 2")
     p.add_argument("--n", type=int, help="designs per method and seed (default: the profile's)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the profile's)")
@@ -364,7 +364,7 @@ SVDD, SMC and DRAKES-style are compared at one total reward-oracle budget for th
 Machine: {machine()}, device {world.device}; {minutes:.1f} min wall-clock.
 
 Reproduce: `python bench/bench_methods.py --quick` (CPU, one seed, ≤ 15 min on 2 cores),
-`python bench/bench_methods.py --cpu` (the same at seeds 0 1 2, about 35 min) or
+`python bench/bench_methods.py --cpu` (the same at seeds 0 1 2, about 30 min) or
 `python bench/bench_methods.py --full` (GPU). Trained models are cached in `runs/bench_methods/<profile>/`
 (the cpu profile shares the quick one's).
 Raw tables: `docs/runs/methods{suffix}.csv` (mean, sd), `docs/runs/methods_seeds{suffix}.csv` (per seed).
