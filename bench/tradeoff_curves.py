@@ -17,7 +17,6 @@ docs/tradeoff_reward_vs_diversity.png and docs/runs/tradeoff.csv.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_methods as bm  # noqa: E402
 
 from dnadav.align.search import SearchConfig  # noqa: E402
+from dnadav.checkpoints import read_config  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = N
         )
         add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
     recipe = recipe_run or world.shipped_recipe(seed)
-    for k in range(1, json.loads((recipe / "config.json").read_text())["align_config"]["iterations"] + 1):
+    for k in range(1, read_config(recipe)["align_config"]["iterations"] + 1):
         model = world.load(recipe / "iterations" / f"iteration-{k}")
         add("DAV (shipped recipe, plain)", "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
     for lam in knobs.dav_kl:

@@ -39,15 +39,13 @@ class AlignConfig:
     def from_dict(cls, values: dict) -> AlignConfig:
         """The config a checkpoint's ``align_config`` records (``as_dict``'s inverse); keys a run made
         before a field existed take that field's default. ValueError names any key it does not know."""
-        parts = {"search": SearchConfig, "distill": DistillConfig}
-        values = {**values, "search": dict(values.get("search", {}))}
-        if values["search"].pop("extra", None):  # older runs (the shipped models) recorded it empty; it is gone
+        search = dict(values.get("search", {}))
+        if search.pop("extra", None):  # older runs (the shipped models) recorded it empty; it is gone
             raise ValueError("search: key extra is no longer supported")
-        known = {f.name for f in fields(cls)}
-        for name, part in [("align_config", cls), *parts.items()]:
-            given = values if part is cls else values.get(name, {})
-            unknown = sorted(set(given) - ({f.name for f in fields(part)} if part is not cls else known))
+        parts = {"search": (SearchConfig, search), "distill": (DistillConfig, values.get("distill", {}))}
+        for name, (kind, given) in [("align_config", (cls, values)), *parts.items()]:
+            unknown = sorted(set(given) - {f.name for f in fields(kind)})
             if unknown:
                 raise ValueError(f"{name}: unknown key(s) {', '.join(unknown)}")
         top = {k: v for k, v in values.items() if k not in parts}
-        return cls(**top, **{k: part(**values[k]) for k, part in parts.items() if k in values})
+        return cls(**top, **{k: kind(**given) for k, (kind, given) in parts.items() if k in values})

@@ -113,9 +113,8 @@ class _KeepIterations(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_rank == 0:
-            k = trainer.current_epoch + 1
-            model = copy.deepcopy(pl_module.model).cpu().eval()
-            save_denoiser(self.folder / f"iteration-{k}", model, {**self.metadata, "iteration": k})
+            k = trainer.current_epoch + 1  # save_denoiser copies the weights to the CPU itself
+            save_denoiser(self.folder / f"iteration-{k}", pl_module.model, {**self.metadata, "iteration": k})
 
 
 def fit_em(
