@@ -42,7 +42,7 @@ def margin_objective(target: str) -> str:
 def measure(cell: str, n: int, seed: int = 0) -> list[dict]:
     """Rows (aligned, prior, real target, real off-target) for one cell type."""
     import dnadav
-    from dnadav.designer import default_model_for
+    from dnadav.jobs.design import default_model_for
 
     model, aligned = default_model_for(cell)
     if not aligned:
@@ -155,7 +155,7 @@ def objective_words(objective: str | None, name: str) -> str:
 
 def write_card(cell: str, rows: list[dict], iteration_note: str = "") -> Path:
     """``models/<cell>_aligned/card.md`` from the model's manifest and history and the measured ``rows``."""
-    from dnadav.diffusion.checkpoint import resolve_model_dir
+    from dnadav.dna.checkpoint import resolve_model_dir
     from dnadav.io import sha256_file
 
     folder = resolve_model_dir(f"{cell}_aligned")

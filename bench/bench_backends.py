@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
 
-from dnadav.diffusion.checkpoint import load_denoiser  # noqa: E402
+from dnadav.dna.checkpoint import load_denoiser  # noqa: E402
 
 ROWS, CALLS = 64, 10
 

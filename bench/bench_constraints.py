@@ -23,8 +23,8 @@ FORBID, GC, PREFIX = "BsaI,BsmBI", "0.40:0.60", "ACGTACGTACGTACGTACGT"
 def measure(n: int, seed: int, constrained: bool) -> dict:
     import dnadav
     from dnadav.constraints import spec_from_options
+    from dnadav.dna.tokens import strings_to_tokens, tokens_to_onehot
     from dnadav.loaders import load_oracle
-    from dnadav.seq import strings_to_tokens, tokens_to_onehot
 
     spec = spec_from_options(forbid=FORBID, gc=GC, prefix=PREFIX)
     started = time.perf_counter()

@@ -5,7 +5,7 @@
     python bench/bench_methods.py --full     # GPU profile (default): n = 640, seeds 0 1 2
 
 Methods: pretrained sampling, best-of-N, reward-gradient guidance, SVDD-style search, SMC, DAV (a
-model aligned here with ``dnadav.align.run.align``), DAV-KL (the same run with λ > 0), DRAKES-style
+model aligned here with ``dnadav.jobs.align.align``), DAV-KL (the same run with λ > 0), DRAKES-style
 reverse-KL fine-tuning (``dnadav.baselines.drakes``), the DAV posterior (aligned model + search) and the
 shipped ``hepg2_aligned``. Every row is run at every seed (sampling seed; trained rows are trained once
 per seed) and reported as mean ± sd. Budgets are counted, not estimated: reward-oracle calls
@@ -57,9 +57,9 @@ from methods_table import (  # noqa: E402, F401  (re-exported for tradeoff_curve
     summarise,
 )
 
-from dnadav.align.config import AlignConfig  # noqa: E402
-from dnadav.align.search import SearchConfig  # noqa: E402
 from dnadav.baselines.drakes import DrakesConfig, finetune  # noqa: E402
+from dnadav.core.search import SearchConfig  # noqa: E402
+from dnadav.dna.config import AlignConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LENGTH = 200
@@ -127,7 +127,7 @@ def _same(saved: dict, wanted: dict) -> bool:
 def train_dav(config: AlignConfig, folder: Path, keep_iterations: bool = False) -> Path:
     """``align(config)`` into ``folder`` unless a finished run with the same config is there
     (``keep_iterations``: each iteration's model too, in ``folder/iterations/iteration-k``)."""
-    from dnadav.align.run import align
+    from dnadav.jobs.align import align
 
     if (folder / "model.pt").is_file():
         saved = json.loads((folder / "config.json").read_text()).get("align_config", {})
@@ -150,7 +150,7 @@ def drakes_config(profile: Profile, seed: int, beta: float | None = None) -> Dra
 def train_drakes(config: DrakesConfig, folder: Path, prior, prior_config: dict, reward_fn, device) -> Path:
     """``finetune`` the prior into ``folder`` (model.pt, config.json with the DRAKES config and its
     budget, history.json) unless the same run is there."""
-    from dnadav.diffusion.checkpoint import model_schedule, save_denoiser
+    from dnadav.dna.checkpoint import model_schedule, save_denoiser
 
     if (folder / "model.pt").is_file():
         saved = json.loads((folder / "config.json").read_text()).get("drakes_config", {})
@@ -180,7 +180,7 @@ class World:
     """The shipped prior, aligned model and HepG2 oracles on one device, and the profile's trained rows."""
 
     def __init__(self, profile: Profile, runs: Path, device, dav_kl_model=None, drakes_model=None):
-        from dnadav.diffusion.checkpoint import load_denoiser, model_schedule
+        from dnadav.dna.checkpoint import load_denoiser, model_schedule
         from dnadav.oracles import load_oracle
 
         self.profile, self.runs, self.device = profile, runs, torch.device(device)
@@ -191,7 +191,7 @@ class World:
         self.dav_kl_model, self.drakes_model = dav_kl_model, drakes_model
 
     def load(self, folder: Path):
-        from dnadav.diffusion.checkpoint import load_denoiser
+        from dnadav.dna.checkpoint import load_denoiser
 
         return load_denoiser(folder, self.device)[0]
 
@@ -352,7 +352,7 @@ denoiser, for all n designs at sampling time and, separately, in training (E-ste
 Rows are grouped by budget. **Equal sampling budget**: SVDD (M children per step), SMC (a population of
 M particles per design, resampled at ESS < 0.5, one final particle kept per design) and the DAV posterior
 (M children per step on a DAV model) all score n·M·T sequences. **Equal training budget**: DAV and
-DAV-KL (`dnadav.align.run.align`: {a.iterations} iteration(s) × {a.sequences_per_iteration} sequences ×
+DAV-KL (`dnadav.jobs.align.align`: {a.iterations} iteration(s) × {a.sequences_per_iteration} sequences ×
 M = {a.search.num_children} × T = {a.search.num_steps}, α = {a.search.reward_temperature}) and DRAKES-style
 (`dnadav.baselines.drakes.finetune`: {dr.iterations} steps × batch {dr.batch_size}, T = {dr.num_steps}, gradient
 through the last {dr.truncate_steps}, β = {dr.kl_weight}, lr {dr.lr:g}) make the same number of reward calls;

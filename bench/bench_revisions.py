@@ -26,8 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 ESTEP = r"""
 import time, torch
 torch.set_num_threads(2)
-from dnadav.align.search import SearchConfig, search
-from dnadav.diffusion import load_denoiser, LogLinearSchedule
+from dnadav.core.search import SearchConfig
+from dnadav.dna.search import search
+from dnadav.dna import load_denoiser, LogLinearSchedule
 from dnadav.oracles import load_oracle
 model, _ = load_denoiser("hepg2_aligned")
 oracle = load_oracle("hepg2", role="reward")

@@ -3,7 +3,7 @@
     python bench/bench_speed.py [--repeats 3] [--quick]
 
 (a) ms per row of the shipped aligned denoiser and the HepG2 reward oracle at chunk sizes 16..512
-    (sizes alternate within each round; the min over rounds is reported) -> dnadav.batching.CPU_MAX_BATCH.
+    (sizes alternate within each round; the min over rounds is reported) -> dnadav.core.batching.CPU_MAX_BATCH.
 (b) E-step efficiency = search() wall time / time spent inside its network and oracle calls
     (same calls, same chunking), B = 64, M = 8, T = 32. Goal ≤ 1.10.
 (c) dnadav's E-step against a re-implementation of the published loop structure (bench/published_loop.py:
@@ -63,7 +63,8 @@ def sweep(net, oracle, rows: int, repeats: int) -> dict[int, tuple[float, float]
 
 def estep_efficiency(net, oracle, b: int, m: int, steps: int, repeats: int) -> tuple[float, float]:
     """(min wall seconds, min wall / time inside network+oracle calls) of search() over ``repeats`` runs."""
-    from dnadav.align.search import SearchConfig, search
+    from dnadav.core.search import SearchConfig
+    from dnadav.dna.search import search
 
     walls, ratios = [], []
     for repeat in range(repeats):
@@ -87,7 +88,8 @@ def against_published(net, oracle, b: int, m: int, steps: int, repeats: int) -> 
     """Alternating runs of dnadav's search and the published loop structure (bench/published_loop.py)."""
     from published_loop import published_loop_search
 
-    from dnadav.align.search import SearchConfig, search
+    from dnadav.core.search import SearchConfig
+    from dnadav.dna.search import search
 
     ours, theirs, calls = [], [], {}
     with torch.inference_mode():
@@ -125,7 +127,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs, writes nothing")
     args = parser.parse_args()
-    from dnadav.diffusion.checkpoint import load_denoiser
+    from dnadav.dna.checkpoint import load_denoiser
     from dnadav.oracles import load_oracle
 
     net, _ = load_denoiser("hepg2_aligned")

@@ -18,11 +18,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.search import SearchConfig, search
 from dnadav.baselines.drakes import DrakesConfig
-from dnadav.diffusion import sample
-from dnadav.seq import tokens_to_onehot, tokens_to_strings
+from dnadav.core.search import SearchConfig
+from dnadav.dna import sample
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.search import search
+from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 
 BUDGET = ("oracle_calls", "network_sequences", "train_oracle_calls", "train_network_sequences", "seconds")
 METRICS = (

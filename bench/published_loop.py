@@ -5,7 +5,7 @@ each of the M candidates in turn, samples a candidate for every sequence from th
 calls the denoiser on the B candidates (batch B) to get x̂0, and scores x̂0's argmax with the reward
 oracle (batch B); the candidate weights are softmax(r/α) per sequence. No x̂0 is reused across steps.
 The maths of one step (the masked reverse step, the plug-in value, the per-sequence choice) is the
-same as ``dnadav.align.search``: only the batching and the reuse differ, which is what the
+same as ``dnadav.core.search``: only the batching and the reuse differ, which is what the
 comparison in ``bench/bench_speed.py`` measures. Not used by the package.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from dnadav.diffusion.gumbel import gumbel_argmax
-from dnadav.diffusion.sampler import MaskedDiffusion
+from dnadav.core.gumbel import gumbel_argmax
+from dnadav.dna.sampler import MaskedDiffusion
 
 
 @torch.no_grad()

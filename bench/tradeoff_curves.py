@@ -29,8 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_methods as bm  # noqa: E402
 
-from dnadav.align.search import SearchConfig  # noqa: E402
 from dnadav.checkpoints import read_config  # noqa: E402
+from dnadav.core.search import SearchConfig  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from dnadav import defaults
-from dnadav.designer import DesignResult
 from dnadav.errors import InputError
+from dnadav.jobs.design import DesignResult
 from dnadav.loaders import load_model, load_oracle
 
 __all__ = ["Designs", "Report", "design", "evaluate", "load_model", "load_oracle"]
@@ -131,8 +131,8 @@ def design(
     do not depend on it. ``precision="bf16"``: the denoiser under bf16 autocast (faster where the
     hardware has bf16; other sequences than float32's for the same seed).
     """
-    from dnadav.designer import design as run_design
     from dnadav.io import current_command
+    from dnadav.jobs.design import design as run_design
 
     bars: list = []
 

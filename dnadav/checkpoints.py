@@ -5,7 +5,7 @@ Saving and loading go through here so every kind gets the same guarantees: write
 loading never unpickles objects (``torch.load(..., weights_only=True)``), and a bad checkpoint — a
 pickle that is not plain tensors, a truncated file, weights of another architecture, a missing or
 unreadable config — is an ``InputError`` naming the folder and the problem (the CLI exits with 2).
-Kind-specific modules (``dnadav.diffusion.checkpoint``, the oracle registry) say *what* to build.
+Kind-specific modules (``dnadav.dna.checkpoint``, the oracle registry) say *what* to build.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The one home of the defaults the CLI, the Python API and the docs share (glossary names from
-docs/concepts.md). ``dnadav.align.config.AlignConfig`` holds the same numbers for a DAV run
+docs/concepts.md). ``dnadav.dna.config.AlignConfig`` holds the same numbers for a DAV run
 (tests/test_api.py checks that they agree).
 """
 

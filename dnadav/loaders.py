@@ -25,9 +25,10 @@ def load_model(name_or_path: str | Path = "hepg2", device: torch.device | str = 
     model.pt + config.json, or a published DRAKES MDLM ``.ckpt`` (raw weights, as DRAKES sampled;
     see ``dnadav.published``), in eval mode. ``.config_dict`` holds its config, ``.checkpoint_file``
     the weights file (for manifests), ``.length`` the length it was trained on."""
-    from dnadav.diffusion.checkpoint import load_denoiser, model_length
+    from dnadav.dna.checkpoint import model_length
+    from dnadav.published.loaders import load_denoiser_any
 
-    model, config = load_denoiser(name_or_path, device)
+    model, config = load_denoiser_any(name_or_path, device)
     model.config_dict = config
     model.length = model_length(config)
     return model

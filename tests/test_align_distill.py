@@ -8,10 +8,10 @@ from statistics import fmean
 import pytest
 import torch
 
-from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
-from dnadav.align.protocols import Trajectory
-from dnadav.align.search import SearchConfig, search
-from dnadav.diffusion import (
+from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
+from dnadav.core.search import SearchConfig
+from dnadav.core.trajectory import Trajectory
+from dnadav.dna import (
     ConvDenoiser,
     ConvDenoiserConfig,
     LogLinearSchedule,
@@ -19,7 +19,8 @@ from dnadav.diffusion import (
     transition_log_prob,
     x0_log_probs,
 )
-from dnadav.seq import MASK_INDEX
+from dnadav.dna.search import search
+from dnadav.dna.tokens import MASK_INDEX
 
 
 def tiny_model(seed: int = 0) -> ConvDenoiser:

@@ -6,13 +6,13 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.distill import DistillConfig
-from dnadav.align.run import fit_em
-from dnadav.align.search import SearchConfig
-from dnadav.align.trainer import DAVModule
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, sample
-from dnadav.seq import tokens_to_onehot
+from dnadav.core.distill import DistillConfig
+from dnadav.core.em import fit_em
+from dnadav.core.search import SearchConfig
+from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, sample
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.em import MaskedDAVModule as DAVModule
+from dnadav.dna.tokens import tokens_to_onehot
 
 LENGTH = 12
 

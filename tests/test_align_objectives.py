@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 import torch
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.run import fit_em
-from dnadav.align.search import SearchConfig
-from dnadav.align.trainer import DAVModule
 from dnadav.commands.align import add_parser, config_from_args
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule
+from dnadav.core.em import fit_em
+from dnadav.core.search import SearchConfig
+from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.em import MaskedDAVModule as DAVModule
 from dnadav.errors import InputError
 from dnadav.objectives import make_objective
 from dnadav.oracles import CellTypeOracle
@@ -114,7 +114,7 @@ def test_bad_align_options_are_one_line_errors(argv, message):
 
 
 def test_align_config_round_trips_through_a_checkpoint_dict():
-    from dnadav.align.distill import DistillConfig
+    from dnadav.core.distill import DistillConfig
 
     config = AlignConfig(
         iterations=5,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dnadav.align.distill import DistillConfig, distill_loss, paper_kept_steps, transition_batch, transition_pairs
-from dnadav.align.presets import preset
-from dnadav.align.search import SearchConfig, search
-from dnadav.diffusion.sampler import MaskedDiffusion
-from dnadav.seq import MASK_INDEX
+from dnadav.core.distill import DistillConfig, distill_loss, paper_kept_steps, transition_batch, transition_pairs
+from dnadav.core.search import SearchConfig
+from dnadav.dna.presets import preset
+from dnadav.dna.sampler import MaskedDiffusion
+from dnadav.dna.search import search
+from dnadav.dna.tokens import MASK_INDEX
 from tests.toys import ExactDenoiser, random_distribution
 
 
@@ -39,7 +40,7 @@ def test_recording_changes_nothing_and_records_the_chosen_childs_estimate(mode):
 
 def test_paper_skip_steps_count_or_fraction():
     trajectory_states = torch.full((5, 2, 3), MASK_INDEX)
-    from dnadav.align.protocols import Trajectory
+    from dnadav.core.trajectory import Trajectory
 
     times = torch.linspace(1, 0, 5)
     traj = Trajectory(trajectory_states, times, None, torch.zeros(4, 2, 4, 3))

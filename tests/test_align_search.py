@@ -9,9 +9,10 @@ import math
 import pytest
 import torch
 
-from dnadav.align.search import SearchConfig, search, search_process, soft_value, systematic_resample, value_potential
-from dnadav.diffusion import LogLinearSchedule, MaskedDiffusion
-from dnadav.seq import MASK_INDEX, tokens_to_onehot
+from dnadav.core.search import SearchConfig, search_process, soft_value, systematic_resample, value_potential
+from dnadav.dna import LogLinearSchedule, MaskedDiffusion
+from dnadav.dna.search import search
+from dnadav.dna.tokens import MASK_INDEX, tokens_to_onehot
 from tests.toys import ExactDenoiser, RecordingProcess, TimeDependentDenoiser, random_distribution
 
 LENGTH = 3

@@ -30,7 +30,7 @@ def test_top_level_names_are_the_api_functions():
 
 
 def test_align_defaults_live_in_one_place():
-    from dnadav.align.config import AlignConfig
+    from dnadav.dna.config import AlignConfig
 
     config = AlignConfig()
     assert config.search.num_children == defaults.NUM_CHILDREN
@@ -73,7 +73,7 @@ def test_design_refuses_lengths_and_temperatures_it_was_not_made_for():
 def test_design_uses_the_schedule_in_the_model_config(tmp_path, monkeypatch):
     import shutil
 
-    from dnadav.diffusion.checkpoint import resolve_model_dir
+    from dnadav.dna.checkpoint import resolve_model_dir
 
     folder = tmp_path / "cosine_model"
     shutil.copytree(resolve_model_dir("dhs_prior"), folder)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from dnadav.baselines.drakes import DrakesConfig, drakes_loss, finetune, relaxed_trajectory
-from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
-from dnadav.seq import NUM_BASES
+from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.dna.tokens import NUM_BASES
 
 
 class StepTable(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""Row chunking (dnadav.batching): chunked and unchunked calls give the same outputs on tiny models.
+"""Row chunking (dnadav.core.batching): chunked and unchunked calls give the same outputs on tiny models.
 
 search()/sample() under chunking are covered in tests/test_core_process.py; this file covers the
 helper itself, a network, an oracle and sequence_elbo."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dnadav.batching import chunked_call, default_max_batch, resolve_max_batch
-from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
-from dnadav.diffusion.masked import sequence_elbo
+from dnadav.core.batching import chunked_call, default_max_batch, resolve_max_batch
+from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.dna.masked import sequence_elbo
 from dnadav.oracles.base import CellTypeOracle
 from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.search import SearchConfig, search
 from dnadav.baselines.drakes import DrakesConfig, finetune
-from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.core.search import SearchConfig
+from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.search import search
 from dnadav.evaluate.evaluator import evaluate_sets
 from dnadav.evaluate.motifs import MotifSet
 

@@ -8,7 +8,7 @@ import torch
 
 from dnadav.checkpoints import load_state, read_checkpoint, save_checkpoint
 from dnadav.cli import main
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, load_denoiser, save_denoiser
+from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, load_denoiser, save_denoiser
 from dnadav.errors import InputError
 from dnadav.loaders import load_oracle
 

@@ -52,7 +52,7 @@ def test_info_file_reports_counts_and_header_values(tmp_path, capsys):
     assert main(["data", "info", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"{path}: 2 records of 4 bp" in out and "reward: mean 2" in out
-    assert "mean GC 0.750" in out  # ACGT 0.5, GGCC 1.0 (dnadav.seq.gc_content)
+    assert "mean GC 0.750" in out  # ACGT 0.5, GGCC 1.0 (dnadav.dna.tokens.gc_content)
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,12 @@ import math
 import pytest
 import torch
 
-from dnadav.align.search import SearchConfig, search
-from dnadav.batching import chunked_call, resolve_max_batch
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, MaskedDiffusion, sample
-from dnadav.diffusion.sampler import reverse_log_probs
-from dnadav.seq import MASK_INDEX
+from dnadav.core.batching import chunked_call, resolve_max_batch
+from dnadav.core.search import SearchConfig
+from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, MaskedDiffusion, sample
+from dnadav.dna.sampler import reverse_log_probs
+from dnadav.dna.search import search
+from dnadav.dna.tokens import MASK_INDEX
 from tests.toys import ExactDenoiser, random_distribution
 
 

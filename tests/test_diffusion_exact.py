@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from dnadav.diffusion.masked import mask_tokens, nelbo, sequence_elbo, stratified_times, x0_log_probs
-from dnadav.diffusion.sampler import reverse_log_probs, sample, time_grid, transition_log_prob
-from dnadav.diffusion.schedule import CosineSchedule, LogLinearSchedule
-from dnadav.seq import MASK_INDEX
+from dnadav.dna.masked import mask_tokens, nelbo, sequence_elbo, stratified_times, x0_log_probs
+from dnadav.dna.sampler import reverse_log_probs, sample, time_grid, transition_log_prob
+from dnadav.dna.schedule import CosineSchedule, LogLinearSchedule
+from dnadav.dna.tokens import MASK_INDEX
 from tests.toys import (
     ExactDenoiser,
     TableDenoiser,

@@ -2,8 +2,8 @@
 
 import torch
 
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, load_denoiser, sample, save_denoiser
-from dnadav.diffusion.masked import nelbo, sequence_elbo, stratified_times
+from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, load_denoiser, sample, save_denoiser
+from dnadav.dna.masked import nelbo, sequence_elbo, stratified_times
 
 MODE_A = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])  # ACGTACGT
 MODE_B = torch.tensor([3, 3, 2, 2, 1, 1, 0, 0])  # TTGGCCAA

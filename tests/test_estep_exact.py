@@ -11,10 +11,11 @@ import math
 
 import torch
 
-from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
-from dnadav.align.search import SearchConfig, search, systematic_resample
-from dnadav.diffusion import MaskedDiffusion
-from dnadav.seq import MASK_INDEX, tokens_to_onehot
+from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs
+from dnadav.core.search import SearchConfig, systematic_resample
+from dnadav.dna import MaskedDiffusion
+from dnadav.dna.search import search
+from dnadav.dna.tokens import MASK_INDEX, tokens_to_onehot
 from tests.toys import ExactDenoiser, all_sequences, random_distribution
 
 

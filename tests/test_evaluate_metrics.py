@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from dnadav.dna.tokens import strings_to_tokens
 from dnadav.evaluate import metrics
-from dnadav.seq import strings_to_tokens
 
 
 def kmer_index(kmer: str) -> int:

@@ -11,9 +11,9 @@ pytest.importorskip("diffusers")
 
 import torch  # noqa: E402
 
-from dnadav.align.search import SearchConfig, search_process  # noqa: E402
+from dnadav.core.protocol import sample_process  # noqa: E402
+from dnadav.core.search import SearchConfig, search_process  # noqa: E402
 from dnadav.image.ddim import GaussianDDIM, ddim_timesteps  # noqa: E402
-from dnadav.process import sample_process  # noqa: E402
 from tests.image_toys import ExactGaussianDenoiser  # noqa: E402
 
 

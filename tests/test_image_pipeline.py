@@ -13,13 +13,13 @@ pytest.importorskip("peft")
 
 import torch  # noqa: E402
 
-from dnadav.align.distill import DistillConfig, distill_loss, transition_batch, transition_pairs  # noqa: E402
-from dnadav.align.search import SearchConfig, search_process  # noqa: E402
+from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs  # noqa: E402
+from dnadav.core.protocol import sample_process  # noqa: E402
+from dnadav.core.search import SearchConfig, search_process  # noqa: E402
 from dnadav.errors import InputError  # noqa: E402
 from dnadav.image.lora import AdaptersOff, add_lora, merged_unet  # noqa: E402
 from dnadav.image.pipeline import load_pipeline  # noqa: E402
 from dnadav.image.rewards import jpeg_compressibility  # noqa: E402
-from dnadav.process import sample_process  # noqa: E402
 from tests.image_toys import write_tiny_sd_pipeline  # noqa: E402
 
 
@@ -133,7 +133,7 @@ def test_cli_sample_with_search_writes_everything_and_refuses_to_overwrite(tiny_
 
 
 def test_align_runs_with_lora_and_resumes(tiny_sd, tmp_path):
-    from dnadav.image.align import ImageAlignOptions, align_images
+    from dnadav.jobs.image_align import ImageAlignOptions, align_images
 
     options = ImageAlignOptions(pipeline=str(tiny_sd), out=tmp_path / "run", reward="jpeg_compressibility", steps=3, images=4,
                                 search=2, iterations=1, eval_images=2, lora_rank=2, lr=1e-3, quiet=True, accelerator="cpu")  # fmt: skip

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from dnadav.assets import asset_path
+from dnadav.dna.tokens import strings_to_onehot
 from dnadav.evaluate.motifs import (
     MotifSet,
     hit_thresholds,
@@ -16,7 +17,6 @@ from dnadav.evaluate.motifs import (
     motif_hit_counts,
     motif_scores,
 )
-from dnadav.seq import strings_to_onehot
 
 # "AAC": 10 counts of the consensus base per column. With pseudocount 1 spread over 4 bases,
 # p(consensus) = 10.25 / 11 and p(other) = 0.25 / 11, so log2-odds vs 0.25 are:

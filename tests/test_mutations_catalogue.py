@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-S, P, D = "dnadav/align/search.py", "dnadav/diffusion/sampler.py", "dnadav/align/distill.py"
+S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from dnadav.dna.tokens import strings_to_onehot
 from dnadav.errors import InputError
 from dnadav.oracles import (
     DHS_CLASSES,
@@ -20,7 +21,6 @@ from dnadav.oracles import (
     save_oracle,
 )
 from dnadav.oracles.metrics import classification_metrics, expected_calibration_error, regression_metrics
-from dnadav.seq import strings_to_onehot
 
 GOSAI = ("hepg2", "k562", "sknsh")
 
@@ -218,8 +218,8 @@ def test_shipped_oracles_load_meet_the_contract_and_separate_hepg2_from_k562(rol
 
 
 def test_random_reverse_complement_flips_whole_sequences_from_the_given_generator():
+    from dnadav.dna.tokens import reverse_complement_onehot as rc
     from dnadav.oracles.train import random_reverse_complement
-    from dnadav.seq import reverse_complement_onehot as rc
 
     onehot = strings_to_onehot(["AACGT", "GGGTA", "CATTC", "ACCCA"] * 8)
     first = random_reverse_complement(onehot, generator=torch.Generator().manual_seed(3))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dnadav.diffusion import ConvDenoiser, ConvDenoiserConfig, sample
+from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, sample
 from dnadav.errors import InputError
 from dnadav.precision import AutocastDenoiser, with_precision
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnadav.diffusion.masked import x0_log_probs
-from dnadav.diffusion.sampler import reverse_log_probs, sample
-from dnadav.diffusion.schedule import LogLinearSchedule
+from dnadav.dna.masked import x0_log_probs
+from dnadav.dna.sampler import reverse_log_probs, sample
+from dnadav.dna.schedule import LogLinearSchedule
 from dnadav.errors import InputError
 from dnadav.published.drakes_mdlm import (
     DrakesConfig,

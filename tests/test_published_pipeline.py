@@ -35,9 +35,9 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     assert main([*argv, "--channels", "16", "--blocks", "2", "--out", str(prior), "--accelerator", "cpu", "--quiet"]) == 0
     assert json.loads((prior / "config.json").read_text())["length"] == 200
 
-    from dnadav.align.config import AlignConfig
-    from dnadav.align.run import align
-    from dnadav.align.search import SearchConfig
+    from dnadav.core.search import SearchConfig
+    from dnadav.dna.config import AlignConfig
+    from dnadav.jobs.align import align
 
     config = AlignConfig(
         oracle=str(oracles),  # the pair folder: reward/ for the search, eval/ for the held-out log
@@ -52,7 +52,7 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     record = align(config, tmp_path / "aligned", accelerator="cpu", progress=False, keep_iterations=True)
     assert "model_sha256" in record and (tmp_path / "aligned" / "model.pt").is_file()
     # every iteration's model is kept, loadable, and the last one is the run's model
-    from dnadav.diffusion.checkpoint import load_denoiser
+    from dnadav.dna.checkpoint import load_denoiser
 
     final = load_denoiser(tmp_path / "aligned")[0].state_dict()
     kept = [load_denoiser(tmp_path / "aligned" / "iterations" / f"iteration-{k}") for k in (1, 2)]
@@ -61,7 +61,7 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     assert not all(torch.equal(final[n], w) for n, w in kept[0][0].state_dict().items())
 
     from dnadav.data import write_fasta
-    from dnadav.designer import design
+    from dnadav.jobs.design import design
 
     result = design(oracle=str(oracles), num_sequences=6, model=str(tmp_path / "aligned"), num_steps=4, seed=1)
     assert len(result.sequences) == 6 and all(len(s) == 200 and set(s) <= set("ACGT") for s in result.sequences)
@@ -72,7 +72,7 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     # evaluate: the CLI's reference set is DHS-only today (`--oracle PAIR` fails on the DHS cell-type
     # name), so the evaluator is driven directly with DRAKES's reference set, the Gosai train rows
     # and the Gosai prior; drakes_table relabels the summary in DRAKES's column names.
-    from dnadav.diffusion.checkpoint import load_prior
+    from dnadav.dna.checkpoint import load_prior
     from dnadav.evaluate.evaluator import evaluate_sets
     from dnadav.evaluate.reference import gosai_reference_sequences
     from dnadav.oracles import load_oracle

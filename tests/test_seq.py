@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from dnadav.errors import InputError
-from dnadav.seq import (
+from dnadav.dna.tokens import (
     MASK_INDEX,
     gc_content,
     gc_count,
@@ -14,6 +13,7 @@ from dnadav.seq import (
     tokens_to_onehot,
     tokens_to_strings,
 )
+from dnadav.errors import InputError
 
 
 def test_round_trip_and_layout():
@@ -63,7 +63,7 @@ def test_onehot_reverse_complement_matches_the_token_one_and_keeps_masks():
 
 
 def test_reverse_complement_and_gc_have_one_home():
-    """metrics, the oracle CNN and oracle training call dnadav.seq; nobody keeps a copy."""
+    """metrics, the oracle CNN and oracle training call dnadav.dna.tokens; nobody keeps a copy."""
     from dnadav.evaluate import metrics
     from dnadav.oracles import cnn, train
 

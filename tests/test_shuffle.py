@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from dnadav.dna.tokens import strings_to_tokens
 from dnadav.oracles import dinucleotide_shuffle
-from dnadav.seq import strings_to_tokens
 
 
 def dinucleotide_counts(tokens: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,8 @@ import itertools
 
 import torch
 
-from dnadav.diffusion.sampler import MaskedDiffusion
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.dna.sampler import MaskedDiffusion
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 
 def all_sequences(length: int) -> torch.Tensor:

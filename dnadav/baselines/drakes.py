@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from dnadav.diffusion.gumbel import gumbel_noise
-from dnadav.diffusion.masked import Denoiser
-from dnadav.diffusion.sampler import MaskedDiffusion
-from dnadav.diffusion.schedule import Schedule
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.core.gumbel import gumbel_noise
+from dnadav.dna.masked import Denoiser
+from dnadav.dna.sampler import MaskedDiffusion
+from dnadav.dna.schedule import Schedule
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 __all__ = ["DrakesConfig", "relaxed_trajectory", "drakes_loss", "finetune"]
 

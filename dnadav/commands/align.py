@@ -37,7 +37,7 @@ _PRESET_OPTIONS = {
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from dnadav import defaults
-    from dnadav.align.presets import PRESETS
+    from dnadav.dna.presets import PRESETS
 
     parser = subparsers.add_parser(
         "align",
@@ -97,7 +97,7 @@ def config_from_args(args: argparse.Namespace):
     """The ``AlignConfig`` of parsed ``dnadav align`` options (preset first, given options over it)."""
     import dataclasses
 
-    from dnadav.align.presets import preset
+    from dnadav.dna.presets import preset
 
     whole = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples")
     for name in whole:  # counts: ≥ 1
@@ -148,7 +148,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from dnadav.align.run import align
+    from dnadav.jobs.align import align
 
     if (args.out / "model.pt").exists() and not args.force:
         raise InputError(f"{args.out}: already holds a finished run (model.pt); pass --force to start again")

@@ -55,8 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dnadav.api import design
-    from dnadav.designer import _check_settings, default_model_for
     from dnadav.io import check_writable
+    from dnadav.jobs.design import _check_settings, default_model_for
     from dnadav.loaders import load_oracle
 
     _check_settings(args.n, args.steps, args.children, args.temperature)  # fail before any work

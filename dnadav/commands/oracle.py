@@ -188,11 +188,11 @@ def _info(name: str, role: str) -> int:
 def _score(path: Path, name: str, role: str) -> int:
     import torch
 
-    from dnadav.batching import default_max_batch
+    from dnadav.core.batching import default_max_batch
     from dnadav.data import read_sequences
+    from dnadav.dna.tokens import strings_to_onehot
     from dnadav.loaders import oracle_length
     from dnadav.oracles.registry import load_oracle
-    from dnadav.seq import strings_to_onehot
 
     oracle = load_oracle(name, role=role)
     table = read_sequences(path, length=oracle_length(oracle))  # a bad record or length: one-line error

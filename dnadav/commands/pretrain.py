@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
 from dnadav.commands.shared_options import check_number
-from dnadav.diffusion.backbone import ConvDenoiserConfig
+from dnadav.dna.backbone import ConvDenoiserConfig
 from dnadav.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -77,7 +77,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dnadav.diffusion.pretrain import PretrainConfig, pretrain
+    from dnadav.jobs.pretrain import PretrainConfig, pretrain
 
     _check_options(args)
     if (args.out / "model.pt").exists() and not args.force:

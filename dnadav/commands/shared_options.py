@@ -41,7 +41,7 @@ def add_max_batch_option(parser: argparse.ArgumentParser) -> None:
 
 
 def max_batch_value(text: str) -> int | str | None:
-    """``--max-batch`` as ``dnadav.batching.resolve_max_batch`` takes it; InputError on anything else."""
+    """``--max-batch`` as ``dnadav.core.batching.resolve_max_batch`` takes it; InputError on anything else."""
     if text == "auto":
         return "auto"
     try:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import torch
 
-from dnadav.constraints.sites import iupac_reverse_complement
-from dnadav.seq import NUM_BASES
+from dnadav.constraints.sites import iupac_reverse_complement, iupac_rows
+from dnadav.dna.tokens import NUM_BASES
 
 __all__ = ["count_violations", "site_hits"]
 
 
 def _iupac_mask(pattern: str) -> torch.Tensor:
-    from dnadav.constraints.constraint import _iupac_rows
-
-    return _iupac_rows(pattern).float()
+    return iupac_rows(pattern).float()
 
 
 def site_hits(onehot_windows_source: torch.Tensor, pattern: str) -> torch.Tensor:

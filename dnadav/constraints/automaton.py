@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from dnadav.seq import ALPHABET
+from dnadav.dna.tokens import ALPHABET
 
 __all__ = ["SiteAutomaton", "build_automaton"]
 

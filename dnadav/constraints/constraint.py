@@ -14,17 +14,12 @@ import torch
 
 from dnadav.constraints.automaton import SiteAutomaton, build_automaton
 from dnadav.constraints.reach import ReachSpace, completion_table, contains_start
-from dnadav.constraints.sites import IUPAC, site_words
+from dnadav.constraints.sites import iupac_rows, site_words
 from dnadav.constraints.step import StepStats, constrained_step
+from dnadav.dna.tokens import ALPHABET, MASK_INDEX, NUM_BASES
 from dnadav.errors import InputError
-from dnadav.seq import ALPHABET, MASK_INDEX, NUM_BASES
 
 __all__ = ["SequenceConstraint"]
-
-
-def _iupac_rows(text: str) -> torch.Tensor:
-    """``[len, 4]`` bool: the bases each IUPAC letter allows."""
-    return torch.tensor([[base in IUPAC[c] for base in ALPHABET] for c in text], dtype=torch.bool).reshape(len(text), NUM_BASES)
 
 
 class SequenceConstraint:
@@ -68,12 +63,12 @@ class SequenceConstraint:
         if spec.template:
             if len(spec.template) != length:
                 raise InputError(f"--template has {len(spec.template)} letters; the sequences have {length}")
-            allowed &= _iupac_rows(spec.template)
+            allowed &= iupac_rows(spec.template)
         for name, text, start in (("--prefix", spec.prefix, 0), ("--suffix", spec.suffix, length - len(spec.suffix))):
             if len(text) > length:
                 raise InputError(f"{name} has {len(text)} letters; the sequences have {length}")
             if text:
-                allowed[start : start + len(text)] &= _iupac_rows(text)
+                allowed[start : start + len(text)] &= iupac_rows(text)
         empty = torch.nonzero(~allowed.any(dim=-1)).flatten()
         if len(empty):
             raise InputError(

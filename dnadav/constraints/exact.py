@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from dnadav.constraints.reach import ReachSpace
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 __all__ = ["SetDP", "build"]
 

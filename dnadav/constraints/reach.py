@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 __all__ = [
     "ReachSpace",

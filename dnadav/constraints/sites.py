@@ -9,9 +9,21 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import torch
+
+from dnadav.dna.tokens import ALPHABET, NUM_BASES
 from dnadav.errors import InputError
 
-__all__ = ["ENZYMES", "IUPAC", "MAX_WORDS_PER_SITE", "Site", "iupac_reverse_complement", "resolve_site", "site_words"]
+__all__ = [
+    "ENZYMES",
+    "IUPAC",
+    "MAX_WORDS_PER_SITE",
+    "Site",
+    "iupac_reverse_complement",
+    "iupac_rows",
+    "resolve_site",
+    "site_words",
+]
 
 # Recognition sequences (5'→3', top strand) of enzymes used in cloning (Golden Gate, classic MCS).
 ENZYMES: dict[str, str] = {
@@ -101,3 +113,8 @@ def site_words(sites: list[Site] | tuple[Site, ...]) -> list[str]:
         words.update(_expand(site.pattern))
         words.update(_expand(iupac_reverse_complement(site.pattern)))
     return sorted(words)
+
+
+def iupac_rows(text: str) -> torch.Tensor:
+    """``[len, 4]`` bool: the bases each IUPAC letter allows."""
+    return torch.tensor([[base in IUPAC[c] for base in ALPHABET] for c in text], dtype=torch.bool).reshape(len(text), NUM_BASES)

@@ -30,9 +30,9 @@ import torch
 
 from dnadav.constraints.exact import build
 from dnadav.constraints.reach import ReachSpace, completable_rows, completion_table, contains_start
-from dnadav.diffusion.gumbel import gumbel_argmax
-from dnadav.diffusion.gumbel import gumbel_noise as _gumbel
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.core.gumbel import gumbel_argmax
+from dnadav.core.gumbel import gumbel_noise as _gumbel
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 __all__ = ["StepStats", "propose", "constrained_step"]
 

@@ -1,23 +1,22 @@
-"""``AlignConfig``: the settings of one DAV run, kept apart from the Lightning loop so that reading or
-building a config (the CLI's parsers, presets, checkpoints) does not import Lightning."""
+"""``EMConfig``: the generic settings of one DAV run (E-step search, M-step distillation, the EM loop),
+kept apart from the Lightning loop so that reading or building a config does not import Lightning.
+A modality's run config extends it with its own fields (DNA: ``dnadav.dna.config.AlignConfig``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
-from dnadav.align.distill import DistillConfig
-from dnadav.align.search import SearchConfig
+from dnadav.core.distill import DistillConfig
+from dnadav.core.search import SearchConfig
 
-__all__ = ["AlignConfig"]
+__all__ = ["EMConfig"]
 
 
 @dataclass
-class AlignConfig:
-    """A DAV run. Defaults are sized to finish on a 2-core CPU in about a quarter of an hour."""
+class EMConfig:
+    """A DAV run, independent of the modality. Defaults are sized to finish on a 2-core CPU in about a
+    quarter of an hour for the shipped DNA model."""
 
-    oracle: str = "hepg2"
-    prior: str = "dhs"
-    length: int = 200
     iterations: int = 3  # K EM iterations (Lightning epochs)
     sequences_per_iteration: int = 64  # B, split across ranks
     search: SearchConfig = field(default_factory=lambda: SearchConfig(num_children=16, reward_temperature=0.5, num_steps=25))
@@ -26,26 +25,7 @@ class AlignConfig:
     batch_size: int = 128  # transitions per M-step batch
     lr: float = 1e-3
     gradient_clip: float | None = None  # max gradient norm of the M-step (None = no clipping)
-    eval_sequences: int = 64  # plain samples drawn after every iteration for the log
-    eval_steps: int = 25
     seed: int = 0
-    objective: str | None = None  # reward expression (docs/objectives.md); None: the oracle's log-odds
-    constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> AlignConfig:
-        """The config a checkpoint's ``align_config`` records (``as_dict``'s inverse); keys a run made
-        before a field existed take that field's default. ValueError names any key it does not know."""
-        search = dict(values.get("search", {}))
-        if search.pop("extra", None):  # older runs (the shipped models) recorded it empty; it is gone
-            raise ValueError("search: key extra is no longer supported")
-        parts = {"search": (SearchConfig, search), "distill": (DistillConfig, values.get("distill", {}))}
-        for name, (kind, given) in [("align_config", (cls, values)), *parts.items()]:
-            unknown = sorted(set(given) - {f.name for f in fields(kind)})
-            if unknown:
-                raise ValueError(f"{name}: unknown key(s) {', '.join(unknown)}")
-        top = {k: v for k, v in values.items() if k not in parts}
-        return cls(**top, **{k: kind(**given) for k, (kind, given) in parts.items() if k in values})

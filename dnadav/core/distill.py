@@ -1,5 +1,5 @@
 """DAV's M-step: forward-KL distillation of the E-step's trajectories into the model, written once
-against ``dnadav.process.ReverseProcess``.
+against ``dnadav.core.protocol.ReverseProcess``.
 
 Minimising ``KL(η ‖ p_θ)`` over the E-step's path distribution η = maximising the likelihood of the
 transitions it actually took (``objective="transitions"``): ``process.transition_log_prob``, which
@@ -23,8 +23,8 @@ from typing import Literal
 
 import torch
 
-from dnadav.align.protocols import Trajectory
-from dnadav.process import ReverseProcess
+from dnadav.core.protocol import ReverseProcess
+from dnadav.core.trajectory import Trajectory
 
 __all__ = [
     "DistillConfig",

@@ -10,23 +10,22 @@ seeded from (seed, iteration, rank), so a resumed run repeats an uninterrupted o
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.distill import distill_loss, transition_batch, transition_pairs
-from dnadav.align.protocols import RewardFn, Trajectory
-from dnadav.align.search import search_process
-from dnadav.diffusion.backbone import ConvDenoiser
-from dnadav.diffusion.sampler import MaskedDiffusion, StepConstraint
-from dnadav.diffusion.schedule import Schedule
-from dnadav.modes import eval_mode
-from dnadav.process import ReverseProcess
+from dnadav.core.config import EMConfig
+from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
+from dnadav.core.modes import eval_mode
+from dnadav.core.protocol import ReverseProcess
+from dnadav.core.search import search_process
+from dnadav.core.trajectory import RewardFn, Trajectory
 
-__all__ = ["DAVModule", "stream_seed"]
+__all__ = ["DAVModule", "fit_em", "stream_seed"]
 
 
 def stream_seed(seed: int, iteration: int, rank: int, stream: int) -> int:
@@ -37,11 +36,10 @@ def stream_seed(seed: int, iteration: int, rank: int, stream: int) -> int:
 class DAVModule(pl.LightningModule):
     """Holds the model being aligned; the frozen prior and oracles are kept out of checkpoints.
 
-    The E-step and M-step drive ``process`` (default: masked DNA diffusion around ``model`` with
-    ``schedule`` and ``config.length``); another modality passes its own process whose network is
-    ``model``, and ``make_context(num, generator)`` when its rows are conditioned (e.g. on prompts).
-    ``constraint`` (a ``StepConstraint``) is enforced on every E-step path, so the M-step trains on
-    constrained paths; ``max_batch`` rows go through the network and the reward per call.
+    The E-step and M-step drive ``process``, a modality's ``ReverseProcess`` whose network is
+    ``model`` (DNA: ``dnadav.dna.em.MaskedDAVModule`` builds it); ``make_context(num, generator)``
+    conditions the rows (e.g. on prompts). ``max_batch`` rows go through the network and the reward
+    per call.
     When the reward is a bound method of an objective with ``update`` (a ``LagrangianObjective``),
     its multipliers take one dual step after every E-step from that E-step's final sequences and
     are saved in (and restored from) the run's checkpoints.
@@ -49,26 +47,21 @@ class DAVModule(pl.LightningModule):
 
     def __init__(
         self,
-        model: ConvDenoiser | torch.nn.Module,
+        model: torch.nn.Module,
         reward_fn: RewardFn,
-        config: AlignConfig,
-        schedule: Schedule | None = None,
+        config: EMConfig,
+        process: ReverseProcess,
         prior: torch.nn.Module | None = None,
         evaluate: Callable[[torch.nn.Module, torch.Generator], dict[str, float]] | None = None,
         frozen_modules: Sequence[torch.nn.Module] = (),
-        process: ReverseProcess | None = None,
         make_context: Callable[[int, torch.Generator], torch.Tensor | None] | None = None,
-        constraint: StepConstraint | None = None,
         max_batch: int | str | None = "auto",
     ):
         super().__init__()
         self.model = model
         self.config = config
-        self.schedule = schedule
         self.max_batch = max_batch
-        if process is not None and constraint is not None:
-            raise ValueError("pass the constraint to the process, not to DAVModule, when giving a process")
-        self.process = process or MaskedDiffusion(model, config.length, schedule, constraint=constraint, max_batch=max_batch)
+        self.process = process
         if self.process.network is not model:
             raise ValueError("the process must wrap the model being aligned")
         self._make_context = make_context
@@ -186,3 +179,56 @@ class DAVModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("dav_history", []))
         self._multipliers_after = dict(checkpoint.get("objective_multipliers", {}))
+
+
+class _ReleaseProcessGroup(pl.Callback):
+    """Destroys the distributed process group when the fit is over: a spawned rank that exits with
+    it still alive can abort in gloo's threads at interpreter exit ("terminate called without an
+    active exception"), which fails the run after it has finished."""
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+
+
+def fit_em(
+    module: DAVModule,
+    out_dir: str | Path,
+    *,
+    devices: int | str = 1,
+    accelerator: str = "auto",
+    strategy: str = "auto",
+    resume: bool = True,
+    progress: bool = True,
+    callbacks: list[pl.Callback] | None = None,
+) -> pl.Trainer:
+    """Fit ``module.config.iterations`` EM iterations, checkpointing after each into
+    ``out_dir/checkpoints/last.ckpt`` and resuming from it when present and ``resume``."""
+    out_dir = Path(out_dir)
+    # save_top_k=1 without a monitor keeps the newest iteration; Lightning writes last.ckpt only
+    # alongside a saved checkpoint, so this is what makes an interrupted run resumable.
+    checkpoints = pl.callbacks.ModelCheckpoint(
+        dirpath=out_dir / "checkpoints", filename="iteration-{epoch}", save_last=True, every_n_epochs=1, save_top_k=1
+    )
+    trainer = pl.Trainer(
+        max_epochs=module.config.iterations,
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        reload_dataloaders_every_n_epochs=1,
+        callbacks=[checkpoints, *(callbacks or []), _ReleaseProcessGroup()],
+        logger=pl.loggers.CSVLogger(out_dir, name="logs"),
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        default_root_dir=out_dir,
+        gradient_clip_val=getattr(module.config, "gradient_clip", None),
+    )
+    last = out_dir / "checkpoints" / "last.ckpt"
+    with warnings.catch_warnings():
+        # resuming writes into the run's own checkpoint folder, which is expected to exist
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+    return trainer

@@ -1,9 +1,9 @@
 """The reverse-process protocol: what every modality implements so that plain sampling, the DAV
-E-step (``dnadav.align.search``) and the M-step (``dnadav.align.distill``) can drive it.
+E-step (``dnadav.core.search``) and the M-step (``dnadav.core.distill``) can drive it.
 
 A reverse process walks a batch of states from pure noise (grid index 0) to clean samples (grid
 index T) on a time grid of its own. States are tensors with the batch first — masked DNA tokens
-``[N, L]`` (``dnadav.diffusion.sampler.MaskedDiffusion``), image latents ``[N, C, H, W]``
+``[N, L]`` (``dnadav.dna.sampler.MaskedDiffusion``), image latents ``[N, C, H, W]``
 (``dnadav.image``). ``context`` is ``None`` or a per-row conditioning tensor ``[N, ...]`` (e.g.
 prompt embeddings) that follows its row into children and through resampling. A *prediction* is
 whatever one batched network call returns for a batch of states (DNA: ``log x̂0 [N, L, 4]``;
@@ -21,7 +21,7 @@ from typing import Protocol
 
 import torch
 
-from dnadav.modes import eval_mode
+from dnadav.core.modes import eval_mode
 
 __all__ = ["Guidance", "Proposal", "ReverseProcess", "repeat_rows", "sample_process"]
 

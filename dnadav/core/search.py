@@ -1,5 +1,5 @@
 """DAV's E-step: test-time search over denoising trajectories of the current model, written once
-against ``dnadav.process.ReverseProcess`` (it knows nothing of tokens or pixels).
+against ``dnadav.core.protocol.ReverseProcess`` (it knows nothing of tokens or pixels).
 
 At every reverse step each sequence proposes ``num_children`` (M) next states from a proposal q (the
 model itself, or the model tilted by the reward gradient), scores each child with a soft value
@@ -11,7 +11,7 @@ and keeps one child per sequence (``mode="per_sequence"``, SVDD/DAV style), or c
 with incremental weights and ESS-triggered systematic resampling (``mode="smc"``, TDS/FK-steering
 style, one child per particle). All children of all sequences go through the denoiser in one batched
 call per step; that call also yields x̂0 at the child, reused as the next step's model prediction.
-``search`` is the masked-DNA entry point; ``search_process`` drives any reverse process.
+``search_process`` drives any reverse process (the masked-DNA entry point is ``dnadav.dna.search.search``).
 """
 
 from __future__ import annotations
@@ -24,21 +24,17 @@ from typing import Literal
 
 import torch
 
-from dnadav.align.protocols import RewardFn, SearchStats, Trajectory
-from dnadav.batching import chunked_call, resolve_max_batch
-from dnadav.diffusion.gumbel import gumbel_argmax
-from dnadav.diffusion.masked import Denoiser
-from dnadav.diffusion.sampler import MaskedDiffusion, StepConstraint
-from dnadav.diffusion.schedule import Schedule
-from dnadav.modes import eval_mode
-from dnadav.process import Guidance, ReverseProcess, repeat_rows
+from dnadav.core.batching import chunked_call, resolve_max_batch
+from dnadav.core.gumbel import gumbel_argmax
+from dnadav.core.modes import eval_mode
+from dnadav.core.protocol import Guidance, ReverseProcess, repeat_rows
+from dnadav.core.trajectory import RewardFn, SearchStats, Trajectory
 
 __all__ = [
     "SearchConfig",
     "SearchResult",
     "soft_value",
     "value_potential",
-    "search",
     "search_process",
     "systematic_resample",
 ]
@@ -151,7 +147,7 @@ def search_process(
     ``context [B, ...]`` (or None) conditions each row and follows it through children and resampling.
     Puts a module network in eval mode for the search and restores its mode afterwards.
     ``on_step(k)`` is called after step k (progress bars). The reward sees at most ``max_batch``
-    rows per call (``dnadav.batching``; results do not depend on it). The last step's children are
+    rows per call (``dnadav.core.batching``; results do not depend on it). The last step's children are
     clean, so they are scored by the reward directly, with no network call.
     """
     config = config or SearchConfig()
@@ -229,23 +225,3 @@ def search_process(
     stats.wall_seconds = time.perf_counter() - started
     trajectory = Trajectory(torch.stack(states), times.cpu(), context, torch.stack(cleans) if record_clean else None)
     return SearchResult(sequences=x, rewards=value, trajectory=trajectory, stats=stats)
-
-
-def search(
-    denoiser: Denoiser,
-    reward_fn: RewardFn,
-    num_sequences: int,
-    length: int,
-    config: SearchConfig | None = None,
-    schedule: Schedule | None = None,
-    generator: torch.Generator | None = None,
-    device: torch.device | str = "cpu",
-    on_step: Callable[[int], None] | None = None,
-    constraint: StepConstraint | None = None,
-    max_batch: int | str | None = "auto",
-) -> SearchResult:
-    """The E-step over masked DNA: ``num_sequences`` sequences of ``length`` from all-MASK (or from a
-    constraint's fixed positions). ``reward_fn`` takes one-hot ``[N, 4, L]``. ``max_batch`` rows per
-    network and oracle call. See ``search_process``."""
-    process = MaskedDiffusion(denoiser, length, schedule, device, constraint, max_batch)
-    return search_process(process, reward_fn, num_sequences, config, generator, on_step=on_step, max_batch=max_batch)

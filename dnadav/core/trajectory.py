@@ -1,6 +1,6 @@
 """What the DAV E-step and M-step exchange: reward functions, trajectories and accounting.
 
-The reverse process they drive is ``dnadav.process.ReverseProcess``."""
+The reverse process they drive is ``dnadav.core.protocol.ReverseProcess``."""
 
 from __future__ import annotations
 

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from dnadav.data.hdf5 import gosai_hdf5_codes, read_gosai_hdf5, write_gosai_hdf5
+from dnadav.dna.tokens import ALPHABET, invalid_character
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, check_writable, sha256_file
-from dnadav.seq import ALPHABET, invalid_character
 
 __all__ = [
     "GOSAI_COLUMNS",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dnadav.dna.tokens import ALPHABET
 from dnadav.errors import InputError
-from dnadav.seq import ALPHABET
 
 __all__ = ["GOSAI_HDF5_FORMAT", "gosai_hdf5_codes", "read_gosai_hdf5", "read_hdf5_records", "write_gosai_hdf5"]
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from dnadav.data.fasta import description_values, read_fasta_records
 from dnadav.data.hdf5 import read_hdf5_records
+from dnadav.dna.tokens import ALPHABET, invalid_character
 from dnadav.errors import InputError
-from dnadav.seq import ALPHABET, invalid_character
 
 __all__ = ["SequenceTable", "OnInvalid", "SEQUENCE_COLUMNS", "ID_COLUMNS", "read_sequences"]
 

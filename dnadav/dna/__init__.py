@@ -1,10 +1,10 @@
 """Masked discrete diffusion over A/C/G/T (MDLM-style, subs parameterisation)."""
 
-from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
-from dnadav.diffusion.checkpoint import load_denoiser, load_prior, save_denoiser
-from dnadav.diffusion.masked import Denoiser, mask_tokens, nelbo, sequence_elbo, x0_log_probs
-from dnadav.diffusion.sampler import MaskedDiffusion, sample, time_grid, transition_log_prob
-from dnadav.diffusion.schedule import CosineSchedule, LogLinearSchedule, Schedule, make_schedule
+from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.dna.checkpoint import load_denoiser, load_prior, save_denoiser
+from dnadav.dna.masked import Denoiser, mask_tokens, nelbo, sequence_elbo, x0_log_probs
+from dnadav.dna.sampler import MaskedDiffusion, sample, time_grid, transition_log_prob
+from dnadav.dna.schedule import CosineSchedule, LogLinearSchedule, Schedule, make_schedule
 
 __all__ = [
     "ConvDenoiser",

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import nn
 
-from dnadav.seq import NUM_BASES, VOCAB_SIZE
+from dnadav.dna.tokens import NUM_BASES, VOCAB_SIZE
 
 __all__ = ["ConvDenoiserConfig", "ConvDenoiser"]
 

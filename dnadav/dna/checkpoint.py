@@ -15,8 +15,8 @@ import torch
 
 from dnadav.assets import asset_root
 from dnadav.checkpoints import CONFIG_FILE, MODEL_FILE, load_state, read_checkpoint, save_checkpoint
-from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
-from dnadav.diffusion.schedule import Schedule, make_schedule
+from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.dna.schedule import Schedule, make_schedule
 from dnadav.errors import InputError
 
 __all__ = [
@@ -66,14 +66,8 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
 def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a denoiser in eval mode and its config dict; InputError for a bad checkpoint.
 
-    A ``.ckpt`` file is a published DRAKES MDLM (``dnadav.published``, raw weights). The module
-    carries ``checkpoint_file``, the weights file it was read from (for manifests)."""
-    if str(name_or_path).endswith(".ckpt"):
-        from dnadav.published.loaders import load_denoiser_any
-
-        model, config = load_denoiser_any(name_or_path, device)
-        model.checkpoint_file = Path(name_or_path)
-        return model, config
+    The module carries ``checkpoint_file``, the weights file it was read from (for manifests). A
+    published DRAKES MDLM ``.ckpt`` is loaded by ``dnadav.published.loaders.load_denoiser_any``."""
     directory = resolve_model_dir(name_or_path)
     state, config = read_checkpoint(directory, device)
     if config.get("architecture", "ConvDenoiser") != "ConvDenoiser" or not isinstance(config.get("backbone"), dict):

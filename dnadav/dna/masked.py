@@ -12,9 +12,9 @@ from typing import Protocol
 
 import torch
 
-from dnadav.batching import chunked_call, resolve_max_batch
-from dnadav.diffusion.schedule import LogLinearSchedule, Schedule
-from dnadav.seq import MASK_INDEX, NUM_BASES
+from dnadav.core.batching import chunked_call, resolve_max_batch
+from dnadav.dna.schedule import LogLinearSchedule, Schedule
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 __all__ = [
     "Denoiser",
@@ -115,7 +115,7 @@ def sequence_elbo(
 
     Each sequence gets ``num_time_samples`` stratified times; the (sequence, time) pairs are masked in
     blocks of ``batch_size`` (this fixes the random stream) and go through the denoiser
-    ``max_batch`` rows per call (``dnadav.batching``; results do not depend on it).
+    ``max_batch`` rows per call (``dnadav.core.batching``; results do not depend on it).
     A uniform model scores ``L·log(1/4)`` (−277.3 for 200 bp).
     """
     schedule = schedule or LogLinearSchedule()

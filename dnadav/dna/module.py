@@ -7,9 +7,9 @@ import copy
 import pytorch_lightning as pl
 import torch
 
-from dnadav.diffusion.backbone import ConvDenoiser
-from dnadav.diffusion.masked import nelbo, stratified_times
-from dnadav.diffusion.schedule import Schedule
+from dnadav.dna.backbone import ConvDenoiser
+from dnadav.dna.masked import nelbo, stratified_times
+from dnadav.dna.schedule import Schedule
 
 __all__ = ["PriorModule", "bits_per_base"]
 

@@ -11,9 +11,9 @@ reward's scale and α, the batch a step sees, the time input, the loss's normali
 
 from __future__ import annotations
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.distill import DistillConfig
-from dnadav.align.search import SearchConfig
+from dnadav.core.distill import DistillConfig
+from dnadav.core.search import SearchConfig
+from dnadav.dna.config import AlignConfig
 
 __all__ = ["PRESETS", "preset"]
 

@@ -1,11 +1,11 @@
 """The reverse (denoising) process of masked diffusion over A/C/G/T: ``MaskedDiffusion``, the DNA
-implementation of ``dnadav.process.ReverseProcess``, shared by plain sampling, the DAV E-step and
+implementation of ``dnadav.core.protocol.ReverseProcess``, shared by plain sampling, the DAV E-step and
 the M-step's transition likelihood.
 
 For a position masked at time t, stepping to s < t: stay masked with probability
 ``(1 - alpha_s) / (1 - alpha_t)``, else unmask to base v with ``(alpha_s - alpha_t) / (1 - alpha_t) · x̂0_v``.
 Unmasked positions never change. Shapes: tokens ``[B, L]``; ``alpha_t``, ``alpha_s`` ``[B]``;
-``x0_log_probs`` ``[B, L, 4]`` (from ``dnadav.diffusion.masked.x0_log_probs``).
+``x0_log_probs`` ``[B, L, 4]`` (from ``dnadav.dna.masked.x0_log_probs``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Protocol
 
 import torch
 
-from dnadav.batching import chunked_call, resolve_max_batch
-from dnadav.diffusion.gumbel import gumbel_argmax
-from dnadav.diffusion.masked import LOG_ZERO, Denoiser, nelbo, stratified_times, x0_log_probs
-from dnadav.diffusion.schedule import LogLinearSchedule, Schedule
-from dnadav.process import Guidance, Proposal, sample_process
-from dnadav.seq import MASK_INDEX, NUM_BASES, tokens_to_onehot
+from dnadav.core.batching import chunked_call, resolve_max_batch
+from dnadav.core.gumbel import gumbel_argmax
+from dnadav.core.protocol import Guidance, Proposal, sample_process
+from dnadav.dna.masked import LOG_ZERO, Denoiser, nelbo, stratified_times, x0_log_probs
+from dnadav.dna.schedule import LogLinearSchedule, Schedule
+from dnadav.dna.tokens import MASK_INDEX, NUM_BASES, tokens_to_onehot
 
 __all__ = [
     "time_grid",
@@ -90,7 +90,7 @@ class MaskedDiffusion:
     parameterisation); the grid runs from t = 1 (all MASK) to t = 0; ``context`` is unused (None).
     With a ``constraint``, sampling starts from its fixed positions and every step is drawn from
     the model's step restricted to completable states (q = p: the constrained step is the model).
-    ``max_batch`` rows go through the network per call (``dnadav.batching``; "auto" = the device's
+    ``max_batch`` rows go through the network per call (``dnadav.core.batching``; "auto" = the device's
     measured default; results do not depend on it).
     """
 

@@ -100,7 +100,8 @@ def onehot_to_tokens(onehot: torch.Tensor) -> torch.Tensor:
     """``onehot [B, 4, L]`` -> ``tokens [B, L]``; all-zero columns become MASK."""
     if onehot.dim() != 3 or onehot.shape[1] != NUM_BASES:
         raise ValueError(
-            f"expected one-hot [B, 4, L]; got shape {tuple(onehot.shape)}. Use dnadav.seq.tokens_to_onehot to convert tokens."
+            f"expected one-hot [B, 4, L]; got shape {tuple(onehot.shape)}. "
+            "Use dnadav.dna.tokens.tokens_to_onehot to convert tokens."
         )
     tokens = onehot.argmax(dim=1)
     return torch.where(onehot.sum(dim=1) > 0, tokens, torch.full_like(tokens, MASK_INDEX))

@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 
 from dnadav.data.tables import SequenceTable
+from dnadav.dna.tokens import invalid_character, strings_to_onehot, strings_to_tokens
 from dnadav.evaluate import metrics
 from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
-from dnadav.seq import invalid_character, strings_to_onehot, strings_to_tokens
 
 __all__ = [
     "HEADLINE",
@@ -121,7 +121,7 @@ class EvaluationResult:
 def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0) -> LogLikelihood:
     """App-Log-Lik as a callable: the Monte-Carlo ELBO (nats/sequence) of ``tokens [B, L]`` under
     ``prior`` (default: the shipped pretrained prior), seeded so that reruns agree."""
-    from dnadav.diffusion import load_prior, sequence_elbo
+    from dnadav.dna import load_prior, sequence_elbo
 
     prior = prior if prior is not None else load_prior()
 

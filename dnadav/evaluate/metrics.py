@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from dnadav.seq import NUM_BASES, gc_content, invalid_character, strings_to_tokens, tokens_to_onehot
+from dnadav.dna.tokens import NUM_BASES, gc_content, invalid_character, strings_to_tokens, tokens_to_onehot
 
 __all__ = [
     "Novelty",
@@ -109,7 +109,7 @@ def kmer_js_divergence(designs: Sequence[str] | torch.Tensor, reference: Sequenc
 
 
 def gc_fraction(sequences: Sequence[str] | torch.Tensor) -> np.ndarray:
-    """Fraction of G or C bases per sequence (in [0, 1]) -> ``[N]`` (``dnadav.seq.gc_content`` on A/C/G/T only)."""
+    """Fraction of G or C bases per sequence (in [0, 1]) -> ``[N]`` (``dnadav.dna.tokens.gc_content`` on A/C/G/T only)."""
     return gc_content(_tokens(sequences)).numpy()
 
 

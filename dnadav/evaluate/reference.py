@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 
 from dnadav.data.dhs import load_dhs
-from dnadav.seq import strings_to_onehot
+from dnadav.dna.tokens import strings_to_onehot
 
 __all__ = ["Ranking", "gosai_reference_sequences", "reference_for_oracle", "reference_sequences", "training_sequences"]
 

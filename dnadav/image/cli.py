@@ -135,11 +135,11 @@ def _write_images(out: Path, images: torch.Tensor, rewards: torch.Tensor | None,
 def run_sample(args: argparse.Namespace) -> int:
     """Plain DDIM samples, or the E-step (``--search M``); writes images/, contact_sheet.png,
     rewards.csv and manifest.json under ``--out``."""
-    from dnadav.align.search import SearchConfig, search_process
+    from dnadav.core.protocol import sample_process
+    from dnadav.core.search import SearchConfig, search_process
     from dnadav.image.pipeline import load_pipeline
     from dnadav.image.rewards import chunked, make_reward
     from dnadav.io import current_command, write_manifest
-    from dnadav.process import sample_process
 
     _check_args(args)
     if args.n < 1 or args.batch_size < 1:
@@ -188,7 +188,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def run_align(args: argparse.Namespace) -> int:
     """DAV over the image model into ``--out`` (resumed from ``checkpoints/last.ckpt``)."""
-    from dnadav.image.align import ImageAlignOptions, align_images
+    from dnadav.jobs.image_align import ImageAlignOptions, align_images
 
     _check_args(args)
     if args.search < 1:

@@ -1,4 +1,4 @@
-"""``GaussianDDIM``: stochastic DDIM (η > 0) over a diffusers UNet as a ``dnadav.process.ReverseProcess``.
+"""``GaussianDDIM``: stochastic DDIM (η > 0) over a diffusers UNet as a ``dnadav.core.protocol.ReverseProcess``.
 
 States are latents ``[N, C, H, W]`` (pixels in [-1, 1] for a pixel-space model, VAE latents
 for Stable Diffusion). The grid is the DDIM timestep ladder ``t_0 > … > t_{T-1}`` followed by
@@ -21,7 +21,7 @@ from typing import Literal
 
 import torch
 
-from dnadav.process import Guidance, Proposal
+from dnadav.core.protocol import Guidance, Proposal
 
 __all__ = ["ddim_timesteps", "GaussianDDIM", "gaussian_log_prob"]
 

@@ -136,10 +136,10 @@ def train_classifier(out: Path, half: str, epochs: int, seed: int) -> dict:
 def evaluate_ddpm(folder: Path, num: int, steps: int, seed: int) -> dict:
     """Plain DDIM (η = 1) samples of a digits pipeline, read by the eval classifier (trained on half
     the data): share read with confidence > 0.9, class histogram, diversity, nearest training digit."""
+    from dnadav.core.protocol import sample_process
     from dnadav.image.metrics import mean_nearest_l2, mean_pairwise_l2
     from dnadav.image.pipeline import load_pipeline
     from dnadav.image.rewards import load_digit_classifier
-    from dnadav.process import sample_process
 
     process = load_pipeline(folder).process(eta=1.0)
     images = process.decode(sample_process(process, num, steps, torch.Generator().manual_seed(seed)))

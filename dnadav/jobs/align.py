@@ -6,28 +6,28 @@ from __future__ import annotations
 import copy
 import json
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 
-from dnadav.align.config import AlignConfig
-from dnadav.align.trainer import DAVModule
-from dnadav.diffusion.checkpoint import (
+from dnadav.core.em import fit_em
+from dnadav.dna.checkpoint import (
     SHIPPED_MODELS,
-    load_denoiser,
     model_length,
     model_schedule,
     save_denoiser,
 )
-from dnadav.diffusion.masked import sequence_elbo
-from dnadav.diffusion.sampler import sample
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.em import MaskedDAVModule
+from dnadav.dna.masked import sequence_elbo
+from dnadav.dna.sampler import sample
+from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
-from dnadav.seq import tokens_to_onehot, tokens_to_strings
+from dnadav.published.loaders import load_denoiser_any
 
-__all__ = ["align", "fit_em", "plain_sample_metrics"]
+__all__ = ["align", "plain_sample_metrics"]
 
 
 def _portable_name(prior: str | Path) -> str:
@@ -93,17 +93,6 @@ def plain_sample_metrics(
     }
 
 
-class _ReleaseProcessGroup(pl.Callback):
-    """Destroys the distributed process group when the fit is over: a spawned rank that exits with
-    it still alive can abort in gloo's threads at interpreter exit ("terminate called without an
-    active exception"), which fails the run after it has finished."""
-
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.barrier()
-            torch.distributed.destroy_process_group()
-
-
 class _KeepIterations(pl.Callback):
     """After every EM iteration k, the model as it stands in ``folder/iteration-k/`` (model.pt +
     config.json with ``iteration``: k): any iteration can then be designed from or evaluated."""
@@ -115,48 +104,6 @@ class _KeepIterations(pl.Callback):
         if trainer.global_rank == 0:
             k = trainer.current_epoch + 1  # save_denoiser copies the weights to the CPU itself
             save_denoiser(self.folder / f"iteration-{k}", pl_module.model, {**self.metadata, "iteration": k})
-
-
-def fit_em(
-    module: DAVModule,
-    out_dir: str | Path,
-    *,
-    devices: int | str = 1,
-    accelerator: str = "auto",
-    strategy: str = "auto",
-    resume: bool = True,
-    progress: bool = True,
-    callbacks: list[pl.Callback] | None = None,
-) -> pl.Trainer:
-    """Fit ``module.config.iterations`` EM iterations, checkpointing after each into
-    ``out_dir/checkpoints/last.ckpt`` and resuming from it when present and ``resume``."""
-    out_dir = Path(out_dir)
-    # save_top_k=1 without a monitor keeps the newest iteration; Lightning writes last.ckpt only
-    # alongside a saved checkpoint, so this is what makes an interrupted run resumable.
-    checkpoints = pl.callbacks.ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="iteration-{epoch}", save_last=True, every_n_epochs=1, save_top_k=1
-    )
-    trainer = pl.Trainer(
-        max_epochs=module.config.iterations,
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        reload_dataloaders_every_n_epochs=1,
-        callbacks=[checkpoints, *(callbacks or []), _ReleaseProcessGroup()],
-        logger=pl.loggers.CSVLogger(out_dir, name="logs"),
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=1,
-        default_root_dir=out_dir,
-        gradient_clip_val=getattr(module.config, "gradient_clip", None),
-    )
-    last = out_dir / "checkpoints" / "last.ckpt"
-    with warnings.catch_warnings():
-        # resuming writes into the run's own checkpoint folder, which is expected to exist
-        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
-    return trainer
 
 
 def align(
@@ -180,7 +127,7 @@ def align(
     from dnadav.loaders import load_oracle, oracle_length
 
     out_dir = Path(out_dir)
-    prior, prior_config = load_denoiser(config.prior)
+    prior, prior_config = load_denoiser_any(config.prior)
     schedule = model_schedule(prior_config)  # the prior's own schedule: the checkpoint is the source of truth
     trained = model_length(prior_config)
     if trained is not None and trained != config.length:
@@ -210,7 +157,7 @@ def align(
     metrics_of = lambda m, g: plain_sample_metrics(  # noqa: E731
         m, prior, reward_fn, eval_oracle, reference, config, schedule, g, constraint=constraint, eval_reward_fn=eval_reward_fn
     )
-    module = DAVModule(
+    module = MaskedDAVModule(
         model,
         reward_fn,
         config,
@@ -241,7 +188,7 @@ def align(
     atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")
     write_manifest(
         out_dir / "manifest.json",
-        command=current_command(f"dnadav.align.run.align({config.as_dict()!r}, {str(out_dir)!r})"),
+        command=current_command(f"dnadav.jobs.align.align({config.as_dict()!r}, {str(out_dir)!r})"),
         config=config.as_dict(),
         checkpoints={
             "model": out_dir / "model.pt",

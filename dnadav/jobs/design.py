@@ -43,7 +43,7 @@ class DesignResult:
 
 def default_model_for(oracle: str) -> tuple[str, bool]:
     """The shipped aligned model for ``oracle`` when there is one, else the prior: (name, aligned?)."""
-    from dnadav.diffusion.checkpoint import SHIPPED_MODELS, resolve_model_dir
+    from dnadav.dna.checkpoint import SHIPPED_MODELS, resolve_model_dir
 
     key = f"{str(oracle).lower()}_aligned"
     if key in SHIPPED_MODELS and (resolve_model_dir(key) / "model.pt").is_file():
@@ -112,17 +112,18 @@ def design(
     ``dnadav.constraints.ConstraintSpec``) are enforced at every reverse step (zero violations by
     construction); ``objective`` (e.g. ``"k562 - max(hepg2,gm12878,hesc)"``, docs/objectives.md)
     replaces the reward oracle's log-odds as the search's reward and the ``reward`` column.
-    ``max_batch`` rows go through the network and the oracles per call (``dnadav.batching``:
+    ``max_batch`` rows go through the network and the oracles per call (``dnadav.core.batching``:
     "auto" = the device's measured default; results do not depend on it). ``precision="bf16"`` runs
     the denoiser under bf16 autocast (about 2× faster where the hardware has bf16; sequences differ
     from float32's for the same seed, see ``dnadav.precision``); the scores are always float32.
     """
-    from dnadav.align.search import SearchConfig, search
-    from dnadav.batching import chunked_call, resolve_max_batch
-    from dnadav.diffusion.checkpoint import model_schedule
-    from dnadav.diffusion.sampler import sample
+    from dnadav.core.batching import chunked_call, resolve_max_batch
+    from dnadav.core.search import SearchConfig
+    from dnadav.dna.checkpoint import model_schedule
+    from dnadav.dna.sampler import sample
+    from dnadav.dna.search import search
+    from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
     from dnadav.loaders import load_model, load_oracle, oracle_length
-    from dnadav.seq import tokens_to_onehot, tokens_to_strings
 
     _check_settings(num_sequences, num_steps, num_children, reward_temperature)
     timings: dict[str, float] = {}

@@ -55,7 +55,7 @@ class ImageAlignOptions:
 
 
 def _plain_images(process, num: int, steps: int, generator: torch.Generator, context) -> torch.Tensor:
-    from dnadav.process import sample_process
+    from dnadav.core.protocol import sample_process
 
     with torch.no_grad():
         return process.decode(sample_process(process, num, steps, generator, context)).float()
@@ -63,11 +63,10 @@ def _plain_images(process, num: int, steps: int, generator: torch.Generator, con
 
 def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     """Run DAV on the image model; returns the last iteration's record (plain-sample metrics)."""
-    from dnadav.align.config import AlignConfig
-    from dnadav.align.distill import DistillConfig
-    from dnadav.align.run import fit_em
-    from dnadav.align.search import SearchConfig
-    from dnadav.align.trainer import DAVModule, stream_seed
+    from dnadav.core.config import EMConfig
+    from dnadav.core.distill import DistillConfig
+    from dnadav.core.em import DAVModule, fit_em, stream_seed
+    from dnadav.core.search import SearchConfig
     from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
     from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import load_pipeline
@@ -135,10 +134,9 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
             record.update({f"plain/{k}": v for k, v in report.items()})
         return record
 
-    config = AlignConfig(oracle=options.reward, prior=str(pipeline.path), iterations=options.iterations,
-                         sequences_per_iteration=options.images, search=search, distill=distill,
-                         inner_epochs=options.inner_epochs, batch_size=options.batch_size, lr=options.lr, seed=options.seed,
-                         eval_sequences=options.eval_images, eval_steps=options.steps)  # fmt: skip
+    config = EMConfig(iterations=options.iterations, sequences_per_iteration=options.images, search=search,
+                      distill=distill, inner_epochs=options.inner_epochs, batch_size=options.batch_size, lr=options.lr,
+                      seed=options.seed)  # fmt: skip
     module_box: list[DAVModule] = []
 
     def evaluate(network, generator: torch.Generator) -> dict[str, float]:
@@ -190,7 +188,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
         out / "aligned.json", json.dumps({"base": str(pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n"
     )
     options_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
-    write_manifest(out / "manifest.json", command=current_command(f"dnadav.image.align.align_images({options_dict!r})"),
+    write_manifest(out / "manifest.json", command=current_command(f"dnadav.jobs.image_align.align_images({options_dict!r})"),
                    config={"options": options_dict, "align": config.as_dict()},
                    checkpoints=sorted((out / "unet").glob("*.safetensors")),
                    extra={"wall_minutes_this_session": (time.time() - started) / 60})  # fmt: skip

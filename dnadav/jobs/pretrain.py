@@ -11,13 +11,13 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from dnadav.diffusion.backbone import ConvDenoiser, ConvDenoiserConfig
-from dnadav.diffusion.checkpoint import save_denoiser
-from dnadav.diffusion.masked import sequence_elbo
-from dnadav.diffusion.module import PriorModule, bits_per_base
-from dnadav.diffusion.schedule import ScheduleName, make_schedule
+from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+from dnadav.dna.checkpoint import save_denoiser
+from dnadav.dna.masked import sequence_elbo
+from dnadav.dna.module import PriorModule, bits_per_base
+from dnadav.dna.schedule import ScheduleName, make_schedule
+from dnadav.dna.tokens import strings_to_tokens
 from dnadav.io import atomic_write_text, sha256_file
-from dnadav.seq import strings_to_tokens
 
 __all__ = ["PretrainConfig", "load_training_sequences", "pretrain"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnadav.seq import NUM_BASES
+from dnadav.dna.tokens import NUM_BASES
 
 __all__ = ["check_onehot", "ScoredNetwork", "CellTypeOracle", "RegressionOracle"]
 
@@ -22,7 +22,7 @@ def check_onehot(onehot: torch.Tensor) -> None:
     if not isinstance(onehot, torch.Tensor):
         raise ValueError(
             f"oracle expects a torch.Tensor one-hot [B, 4, L]; got {type(onehot).__name__}. "
-            "Use dnadav.seq.strings_to_onehot for strings."
+            "Use dnadav.dna.tokens.strings_to_onehot for strings."
         )
     if onehot.dim() != 3 or onehot.shape[1] != NUM_BASES:
         if onehot.dim() == 3 and onehot.shape[2] == NUM_BASES:
@@ -33,7 +33,7 @@ def check_onehot(onehot: torch.Tensor) -> None:
             hint = ""
         raise ValueError(
             f"oracle expects one-hot [B, 4, L]; got {tuple(onehot.shape)}.{hint} "
-            "Use dnadav.seq.tokens_to_onehot to convert tokens."
+            "Use dnadav.dna.tokens.tokens_to_onehot to convert tokens."
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnadav.seq import strings_to_onehot
+from dnadav.dna.tokens import strings_to_onehot
 
 __all__ = ["check_oracle"]
 
@@ -26,7 +26,7 @@ def check_oracle(oracle: nn.Module, length: int = 16) -> None:
     Checks: output shapes; finite values; probabilities in [0, 1]; deterministic in eval mode;
     batch-invariant (a row's score does not depend on its batch-mates); reward differentiable in
     the one-hot input with a non-zero gradient; ``[B, L, 4]`` input refused with a ValueError that
-    points to ``dnadav.seq.tokens_to_onehot``. The oracle's train/eval mode is restored.
+    points to ``dnadav.dna.tokens.tokens_to_onehot``. The oracle's train/eval mode is restored.
     """
     was_training = oracle.training
     oracle.eval()
@@ -59,7 +59,7 @@ def check_oracle(oracle: nn.Module, length: int = 16) -> None:
             oracle.reward(onehot.transpose(1, 2))
         except ValueError as error:
             if "tokens_to_onehot" not in str(error):
-                _fail(f"the error for [B, L, 4] input should point to dnadav.seq.tokens_to_onehot; got {error}")
+                _fail(f"the error for [B, L, 4] input should point to dnadav.dna.tokens.tokens_to_onehot; got {error}")
         else:
             _fail("[B, L, 4] input was accepted; it must raise ValueError")
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dnadav.seq import reverse_complement_onehot  # re-exported: its home is dnadav.seq
+from dnadav.dna.tokens import reverse_complement_onehot  # re-exported: its home is dnadav.dna.tokens
 
 __all__ = ["ConvClassifierConfig", "ConvClassifier", "ConvRegressor", "reverse_complement_onehot"]
 

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.data.dhs import CELL_TYPES, load_dhs
 from dnadav.data.gosai import GOSAI_TARGETS, gosai_arrays
+from dnadav.dna.tokens import reverse_complement_onehot, strings_to_tokens, tokens_to_onehot
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, sha256_file
 from dnadav.oracles.card import write_card
@@ -34,7 +35,6 @@ from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegress
 from dnadav.oracles.metrics import classification_metrics, expected_calibration_error, regression_metrics
 from dnadav.oracles.registry import DHS_CLASSES, save_oracle
 from dnadav.oracles.shuffle import dinucleotide_shuffle
-from dnadav.seq import reverse_complement_onehot, strings_to_tokens, tokens_to_onehot
 
 __all__ = [
     "REWARD_CHROMOSOMES",
@@ -135,7 +135,7 @@ def oracle_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task) -> tor
 
 
 def random_reverse_complement(onehot: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Each sequence of ``onehot [B, 4, L]`` replaced by its reverse complement (``dnadav.seq``) with
+    """Each sequence of ``onehot [B, 4, L]`` replaced by its reverse complement (``dnadav.dna.tokens``) with
     probability 1/2 -> ``[B, 4, L]``; the coin flips come from ``generator`` (None: torch's default one)."""
     flip = torch.rand(len(onehot), generator=generator, device=onehot.device) < 0.5
     return torch.where(flip[:, None, None], reverse_complement_onehot(onehot), onehot)

@@ -42,9 +42,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from dnadav.dna.tokens import NUM_BASES, VOCAB_SIZE
 from dnadav.errors import InputError
 from dnadav.published.safe_checkpoint import key_mismatch, load_checkpoint, plain
-from dnadav.seq import NUM_BASES, VOCAB_SIZE
 
 __all__ = [
     "DrakesConfig",

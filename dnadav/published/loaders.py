@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from dnadav.dna.checkpoint import load_denoiser
 from dnadav.errors import InputError
 from dnadav.published.drakes_mdlm import Weights, load_drakes_mdlm
 
@@ -39,7 +40,7 @@ def load_denoiser_any(
     """``load_denoiser``'s contract for both kinds: (denoiser in eval mode, config dict).
 
     A ``.ckpt`` is DRAKES's MDLM (``weights`` raw — what DRAKES sampled with — or ema); anything else
-    is a dnadav model name or folder (``dnadav.diffusion.checkpoint.load_denoiser``).
+    is a dnadav model name or folder (``dnadav.dna.checkpoint.load_denoiser``).
     """
     if is_checkpoint_file(name_or_path):
         model = load_drakes_mdlm(name_or_path, weights=weights, device=device)
@@ -51,9 +52,8 @@ def load_denoiser_any(
             "length": 200,
             "backbone": {"hidden_dim": model.config.hidden_dim, "num_cnn_stacks": model.config.num_cnn_stacks},
         }
+        model.checkpoint_file = Path(name_or_path)
         return model, config
-    from dnadav.diffusion.checkpoint import load_denoiser
-
     return load_denoiser(name_or_path, device)
 
 

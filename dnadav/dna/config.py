@@ -1,0 +1,54 @@
+"""``AlignConfig``: a DAV run over masked DNA — the generic ``EMConfig`` plus the DNA fields (oracle,
+prior, length, objective, constraints, the per-iteration plain samples).
+
+``as_dict`` keeps the flat key order that checkpoints have always recorded (``config.json``'s
+``align_config``), so configs written before the core/DNA split read back and new ones are identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from dnadav.core.config import EMConfig
+from dnadav.core.distill import DistillConfig
+from dnadav.core.search import SearchConfig
+
+__all__ = ["AlignConfig"]
+
+# the order of the keys in a recorded align_config (the order of the fields before the split)
+_RECORDED_ORDER = (
+    "oracle", "prior", "length", "iterations", "sequences_per_iteration", "search", "distill", "inner_epochs",
+    "batch_size", "lr", "gradient_clip", "eval_sequences", "eval_steps", "seed", "objective", "constraints",
+)  # fmt: skip
+
+
+@dataclass
+class AlignConfig(EMConfig):
+    """A DAV run over DNA. Defaults are sized to finish on a 2-core CPU in about a quarter of an hour."""
+
+    oracle: str = "hepg2"
+    prior: str = "dhs"
+    length: int = 200
+    eval_sequences: int = 64  # plain samples drawn after every iteration for the log
+    eval_steps: int = 25
+    objective: str | None = None  # reward expression (docs/objectives.md); None: the oracle's log-odds
+    constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
+
+    def as_dict(self) -> dict:
+        values = asdict(self)
+        return {k: values[k] for k in _RECORDED_ORDER}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> AlignConfig:
+        """The config a checkpoint's ``align_config`` records (``as_dict``'s inverse); keys a run made
+        before a field existed take that field's default. ValueError names any key it does not know."""
+        search = dict(values.get("search", {}))
+        if search.pop("extra", None):  # older runs (the shipped models) recorded it empty; it is gone
+            raise ValueError("search: key extra is no longer supported")
+        parts = {"search": (SearchConfig, search), "distill": (DistillConfig, values.get("distill", {}))}
+        for name, (kind, given) in [("align_config", (cls, values)), *parts.items()]:
+            unknown = sorted(set(given) - {f.name for f in fields(kind)})
+            if unknown:
+                raise ValueError(f"{name}: unknown key(s) {', '.join(unknown)}")
+        top = {k: v for k, v in values.items() if k not in parts}
+        return cls(**top, **{k: kind(**given) for k, (kind, given) in parts.items() if k in values})
