@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from dnadav import defaults
-from dnadav.commands.shared_options import add_constraint_options, constraint_spec
+from dnadav.commands.options import add_arguments, from_namespace
 from dnadav.errors import InputError
+from dnadav.jobs.evaluate import EvaluateOptions
 
 __all__ = ["add_parser", "run"]
 
@@ -38,41 +38,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--report", required=True, type=Path, help="report folder (report.html, metrics.json/csv, per_sequence.csv)"
     )
-    parser.add_argument("--oracle", default=defaults.ORACLE, help="oracle name or folder (the shipped reward + eval pair)")
-    parser.add_argument(
-        "--reference",
-        choices=["top-eval", "signal", "gosai"],
-        default="top-eval",
-        help="reference set: held-out (chr1) target-specific DHS ranked by the evaluation oracle, or by DHS total signal, "
-        "or DRAKES's top 0.1%% of the imported Gosai MPRA table",
+    add_arguments(
+        parser, EvaluateOptions, groups={"constraints": ("hard constraints (every sequence's violations are counted)",)}
     )
-    parser.add_argument(
-        "--objective", default=None, help='also report this reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)"'
-    )
-    add_constraint_options(parser, "hard constraints (every sequence's violations are counted)")
-    parser.add_argument("--reference-size", type=int, default=500, help="reference sequences")
-    parser.add_argument("--real-size", type=int, default=300, help="real held-out sequences per real row (target, off-target)")
-    parser.add_argument("--no-real", action="store_true", help="leave out the rows of real held-out sequences")
-    parser.add_argument("--no-loglik", action="store_true", help="skip App-Log-Lik (the slowest metric)")
-    parser.add_argument("--loglik-samples", type=int, default=4, help="ELBO time samples per sequence")
-    parser.add_argument(
-        "--novelty",
-        choices=["hamming", "levenshtein"],
-        default="hamming",
-        help="distance to the nearest training sequence (levenshtein is exact but ~2 min per 640 sequences)",
-    )
-    parser.add_argument("--kmer-js-k", type=int, default=3, choices=[3, 4, 5, 6], help="k of the k-mer JS divergence")
     parser.add_argument("--force", action="store_true", help="overwrite an existing report")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dnadav.api import evaluate
     from dnadav.evaluate.report import REPORT_FILES
     from dnadav.io import check_writable
+    from dnadav.jobs.evaluate import evaluate
 
-    constraints = constraint_spec(args)  # bad constraint options fail before any work
+    options = from_namespace(EvaluateOptions, args)  # bad constraint options fail before any work
     names = [p.name for p in args.inputs]
     if len(set(names)) != len(names):
         raise InputError("input files must have distinct names (they label the report rows); rename or copy one")
@@ -85,21 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"dnadav evaluate: {name}: {count} invalid record(s) counted as invalid and left out", file=sys.stderr)
 
-    report = evaluate(
-        {p.name: p for p in args.inputs},
-        oracle=args.oracle,
-        reference=args.reference,
-        reference_size=args.reference_size,
-        real_rows=not args.no_real,
-        real_size=args.real_size,
-        loglik=not args.no_loglik,
-        loglik_samples=args.loglik_samples,
-        novelty=args.novelty,
-        kmer_js_k=args.kmer_js_k,
-        on_dropped=dropped,
-        objective=args.objective,
-        constraints=constraints,
-    )
+    report = evaluate({p.name: p for p in args.inputs}, options, on_dropped=dropped)
     page = report.to_html(args.report, force=args.force)
     if not args.quiet:
         shown = [c for c in (*_PRINTED, "specificity", "margin_median", "objective_median", "violating_fraction")]

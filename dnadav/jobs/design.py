@@ -18,8 +18,44 @@ import torch
 
 from dnadav import defaults
 from dnadav.errors import InputError
+from dnadav.jobs.options import option
 
-__all__ = ["DesignResult", "default_model_for", "design", "stream_generator"]
+__all__ = ["DesignOptions", "DesignResult", "default_model_for", "design", "stream_generator"]
+
+
+@dataclass
+class DesignOptions:
+    """The options of ``dnadav design`` / ``dnadav.design`` (API keyword = CLI flag = ``name``)."""
+
+    oracle: str = option(defaults.ORACLE, "oracle name (hepg2, k562, gm12878, hesc) or folder")
+    num_sequences: int = option(128, "number of sequences", name="n")
+    length: int | None = option(None, "sequence length in bp (default: the model's training length)", type=int)
+    model: str | None = option(None, "model name or folder (default: the shipped aligned model for --oracle)")
+    num_steps: int = option(defaults.DESIGN_STEPS, "reverse diffusion steps T", name="steps")
+    num_children: int = option(
+        0, "DAV posterior: run the E-step search with M candidates per sequence per step (0: plain sampling)",
+        name="children", metavar="M",
+    )  # fmt: skip
+    reward_temperature: float = option(defaults.REWARD_TEMPERATURE, "reward temperature α (with --children)", name="temperature")
+    seed: int = option(0, "random seed (bit-reproducible)")
+    objective: str | None = option(None, 'reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)')
+    constraints: object = option(None, group="constraints")  # a dnadav.constraints.ConstraintSpec, or None
+    max_batch: int | str | None = option("auto", group="max_batch")
+    precision: str = option(
+        "fp32",
+        "denoiser arithmetic: fp32 (bit-reproducible) or bf16 autocast (about 2x faster on CPUs with bf16; other sequences)",
+        choices=["fp32", "bf16"],
+    )
+
+    def __post_init__(self) -> None:  # checked before any work, whichever front end built the options
+        if not isinstance(self.num_sequences, int) or self.num_sequences < 1:
+            raise InputError(f"n must be an integer ≥ 1; got {self.num_sequences!r}")
+        if self.num_steps < 1:
+            raise InputError(f"steps must be ≥ 1; got {self.num_steps}")
+        if self.num_children < 0:
+            raise InputError(f"children must be ≥ 0 (0 = plain sampling); got {self.num_children}")
+        if not self.reward_temperature > 0 or math.isnan(self.reward_temperature):
+            raise InputError(f"temperature must be > 0 (inf = no tilt); got {self.reward_temperature}")
 
 
 @dataclass(frozen=True)
@@ -56,17 +92,6 @@ def stream_generator(seed: int, block: int) -> torch.Generator:
     return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(block)) % (2**63 - 1))
 
 
-def _check_settings(num_sequences: int, num_steps: int, num_children: int, reward_temperature: float) -> None:
-    if not isinstance(num_sequences, int) or num_sequences < 1:
-        raise InputError(f"n must be an integer ≥ 1; got {num_sequences!r}")
-    if num_steps < 1:
-        raise InputError(f"steps must be ≥ 1; got {num_steps}")
-    if num_children < 0:
-        raise InputError(f"children must be ≥ 0 (0 = plain sampling); got {num_children}")
-    if not reward_temperature > 0 or math.isnan(reward_temperature):
-        raise InputError(f"temperature must be > 0 (inf = no tilt); got {reward_temperature}")
-
-
 def _check_length(length: int | None, model_length: int | None, oracle_lengths: dict[str, int | None], model: str) -> int:
     """The length to design: the model's; refuses one the model or an oracle was not trained on."""
     known = {f"model {model}": model_length, **oracle_lengths}
@@ -83,22 +108,14 @@ def _check_length(length: int | None, model_length: int | None, oracle_lengths: 
 
 @torch.no_grad()
 def design(
-    oracle: str = defaults.ORACLE,
-    num_sequences: int = 128,
-    length: int | None = None,
-    model: str | Path | None = None,
-    num_steps: int = defaults.DESIGN_STEPS,
-    num_children: int = 0,
-    reward_temperature: float = defaults.REWARD_TEMPERATURE,
-    seed: int = 0,
+    options: DesignOptions | None = None,
+    *,
     on_step: Callable[[int], None] | None = None,
     oracles: tuple[torch.nn.Module, torch.nn.Module] | None = None,
-    constraints=None,
-    objective: str | None = None,
-    max_batch: int | str | None = "auto",
-    precision: str = "fp32",
+    **fields,
 ) -> DesignResult:
-    """Design ``num_sequences`` sequences for ``oracle`` (a shipped name or an oracle folder).
+    """Design ``options.num_sequences`` sequences for ``options.oracle`` (a shipped name or an oracle
+    folder); ``fields`` (``DesignOptions``' field names) build the options when none are given.
 
     ``model`` None picks the shipped aligned model for the oracle (else the prior). ``length`` None
     takes the model's training length; another length is refused (InputError). With
@@ -125,7 +142,11 @@ def design(
     from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
     from dnadav.loaders import load_model, load_oracle, oracle_length
 
-    _check_settings(num_sequences, num_steps, num_children, reward_temperature)
+    options = options if options is not None else DesignOptions(**fields)
+    oracle, num_sequences, length, model = options.oracle, options.num_sequences, options.length, options.model
+    num_steps, num_children, reward_temperature = options.num_steps, options.num_children, options.reward_temperature
+    seed, constraints, objective = options.seed, options.constraints, options.objective
+    max_batch, precision = options.max_batch, options.precision
     timings: dict[str, float] = {}
     started = time.perf_counter()
     model = str(model) if model is not None else default_model_for(oracle)[0]
