@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command that is not built yet is simply not offered
         module.add_parser(subparsers)
-    from dnadav.image.cli import add_image_parser  # the plugin's commands; diffusers loads only when they run
+    from dnadav.commands.image import add_image_parser  # the plugin's commands; diffusers loads only when they run
 
     add_image_parser(subparsers)
     return parser

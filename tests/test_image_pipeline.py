@@ -112,7 +112,7 @@ def test_m_step_with_lora_raises_the_likelihood_of_the_chosen_transitions_and_me
 
 
 def test_cli_sample_with_search_writes_everything_and_refuses_to_overwrite(tiny_sd, tmp_path, capsys):
-    from dnadav.image.cli import main
+    from dnadav.commands.image import main
 
     out = tmp_path / "samples"
     argv = ["sample", "--pipeline", str(tiny_sd), "--n", "3", "--seed", "1", "--out", str(out), "--steps", "3",

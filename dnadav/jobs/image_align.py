@@ -12,46 +12,45 @@ import copy
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import InitVar, asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from dnadav.errors import InputError
+from dnadav.jobs.image_options import ImageOptions, warn_search_alias
+from dnadav.jobs.options import option
 
 __all__ = ["ImageAlignOptions", "align_images"]
 
 
 @dataclass
-class ImageAlignOptions:
-    pipeline: str
-    out: Path
-    reward: str
-    reward_weights: Path | None = None
-    prompts: Path | None = None
-    seed: int = 0
-    steps: int = 32
-    eta: float = 1.0
-    guidance_scale: float = 7.5
-    temperature: float = 0.1
-    mode: str = "per_sequence"
-    iterations: int = 4
-    images: int = 48
-    search: int = 8
-    kl_weight: float = 1.0
-    objective: str = "transitions"
-    inner_epochs: int = 1
-    batch_size: int = 128
-    lr: float = 1e-4
-    lora_rank: int = 0
-    eval_images: int = 64
-    gradient_checkpointing: str = "auto"
-    accelerator: str = "auto"
-    devices: str = "1"
-    device: str = "auto"
-    fp16: bool = False
-    max_batch: int | None = None
-    quiet: bool = False
+class ImageAlignOptions(ImageOptions):
+    iterations: int = option(8, "EM iterations")
+    images: int = option(48, "E-step images per iteration")
+    children: int = option(8, "M children per image per step", metavar="M")
+    kl_weight: float = option(1.0, "λ: KL of each step to the frozen reference")
+    objective: str = option("transitions", "M-step loss", choices=["transitions", "nelbo"])
+    inner_epochs: int = option(3, "M-step passes per iteration")
+    batch_size: int = option(128, "transitions per M-step batch")
+    lr: float = option(1e-3, "learning rate of the M-step")
+    lora_rank: int = option(0, "LoRA rank on the attention projections (0 = full fine-tuning)")
+    eval_images: int = option(64, "plain samples scored after every iteration")
+    gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
+    accelerator: str = option("auto", "cpu, gpu or auto")
+    devices: str = option("1", "devices (a number, or auto)")
+    quiet: bool = option(False, "no progress bar")
+    search: InitVar[int | None] = None  # deprecated spelling of ``children``
+
+    def __post_init__(self, search: int | None) -> None:
+        self.children = warn_search_alias(search, self.children)
+
+    def check(self) -> None:
+        super().check()
+        if self.children < 1:
+            raise InputError("--children M must be ≥ 1 for align")
+        if not self.reward:
+            raise InputError("align needs --reward NAME")
 
 
 def _plain_images(process, num: int, steps: int, generator: torch.Generator, context) -> torch.Tensor:
@@ -74,6 +73,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     from dnadav.image.rewards import chunked, make_reward
     from dnadav.io import atomic_write_text, current_command, write_manifest
 
+    options.check()
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     cuda = options.accelerator in ("gpu", "cuda") or (options.accelerator == "auto" and torch.cuda.is_available())
@@ -85,7 +85,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
         reward_fn.to("cuda" if cuda else "cpu")
     reward_module, reward_fn = reward_fn, chunked(reward_fn, options.max_batch)
     try:
-        search = SearchConfig(num_children=options.search, reward_temperature=options.temperature, num_steps=options.steps,
+        search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
                               mode=options.mode)  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight)
     except ValueError as error:
