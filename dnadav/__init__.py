@@ -6,13 +6,45 @@
 
 See docs/api.md. Tokens are A, C, G, T = 0..3 and MASK = 4; one-hot tensors are ``[B, 4, L]`` in
 ACGT order.
+
+The API's names load on first use, so that importing a lower layer (``dnadav.core``, ``dnadav.dna``)
+loads no job, oracle or pandas.
 """
 
-__version__ = "0.1.0"
+import sys
+import types
 
-# The subpackage dnadav.evaluate is imported first, so that binding the function of the same name
-# below is final (importing a submodule again never rebinds its parent's attribute).
-import dnadav.evaluate as _evaluate_package  # noqa: E402,F401
-from dnadav.api import Designs, Report, design, evaluate, load_model, load_oracle  # noqa: E402
+from dnadav._version import __version__
+
+_API = ("Designs", "Report", "design", "evaluate", "load_model", "load_oracle")
 
 __all__ = ["Designs", "Report", "__version__", "design", "evaluate", "load_model", "load_oracle"]
+
+
+class _Package(types.ModuleType):
+    """dnadav's module type: ``dnadav.design`` & co. come from ``dnadav.api`` when first asked for, and
+    ``dnadav.evaluate`` stays the function when the subpackage of the same name is imported (the import
+    system binds a subpackage on its parent; the binding is ignored here)."""
+
+    @property
+    def evaluate(self):
+        from dnadav.api import evaluate
+
+        return evaluate
+
+    @evaluate.setter
+    def evaluate(self, value: object) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        if name in _API:
+            from dnadav import api
+
+            return getattr(api, name)
+        raise AttributeError(f"module 'dnadav' has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_API})
+
+
+sys.modules[__name__].__class__ = _Package

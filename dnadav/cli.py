@@ -17,7 +17,7 @@ import sys
 # Set before torch is imported (the commands import it lazily); an explicit user setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from dnadav import __version__
+from dnadav._version import __version__
 from dnadav.errors import InputError
 
 __all__ = ["COMMANDS", "HelpFormatter", "Parser", "build_parser", "main"]

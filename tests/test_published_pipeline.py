@@ -73,10 +73,10 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     # name), so the evaluator is driven directly with DRAKES's reference set, the Gosai train rows
     # and the Gosai prior; drakes_table relabels the summary in DRAKES's column names.
     from dnadav.dna.checkpoint import load_prior
+    from dnadav.evaluate.drakes_table import drakes_table
     from dnadav.evaluate.evaluator import evaluate_sets
     from dnadav.evaluate.reference import gosai_reference_sequences
     from dnadav.oracles import load_oracle
-    from dnadav.published.drakes_table import drakes_table
 
     reference = gosai_reference_sequences(rows, percentile=90.0)  # 99.9 of 264 rows would be 1 sequence
     assert len(reference) == 27 and set(reference) <= set(rows["seq"])

@@ -20,7 +20,9 @@ import torch
 from dnadav.data.tables import SequenceTable
 from dnadav.dna.tokens import invalid_character, strings_to_onehot, strings_to_tokens
 from dnadav.evaluate import metrics
+from dnadav.evaluate.columns import HEADLINE, OPTIONAL, optional_columns
 from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
+from dnadav.evaluate.scores import optional_metrics, oracle_scores
 
 __all__ = [
     "HEADLINE",
@@ -33,65 +35,6 @@ __all__ = [
 ]
 
 LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # tokens [B, L] -> log-likelihood [B] (nats)
-
-# Column name -> (label, one-line definition) of the headline table, in display order.
-HEADLINE: dict[str, tuple[str, str]] = {
-    "n": ("n", "records read"),
-    "n_valid": ("valid", "records with only A/C/G/T and the expected length; the others are counted, never fixed"),
-    "pred_activity_median": ("Pred-Activity", "median evaluation-oracle HepG2 log-odds (nats; the held-out oracle)"),
-    "reward_median": ("reward", "median reward-oracle log-odds (nats; the oracle alignment optimised)"),
-    "reward_eval_gap": ("gap", "reward − Pred-Activity: large values flag over-optimisation of the reward oracle"),
-    "accessibility_accuracy": ("ATAC-Acc", "share the evaluation oracle calls HepG2-accessible (p > 0.5)"),
-    "kmer3_correlation": ("3-mer corr", "Pearson correlation of the 64 3-mer counts vs the reference set"),
-    "motif_correlation": ("motif corr", "Spearman correlation of per-motif JASPAR hit totals vs the reference set"),
-    "app_log_lik_median": ("App-Log-Lik", "median ELBO under the pretrained prior (nats/sequence; uniform = −277.3 at 200 bp)"),
-    "levenshtein_diversity": ("Lev. div.", "mean pairwise edit distance (bases)"),
-    "identity_diversity": ("1−identity", "mean pairwise 1 − identity (ungapped, share of differing positions)"),
-    "novelty_median": ("novelty", "median distance to the nearest training sequence (bases)"),
-    "near_copy_fraction": ("near copies", "share within 10% of the length of a training sequence"),
-    "gc_mean": ("GC", "mean GC fraction"),
-    "kmer_js": ("k-mer JS", "Jensen–Shannon divergence of k-mer spectra vs reference (bits; k in the header)"),
-}
-
-# Columns present only when they apply (a cell-type classifier as evaluation oracle, an objective,
-# constraints); ``p_<class>_median`` columns (``p(<class>)``) are added per class of that oracle.
-OPTIONAL: dict[str, tuple[str, str]] = {
-    "specificity": ("specificity", "share with p(target) > 0.5 and every other cell type < 0.1 (evaluation oracle)"),
-    "margin_median": ("margin", "median log-odds margin of the target over the strongest off-target (nats)"),
-    "objective_median": ("objective", "median of the objective expression under the evaluation oracle (nats)"),
-    "violating_fraction": ("violating", "share of sequences breaking at least one hard constraint"),
-    "violations": ("violations", "constraint violations counted over all sequences (sites, runs, GC, fixed bases)"),
-}
-
-
-def class_columns(summary: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """Labels of the ``p_<class>_median`` columns of ``summary`` (evaluation oracle, every class)."""
-    return {
-        c: (f"p({c[2:-7]})", f"median evaluation-oracle probability of class {c[2:-7]}")
-        for c in summary.columns
-        if c.startswith("p_") and c.endswith("_median")
-    }
-
-
-def optional_columns(summary: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """The ``OPTIONAL`` and per-class columns that ``summary`` holds, with labels, in display order."""
-    present = {c: v for c, v in OPTIONAL.items() if c in summary.columns and summary[c].notna().any()}
-    return {**present, **class_columns(summary)}
-
-
-def _cell_type_report(eval_oracle, onehot: torch.Tensor):
-    """The ``SpecificityReport`` of ``onehot [B, 4, L]`` when the evaluation oracle is a classifier over
-    several cell types with a target; else None."""
-    from dnadav.objectives import class_logits, objective_names, specificity_report
-    from dnadav.oracles import CellTypeOracle
-
-    if not isinstance(eval_oracle, CellTypeOracle):  # a regressor's outputs are no class probabilities
-        return None
-    names, target = tuple(eval_oracle.class_names), eval_oracle.target
-    if len(objective_names(names)) < 2 or target.lower() not in objective_names(names):
-        return None
-
-    return specificity_report(class_logits(eval_oracle, onehot), names, target)
 
 
 @dataclass
@@ -134,51 +77,6 @@ def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0
 
 
 @torch.no_grad()
-def _scores(oracle, onehot: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(reward ``[B]``, probability ``[B]``) in batches. For a cell-type classifier the probability is
-    sigmoid(log-odds) exactly, which saves a second pass through the network."""
-    from dnadav.oracles import CellTypeOracle
-
-    exact_sigmoid = type(oracle).reward is CellTypeOracle.reward and type(oracle).probability is CellTypeOracle.probability
-    parameters = list(oracle.parameters()) if isinstance(oracle, torch.nn.Module) else []
-    device = parameters[0].device if parameters else torch.device("cpu")
-    rewards, probabilities = [], []
-    for i in range(0, len(onehot), batch_size):
-        chunk = onehot[i : i + batch_size].to(device)
-        reward = oracle.reward(chunk).float()
-        rewards.append(reward.cpu())
-        probability = torch.sigmoid(reward) if exact_sigmoid else oracle.probability(chunk)
-        probabilities.append(probability.float().cpu())
-    if not rewards:
-        return np.zeros(0), np.zeros(0)
-    return torch.cat(rewards).numpy(), torch.cat(probabilities).numpy()
-
-
-def _optional_metrics(
-    eval_oracle, onehot: torch.Tensor, tokens: torch.Tensor, objective_fn, constraint, batch_size: int
-) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """(summary entries, per-sequence columns) of the ``OPTIONAL`` metrics that apply."""
-    row: dict[str, float] = {}
-    columns: dict[str, np.ndarray] = {}
-    report = _cell_type_report(eval_oracle, onehot)
-    if report is not None:
-        row.update(report.summary())
-        columns.update({f"p_{name.lower()}": p for name, p in report.probabilities.items()})
-        columns.update({"specific": report.specific, "margin": report.margin})
-    if objective_fn is not None:
-        values = torch.cat([objective_fn(onehot[i : i + batch_size]).float() for i in range(0, len(onehot), batch_size)])
-        columns["objective"] = values.numpy()
-        row["objective_median"] = float(values.median())
-    if constraint is not None:
-        counts = constraint.violations(tokens)
-        total = counts.pop("total")
-        columns["violations"] = total.numpy()
-        columns.update({f"violations_{k.replace(':', '_')}": v.numpy() for k, v in counts.items()})
-        row["violations"] = float(total.sum())
-        row["violating_fraction"] = float((total > 0).float().mean())
-    return row, columns
-
-
 def _valid_only(name: str, given: SequenceTable | Sequence[str], length: int | None) -> tuple[list[str], list[str], int, int]:
     """(ids, valid sequences, n records, n invalid). Invalid records are counted and left out."""
     if isinstance(given, SequenceTable):
@@ -270,8 +168,8 @@ def evaluate_sets(
             continue
         tokens = strings_to_tokens(sequences)
         onehot = strings_to_onehot(sequences)
-        reward, _ = _scores(reward_oracle, onehot, batch_size)
-        held_out, probability = _scores(eval_oracle, onehot, batch_size)
+        reward, _ = oracle_scores(reward_oracle, onehot, batch_size)
+        held_out, probability = oracle_scores(eval_oracle, onehot, batch_size)
         hits = motif_hit_counts(onehot, motifs)
         if len(training_tokens) and (novelty_metric == "levenshtein" or training_tokens.shape[1] == tokens.shape[1]):
             found = metrics.novelty(
@@ -287,7 +185,7 @@ def evaluate_sets(
         else:
             log_lik = np.full(len(sequences), np.nan)
         gc = metrics.gc_fraction(tokens)
-        extra_row, extra_columns = _optional_metrics(eval_oracle, onehot, tokens, objective_fn, constraint, batch_size)
+        extra_row, extra_columns = optional_metrics(eval_oracle, onehot, tokens, objective_fn, constraint, batch_size)
         counts = metrics.kmer_counts(tokens, 3)
         kmer_frequencies[name] = counts / max(1, counts.sum())
         motif_rates[name] = hits.sum(0).numpy() / (tokens.numel() / 1000)

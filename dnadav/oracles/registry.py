@@ -38,6 +38,7 @@ __all__ = [
     "save_oracle",
     "load_oracle",
     "list_oracles",
+    "load_published_oracle",
     "oracle_folder",
 ]
 
@@ -134,7 +135,7 @@ def load_oracle(
             raise FileNotFoundError(f"{directory}/model.pt is missing from this installation; reinstall dnadav")
         return _load_dir(directory, SHIPPED_ORACLES[key], device)
     path, target = _split_target(name_or_path)
-    from dnadav.published.loaders import is_checkpoint_file, load_published_oracle, published_oracle_file
+    from dnadav.published.loaders import is_checkpoint_file, published_oracle_file
 
     if is_checkpoint_file(path):
         return load_published_oracle(path, target, device)
@@ -158,3 +159,16 @@ def load_oracle(
 def list_oracles() -> list[str]:
     """Shipped names accepted by ``load_oracle`` (each for ``role="reward"`` and ``role="eval"``)."""
     return sorted(SHIPPED_ORACLES)
+
+
+def load_published_oracle(path: str | Path, target: str | None = None, device: torch.device | str = "cpu"):
+    """A DRAKES/gReLU oracle ``.ckpt`` as a ``RegressionOracle`` scored on ``target`` (default hepg2)."""
+    from dnadav.published.enformer_oracle import load_grelu_oracle
+
+    network, names = load_grelu_oracle(path)
+    target = target or ("hepg2" if "hepg2" in names else names[0])
+    if target not in names:
+        raise InputError(f"{path}: target {target!r} is not one of the oracle's tasks {', '.join(names)}")
+    oracle = RegressionOracle(network, names, target).to(device).eval()
+    oracle.checkpoint_file = Path(path)
+    return oracle

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 
 from dnadav.dna.checkpoint import load_denoiser
-from dnadav.errors import InputError
 from dnadav.published.drakes_mdlm import Weights, load_drakes_mdlm
 
 __all__ = [
@@ -21,7 +20,6 @@ __all__ = [
     "is_checkpoint_file",
     "load_denoiser_any",
     "load_model",
-    "load_published_oracle",
     "published_oracle_file",
 ]
 
@@ -66,17 +64,3 @@ def published_oracle_file(directory: Path, role: str) -> Path | None:
     """DRAKES's oracle file for ``role`` inside ``directory`` when it is there."""
     candidate = directory / DRAKES_ORACLE_FILES.get(role, "")
     return candidate if candidate.is_file() else None
-
-
-def load_published_oracle(path: str | Path, target: str | None = None, device: torch.device | str = "cpu"):
-    """A DRAKES/gReLU oracle ``.ckpt`` as a ``RegressionOracle`` scored on ``target`` (default hepg2)."""
-    from dnadav.oracles.base import RegressionOracle
-    from dnadav.published.enformer_oracle import load_grelu_oracle
-
-    network, names = load_grelu_oracle(path)
-    target = target or ("hepg2" if "hepg2" in names else names[0])
-    if target not in names:
-        raise InputError(f"{path}: target {target!r} is not one of the oracle's tasks {', '.join(names)}")
-    oracle = RegressionOracle(network, names, target).to(device).eval()
-    oracle.checkpoint_file = Path(path)
-    return oracle
