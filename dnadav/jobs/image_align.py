@@ -12,13 +12,13 @@ import copy
 import json
 import re
 import time
-from dataclasses import InitVar, asdict, dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from dnadav.errors import InputError
-from dnadav.jobs.image_options import ImageOptions, warn_search_alias
+from dnadav.jobs.image_options import ImageOptions
 from dnadav.jobs.options import option
 
 __all__ = ["ImageAlignOptions", "align_images"]
@@ -40,10 +40,6 @@ class ImageAlignOptions(ImageOptions):
     accelerator: str = option("auto", "cpu, gpu or auto")
     devices: str = option("1", "devices (a number, or auto)")
     quiet: bool = option(False, "no progress bar")
-    search: InitVar[int | None] = None  # deprecated spelling of ``children``
-
-    def __post_init__(self, search: int | None) -> None:
-        self.children = warn_search_alias(search, self.children)
 
     def check(self) -> None:
         super().check()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 
 from dnadav.errors import InputError
@@ -43,6 +43,10 @@ class ImageOptions:
     device: str = option("auto", "cpu, cuda or auto")
     fp16: bool = option(False, "load the pipeline in float16 (GPU)")
     max_batch: int | None = option(None, "most rows per UNet/VAE/reward call (memory cap; default: all at once)", type=int)
+    search: InitVar[int | None] = None  # deprecated spelling of ``children`` (each job's M field)
+
+    def __post_init__(self, search: int | None) -> None:
+        self.children = warn_search_alias(search, self.children)
 
     def check(self) -> None:
         """InputError (one line, naming the flag) for settings no image job can run."""

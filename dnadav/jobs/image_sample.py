@@ -3,13 +3,13 @@ diffusers pipeline; writes images/, contact_sheet.png, rewards.csv and manifest.
 
 from __future__ import annotations
 
-from dataclasses import InitVar, asdict, dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from dnadav.errors import InputError
-from dnadav.jobs.image_options import ImageOptions, warn_search_alias
+from dnadav.jobs.image_options import ImageOptions
 from dnadav.jobs.options import option
 
 __all__ = ["ImageSampleOptions", "sample_images"]
@@ -21,10 +21,6 @@ class ImageSampleOptions(ImageOptions):
     children: int = option(0, "M children per image per step (0 = plain sampling)", metavar="M")
     batch_size: int = option(64, "images per batched call")
     force: bool = option(False, cli=False)  # overwrite ``out`` (the CLI's --force)
-    search: InitVar[int | None] = None  # deprecated spelling of ``children``
-
-    def __post_init__(self, search: int | None) -> None:
-        self.children = warn_search_alias(search, self.children)
 
     def check(self) -> None:
         super().check()
