@@ -15,7 +15,7 @@ __all__ = ["add_arguments", "from_namespace"]
 
 # group -> (add the flags, build the field's value from the parsed line)
 _GROUPS: dict[str, tuple[Callable[..., None], Callable[[argparse.Namespace], Any]]] = {
-    "constraints": (add_constraint_options, constraint_spec),
+    "constraints": (add_constraint_options, lambda args: None if (spec := constraint_spec(args)).empty else spec),
     "max_batch": (add_max_batch_option, lambda args: max_batch_value(args.max_batch)),
 }
 
