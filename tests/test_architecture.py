@@ -59,3 +59,22 @@ def test_no_library_file_is_over_300_lines():
 def test_every_package_declares_all():
     missing = [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("__init__.py") if "__all__" not in p.read_text()]
     assert not missing
+
+
+def test_align_configs_recorded_before_the_split_read_into_the_new_configs():
+    import json
+
+    from dnadav.core.config import EMConfig
+    from dnadav.dna.config import AlignConfig
+
+    recorded = {
+        p.parent.name: json.loads(p.read_text())["align_config"] for p in sorted(ROOT.glob("models/*_aligned/config.json"))
+    }
+    assert recorded
+    for name, values in recorded.items():
+        config = AlignConfig.from_dict(values)
+        assert isinstance(config, EMConfig) and config.oracle == name.removesuffix("_aligned")
+        keys = list(config.as_dict())
+        assert [k for k in keys if k in values] == list(values)  # the recorded order, fields added since in place
+        if set(values) == set(keys) and "extra" not in values["search"]:  # recorded by the current fields: identical
+            assert json.dumps(config.as_dict(), indent=2) == json.dumps(values, indent=2)

@@ -35,8 +35,9 @@ class AlignConfig(EMConfig):
     constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
 
     def as_dict(self) -> dict:
+        """The flat dict a checkpoint records: the recorded order first, any field added since after it."""
         values = asdict(self)
-        return {k: values[k] for k in _RECORDED_ORDER}
+        return {**{k: values[k] for k in _RECORDED_ORDER}, **{k: v for k, v in values.items() if k not in _RECORDED_ORDER}}
 
     @classmethod
     def from_dict(cls, values: dict) -> AlignConfig:
