@@ -31,6 +31,20 @@ class AlignConfig:
     seed: int = 0
     objective: str | None = None  # reward expression (docs/objectives.md); None: the oracle's log-odds
     constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
+    # trust region: each iteration's α solved so the search's selection KL is this many nats per path
+    # (dnadav.align.trust_region), from a pilot search of pilot_sequences; None: α fixed (search config)
+    target_kl: float | None = None
+    pilot_sequences: int = 16
+    # M-step fitted to held-out transitions: this fraction of the E-step's sequences is held out, and
+    # the passes (at most inner_epochs) stop after `patience` passes without a better held-out loss,
+    # keeping the best weights; 0: exactly inner_epochs passes over all transitions
+    holdout_fraction: float = 0.0
+    patience: int = 1
+    # selection: keep the iteration with the highest reward-oracle median among those whose plain
+    # samples have 3-mer correlation ≥ min_naturalness to the validation split (chr2) of the
+    # target cell type; stop after stop_patience iterations below it once one met it; None: keep the last
+    min_naturalness: float | None = None
+    stop_patience: int = 2
 
     def as_dict(self) -> dict:
         return asdict(self)
