@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 
 from dnadav.core.distill import DistillConfig
-from dnadav.core.em import fit_em
+from dnadav.core.fit import fit_em
 from dnadav.core.search import SearchConfig
 from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, sample
 from dnadav.dna.config import AlignConfig

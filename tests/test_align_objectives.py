@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dnadav.commands.align import add_parser, config_from_args
-from dnadav.core.em import fit_em
+from dnadav.core.fit import fit_em
 from dnadav.core.search import SearchConfig
 from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule
 from dnadav.dna.config import AlignConfig

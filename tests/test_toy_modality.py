@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from dnadav.core.config import EMConfig
-from dnadav.core.em import DAVModule, fit_em
+from dnadav.core.em import DAVModule
+from dnadav.core.fit import fit_em
 from dnadav.core.protocol import Proposal, ReverseProcess, sample_process
 from dnadav.core.search import SearchConfig, search_process
 from dnadav.jobs.modality import ModalityOptions, align_process, sample

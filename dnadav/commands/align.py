@@ -32,6 +32,13 @@ _PRESET_OPTIONS = {
     "eval_steps": ("eval_steps", int),
     "inner_epochs": ("inner_epochs", int),
     "batch_size": ("batch_size", int),
+    "target_kl": ("target_kl", float),
+    "pilot_sequences": ("pilot_sequences", int),
+    "holdout": ("holdout_fraction", float),
+    "patience": ("patience", int),
+    "min_naturalness": ("min_naturalness", float),
+    "stop_patience": ("stop_patience", int),
+    "eval_sequences": ("eval_sequences", int),
 }
 
 
@@ -65,8 +72,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--search-mode", choices=["per_sequence", "smc"], default="per_sequence", help="E-step variant")
     parser.add_argument("--kl-weight", type=float, default=0.0, help="λ of DAV-KL (KL to the frozen prior, nats)")
     parser.add_argument(
-        "--m-step", choices=["transitions", "nelbo", "paper"], default=None, help="M-step loss (preset; default transitions)"
+        "--m-step",
+        choices=["transitions", "nelbo", "paper", "children"],
+        default=None,
+        help="M-step loss (preset); children: all M children weighted by the search's selection weights",
     )
+    parser.add_argument(
+        "--target-kl", type=float, default=None, help="trust region: solve α per iteration for this selection KL (nats/path)"
+    )
+    parser.add_argument("--pilot-sequences", type=int, default=None, help="pilot search size for --target-kl (preset; 16)")
+    parser.add_argument(
+        "--holdout", type=float, default=None, help="fraction of E-step sequences held out to stop each M-step (preset)"
+    )
+    parser.add_argument("--patience", type=int, default=None, help="M-step passes without held-out gain before stopping")
+    parser.add_argument(
+        "--min-naturalness",
+        type=float,
+        default=None,
+        help="keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this",
+    )
+    parser.add_argument("--stop-patience", type=int, default=None, help="iterations below the floor before stopping")
+    parser.add_argument("--eval-sequences", type=int, default=None, help="plain samples logged per iteration (preset; 64)")
     parser.add_argument(
         "--skip-steps", type=float, default=None, help="--m-step paper: leading steps left out (count or fraction)"
     )
@@ -99,14 +125,31 @@ def config_from_args(args: argparse.Namespace):
 
     from dnadav.dna.presets import preset
 
-    whole = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples")
+    whole = (
+        "iterations",
+        "sequences",
+        "children",
+        "steps",
+        "eval_steps",
+        "inner_epochs",
+        "batch_size",
+        "value_samples",
+        "pilot_sequences",
+        "patience",
+        "stop_patience",
+        "eval_sequences",
+    )
     for name in whole:  # counts: ≥ 1
         check_number(f"--{name.replace('_', '-')}", getattr(args, name), 1)
     for name in ("kl_weight", "skip_steps"):  # ≥ 0
         check_number(f"--{name.replace('_', '-')}", getattr(args, name), 0)
-    for name in ("lr", "gradient_clip", "discount"):  # finite and > 0
+    for name in ("lr", "gradient_clip", "discount", "target_kl", "holdout"):  # finite and > 0
         check_number(f"--{name.replace('_', '-')}", getattr(args, name), 0, strict=True)
     check_number("--temperature", args.temperature, 0, strict=True, allow_inf=True)
+    if args.holdout is not None and not args.holdout < 1:
+        raise InputError(f"--holdout must be a fraction below 1; got {args.holdout}")
+    if args.min_naturalness is not None and not -1 <= args.min_naturalness <= 1:
+        raise InputError(f"--min-naturalness is a correlation in [-1, 1]; got {args.min_naturalness}")
     config = preset(args.preset)
     search, distill = config.search, config.distill
     top: dict = {}
@@ -130,6 +173,7 @@ def config_from_args(args: argparse.Namespace):
             num_value_samples=args.value_samples,
             mode=args.search_mode,
             record_clean=distill.objective == "paper",
+            record_children=distill.objective == "children",
         )
         distill = dataclasses.replace(distill, kl_weight=args.kl_weight)
     except ValueError as error:

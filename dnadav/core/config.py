@@ -26,6 +26,16 @@ class EMConfig:
     lr: float = 1e-3
     gradient_clip: float | None = None  # max gradient norm of the M-step (None = no clipping)
     seed: int = 0
+    # trust region: each iteration's α solved so the search's selection KL is this many nats per path
+    # (dnadav.core.trust_region), from a pilot search of pilot_sequences; None: α fixed (search config)
+    target_kl: float | None = None
+    pilot_sequences: int = 16
+    # M-step fitted to held-out transitions: this fraction of the E-step's sequences is held out, and
+    # the passes (at most inner_epochs) stop after `patience` passes without a better held-out loss,
+    # keeping the best weights; 0: exactly inner_epochs passes over all transitions
+    holdout_fraction: float = 0.0
+    patience: int = 1
+    stop_patience: int = 2  # with a selection rule: iterations after the last eligible one before stopping
 
     def as_dict(self) -> dict:
         return asdict(self)

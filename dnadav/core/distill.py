@@ -9,7 +9,13 @@ training loss (``process.sample_loss``) on the final E-step samples. ``objective
 DAV paper's recipe: the process's ``clean_target_loss`` against the x̂0 of the chosen child (recorded
 by the search with ``record_clean=True``; for masked DNA the cross-entropy at every position still
 masked in x_t against its argmax, weighted by ``(α_s − α_t)/α_t``), with the first ``skip_steps`` of
-the grid's steps left out (a count, or a fraction of T when < 1).
+the grid's steps left out (a count, or a fraction of T when < 1). ``objective="children"`` is the
+Rao-Blackwellised form of ``"transitions"``: at each visited state it fits *all* M children the
+search proposed, each weighted by its normalised selection weight w̄_j (recorded by the search with
+``record_children=True``): ``−Σ_j w̄_j log p_θ(c_j | x_t)``. Its expectation given the children is the
+transition NLL of the kept child, so it fits the same target with less variance: where the search had
+no choice (equal weights) it is the model's own step averaged over M draws, and the information the
+search added sits where its weights were uneven (docs/concepts.md, "The M-step").
 
 DAV-KL adds ``λ · process.divergence(p_θ, p_ref)`` at the visited states, an anchor to the frozen
 reference model (the prior).
@@ -34,9 +40,10 @@ __all__ = [
     "distill_loss",
     "paper_loss",
     "paper_kept_steps",
+    "children_nll",
 ]
 
-Objective = Literal["transitions", "nelbo", "paper"]
+Objective = Literal["transitions", "nelbo", "paper", "children"]
 
 
 @dataclass
@@ -46,8 +53,8 @@ class DistillConfig:
     skip_steps: float = 0.0  # objective="paper": leading grid steps left out (count, or fraction of T if < 1)
 
     def __post_init__(self) -> None:
-        if self.objective not in ("transitions", "nelbo", "paper"):
-            raise ValueError(f"objective must be transitions, nelbo or paper; got {self.objective!r}")
+        if self.objective not in ("transitions", "nelbo", "paper", "children"):
+            raise ValueError(f"objective must be transitions, nelbo, paper or children; got {self.objective!r}")
         if not self.skip_steps >= 0:
             raise ValueError(f"skip_steps must be ≥ 0; got {self.skip_steps}")
         if not self.kl_weight >= 0:
@@ -70,6 +77,8 @@ class TransitionBatch:
     step: torch.Tensor | None = None  # [N] grid index of t
     clean_target: torch.Tensor | None = None  # [N, ...] recorded plug-in x̂0 at x_s (objective="paper")
     num_steps: int | None = None  # T of the trajectory
+    children: torch.Tensor | None = None  # [N, M, ...] every child proposed at x_t (objective="children")
+    child_log_weights: torch.Tensor | None = None  # [N, M] their log selection weights (unnormalised)
 
 
 def transition_pairs(trajectory: Trajectory) -> torch.Tensor:
@@ -79,9 +88,15 @@ def transition_pairs(trajectory: Trajectory) -> torch.Tensor:
     return grid.reshape(-1, 2)
 
 
-def transition_batch(trajectory: Trajectory, pairs: torch.Tensor) -> TransitionBatch:
-    """Gather the transitions named by ``pairs [N, 2]`` (step, sequence)."""
+def transition_batch(trajectory: Trajectory, pairs: torch.Tensor, reward_temperature: float | None = None) -> TransitionBatch:
+    """Gather the transitions named by ``pairs [N, 2]`` (step, sequence); with a trajectory that holds
+    its children, also each step's children and their log selection weights at ``reward_temperature``
+    (the α the search ran at)."""
     step, sequence = pairs[:, 0], pairs[:, 1]
+    children = log_weights = None
+    if trajectory.children is not None and reward_temperature is not None:
+        children = trajectory.children[step, sequence]
+        log_weights = trajectory.selection_log_weights(reward_temperature)[step, sequence]
     states = trajectory.states
     times = trajectory.times.to(states.device)
     return TransitionBatch(
@@ -94,6 +109,8 @@ def transition_batch(trajectory: Trajectory, pairs: torch.Tensor) -> TransitionB
         step=step,
         clean_target=None if trajectory.clean is None else trajectory.clean[step, sequence],
         num_steps=trajectory.num_steps,
+        children=children,
+        child_log_weights=log_weights,
     )
 
 
@@ -116,6 +133,20 @@ def paper_loss(process, prediction: torch.Tensor, batch: TransitionBatch, config
     return torch.where(paper_kept_steps(config, batch), loss, torch.zeros_like(loss))
 
 
+def children_nll(process, prediction: torch.Tensor, batch: TransitionBatch) -> torch.Tensor:
+    """``−Σ_j w̄_j log p_θ(c_j | x_t)`` per transition ``[N]``: the M children ``batch.children
+    [N, M, ...]`` under the one prediction at ``x_t``, weighted by ``softmax(child_log_weights)``."""
+    if batch.children is None or batch.child_log_weights is None:
+        raise ValueError("objective='children' needs the search to record its children (SearchConfig(record_children=True))")
+    n, m = batch.child_log_weights.shape
+    rows = lambda x: x.repeat_interleave(m, dim=0)  # noqa: E731  row i·M + j: child j of transition i
+    log_p = process.transition_log_prob(
+        rows(prediction), rows(batch.x_t), batch.children.reshape(n * m, *batch.children.shape[2:]), rows(batch.t), rows(batch.s)
+    ).view(n, m)
+    weights = torch.softmax(batch.child_log_weights.float(), dim=1)
+    return -(weights * log_p).sum(dim=1)
+
+
 def distill_loss(
     process: ReverseProcess,
     batch: TransitionBatch,
@@ -131,6 +162,10 @@ def distill_loss(
         prediction = process.predict(batch.x_t, batch.t, batch.context)
         parts["transition_nll"] = -process.transition_log_prob(prediction, batch.x_t, batch.x_s, batch.t, batch.s).mean()
         loss = parts["transition_nll"]
+    elif config.objective == "children":
+        prediction = process.predict(batch.x_t, batch.t, batch.context)
+        parts["children_nll"] = children_nll(process, prediction, batch).mean()
+        loss = parts["children_nll"]
     elif config.objective == "paper":
         prediction = process.predict(batch.x_t, batch.t, batch.context)
         parts["paper_x0_ce"] = paper_loss(process, prediction, batch, config).mean()

@@ -9,6 +9,7 @@ seeded from (seed, iteration, rank), so a resumed run repeats an uninterrupted o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,12 +21,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.core.config import EMConfig
 from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, held_out_loss, holdout_split, pass_batches
 from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.search import search_process
 from dnadav.core.trajectory import RewardFn, Trajectory
+from dnadav.core.trust_region import pilot_temperature, selection_kl
 
-__all__ = ["DAVModule", "fit_em", "stream_seed"]
+__all__ = ["DAVModule", "stream_seed"]
 
 
 def stream_seed(seed: int, iteration: int, rank: int, stream: int) -> int:
@@ -43,6 +46,9 @@ class DAVModule(pl.LightningModule):
     When the reward is a bound method of an objective with ``update`` (a ``LagrangianObjective``),
     its multipliers take one dual step after every E-step from that E-step's final sequences and
     are saved in (and restored from) the run's checkpoints.
+    ``select(record) -> score or None`` (None: the iteration is not eligible) keeps the weights of the
+    best-scoring iteration (``self.best``) and stops the run ``config.stop_patience`` iterations after
+    the last eligible one; it must read only validation-side metrics of the record.
     """
 
     def __init__(
@@ -56,6 +62,7 @@ class DAVModule(pl.LightningModule):
         frozen_modules: Sequence[torch.nn.Module] = (),
         make_context: Callable[[int, torch.Generator], torch.Tensor | None] | None = None,
         max_batch: int | str | None = "auto",
+        select: Callable[[dict[str, float]], float | None] | None = None,
     ):
         super().__init__()
         self.model = model
@@ -76,6 +83,9 @@ class DAVModule(pl.LightningModule):
         self._multipliers_after: dict[int, torch.Tensor] = {}  # iteration -> multipliers after its dual step
         self.trajectory: Trajectory | None = None
         self.history: list[dict[str, float]] = []
+        self.best = BestKeeper(select, config.stop_patience) if select is not None else None
+        self._stopper: HeldOutStopper | None = None
+        self._reward_temperature = config.search.reward_temperature
 
     def on_fit_start(self) -> None:
         for module in self._frozen["modules"]:
@@ -96,21 +106,28 @@ class DAVModule(pl.LightningModule):
             context_generator = torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4))
             context = self._make_context(count, context_generator)
             context = None if context is None else context.to(self.device)
+        search_config, pilot_log = self._search_config(iteration, context)
         result = search_process(
-            self.process, self._frozen["reward_fn"], count, self.config.search, generator, context, max_batch=self.max_batch
+            self.process, self._frozen["reward_fn"], count, search_config, generator, context, max_batch=self.max_batch
         )
-        rows = {"states": result.trajectory.states.transpose(0, 1), "rewards": result.rewards}
-        if result.trajectory.context is not None:
-            rows["context"] = result.trajectory.context
-        if result.trajectory.clean is not None:
-            rows["clean"] = result.trajectory.clean.transpose(0, 1)
+        trajectory = result.trajectory
+        rows = {"states": trajectory.states.transpose(0, 1), "rewards": result.rewards}
+        for name in ("context", "clean", "children", "child_potential", "child_log_ratio"):
+            value = getattr(trajectory, name)
+            if value is not None:
+                rows[name] = value if name == "context" else value.transpose(0, 1)
         if self.trainer.world_size > 1:
             rows = self._gather_rows(rows)
         self._search_log = {
             "estep/reward_mean": float(rows["rewards"].float().mean()),
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
+            **pilot_log,
         }
+        if trajectory.child_potential is not None:
+            self._search_log["estep/selection_kl"] = selection_kl(
+                trajectory.child_potential, search_config.reward_temperature, trajectory.child_log_ratio
+            )
         objective = self._objective_with_update()
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
             # The step starts from the multipliers after the previous iteration, not from whatever the
@@ -120,8 +137,24 @@ class DAVModule(pl.LightningModule):
             record = objective.update(self.process.decode(rows["states"][:, -1]))
             self._multipliers_after[iteration] = objective.multipliers.detach().cpu().clone()
             self._search_log.update({f"objective/{k}": v for k, v in record.items()})
-        clean = rows["clean"].transpose(0, 1) if "clean" in rows else None
-        return Trajectory(rows["states"].transpose(0, 1), result.trajectory.times.to(self.device), rows.get("context"), clean)
+        step_major = {k: rows[k].transpose(0, 1) if k in rows else None for k in ("clean", "children", "child_potential", "child_log_ratio")}
+        return Trajectory(rows["states"].transpose(0, 1), trajectory.times.to(self.device), rows.get("context"), **step_major)
+
+    def _search_config(self, iteration: int, context_rows: torch.Tensor | None):
+        """This iteration's E-step settings: the configured ones, or with ``target_kl`` set, α solved on
+        a pilot search of ``pilot_sequences`` with the current model (the same on every rank)."""
+        config = self.config.search
+        if self.config.target_kl is None:
+            self._reward_temperature = config.reward_temperature
+            return config, {}
+        generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, 0, 5))
+        count = self.config.pilot_sequences
+        context = None if context_rows is None else context_rows[:count]
+        alpha = pilot_temperature(
+            self.process, self._frozen["reward_fn"], config, self.config.target_kl, count, generator, context, self.max_batch
+        )
+        self._reward_temperature = alpha
+        return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
 
     def _objective_with_update(self):
         owner = getattr(self._frozen["reward_fn"], "__self__", None)
@@ -143,28 +176,67 @@ class DAVModule(pl.LightningModule):
 
     def train_dataloader(self) -> DataLoader:
         self.trajectory = self.e_step()
+        fraction = getattr(self.config, "holdout_fraction", 0.0)
+        if fraction > 0:
+            return self._held_out_dataloader(fraction)
         pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
         # The order is drawn here, once, so it does not depend on how often Lightning iterates the loader.
         generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 2))
         order = torch.randperm(len(pairs), generator=generator)
         return DataLoader(TensorDataset(pairs[order].cpu()), batch_size=self.config.batch_size, shuffle=False)
 
-    def on_train_batch_start(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+    def _held_out_dataloader(self, fraction: float) -> DataLoader:
+        """Batches of at most ``inner_epochs`` passes over the training sequences' transitions, each
+        pass shuffled on its own; the held-out sequences' transitions judge every pass."""
+        generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 6))
+        pairs = transition_pairs(self.trajectory)
+        train, held_out = holdout_split(pairs, self.trajectory.states.shape[1], fraction, generator)
+        batches = pass_batches(len(train), self.config.inner_epochs, self.config.batch_size, generator)
+        self._stopper = HeldOutStopper(
+            lambda: self._held_out_loss(held_out), [len(b) for b in batches], self.config.batch_size, len(train), self.config.patience
+        )
+        return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches)
+
+    def _held_out_loss(self, pairs: torch.Tensor) -> float:
+        return held_out_loss(
+            self.process, self.trajectory, pairs.to(self.device), self.config, self._reward_temperature, self._frozen["prior"]
+        )
+
+    def on_train_epoch_start(self) -> None:
+        if self._stopper is not None:
+            self._stopper.start(self.model)
+
+    def on_train_batch_start(self, batch: list[torch.Tensor], batch_idx: int) -> int | None:
+        if self._stopper is not None and self._stopper.stopped:
+            return -1  # Lightning skips the rest of this epoch's batches
         # Dropout draws from the global stream: seed it per (iteration, batch) so resume is exact.
         torch.manual_seed(stream_seed(self.config.seed, self.current_epoch, self.trainer.global_rank, 1000 + batch_idx))
+        return None
+
+    def on_train_batch_end(self, outputs, batch: list[torch.Tensor], batch_idx: int) -> None:
+        if self._stopper is not None:
+            self._stopper.after_batch(self.model, batch_idx)
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        transitions = transition_batch(self.trajectory, batch[0].to(self.device))
+        transitions = transition_batch(self.trajectory, batch[0].to(self.device), self._reward_temperature)
         loss, parts = distill_loss(self.process, transitions, self.config.distill, self._frozen["prior"])
         self.log_dict({f"mstep/{k}": v for k, v in parts.items()}, prog_bar=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
         record = {"iteration": float(self.current_epoch), **self._search_log}
+        if self._stopper is not None:
+            record.update(self._stopper.log())
         if self._evaluate is not None and self.trainer.global_rank == 0:
             generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 3))
             with eval_mode(self.model):
                 record.update(self._evaluate(self.model, generator))
+        if self.best is not None:  # the records (and so the choice) live on rank 0
+            if self.trainer.global_rank == 0:
+                record.update(self.best.consider(self.current_epoch + 1, record, self.model))
+            stop = self.trainer.global_rank == 0 and self.best.should_stop()
+            if self.trainer.strategy.reduce_boolean_decision(stop, all=False):
+                self.trainer.should_stop = True
         self.history.append(record)
         self.log_dict({k: float(v) for k, v in record.items() if k != "iteration"}, rank_zero_only=True)
 
@@ -175,60 +247,11 @@ class DAVModule(pl.LightningModule):
         checkpoint["dav_history"] = self.history
         if self._multipliers_after:
             checkpoint["objective_multipliers"] = dict(self._multipliers_after)
+        if self.best is not None:
+            checkpoint["dav_best"] = self.best.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("dav_history", []))
+        if self.best is not None and "dav_best" in checkpoint:
+            self.best.load(checkpoint["dav_best"])
         self._multipliers_after = dict(checkpoint.get("objective_multipliers", {}))
-
-
-class _ReleaseProcessGroup(pl.Callback):
-    """Destroys the distributed process group when the fit is over: a spawned rank that exits with
-    it still alive can abort in gloo's threads at interpreter exit ("terminate called without an
-    active exception"), which fails the run after it has finished."""
-
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.barrier()
-            torch.distributed.destroy_process_group()
-
-
-def fit_em(
-    module: DAVModule,
-    out_dir: str | Path,
-    *,
-    devices: int | str = 1,
-    accelerator: str = "auto",
-    strategy: str = "auto",
-    resume: bool = True,
-    progress: bool = True,
-    callbacks: list[pl.Callback] | None = None,
-) -> pl.Trainer:
-    """Fit ``module.config.iterations`` EM iterations, checkpointing after each into
-    ``out_dir/checkpoints/last.ckpt`` and resuming from it when present and ``resume``."""
-    out_dir = Path(out_dir)
-    # save_top_k=1 without a monitor keeps the newest iteration; Lightning writes last.ckpt only
-    # alongside a saved checkpoint, so this is what makes an interrupted run resumable.
-    checkpoints = pl.callbacks.ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="iteration-{epoch}", save_last=True, every_n_epochs=1, save_top_k=1
-    )
-    trainer = pl.Trainer(
-        max_epochs=module.config.iterations,
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        reload_dataloaders_every_n_epochs=1,
-        callbacks=[checkpoints, *(callbacks or []), _ReleaseProcessGroup()],
-        logger=pl.loggers.CSVLogger(out_dir, name="logs"),
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=1,
-        default_root_dir=out_dir,
-        gradient_clip_val=getattr(module.config, "gradient_clip", None),
-    )
-    last = out_dir / "checkpoints" / "last.ckpt"
-    with warnings.catch_warnings():
-        # resuming writes into the run's own checkpoint folder, which is expected to exist
-        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
-    return trainer

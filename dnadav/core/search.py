@@ -57,6 +57,7 @@ class SearchConfig:
     ess_threshold: float = 0.5  # SMC: resample when ESS < ess_threshold · population
     guidance_scale: float = 0.0  # > 0: tilt the proposal by the reward gradient (differentiable oracle)
     record_clean: bool = False  # keep x̂0 at every chosen child (the paper's M-step distils it)
+    record_children: bool = False  # keep every step's M children and their values (M-step "children", trust region)
 
     def __post_init__(self) -> None:
         if self.num_children < 1 or self.num_steps < 1 or self.num_value_samples < 1:
@@ -67,6 +68,8 @@ class SearchConfig:
             raise ValueError(f"mode must be per_sequence or smc; got {self.mode!r}")
         if self.value not in ("argmax", "sample"):
             raise ValueError(f"value must be argmax or sample; got {self.value!r}")
+        if self.record_children and self.mode != "per_sequence":
+            raise ValueError("record_children needs mode='per_sequence' (SMC proposes one child per particle)")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -177,6 +180,7 @@ def search_process(
         states = [x]
         record_clean = config.record_clean
         cleans: list[torch.Tensor] = []  # plug-in x̂0 at each chosen child (record_clean)
+        recorded: dict[str, list[torch.Tensor]] = {"children": [], "child_potential": [], "child_log_ratio": []}
         prediction = predict(x, float(times[0]), context)
         potential = torch.zeros(b, device=device)  # SMC: γ^n V/α of the current particle
         log_weights = torch.zeros(b, device=device)  # SMC: accumulated importance weights
@@ -197,6 +201,12 @@ def search_process(
             child_potential = value_potential(child_value, config, steps_left=config.num_steps - 1 - k)
             if config.mode == "per_sequence":
                 log_w = child_potential if log_ratio is None else child_potential + log_ratio
+                if config.record_children:  # all M children of every sequence, before the choice
+                    recorded["children"].append(children.view(b, m, *children.shape[1:]))
+                    steps_left = config.num_steps - 1 - k
+                    recorded["child_potential"].append((config.discount**steps_left * child_value).view(b, m))
+                    if log_ratio is not None:
+                        recorded["child_log_ratio"].append(log_ratio.view(b, m))
                 choice = gumbel_argmax(log_w.view(b, m), generator, dim=1)
                 pick = torch.arange(b, device=device) * m + choice
                 x, prediction, value = children[pick], _select(child_prediction, pick), child_value[pick]
@@ -223,5 +233,6 @@ def search_process(
             if on_step is not None:
                 on_step(k)
     stats.wall_seconds = time.perf_counter() - started
-    trajectory = Trajectory(torch.stack(states), times.cpu(), context, torch.stack(cleans) if record_clean else None)
+    stacked = {k: torch.stack(v) if v else None for k, v in recorded.items()}
+    trajectory = Trajectory(torch.stack(states), times.cpu(), context, torch.stack(cleans) if record_clean else None, **stacked)
     return SearchResult(sequences=x, rewards=value, trajectory=trajectory, stats=stats)

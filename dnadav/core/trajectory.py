@@ -34,6 +34,13 @@ class Trajectory:
     # optional: ``clean [T, B, ...]`` the plug-in clean estimate x̂0 (reward input) at each chosen
     # child ``states[k+1]``, recorded when the search runs with ``record_clean=True``
     clean: torch.Tensor | None = None
+    # optional (``record_children=True``, per-sequence search): every step's M proposed children
+    # ``children [T, B, M, ...]``, their discounted values ``child_potential [T, B, M]`` (γ^n·V, not yet
+    # divided by α) and ``child_log_ratio [T, B, M]`` (log p − log q; None when q = p). The selection
+    # weights at any temperature α are ``softmax(child_potential / α + child_log_ratio)`` over M.
+    children: torch.Tensor | None = None
+    child_potential: torch.Tensor | None = None
+    child_log_ratio: torch.Tensor | None = None
 
     @property
     def final(self) -> torch.Tensor:
@@ -45,16 +52,42 @@ class Trajectory:
         return self.states.shape[0] - 1
 
     def to(self, device: torch.device | str) -> "Trajectory":
-        context = None if self.context is None else self.context.to(device)
-        clean = None if self.clean is None else self.clean.to(device)
-        return Trajectory(self.states.to(device), self.times.to(device), context, clean)
+        move = lambda x: None if x is None else x.to(device)  # noqa: E731
+        return Trajectory(
+            self.states.to(device),
+            self.times.to(device),
+            move(self.context),
+            move(self.clean),
+            move(self.children),
+            move(self.child_potential),
+            move(self.child_log_ratio),
+        )
+
+    def selection_log_weights(self, reward_temperature: float) -> torch.Tensor:
+        """``[T, B, M]`` the per-sequence search's log selection weights at temperature α (recorded
+        children only): ``γ^n·V/α + log p − log q`` of every proposed child."""
+        if self.child_potential is None:
+            raise ValueError("the trajectory holds no children; search with record_children=True")
+        log_w = self.child_potential / reward_temperature
+        return log_w if self.child_log_ratio is None else log_w + self.child_log_ratio
 
     @staticmethod
     def concatenate(parts: list["Trajectory"]) -> "Trajectory":
         """Join trajectories of different sequences (same time grid) along the batch axis."""
-        context = None if parts[0].context is None else torch.cat([p.context for p in parts])
-        clean = None if parts[0].clean is None else torch.cat([p.clean for p in parts], dim=1)
-        return Trajectory(torch.cat([p.states for p in parts], dim=1), parts[0].times, context, clean)
+        first = parts[0]
+
+        def join(name: str, dim: int) -> torch.Tensor | None:
+            return None if getattr(first, name) is None else torch.cat([getattr(p, name) for p in parts], dim=dim)
+
+        return Trajectory(
+            torch.cat([p.states for p in parts], dim=1),
+            first.times,
+            join("context", 0),
+            join("clean", 1),
+            join("children", 1),
+            join("child_potential", 1),
+            join("child_log_ratio", 1),
+        )
 
 
 @dataclass

@@ -33,6 +33,10 @@ class AlignConfig(EMConfig):
     eval_steps: int = 25
     objective: str | None = None  # reward expression (docs/objectives.md); None: the oracle's log-odds
     constraints: dict | None = None  # hard constraints, file format (docs/constraints.md); None: none
+    # selection: keep the iteration with the highest reward-oracle median among those whose plain
+    # samples have 3-mer correlation ≥ min_naturalness to the validation split (chr2) of the
+    # target cell type; stop after stop_patience iterations below it once one met it (stop_patience); None: keep the last
+    min_naturalness: float | None = None
 
     def as_dict(self) -> dict:
         """The flat dict a checkpoint records: the recorded order first, any field added since after it."""

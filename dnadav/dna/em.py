@@ -31,7 +31,8 @@ class MaskedDAVModule(DAVModule):
         frozen_modules: Sequence[torch.nn.Module] = (),
         constraint: StepConstraint | None = None,
         max_batch: int | str | None = "auto",
+        select: Callable[[dict[str, float]], float | None] | None = None,
     ):
         process = MaskedDiffusion(model, config.length, schedule, constraint=constraint, max_batch=max_batch)
-        super().__init__(model, reward_fn, config, process, prior, evaluate, frozen_modules, max_batch=max_batch)
+        super().__init__(model, reward_fn, config, process, prior, evaluate, frozen_modules, max_batch=max_batch, select=select)
         self.schedule = schedule

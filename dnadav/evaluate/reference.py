@@ -21,7 +21,14 @@ import torch
 from dnadav.data.dhs import load_dhs
 from dnadav.dna.tokens import strings_to_onehot
 
-__all__ = ["Ranking", "gosai_reference_sequences", "reference_for_oracle", "reference_sequences", "training_sequences"]
+__all__ = [
+    "Ranking",
+    "gosai_reference_sequences",
+    "reference_for_oracle",
+    "reference_sequences",
+    "training_sequences",
+    "validation_reference",
+]
 
 Ranking = Literal["eval", "signal"]
 
@@ -103,3 +110,20 @@ def reference_for_oracle(oracle, size: int = 500) -> list[str]:
         f"{getattr(oracle, 'checkpoint_file', 'oracle')}: no reference set is known for this oracle "
         f"(target {target!r}); it is neither a DHS cell-type classifier nor a regressor trained on a Gosai table"
     )
+
+
+def validation_reference(oracle, size: int = 500) -> list[str]:
+    """What an align run may select on: the top ``size`` DHS sequences of the **validation** split
+    (chr2) specific to the oracle's target cell type, ranked by ``oracle`` — the run's *reward*
+    oracle. The test split (chr1) and the evaluation oracle judge a run; they never choose within it."""
+    from dnadav.data.dhs import CELL_TYPES
+    from dnadav.errors import InputError
+
+    target = getattr(oracle, "target", None)
+    if target not in CELL_TYPES or "shuffled" not in getattr(oracle, "class_names", ()):
+        raise InputError(
+            f"{getattr(oracle, 'checkpoint_file', 'oracle')}: a naturalness floor needs a DHS cell-type oracle "
+            f"(its validation split is the reference); target {target!r} has none"
+        )
+    table = load_dhs("valid", target)
+    return table["sequence"].to_numpy()[_rank_by_oracle(table, oracle)[:size]].tolist()

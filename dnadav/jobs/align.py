@@ -12,7 +12,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from dnadav.core.em import fit_em
+from dnadav.core.fit import fit_em
 from dnadav.dna.checkpoint import (
     SHIPPED_MODELS,
     model_length,
@@ -27,7 +27,7 @@ from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
 from dnadav.published.loaders import load_denoiser_any
 
-__all__ = ["align", "plain_sample_metrics"]
+__all__ = ["align", "naturalness_floor", "plain_sample_metrics", "selection_note"]
 
 
 def _portable_name(prior: str | Path) -> str:
@@ -50,11 +50,14 @@ def plain_sample_metrics(
     generator: torch.Generator,
     constraint=None,
     eval_reward_fn=None,
+    validation_reference: list[str] | None = None,
 ) -> dict[str, float]:
     """Metrics of plain samples (no search) from ``model``: what the log tracks every iteration.
 
     ``reward_fn(onehot [B, 4, L]) -> [B]`` is the run's reward (the reward oracle's log-odds or the
-    objective); a cell-type classifier as ``eval_oracle`` adds the specificity figures for its target."""
+    objective); a cell-type classifier as ``eval_oracle`` adds the specificity figures for its target.
+    ``validation_reference`` (validation-split sequences) adds ``select/kmer3_validation``, the only
+    naturalness figure a run may select on."""
     from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
 
     device = next(model.parameters()).device
@@ -90,6 +93,7 @@ def plain_sample_metrics(
         "plain/levenshtein_diversity": float(mean_pairwise_levenshtein(strings)),
         "plain/app_log_lik_median": float(log_lik.median()),
         **specificity,
+        **({"select/kmer3_validation": float(kmer_correlation(strings, validation_reference, k=3))} if validation_reference else {}),
     }
 
 
@@ -104,6 +108,31 @@ class _KeepIterations(pl.Callback):
         if trainer.global_rank == 0:
             k = trainer.current_epoch + 1  # save_denoiser copies the weights to the CPU itself
             save_denoiser(self.folder / f"iteration-{k}", pl_module.model, {**self.metadata, "iteration": k})
+
+
+def naturalness_floor(floor: float):
+    """The selection rule of ``min_naturalness``: an iteration is eligible when its plain samples'
+    3-mer correlation to the validation split is ≥ ``floor``; eligible ones score by their
+    reward-oracle median reward (the run's own reward: never the evaluation oracle)."""
+
+    def select(record: dict[str, float]) -> float | None:
+        if record.get("select/kmer3_validation", -1.0) < floor:
+            return None
+        return record["plain/reward_median"]
+
+    return select
+
+
+def selection_note(module: DAVModule, floor: float | None) -> dict:
+    """What the card says about the kept iteration: which, and why."""
+    last = len(module.history)
+    if module.best.iteration is None:
+        return {"kept_iteration": last, "why": f"no iteration met 3-mer ≥ {floor} on the validation split; the last is kept"}
+    return {
+        "kept_iteration": module.best.iteration,
+        "of_iterations": last,
+        "why": f"highest reward-oracle median ({module.best.score:.3f}) among iterations with validation 3-mer ≥ {floor}",
+    }
 
 
 def align(
@@ -154,8 +183,24 @@ def align(
         constraint = spec_from_options(**fields).compile(config.length)
     # the reference set follows the evaluation oracle: its DHS cell type, or its Gosai table's top 0.1%
     reference = reference_for_oracle(eval_oracle)
+    select, validation = None, None
+    if config.min_naturalness is not None:
+        from dnadav.evaluate.reference import validation_reference
+
+        validation = validation_reference(reward_oracle)
+        select = naturalness_floor(config.min_naturalness)
     metrics_of = lambda m, g: plain_sample_metrics(  # noqa: E731
-        m, prior, reward_fn, eval_oracle, reference, config, schedule, g, constraint=constraint, eval_reward_fn=eval_reward_fn
+        m,
+        prior,
+        reward_fn,
+        eval_oracle,
+        reference,
+        config,
+        schedule,
+        g,
+        constraint=constraint,
+        eval_reward_fn=eval_reward_fn,
+        validation_reference=validation,
     )
     module = MaskedDAVModule(
         model,
@@ -167,6 +212,7 @@ def align(
         frozen_modules=(prior, reward_oracle, eval_oracle),
         constraint=constraint,
         max_batch=max_batch,
+        select=select,
     )
     metadata = {
         "schedule": prior_config.get("schedule", "loglinear"),
@@ -184,6 +230,10 @@ def align(
     if trainer.global_rank != 0:
         return {}
     aligned = module.model.cpu().eval()
+    if module.best is not None:
+        metadata = {**metadata, "selection": selection_note(module, config.min_naturalness)}
+        if module.best.weights is not None:
+            aligned.load_state_dict(module.best.weights)
     save_denoiser(out_dir, aligned, metadata)
     atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")
     write_manifest(
@@ -198,4 +248,5 @@ def align(
         },
         extra={"wall_minutes_this_session": (time.time() - started) / 60},
     )
-    return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[-1] if module.history else {})}
+    kept = module.best.iteration if module.best is not None and module.best.iteration else len(module.history)
+    return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[kept - 1] if module.history else {})}

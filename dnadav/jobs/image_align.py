@@ -60,7 +60,8 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     """Run DAV on the image model; returns the last iteration's record (plain-sample metrics)."""
     from dnadav.core.config import EMConfig
     from dnadav.core.distill import DistillConfig
-    from dnadav.core.em import DAVModule, fit_em, stream_seed
+    from dnadav.core.em import DAVModule, stream_seed
+    from dnadav.core.fit import fit_em
     from dnadav.core.search import SearchConfig
     from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
     from dnadav.image.outputs import contact_sheet

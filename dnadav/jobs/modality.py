@@ -77,7 +77,8 @@ def align_process(
 ):
     """DAV over ``process`` (whose network is ``network``) into ``out``; returns the fitted
     ``DAVModule`` (its ``history`` holds one record per iteration). ``fit_options`` go to ``fit_em``."""
-    from dnadav.core.em import DAVModule, fit_em
+    from dnadav.core.em import DAVModule
+    from dnadav.core.fit import fit_em
 
     module = DAVModule(network, reward_fn, options.em(), process, prior=reference)
     fit_em(module, out, **fit_options)

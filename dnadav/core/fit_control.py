@@ -1,0 +1,150 @@
+"""How much each M-step fits, and which iteration a run keeps — both decided on held-out data.
+
+* ``HeldOutStopper``: the M-step fits the E-step's transitions in passes; after every pass it scores
+  the transitions of sequences held out of the same E-step, keeps the weights with the best held-out
+  loss (the initial weights included) and stops after ``patience`` passes without improvement. An
+  M-step that stops too early leaves the search's gain behind; one that runs on copies the kept
+  sequences' k-mer noise. The held-out loss measures both.
+* ``BestKeeper``: after every EM iteration a selection rule scores the iteration's record from
+  validation-side metrics only (the reward oracle, the chr2 split) or calls it ineligible; the best
+  eligible iteration's weights are kept, and the run stops ``stop_patience`` iterations after the last
+  eligible one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from dnadav.core.distill import distill_loss, transition_batch
+from dnadav.core.modes import eval_mode
+from dnadav.core.trajectory import Trajectory
+
+__all__ = ["BestKeeper", "HeldOutStopper", "held_out_loss", "holdout_split", "pass_batches"]
+
+
+def holdout_split(
+    pairs: torch.Tensor, num_sequences: int, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split transition ``pairs [N, 2]`` (step, sequence) by sequence: ``ceil(fraction·B)`` sequences
+    (at least 1, at most B − 1) held out -> ``(train_pairs, held_out_pairs)``."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"holdout fraction must lie in (0, 1); got {fraction}")
+    if num_sequences < 2:
+        raise ValueError("a held-out split needs at least 2 sequences per iteration")
+    count = min(max(math.ceil(fraction * num_sequences), 1), num_sequences - 1)
+    held = torch.zeros(num_sequences, dtype=torch.bool)
+    held[torch.randperm(num_sequences, generator=generator)[:count]] = True
+    is_held = held[pairs[:, 1].cpu()]
+    return pairs[~is_held], pairs[is_held]
+
+
+def pass_batches(num_rows: int, passes: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """Row indices for ``passes`` passes over ``num_rows`` rows, each pass in its own shuffled order and
+    cut into batches of ``batch_size`` (a pass's last batch may be smaller; no batch spans two passes)."""
+    batches = []
+    for _ in range(passes):
+        order = torch.randperm(num_rows, generator=generator).tolist()
+        batches.extend(order[i : i + batch_size] for i in range(0, num_rows, batch_size))
+    return batches
+
+
+@torch.no_grad()
+def held_out_loss(process, trajectory: Trajectory, pairs: torch.Tensor, config, reward_temperature: float, reference=None) -> float:
+    """Mean M-step loss (``config.distill``, batches of ``config.batch_size``) over the held-out
+    transitions ``pairs [N, 2]`` of ``trajectory``, with ``process.network`` in eval mode."""
+    total, count = 0.0, 0
+    with eval_mode(process.network):
+        for chunk in pairs.split(config.batch_size):
+            transitions = transition_batch(trajectory, chunk, reward_temperature)
+            loss, _ = distill_loss(process, transitions, config.distill, reference)
+            total, count = total + float(loss) * len(chunk), count + len(chunk)
+    return total / max(count, 1)
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class HeldOutStopper:
+    """Early stopping of one M-step on held-out transitions.
+
+    ``held_out_loss()`` scores the current weights; ``batch_lengths`` are the epoch's batch sizes in
+    order, so the stopper knows which batch ends a pass of ``pass_rows`` rows."""
+
+    def __init__(self, held_out_loss: Callable[[], float], batch_lengths: list[int], batch_size: int, pass_rows: int, patience: int):
+        if patience < 1:
+            raise ValueError(f"patience must be ≥ 1; got {patience}")
+        self._loss = held_out_loss
+        self._pass_ends, seen = set(), 0
+        for index, length in enumerate(batch_lengths):
+            seen += length
+            if seen % pass_rows == 0:
+                self._pass_ends.add(index)
+        self._last = len(batch_lengths) - 1
+        self.patience = patience
+        self.stopped = False
+
+    def start(self, model: torch.nn.Module) -> None:
+        self.initial = self.best_loss = self._loss()
+        self.best_state, self.best_pass, self.passes, self._bad = _copy_state(model), 0, 0, 0
+        self.stopped = False
+
+    def after_batch(self, model: torch.nn.Module, batch_index: int) -> None:
+        if batch_index not in self._pass_ends or self.stopped:
+            return
+        self.passes += 1
+        loss = self._loss()
+        if loss < self.best_loss:
+            self.best_loss, self.best_state, self.best_pass, self._bad = loss, _copy_state(model), self.passes, 0
+        else:
+            self._bad += 1
+        if self._bad >= self.patience or batch_index == self._last:
+            if self.best_pass != self.passes:
+                model.load_state_dict(self.best_state)
+            self.stopped = True
+
+    def log(self) -> dict[str, float]:
+        return {
+            "mstep/heldout_initial": self.initial,
+            "mstep/heldout_best": self.best_loss,
+            "mstep/passes": float(self.passes),
+            "mstep/best_pass": float(self.best_pass),
+        }
+
+
+class BestKeeper:
+    """The best iteration by ``select(record) -> score or None`` (None: ineligible), with its weights."""
+
+    def __init__(self, select: Callable[[dict[str, float]], float | None], stop_patience: int):
+        if stop_patience < 1:
+            raise ValueError(f"stop_patience must be ≥ 1; got {stop_patience}")
+        self._select, self.stop_patience = select, stop_patience
+        self.iteration: int | None = None  # 1-based EM iteration kept
+        self.score = -math.inf
+        self.weights: dict[str, torch.Tensor] | None = None
+        self._since_eligible: int | None = None  # iterations since the last eligible one
+
+    def consider(self, iteration: int, record: dict[str, float], model: torch.nn.Module) -> dict[str, float]:
+        """Score iteration ``iteration`` (1-based) from its ``record``; returns what to log."""
+        score = self._select(record)
+        if score is None:
+            self._since_eligible = None if self._since_eligible is None else self._since_eligible + 1
+        else:
+            self._since_eligible = 0
+            if score > self.score:
+                self.iteration, self.score = iteration, score
+                self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
+
+    def should_stop(self) -> bool:
+        return self._since_eligible is not None and self._since_eligible >= self.stop_patience
+
+    def state(self) -> dict:
+        return {"iteration": self.iteration, "score": self.score, "weights": self.weights, "since": self._since_eligible}
+
+    def load(self, state: dict) -> None:
+        self.iteration, self.score, self.weights = state["iteration"], state["score"], state["weights"]
+        self._since_eligible = state["since"]

@@ -1,0 +1,85 @@
+"""A trust region for DAV's iterations: each E-step moves the model by a fixed, measured amount.
+
+Iteration k's per-sequence search keeps one of M children per step, sampled by the weights
+``w̄ = softmax(γ^n·V/α + log p − log q)``. The law of the kept child, relative to the model's own
+step (a uniform pick among the M children), has the KL ``Σ_j w̄_j log(M·w̄_j)`` (0 when all children
+weigh the same, log M when one child takes all). Summed over the T steps of a path and averaged
+over sequences, this **selection KL** (nats per path) is the information the search adds to the
+model's paths: what the M-step is then asked to absorb. It falls monotonically as α grows.
+
+``temperature_for_kl`` solves ``selection_kl(α) = target`` by bisection in log α on recorded child
+values (a short pilot search with the current model), so that every iteration moves by the same
+amount, however steep or flat the reward looks to the current model: a fixed α over-shoots once the
+model has moved, because K fitted tilts at α are about one tilt at α/K (docs/concepts.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from dnadav.core.search import SearchConfig, search_process
+
+__all__ = ["pilot_temperature", "selection_kl", "temperature_for_kl"]
+
+
+def selection_kl(child_potential: torch.Tensor, reward_temperature: float, child_log_ratio: torch.Tensor | None = None) -> float:
+    """Mean over sequences of ``Σ_k KL(w̄_k ‖ uniform)`` (nats per path) for recorded children.
+
+    ``child_potential [T, B, M]`` are the discounted values γ^n·V of every proposed child,
+    ``child_log_ratio [T, B, M]`` their log p − log q (None when q = p); α = ``reward_temperature``.
+    """
+    num_children = child_potential.shape[-1]
+    log_w = child_potential.double() / reward_temperature if math.isfinite(reward_temperature) else torch.zeros_like(
+        child_potential, dtype=torch.float64
+    )
+    if child_log_ratio is not None:
+        log_w = log_w + child_log_ratio.double()
+    log_norm = torch.log_softmax(log_w, dim=-1)
+    per_step = (log_norm.exp() * (log_norm + math.log(num_children))).sum(dim=-1)  # [T, B]
+    return float(per_step.sum(dim=0).mean())
+
+
+def temperature_for_kl(
+    child_potential: torch.Tensor,
+    target_kl: float,
+    child_log_ratio: torch.Tensor | None = None,
+    bounds: tuple[float, float] = (1e-3, 1e3),
+    iterations: int = 60,
+) -> float:
+    """The temperature α with ``selection_kl(α) = target_kl`` (nats per path), by bisection in log α
+    within ``bounds``; a bound when the target lies outside what the bounds reach."""
+    if not target_kl > 0:
+        raise ValueError(f"target_kl must be > 0 nats; got {target_kl}")
+    low, high = math.log(bounds[0]), math.log(bounds[1])
+    if selection_kl(child_potential, math.exp(low), child_log_ratio) <= target_kl:
+        return bounds[0]
+    if selection_kl(child_potential, math.exp(high), child_log_ratio) >= target_kl:
+        return bounds[1]
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        if selection_kl(child_potential, math.exp(middle), child_log_ratio) > target_kl:
+            low = middle
+        else:
+            high = middle
+    return math.exp(0.5 * (low + high))
+
+
+def pilot_temperature(
+    process,
+    reward_fn,
+    config: SearchConfig,
+    target_kl: float,
+    num_sequences: int,
+    generator: torch.Generator | None,
+    context: torch.Tensor | None = None,
+    max_batch: int | str | None = "auto",
+) -> float:
+    """α for this iteration: a pilot search of ``num_sequences`` with the current model (at the
+    configured α; the children's values do not depend on it) records every child's value, and
+    ``temperature_for_kl`` solves for a selection KL of ``target_kl`` nats per path."""
+    pilot = dataclasses.replace(config, record_children=True, record_clean=False)
+    trajectory = search_process(process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch).trajectory
+    return temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio)

@@ -1,0 +1,215 @@
+"""The M-step that fits what the E-step chose, the trust region, held-out stopping and selection:
+each against a closed form (docs/concepts.md, "The M-step" and "A trust region per iteration")."""
+
+import math
+
+import pytest
+import torch
+
+from dnadav.core.distill import DistillConfig, children_nll, distill_loss, transition_batch, transition_pairs
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, holdout_split, pass_batches
+from dnadav.core.search import SearchConfig, search_process
+from dnadav.core.trust_region import selection_kl, temperature_for_kl
+from dnadav.dna.sampler import MaskedDiffusion
+from tests.toys import TimeDependentDenoiser
+
+REWARD = torch.tensor([0.0, 1.0, 2.5, -1.0])  # r(A), r(C), r(G), r(T) of a one-base "sequence"
+
+
+class TableNetwork(torch.nn.Module):
+    """One learnable logit per base, whatever the state: p_θ(x0 = v) = softmax(θ)_v for L = 1."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits.clone())
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(x_t.shape[0], x_t.shape[1], 4)
+
+
+def base_reward(onehot: torch.Tensor) -> torch.Tensor:
+    return onehot[:, :, 0] @ REWARD
+
+
+def test_selection_kl_is_the_sum_over_steps_of_the_kl_of_the_selection_weights_to_uniform():
+    potential = torch.tensor([[[0.0, 1.0, 3.0]], [[2.0, 2.0, 2.0]], [[-1.0, 0.5, 0.0]]])  # [T=3, B=1, M=3]
+    log_ratio = torch.tensor([[[0.2, -0.1, 0.0]], [[0.0, 0.0, 0.3]], [[0.0, 0.0, 0.0]]])
+    alpha = 0.7
+
+    def kl(row):
+        w = [math.exp(v) for v in row]
+        total = sum(w)
+        return sum(x / total * math.log(3 * x / total) for x in w)
+
+    expected = sum(kl([p / alpha + q for p, q in zip(ps[0], qs[0])]) for ps, qs in zip(potential.tolist(), log_ratio.tolist()))
+    assert selection_kl(potential, alpha, log_ratio) == pytest.approx(expected, rel=1e-12)
+    assert selection_kl(potential, math.inf) == 0.0
+    # two sequences: the mean over sequences
+    both = torch.cat([potential, 2 * potential], dim=1)
+    assert selection_kl(both, alpha) == pytest.approx(0.5 * (selection_kl(potential, alpha) + selection_kl(2 * potential, alpha)))
+
+
+def test_temperature_for_kl_inverts_the_selection_kl_and_clips_at_its_bounds():
+    potential = torch.randn(5, 4, 8, generator=torch.Generator().manual_seed(0)) * 3
+    for target in (0.5, 3.0, 9.0):
+        alpha = temperature_for_kl(potential, target)
+        assert selection_kl(potential, alpha) == pytest.approx(target, rel=1e-6)
+    assert selection_kl(potential, 0.5) > selection_kl(potential, 1.0) > selection_kl(potential, 2.0)  # monotone
+    assert temperature_for_kl(potential, 5 * math.log(8) + 1) == 1e-3  # more than argmax selection can give
+    with pytest.raises(ValueError):
+        temperature_for_kl(potential, 0.0)
+
+
+def test_recorded_children_hold_the_kept_child_and_their_discounted_values():
+    length, steps, m, alpha, gamma = 4, 3, 5, 0.6, 0.8
+    process = MaskedDiffusion(TimeDependentDenoiser(length, seed=3), length)
+    config = SearchConfig(num_children=m, reward_temperature=alpha, discount=gamma, num_steps=steps, record_children=True)
+    gc = lambda onehot: onehot[:, 1:3].sum(dim=(1, 2))  # noqa: E731
+    result = search_process(process, gc, 6, config, torch.Generator().manual_seed(0))
+    trajectory = result.trajectory
+    assert trajectory.children.shape == (steps, 6, m, length)
+    times = trajectory.times
+    for k in range(steps):
+        kept = trajectory.states[k + 1]
+        assert ((trajectory.children[k] == kept[:, None]).all(-1).any(-1)).all()  # the kept child is one of them
+        children = trajectory.children[k].reshape(6 * m, length)
+        if k < steps - 1:
+            prediction = process.predict(children, torch.full((6 * m,), float(times[k + 1])))
+            value = gc(process.clean_estimate(prediction, children, None, None))
+        else:
+            value = gc(process.decode(children))
+        expected = gamma ** (steps - 1 - k) * value.view(6, m)
+        assert torch.allclose(trajectory.child_potential[k], expected)
+    assert torch.allclose(trajectory.selection_log_weights(alpha), trajectory.child_potential / alpha)
+
+
+def test_children_loss_is_the_selection_weighted_transition_nll_of_every_child():
+    length, steps, m, alpha = 4, 3, 4, 0.5
+    process = MaskedDiffusion(TimeDependentDenoiser(length, seed=1), length)
+    config = SearchConfig(num_children=m, reward_temperature=alpha, num_steps=steps, record_children=True)
+    gc = lambda onehot: onehot[:, 1:3].sum(dim=(1, 2))  # noqa: E731
+    trajectory = search_process(process, gc, 3, config, torch.Generator().manual_seed(1)).trajectory
+    batch = transition_batch(trajectory, transition_pairs(trajectory), reward_temperature=alpha)
+    prediction = process.predict(batch.x_t, batch.t)
+    got = children_nll(process, prediction, batch)
+    for n in range(len(got)):
+        weights = torch.softmax(batch.child_log_weights[n] / 1.0, dim=0)
+        nll = [-process.transition_log_prob(prediction[n : n + 1], batch.x_t[n : n + 1], c[None], None, None) for c in batch.children[n]]
+        assert float(got[n]) == pytest.approx(float(sum(w * v for w, v in zip(weights, nll))), rel=1e-5)
+    loss, parts = distill_loss(process, batch, DistillConfig(objective="children"))
+    assert float(loss) == pytest.approx(float(got.mean()), rel=1e-6) and "children_nll" in parts
+    with pytest.raises(ValueError, match="record_children"):
+        distill_loss(process, transition_batch(trajectory, transition_pairs(trajectory)), DistillConfig(objective="children"))
+
+
+def test_the_children_m_step_optimum_is_the_weighted_empirical_law_of_the_children():
+    """One step, L = 1: −Σ_n Σ_j w̄_nj log softmax(θ)[c_nj] is minimised by softmax(θ) ∝ Σ w̄_nj·1[c_nj = v]."""
+    process = MaskedDiffusion(TableNetwork(torch.tensor([0.3, -0.2, 0.1, 0.0])), 1)
+    alpha = 0.8
+    config = SearchConfig(num_children=6, reward_temperature=alpha, num_steps=1, record_children=True)
+    trajectory = search_process(process, base_reward, 40, config, torch.Generator().manual_seed(2)).trajectory
+    batch = transition_batch(trajectory, transition_pairs(trajectory), reward_temperature=alpha)
+    weights = torch.softmax(REWARD[trajectory.children[0, :, :, 0]] / alpha, dim=1)  # [B, M]
+    law = torch.zeros(4).index_add_(0, trajectory.children[0, :, :, 0].reshape(-1), weights.reshape(-1)) / 40
+    network = TableNetwork(law.log())
+    process.network = network
+    loss, _ = distill_loss(process, batch, DistillConfig(objective="children"))
+    (gradient,) = torch.autograd.grad(loss, network.logits)
+    assert gradient.abs().max() < 1e-6
+    uniform = torch.zeros(4).index_add_(0, trajectory.children[0, :, :, 0].reshape(-1), torch.ones(240)) / 240
+    network.logits.data = uniform.log()
+    loss, _ = distill_loss(process, batch, DistillConfig(objective="children"))
+    (gradient,) = torch.autograd.grad(loss, network.logits)
+    assert gradient.abs().max() > 1e-2  # the unweighted law is not the optimum
+
+
+def fit_children(process, trajectory, alpha, steps=300):
+    batch = transition_batch(trajectory, transition_pairs(trajectory), reward_temperature=alpha)
+    optimiser = torch.optim.Adam(process.network.parameters(), lr=0.05)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        distill_loss(process, batch, DistillConfig(objective="children"))[0].backward()
+        optimiser.step()
+
+
+@pytest.mark.parametrize("schedule", ["fixed", "trust_region"])
+def test_iterated_e_and_m_steps_reach_the_compounded_tilt(schedule):
+    """K iterations of E-step + children M-step on a one-base world reach p_0·exp(r·Σ_k 1/α_k): the
+    tilts compound (docs/concepts.md). With the trust region, α_k is solved each iteration for a
+    selection KL of 0.25 nats, and the law after K iterations is the closed form at the solved α's."""
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    process = MaskedDiffusion(TableNetwork(prior), 1)
+    alphas = []
+    for k in range(3):
+        alpha = 2.0
+        if schedule == "trust_region":
+            pilot = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True)
+            recorded = search_process(process, base_reward, 64, pilot, torch.Generator().manual_seed(100 + k)).trajectory
+            alpha = temperature_for_kl(recorded.child_potential, 0.25)
+        alphas.append(alpha)
+        config = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True)
+        trajectory = search_process(process, base_reward, 512, config, torch.Generator().manual_seed(k)).trajectory
+        fit_children(process, trajectory, alpha)
+    target = torch.softmax(prior + REWARD * sum(1 / a for a in alphas), dim=0)
+    model = torch.softmax(process.network.logits.detach(), dim=0)
+    assert 0.5 * (model - target).abs().sum() < 0.03
+    if schedule == "trust_region":  # the model moves less each iteration, so α falls
+        assert alphas[0] > alphas[1] > alphas[2]
+        one_tilt = torch.softmax(prior + REWARD / alphas[0], dim=0)
+        assert 0.5 * (model - one_tilt).abs().sum() > 0.05  # and the iterations did compound
+
+
+def test_held_out_stopper_keeps_the_best_pass_and_stops_after_patience():
+    model = torch.nn.Linear(1, 1, bias=False)
+    losses = iter([5.0, 4.0, 3.0, 3.5, 3.2, 1.0])  # initial, then after passes 1, 2, 3, 4, ...
+    batches = pass_batches(10, 5, 4, torch.Generator().manual_seed(0))  # 3 batches per pass (4, 4, 2)
+    assert [len(b) for b in batches] == [4, 4, 2] * 5
+    assert all(sorted(sum(batches[3 * p : 3 * p + 3], [])) == list(range(10)) for p in range(5))
+    stopper = HeldOutStopper(lambda: next(losses), [len(b) for b in batches], 4, 10, patience=2)
+    model.weight.data.fill_(0.0)
+    stopper.start(model)
+    for index in range(len(batches)):
+        if stopper.stopped:
+            break
+        model.weight.data.fill_(float(index // 3 + 1))  # the weights "of pass p"
+        stopper.after_batch(model, index)
+    assert stopper.stopped and stopper.passes == 4 and stopper.best_pass == 2
+    assert float(model.weight.detach()) == 2.0  # pass 2's weights restored
+    assert stopper.log()["mstep/heldout_best"] == 3.0
+
+
+def test_held_out_stopper_keeps_the_initial_weights_when_no_pass_helps():
+    model = torch.nn.Linear(1, 1, bias=False)
+    model.weight.data.fill_(7.0)
+    losses = iter([1.0, 2.0])
+    stopper = HeldOutStopper(lambda: next(losses), [5], 5, 5, patience=1)
+    stopper.start(model)
+    model.weight.data.fill_(8.0)
+    stopper.after_batch(model, 0)
+    assert stopper.stopped and stopper.best_pass == 0 and float(model.weight.detach()) == 7.0
+
+
+def test_holdout_split_holds_out_whole_sequences():
+    pairs = torch.stack(torch.meshgrid(torch.arange(3), torch.arange(8), indexing="ij"), -1).reshape(-1, 2)
+    train, held = holdout_split(pairs, 8, 0.25, torch.Generator().manual_seed(0))
+    assert len(held) == 3 * 2 and len(train) == 3 * 6
+    assert set(held[:, 1].tolist()).isdisjoint(train[:, 1].tolist())
+    with pytest.raises(ValueError):
+        holdout_split(pairs, 8, 1.0, torch.Generator())
+
+
+def test_best_keeper_keeps_the_best_eligible_iteration_and_stops_after_patience():
+    model = torch.nn.Linear(1, 1, bias=False)
+    floor = lambda record: record["reward"] if record["natural"] >= 0.9 else None  # noqa: E731
+    keeper = BestKeeper(floor, stop_patience=2)
+    records = [(0.95, 1.0), (0.93, 3.0), (0.91, 2.0), (0.85, 9.0), (0.80, 12.0)]
+    stops = []
+    for iteration, (natural, reward) in enumerate(records, start=1):
+        model.weight.data.fill_(float(iteration))
+        keeper.consider(iteration, {"natural": natural, "reward": reward}, model)
+        stops.append(keeper.should_stop())
+    assert keeper.iteration == 2 and float(keeper.weights["weight"]) == 2.0  # not 4 or 5: below the floor
+    assert stops == [False, False, False, False, True]
+    restored = BestKeeper(floor, stop_patience=2)
+    restored.load(keeper.state())
+    assert restored.iteration == 2 and restored.should_stop()
