@@ -94,6 +94,23 @@ def test_one_step_guided_search_is_corrected_toward_the_tilt():
     assert tv(empirical(result.sequences), tilted(p, length, alpha)) < 0.03
 
 
+def sampler_law(joint: torch.Tensor, length: int, steps: int) -> torch.Tensor:
+    """The exact law ``[4**L]`` of the masked sampler's clean state after ``steps`` steps with
+    ``ExactDenoiser(joint)``: a forward pass over all 5**L states (two positions unmasked in one step
+    are drawn from their marginals, so this differs slightly from ``joint``)."""
+    states = torch.tensor(list(itertools.product(range(5), repeat=length)))
+    process = MaskedDiffusion(ExactDenoiser(joint, length), length)
+    times = process.time_grid(steps).tolist()
+    law = (states == MASK_INDEX).all(-1).double()
+    for t, s in zip(times[:-1], times[1:]):
+        step = process.step_log_probs(process.predict(states, torch.full((len(states),), t)), states, t, s).double().exp()
+        law = law @ torch.stack([step[:, i, states[:, i]] for i in range(length)]).prod(0)  # [from, to]
+    clean = (states != MASK_INDEX).all(-1)
+    out = torch.zeros(4**length, dtype=torch.float64)
+    out[(states[clean] * 4 ** torch.arange(length - 1, -1, -1)).sum(-1)] = law[clean]
+    return out
+
+
 def _smc(joint, length, alpha, guidance_scale, seed, num=12000, steps=30, threshold=0.95):
     config = SearchConfig(
         reward_temperature=alpha, num_steps=steps, mode="smc", ess_threshold=threshold, guidance_scale=guidance_scale
@@ -110,8 +127,10 @@ def test_smc_resampling_fires_mid_run_keeps_possible_paths_and_stays_exact():
     assert result.stats.resamples >= 3 and bool((ess[:-1] < 0.95 * 12000).sum() >= 2)
     assert_possible_paths(result.trajectory.states)
     assert torch.equal(result.trajectory.final, result.sequences)
-    # with (nearly) one unmasking per step the model's path law is the joint; SMC targets joint·exp(r/α)
-    assert tv(empirical(result.sequences), tilted(joint, length, alpha)) < 0.035
+    # SMC targets the sampler's own law·exp(r/α). The bound is the resampled population's noise:
+    # TV 0.040–0.063 over seeds 0–3 on torch 2.13.0+cpu (a population resampled at most steps has
+    # far fewer than 12 000 independent draws); dropping log p − log q (the guided test) gives 0.31–0.34.
+    assert tv(empirical(result.sequences), tilted(sampler_law(joint, length, 30), length, alpha)) < 0.08
 
 
 def test_smc_with_a_gradient_proposal_needs_the_importance_correction():
@@ -120,7 +139,8 @@ def test_smc_with_a_gradient_proposal_needs_the_importance_correction():
     result = _smc(joint, length, alpha, 1.0, seed=3, num=8000, steps=60)
     assert result.stats.resamples >= 3
     assert_possible_paths(result.trajectory.states)
-    assert tv(empirical(result.sequences), tilted(joint, length, alpha)) < 0.035
+    # TV 0.034–0.040 over seeds 0–3; without the importance correction 0.31–0.34
+    assert tv(empirical(result.sequences), tilted(sampler_law(joint, length, 60), length, alpha)) < 0.06
 
 
 class TimeRecorder:
