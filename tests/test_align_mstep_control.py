@@ -213,3 +213,20 @@ def test_best_keeper_keeps_the_best_eligible_iteration_and_stops_after_patience(
     restored = BestKeeper(floor, stop_patience=2)
     restored.load(keeper.state())
     assert restored.iteration == 2 and restored.should_stop()
+
+
+def test_validation_reference_is_the_target_cell_types_chr2_ranked_by_signal_never_chr1():
+    from types import SimpleNamespace
+
+    from dnadav.data.dhs import load_dhs
+    from dnadav.errors import InputError
+    from dnadav.evaluate.reference import validation_reference
+
+    oracle = SimpleNamespace(target="K562", class_names=("HepG2", "K562", "GM12878", "hESC", "shuffled"))
+    reference = validation_reference(oracle, size=50)
+    valid = load_dhs("valid", "K562")
+    assert len(reference) == 50 and set(reference) <= set(valid["sequence"])
+    assert set(reference).isdisjoint(load_dhs("test")["sequence"])
+    assert reference[0] == valid["sequence"][valid["total_signal"].idxmax()]
+    with pytest.raises(InputError, match="DHS cell-type oracle"):
+        validation_reference(SimpleNamespace(target="hepg2", class_names=("hepg2",)))

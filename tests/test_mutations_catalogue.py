@@ -16,6 +16,7 @@ import sys
 import time
 
 S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill.py"
+TR, FC = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",
@@ -269,6 +270,41 @@ MUTATIONS = [
         "x0=states[step + 1, sequence]",
         1,
     ),
+    (
+        "children-uniform-weights",
+        "the children M-step ignores the selection weights",
+        D,
+        "weights = torch.softmax(batch.child_log_weights.float(), dim=1)",
+        "weights = torch.full_like(batch.child_log_weights.float(), 1.0 / m)",
+        1,
+    ),
+    (
+        "recorded-potential-undiscounted",
+        "recorded child values lack γ^n",
+        S,
+        "(config.discount**steps_left * child_value)",
+        "(child_value)",
+        1,
+    ),
+    ("selection-kl-no-log-m", "selection KL without log M", TR, "(log_norm + math.log(num_children))", "(log_norm)", 1),
+    (
+        "bisection-wrong-way",
+        "the bisection moves α the wrong way",
+        TR,
+        "> target_kl:\n            low = middle",
+        "< target_kl:\n            low = middle",
+        1,
+    ),
+    (
+        "stopper-no-restore",
+        "early stopping keeps the last pass, not the best",
+        FC,
+        "                model.load_state_dict(self.best_state)\n",
+        "                pass\n",
+        1,
+    ),
+    ("keeper-last-not-best", "selection keeps the last eligible iteration", FC, "if score > self.score:", "if True:", 1),
+    ("keeper-never-stops", "selection never stops the run", FC, ">= self.stop_patience", "> 10**9", 1),
 ]
 TESTS = [
     "tests/test_align_search.py",
@@ -276,12 +312,13 @@ TESTS = [
     "tests/test_core_process.py",
     "tests/test_align_paper_mstep.py",
     "tests/test_estep_exact.py",
+    "tests/test_align_mstep_control.py",
 ]
 
 
 def main(names: set[str] | None = None) -> list[dict]:
-    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D]).returncode != 0:
-        raise SystemExit(f"{S}, {P} or {D} has uncommitted changes; mutate a clean tree")
+    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC]).returncode != 0:
+        raise SystemExit(f"{S}, {P}, {D}, {TR} or {FC} has uncommitted changes; mutate a clean tree")
     results = []
     for name, what, path, old, new, nth in MUTATIONS:
         if names and name not in names:

@@ -114,8 +114,9 @@ def reference_for_oracle(oracle, size: int = 500) -> list[str]:
 
 def validation_reference(oracle, size: int = 500) -> list[str]:
     """What an align run may select on: the top ``size`` DHS sequences of the **validation** split
-    (chr2) specific to the oracle's target cell type, ranked by ``oracle`` — the run's *reward*
-    oracle. The test split (chr1) and the evaluation oracle judge a run; they never choose within it."""
+    (chr2) specific to ``oracle``'s target cell type, ranked by DHS total signal. No oracle ranks them:
+    a ranking by the run's reward oracle would make the reference resemble what the run optimises.
+    The test split (chr1) and the evaluation oracle judge a run; they never choose within it."""
     from dnadav.data.dhs import CELL_TYPES
     from dnadav.errors import InputError
 
@@ -126,4 +127,5 @@ def validation_reference(oracle, size: int = 500) -> list[str]:
             f"(its validation split is the reference); target {target!r} has none"
         )
     table = load_dhs("valid", target)
-    return table["sequence"].to_numpy()[_rank_by_oracle(table, oracle)[:size]].tolist()
+    order = table["total_signal"].to_numpy().argsort(kind="stable")[::-1][:size]
+    return table["sequence"].to_numpy()[order].tolist()

@@ -30,7 +30,9 @@ class ImageAlignOptions(ImageOptions):
     images: int = option(48, "E-step images per iteration")
     children: int = option(8, "M children per image per step", metavar="M")
     kl_weight: float = option(1.0, "λ: KL of each step to the frozen reference")
-    objective: str = option("transitions", "M-step loss", choices=["transitions", "nelbo"])
+    objective: str = option(
+        "transitions", "M-step loss (children: all M children weighted by the search's choice)", choices=["transitions", "nelbo", "children"]
+    )
     inner_epochs: int = option(3, "M-step passes per iteration")
     batch_size: int = option(128, "transitions per M-step batch")
     lr: float = option(1e-3, "learning rate of the M-step")
@@ -83,7 +85,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     reward_module, reward_fn = reward_fn, chunked(reward_fn, options.max_batch)
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
-                              mode=options.mode)  # fmt: skip
+                              mode=options.mode, record_children=options.objective == "children")  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight)
     except ValueError as error:
         raise InputError(str(error)) from None
