@@ -7,6 +7,7 @@
     report = dnadav.evaluate({"designs": designs, "prior": "out/prior.fa"})
     report.metrics                                        # one row per input (+ the real held-out rows)
     report.to_html("out/report")                          # report.html, metrics.json/csv, per_sequence.csv
+    dnadav.align("out/run", oracle="k562", iterations=2)  # the same options as `dnadav align`
 
 Each function builds its job's options dataclass from the keywords (``dnadav.jobs``: the keywords,
 their defaults and meanings are the CLI's flags, declared once there) and runs the job. The CLI
@@ -24,7 +25,7 @@ from dnadav.jobs.design_outputs import Designs
 from dnadav.jobs.evaluate import InputLike, Report
 from dnadav.loaders import load_model, load_oracle
 
-__all__ = ["Designs", "Report", "design", "evaluate", "load_model", "load_oracle"]
+__all__ = ["Designs", "Report", "align", "design", "evaluate", "load_model", "load_oracle"]
 
 
 def design(oracle: str = defaults.ORACLE, n: int = 128, *, progress: bool = False, **options: Any) -> Designs:
@@ -67,3 +68,18 @@ def evaluate(
     from dnadav.jobs.options import from_keywords
 
     return run_evaluate(inputs, from_keywords(EvaluateOptions, **options), on_dropped=on_dropped)
+
+
+def align(out: str | Path, **options: Any) -> dict:
+    """Run DAV into the folder ``out`` — the same options as ``dnadav align``, by the same names
+    (``dnadav.jobs.align_options.AlignOptions``: ``oracle``, ``objective``, ``prior``, ``preset``,
+    ``iterations``, ``sequences``, ``children``, ``steps``, ``temperature``, ``m_step``, ``target_kl``,
+    ``holdout``, ``min_naturalness``, ``seed``, ``constraints``, ``max_batch``, ``devices``, ...).
+    Options left at None take ``preset``'s value. Resumes a run ``out`` holds; ``force=True`` starts
+    afresh. Returns the kept iteration's record (with ``model_sha256``); see ``dnadav.jobs.align.align``.
+    """
+    from dnadav.jobs.align import run_align
+    from dnadav.jobs.align_options import AlignOptions
+    from dnadav.jobs.options import from_keywords
+
+    return run_align(from_keywords(AlignOptions, out=out, **options))

@@ -1,14 +1,18 @@
 """One options dataclass per job: the CLI and the API build the same options from the same names and
-defaults, and the image commands' old --search spelling of M still works, with a one-line warning."""
+defaults, and the image commands' old --search spelling of M still works, with a one-line warning;
+`dnadav align`, now derived from AlignOptions, has the flags and builds the configs it had before."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
 from dnadav.commands.options import add_arguments, from_namespace
+from dnadav.errors import InputError
 from dnadav.jobs.design import DesignOptions
 from dnadav.jobs.evaluate import EvaluateOptions
 from dnadav.jobs.options import from_keywords
@@ -54,3 +58,75 @@ def test_image_search_is_a_deprecated_alias_of_children(capsys):
     assert err.count("\n") == 1 and "--search is deprecated" in err and "--children" in err
     assert _options(ImageSampleOptions, parser.parse_args(["image", "sample", "--out", "x", "--children", "2"])).children == 2
     assert capsys.readouterr().err == ""
+
+
+# dnadav align: the options as declared by hand at 92201a6 (tests/data/README.md), and the AlignConfig of a few lines
+BEFORE = json.loads((Path(__file__).parent / "data" / "align_cli_92201a6.json").read_text())
+
+
+def _align_parser() -> argparse.ArgumentParser:
+    from dnadav.cli import build_parser
+
+    parser = build_parser()
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["align"]
+
+
+def test_align_lists_the_same_options_as_before():
+    actions = [
+        {"flags": a.option_strings, "dest": a.dest, "default": a.default, "help": a.help,
+         "choices": list(a.choices) if a.choices else None, "required": a.required}
+        for a in _align_parser()._actions
+    ]  # fmt: skip
+    assert json.loads(json.dumps(actions, default=str)) == BEFORE["actions"]
+
+
+@pytest.mark.parametrize("case", BEFORE["configs"], ids=lambda case: " ".join(case["argv"][:4]) or "defaults")
+def test_align_builds_the_same_config_as_before(case):
+    from dnadav.commands.align import config_from_args
+
+    args = _align_parser().parse_args(["--out", "run", *case["argv"]])
+    assert config_from_args(args).as_dict() == case["config"]
+
+
+def test_align_cli_and_api_build_the_same_options():
+    from dnadav.constraints import spec_from_options
+    from dnadav.jobs.align_options import AlignOptions, align_config
+
+    assert _parse(AlignOptions, ["--out", "run"]) == AlignOptions(out=Path("run")) == from_keywords(AlignOptions, out=Path("run"))
+    argv = ["--out", "run", "--preset", "dav-paper", "--children", "6", "--m-step", "children", "--holdout", "0.25"]
+    argv += ["--temperature", "inf", "--forbid", "BsaI", "--max-batch", "0", "--devices", "2", "--keep-iterations"]
+    by_cli = _parse(AlignOptions, argv)
+    by_api = from_keywords(
+        AlignOptions, out=Path("run"), preset="dav-paper", children=6, m_step="children", holdout=0.25,
+        temperature=float("inf"), constraints=spec_from_options(forbid="BsaI"), max_batch=None, devices="2",
+        keep_iterations=True,
+    )  # fmt: skip
+    assert by_cli == by_api and align_config(by_cli) == align_config(by_api)
+    config = align_config(by_api)
+    assert (config.search.num_children, config.search.record_children, config.holdout_fraction) == (6, True, 0.25)
+    assert config.constraints == {"forbid": ["BsaI"]} and config.iterations == 200  # the preset's
+
+
+@pytest.mark.parametrize(
+    "keywords, message",
+    [
+        ({"holdout": 1.0}, "--holdout must be a fraction below 1"),
+        ({"min_naturalness": 2.0}, "--min-naturalness is a correlation"),
+        ({"temperature": 0.0}, "--temperature must be a number > 0"),
+        ({"pilot_sequences": 0}, "--pilot-sequences must be ≥ 1"),
+        ({"devices": "two"}, "--devices must be a positive whole number"),
+    ],
+)
+def test_align_api_refuses_what_the_cli_refuses(keywords, message):
+    from dnadav.jobs.align_options import AlignOptions
+
+    with pytest.raises(InputError, match=message):
+        from_keywords(AlignOptions, out="run", **keywords)
+
+
+def test_dnadav_align_refuses_a_finished_run(tmp_path):
+    import dnadav
+
+    (tmp_path / "model.pt").write_bytes(b"")
+    with pytest.raises(InputError, match="pass --force"):
+        dnadav.align(tmp_path, iterations=1)

@@ -15,9 +15,6 @@ def add_lightning_arguments(parser: argparse.ArgumentParser) -> None:
 
 def lightning_options(args: argparse.Namespace) -> dict:
     """``{"devices", "accelerator", "strategy"}`` from parsed arguments (devices as int unless 'auto')."""
-    from dnadav.errors import InputError
+    from dnadav.jobs.options import fit_devices
 
-    if args.devices != "auto" and not (args.devices.isdigit() and int(args.devices) > 0):
-        raise InputError(f"--devices must be a positive whole number or 'auto'; got {args.devices!r}")
-    devices = args.devices if args.devices == "auto" else int(args.devices)
-    return {"devices": devices, "accelerator": args.accelerator, "strategy": args.strategy}
+    return {"devices": fit_devices(args.devices), "accelerator": args.accelerator, "strategy": args.strategy}

@@ -44,7 +44,7 @@ def add_arguments(
             action = "store_false" if field.default else "store_true"
             parser.add_argument(flag, dest=field.name, action=action, help=meta.get("help"))
             continue
-        extra = {k: meta[k] for k in ("metavar", "choices") if meta.get(k) is not None}
+        extra = {k: meta[k] for k in ("metavar", "choices", "required") if meta.get(k)}
         if "metavar" not in extra and "choices" not in extra:
             extra["metavar"] = public_name(field).upper()
         kind = _argument_type(field)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from dnadav import defaults
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
-from dnadav.commands.shared_options import check_number
 from dnadav.errors import InputError
+from dnadav.jobs.options import check_number
 
 __all__ = ["add_parser", "run"]
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from dnadav.commands.lightning_options import add_lightning_arguments, lightning_options
-from dnadav.commands.shared_options import check_number
 from dnadav.dna.backbone import ConvDenoiserConfig
 from dnadav.errors import InputError
+from dnadav.jobs.options import check_number
 
 __all__ = ["add_parser", "run"]
 

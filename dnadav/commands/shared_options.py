@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from dnadav.errors import InputError
 
-__all__ = ["add_constraint_options", "constraint_spec", "add_max_batch_option", "max_batch_value", "check_number"]
+__all__ = ["add_constraint_options", "constraint_spec", "add_max_batch_option", "max_batch_value"]
 
 
 def add_constraint_options(parser: argparse.ArgumentParser, title: str = "hard constraints (enforced while sampling)") -> None:
@@ -51,15 +50,3 @@ def max_batch_value(text: str) -> int | str | None:
     if value < 0:
         raise InputError(f"--max-batch must be 'auto', 0 (no limit) or a positive whole number; got {text!r}")
     return value or None
-
-
-def check_number(option: str, value: float | None, low: float, *, strict: bool = False, allow_inf: bool = False) -> None:
-    """One-line InputError unless ``value`` is ≥ ``low`` (``strict``: a finite number > ``low``;
-    ``allow_inf``: +inf passes too). None (an option not given) passes. ``option`` as on the line."""
-    if value is None:
-        return
-    finite = math.isfinite(value) or (allow_inf and value == math.inf)
-    if strict and not (finite and value > low):
-        raise InputError(f"{option} must be a {'' if allow_inf else 'finite '}number > {low:g}; got {value}")
-    if not strict and not (finite and value >= low):
-        raise InputError(f"{option} must be ≥ {low:g}; got {value}")

@@ -2,9 +2,10 @@
 and the Python API (``dnadav.api``) both build (``dnadav.jobs.options`` says how a field is spelled
 on the line and as a keyword; its default is declared once, on the field).
 
-``design`` (``DesignOptions``) · ``evaluate`` (``EvaluateOptions``) · ``align`` (``dnadav.dna.config.AlignConfig``
-and its presets) · ``image_sample`` (``ImageSampleOptions``) · ``image_align`` (``ImageAlignOptions``) ·
-``pretrain`` · ``modality`` (``ModalityOptions``: sample, search and align any ``ReverseProcess``).
+``design`` (``DesignOptions``) · ``evaluate`` (``EvaluateOptions``) · ``align`` (``AlignOptions`` in
+``align_options``, turned into a ``dnadav.dna.config.AlignConfig`` over its preset) · ``image_sample``
+(``ImageSampleOptions``) · ``image_align`` (``ImageAlignOptions``) · ``pretrain`` · ``modality``
+(``ModalityOptions``: sample, search and align any ``ReverseProcess``).
 """
 
 __all__: list[str] = []

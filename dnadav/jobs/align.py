@@ -25,9 +25,11 @@ from dnadav.dna.masked import sequence_elbo
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
+from dnadav.jobs.align_options import AlignOptions, align_config
+from dnadav.jobs.options import fit_devices
 from dnadav.published.loaders import load_denoiser_any
 
-__all__ = ["align", "naturalness_floor", "plain_sample_metrics", "selection_note"]
+__all__ = ["align", "naturalness_floor", "plain_sample_metrics", "run_align", "selection_note"]
 
 
 def _portable_name(prior: str | Path) -> str:
@@ -93,7 +95,11 @@ def plain_sample_metrics(
         "plain/levenshtein_diversity": float(mean_pairwise_levenshtein(strings)),
         "plain/app_log_lik_median": float(log_lik.median()),
         **specificity,
-        **({"select/kmer3_validation": float(kmer_correlation(strings, validation_reference, k=3))} if validation_reference else {}),
+        **(
+            {"select/kmer3_validation": float(kmer_correlation(strings, validation_reference, k=3))}
+            if validation_reference
+            else {}
+        ),
     }
 
 
@@ -123,7 +129,7 @@ def naturalness_floor(floor: float):
     return select
 
 
-def selection_note(module: DAVModule, floor: float | None) -> dict:
+def selection_note(module: MaskedDAVModule, floor: float | None) -> dict:
     """What the card says about the kept iteration: which, and why."""
     last = len(module.history)
     if module.best.iteration is None:
@@ -250,3 +256,26 @@ def align(
     )
     kept = module.best.iteration if module.best is not None and module.best.iteration else len(module.history)
     return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[kept - 1] if module.history else {})}
+
+
+def run_align(options: AlignOptions) -> dict:
+    """The run of ``dnadav align`` / ``dnadav.align`` into ``options.out``: resumed from its checkpoint
+    unless ``force``; a finished run (``model.pt``) is refused unless ``force``."""
+    from dnadav.errors import InputError
+
+    if options.out is None:
+        raise InputError("align needs an output folder (--out)")
+    out = Path(options.out)
+    if (out / "model.pt").exists() and not options.force:
+        raise InputError(f"{out}: already holds a finished run (model.pt); pass --force to start again")
+    return align(
+        align_config(options),
+        out,
+        max_batch=options.max_batch,
+        keep_iterations=options.keep_iterations,
+        devices=fit_devices(options.devices),
+        accelerator=options.accelerator,
+        strategy=options.strategy,
+        resume=not options.force,
+        progress=not options.quiet,
+    )

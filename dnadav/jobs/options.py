@@ -16,10 +16,13 @@ with ``cli=False`` are the API's only (objects a command line cannot carry).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["from_keywords", "option", "public_name"]
+from dnadav.errors import InputError
+
+__all__ = ["check_number", "fit_devices", "from_keywords", "option", "public_name"]
 
 
 def option(
@@ -33,12 +36,14 @@ def option(
     group: str | None = None,
     flag: str | None = None,
     cli: bool = True,
+    required: bool = False,
 ) -> Any:
     """A dataclass field with its CLI/API spelling (``name``: the flag without ``--`` and the API
     keyword; default the field's own name), argparse details, and ``flag`` where the command line
-    spells it otherwise (a True default switched off by ``--no-…``)."""
+    spells it otherwise (a True default switched off by ``--no-…``); ``required``: the command line
+    must give it (the API's callers may set it as a keyword instead)."""
     metadata = {"help": help, "name": name, "metavar": metavar, "choices": choices, "type": type, "group": group}
-    metadata.update(flag=flag, cli=cli)
+    metadata.update(flag=flag, cli=cli, required=required)
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -54,3 +59,23 @@ def from_keywords(options: type, **keywords: Any) -> Any:
     if unknown:
         raise TypeError(f"unexpected keyword(s) {', '.join(unknown)}; expected some of {', '.join(by_name)}")
     return options(**{by_name[k]: v for k, v in keywords.items()})
+
+
+def check_number(option: str, value: float | None, low: float, *, strict: bool = False, allow_inf: bool = False) -> None:
+    """One-line InputError unless ``value`` is ≥ ``low`` (``strict``: a finite number > ``low``;
+    ``allow_inf``: +inf passes too). None (an option not given) passes. ``option`` as on the line."""
+    if value is None:
+        return
+    finite = math.isfinite(value) or (allow_inf and value == math.inf)
+    if strict and not (finite and value > low):
+        raise InputError(f"{option} must be a {'' if allow_inf else 'finite '}number > {low:g}; got {value}")
+    if not strict and not (finite and value >= low):
+        raise InputError(f"{option} must be ≥ {low:g}; got {value}")
+
+
+def fit_devices(devices: str | int) -> str | int:
+    """``--devices`` as Lightning takes it: a positive whole number, or 'auto'; InputError otherwise."""
+    text = str(devices)
+    if text != "auto" and not (text.isdigit() and int(text) > 0):
+        raise InputError(f"--devices must be a positive whole number or 'auto'; got {devices!r}")
+    return text if text == "auto" else int(text)

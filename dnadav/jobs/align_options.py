@@ -1,0 +1,162 @@
+"""``AlignOptions``: the options of ``dnadav align`` / ``dnadav.align``, declared once, and
+``align_config``, which turns them into the run's ``AlignConfig`` (the preset first, the options
+given over it).
+
+Options marked 'preset' default to None, meaning "the preset's value" (``dnadav.dna.presets``):
+``_PRESET_PATHS`` says which ``AlignConfig`` field each one sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnadav import defaults
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.presets import PRESETS
+from dnadav.errors import InputError
+from dnadav.jobs.options import check_number, fit_devices, option
+
+__all__ = ["AlignOptions", "align_config"]
+
+# option -> the AlignConfig field it sets (search./distill. for the nested configs); None = the preset's
+_PRESET_PATHS = {
+    "iterations": "iterations",
+    "sequences": "sequences_per_iteration",
+    "children": "search.num_children",
+    "steps": "search.num_steps",
+    "temperature": "search.reward_temperature",
+    "m_step": "distill.objective",
+    "skip_steps": "distill.skip_steps",
+    "lr": "lr",
+    "gradient_clip": "gradient_clip",
+    "eval_steps": "eval_steps",
+    "inner_epochs": "inner_epochs",
+    "batch_size": "batch_size",
+    "target_kl": "target_kl",
+    "pilot_sequences": "pilot_sequences",
+    "holdout": "holdout_fraction",
+    "patience": "patience",
+    "min_naturalness": "min_naturalness",
+    "stop_patience": "stop_patience",
+    "eval_sequences": "eval_sequences",
+}
+_COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
+           "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
+_NON_NEGATIVE = ("kl_weight", "skip_steps")
+_POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "holdout")  # finite and > 0
+
+
+@dataclass
+class AlignOptions:
+    """The options of ``dnadav align`` / ``dnadav.align`` (API keyword = field name; CLI flag = ``--field-name``)."""
+
+    oracle: str = option(defaults.ORACLE, "oracle name (hepg2, k562, gm12878, hesc) or folder")
+    objective: str | None = option(None, 'reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)')
+    prior: str = option("dhs", "prior to start from: 'dhs' (shipped) or a model folder")
+    out: Path | None = option(None, "run folder (resumed if it holds a checkpoint)", type=Path, required=True)
+    preset: str = option("default", "named setting (dav-paper: the paper's, for a GPU)", choices=list(PRESETS))
+    iterations: int | None = option(None, "EM iterations K (preset; default 3)", type=int)
+    sequences: int | None = option(None, "E-step sequences B per iteration (preset; default 64)", type=int)
+    children: int | None = option(None, "candidates M per sequence per step (preset; 16)", type=int, metavar="M")
+    steps: int | None = option(None, "reverse steps T in the E-step (preset; default 25)", type=int)
+    temperature: float | None = option(None, "reward temperature α in nats (preset; 0.5; inf = no tilt)", type=float)
+    discount: float = option(1.0, "value discount γ per remaining step")
+    value: str = option("argmax", "soft value estimate", choices=["argmax", "sample"])
+    value_samples: int = option(1, "K x0 samples for --value sample")
+    search_mode: str = option("per_sequence", "E-step variant", choices=["per_sequence", "smc"])
+    kl_weight: float = option(0.0, "λ of DAV-KL (KL to the frozen prior, nats)")
+    m_step: str | None = option(
+        None, "M-step loss (preset); children: all M children weighted by the search's selection weights",
+        choices=["transitions", "nelbo", "paper", "children"],
+    )  # fmt: skip
+    target_kl: float | None = option(None, "trust region: solve α per iteration for this selection KL (nats/path)", type=float)
+    pilot_sequences: int | None = option(None, "pilot search size for --target-kl (preset; 16)", type=int)
+    holdout: float | None = option(None, "fraction of E-step sequences held out to stop each M-step (preset)", type=float)
+    patience: int | None = option(None, "M-step passes without held-out gain before stopping", type=int)
+    min_naturalness: float | None = option(
+        None, "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this", type=float
+    )
+    stop_patience: int | None = option(None, "iterations below the floor before stopping", type=int)
+    eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; 64)", type=int)
+    skip_steps: float | None = option(None, "--m-step paper: leading steps left out (count or fraction)", type=float)
+    inner_epochs: int | None = option(None, "M-step passes per iteration (preset; default 2)", type=int)
+    batch_size: int | None = option(None, "transitions per M-step batch (preset; default 128)", type=int)
+    lr: float | None = option(None, "learning rate of the M-step (preset; default 1e-3)", type=float)
+    gradient_clip: float | None = option(None, "max gradient norm of the M-step (preset; default none)", type=float)
+    eval_steps: int | None = option(None, "steps of the plain samples logged per iteration (preset; 25)", type=int)
+    seed: int = option(0, "random seed")
+    keep_iterations: bool = option(
+        False, "also save each iteration's model to OUT/iterations/iteration-K/ (to design from any of them)"
+    )
+    constraints: object = option(None, group="constraints")  # a dnadav.constraints.ConstraintSpec, or None
+    max_batch: int | str | None = option("auto", group="max_batch")
+    devices: str = option("1", "devices per node, e.g. 1, 4 or 'auto' (use with --strategy ddp)")
+    accelerator: str = option("auto", "cpu, gpu or auto")
+    strategy: str = option("auto", "Lightning strategy, e.g. ddp")
+    force: bool = option(False, "start afresh even if --out holds a run")
+    quiet: bool = option(False, "no progress bar")
+
+    def __post_init__(self) -> None:  # checked before any work, whichever front end built the options
+        for name in _COUNTS:  # ≥ 1
+            check_number(_flag(name), getattr(self, name), 1)
+        for name in _NON_NEGATIVE:
+            check_number(_flag(name), getattr(self, name), 0)
+        for name in _POSITIVE:
+            check_number(_flag(name), getattr(self, name), 0, strict=True)
+        check_number("--temperature", self.temperature, 0, strict=True, allow_inf=True)
+        if self.holdout is not None and not self.holdout < 1:
+            raise InputError(f"--holdout must be a fraction below 1; got {self.holdout}")
+        if self.min_naturalness is not None and not -1 <= self.min_naturalness <= 1:
+            raise InputError(f"--min-naturalness is a correlation in [-1, 1]; got {self.min_naturalness}")
+        fit_devices(self.devices)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def align_config(options: AlignOptions) -> AlignConfig:
+    """The run's ``AlignConfig``: ``options.preset``'s, with every option given (not None) over it."""
+    from dnadav.dna.presets import preset
+
+    config = preset(options.preset)
+    search, distill = config.search, config.distill
+    top: dict = {}
+    for name, path in _PRESET_PATHS.items():
+        value = getattr(options, name)
+        if value is None:
+            continue
+        where, _, field = path.rpartition(".")
+        if where == "search":
+            search = dataclasses.replace(search, **{field: value})
+        elif where == "distill":
+            distill = dataclasses.replace(distill, **{field: value})
+        else:
+            top[field] = value
+    try:
+        search = dataclasses.replace(
+            search,
+            discount=options.discount,
+            value=options.value,
+            num_value_samples=options.value_samples,
+            mode=options.search_mode,
+            record_clean=distill.objective == "paper",
+            record_children=distill.objective == "children",
+        )
+        distill = dataclasses.replace(distill, kl_weight=options.kl_weight)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    spec = options.constraints
+    return dataclasses.replace(
+        config,
+        oracle=options.oracle,
+        prior=options.prior,
+        search=search,
+        distill=distill,
+        seed=options.seed,
+        objective=options.objective,
+        constraints=None if spec is None or spec.empty else spec.as_dict(),
+        **top,
+    )
