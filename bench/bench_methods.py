@@ -203,7 +203,7 @@ class World:
     def shipped_recipe(self, seed: int) -> Path:
         """The shipped ``hepg2_aligned``'s own align config (read from its checkpoint) run again at
         ``seed``, keeping every iteration's model."""
-        from dnadav.checkpoints import read_config
+        from dnadav.checkpoint_format import read_config
 
         recipe = AlignConfig.from_dict(read_config(Path(self.shipped.checkpoint_file).parent)["align_config"])
         return train_dav(dataclasses.replace(recipe, seed=seed), self.runs / f"dav_shipped_recipe_seed{seed}", True)

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_methods as bm  # noqa: E402
 
-from dnadav.checkpoints import read_config  # noqa: E402
+from dnadav.checkpoint_format import read_config  # noqa: E402
 from dnadav.core.search import SearchConfig  # noqa: E402
 
 

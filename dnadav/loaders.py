@@ -3,7 +3,7 @@
 ``load_model("hepg2")`` -> a ``ConvDenoiser`` in eval mode: ``net(x_t [B, L] int64, t [B] float)
 -> logits [B, L, 4]``. ``load_oracle("hepg2", role="eval")`` -> a ``CellTypeOracle`` (or
 ``RegressionOracle``) with ``reward(onehot [B, 4, L]) -> [B]`` and ``probability(onehot) -> [B]``.
-Both read checkpoints through ``dnadav.checkpoints`` (``weights_only=True``; a bad folder is an
+Both read checkpoints through ``dnadav.checkpoint_format`` (``weights_only=True``; a bad folder is an
 ``InputError`` naming it). Every loaded module carries ``checkpoint_file`` (its weights file, for manifests)
 and ``length`` (the sequence length it was trained on, or None when its config does not say).
 """
@@ -26,7 +26,7 @@ def load_model(name_or_path: str | Path = "hepg2", device: torch.device | str = 
     see ``dnadav.published``), in eval mode. ``.config_dict`` holds its config, ``.checkpoint_file``
     the weights file (for manifests), ``.length`` the length it was trained on."""
     from dnadav.dna.checkpoint import model_length
-    from dnadav.published.loaders import load_denoiser_any
+    from dnadav.published.dispatch import load_denoiser_any
 
     model, config = load_denoiser_any(name_or_path, device)
     model.config_dict = config

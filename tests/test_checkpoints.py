@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from dnadav.checkpoints import load_state, read_checkpoint, save_checkpoint
+from dnadav.checkpoint_format import load_state, read_checkpoint, save_checkpoint
 from dnadav.cli import main
 from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, load_denoiser, save_denoiser
 from dnadav.errors import InputError

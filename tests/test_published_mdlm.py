@@ -15,6 +15,7 @@ from dnadav.dna.masked import x0_log_probs
 from dnadav.dna.sampler import reverse_log_probs, sample
 from dnadav.dna.schedule import LogLinearSchedule
 from dnadav.errors import InputError
+from dnadav.published.dispatch import load_denoiser_any, load_model
 from dnadav.published.drakes_mdlm import (
     DrakesConfig,
     DrakesDenoiser,
@@ -23,7 +24,6 @@ from dnadav.published.drakes_mdlm import (
     from_drakes_state_dict,
     load_drakes_mdlm,
 )
-from dnadav.published.loaders import load_denoiser_any, load_model
 from dnadav.published.safe_checkpoint import load_checkpoint, plain
 
 DATA = Path(__file__).parent / "data"

@@ -1,4 +1,4 @@
-"""Denoiser checkpoints: ``model.pt`` (plain state dict) + ``config.json`` through ``dnadav.checkpoints``.
+"""Denoiser checkpoints: ``model.pt`` (plain state dict) + ``config.json`` through ``dnadav.checkpoint_format``.
 
 ``config.json`` holds ``architecture`` ("ConvDenoiser"), ``backbone`` (``ConvDenoiserConfig``),
 ``schedule`` (the masking schedule the model was trained with: sampling must use the same one) and
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from dnadav.assets import asset_root
-from dnadav.checkpoints import CONFIG_FILE, MODEL_FILE, load_state, read_checkpoint, save_checkpoint
+from dnadav.checkpoint_format import CONFIG_FILE, MODEL_FILE, load_state, read_checkpoint, save_checkpoint
 from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
 from dnadav.dna.schedule import Schedule, make_schedule
 from dnadav.errors import InputError
@@ -67,7 +67,7 @@ def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") 
     """Load a denoiser in eval mode and its config dict; InputError for a bad checkpoint.
 
     The module carries ``checkpoint_file``, the weights file it was read from (for manifests). A
-    published DRAKES MDLM ``.ckpt`` is loaded by ``dnadav.published.loaders.load_denoiser_any``."""
+    published DRAKES MDLM ``.ckpt`` is loaded by ``dnadav.published.dispatch.load_denoiser_any``."""
     directory = resolve_model_dir(name_or_path)
     state, config = read_checkpoint(directory, device)
     if config.get("architecture", "ConvDenoiser") != "ConvDenoiser" or not isinstance(config.get("backbone"), dict):

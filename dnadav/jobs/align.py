@@ -27,7 +27,7 @@ from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
 from dnadav.jobs.align_options import AlignOptions, align_config
 from dnadav.jobs.options import fit_devices
-from dnadav.published.loaders import load_denoiser_any
+from dnadav.published.dispatch import load_denoiser_any
 
 __all__ = ["align", "naturalness_floor", "plain_sample_metrics", "run_align", "selection_note"]
 

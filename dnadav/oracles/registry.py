@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 
 from dnadav.assets import asset_root
-from dnadav.checkpoints import load_state, read_checkpoint, save_checkpoint
+from dnadav.checkpoint_format import load_state, read_checkpoint, save_checkpoint
 from dnadav.errors import InputError
 from dnadav.oracles.base import CellTypeOracle, RegressionOracle
 from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor
@@ -58,7 +58,7 @@ def save_oracle(
     class_names: tuple[str, ...],
     metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.pt`` (plain state dict) + ``config.json`` into ``directory`` (``dnadav.checkpoints``).
+    """Write ``model.pt`` (plain state dict) + ``config.json`` into ``directory`` (``dnadav.checkpoint_format``).
 
     ``class_names`` names the network's outputs (classes or regression targets); ``metadata`` (e.g.
     ``default_target``, training config) is merged into config.json.
@@ -135,7 +135,7 @@ def load_oracle(
             raise FileNotFoundError(f"{directory}/model.pt is missing from this installation; reinstall dnadav")
         return _load_dir(directory, SHIPPED_ORACLES[key], device)
     path, target = _split_target(name_or_path)
-    from dnadav.published.loaders import is_checkpoint_file, published_oracle_file
+    from dnadav.published.dispatch import is_checkpoint_file, published_oracle_file
 
     if is_checkpoint_file(path):
         return load_published_oracle(path, target, device)

@@ -4,7 +4,7 @@ dnadav and loaded from the checkpoints a user already holds (no download, nothin
 * ``safe_checkpoint.load_checkpoint``: a Lightning ``.ckpt`` as a dict, no pickled code run.
 * ``drakes_mdlm``: the DRAKES 20-block dilated CNN denoiser and ``load_drakes_mdlm(path)``.
 * ``enformer_oracle``: the gReLU Enformer-trunk regressor and ``load_grelu_oracle(path)``.
-* ``loaders.load_model`` / ``loaders.load_denoiser_any``: dispatch by file (published oracles:
+* ``dispatch.load_model`` / ``dispatch.load_denoiser_any``: dispatch by file (published oracles:
   ``dnadav.oracles.registry.load_published_oracle``).
 """
 
