@@ -94,7 +94,10 @@ def test_children_loss_is_the_selection_weighted_transition_nll_of_every_child()
     got = children_nll(process, prediction, batch)
     for n in range(len(got)):
         weights = torch.softmax(batch.child_log_weights[n] / 1.0, dim=0)
-        nll = [-process.transition_log_prob(prediction[n : n + 1], batch.x_t[n : n + 1], c[None], None, None) for c in batch.children[n]]
+        nll = [
+            -process.transition_log_prob(prediction[n : n + 1], batch.x_t[n : n + 1], c[None], None, None)
+            for c in batch.children[n]
+        ]
         assert float(got[n]) == pytest.approx(float(sum(w * v for w, v in zip(weights, nll))), rel=1e-5)
     loss, parts = distill_loss(process, batch, DistillConfig(objective="children"))
     assert float(loss) == pytest.approx(float(got.mean()), rel=1e-6) and "children_nll" in parts

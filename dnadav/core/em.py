@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -137,7 +135,9 @@ class DAVModule(pl.LightningModule):
             record = objective.update(self.process.decode(rows["states"][:, -1]))
             self._multipliers_after[iteration] = objective.multipliers.detach().cpu().clone()
             self._search_log.update({f"objective/{k}": v for k, v in record.items()})
-        step_major = {k: rows[k].transpose(0, 1) if k in rows else None for k in ("clean", "children", "child_potential", "child_log_ratio")}
+        step_major = {
+            k: rows[k].transpose(0, 1) if k in rows else None for k in ("clean", "children", "child_potential", "child_log_ratio")
+        }
         return Trajectory(rows["states"].transpose(0, 1), trajectory.times.to(self.device), rows.get("context"), **step_major)
 
     def _search_config(self, iteration: int, context_rows: torch.Tensor | None):
@@ -193,7 +193,11 @@ class DAVModule(pl.LightningModule):
         train, held_out = holdout_split(pairs, self.trajectory.states.shape[1], fraction, generator)
         batches = pass_batches(len(train), self.config.inner_epochs, self.config.batch_size, generator)
         self._stopper = HeldOutStopper(
-            lambda: self._held_out_loss(held_out), [len(b) for b in batches], self.config.batch_size, len(train), self.config.patience
+            lambda: self._held_out_loss(held_out),
+            [len(b) for b in batches],
+            self.config.batch_size,
+            len(train),
+            self.config.patience,
         )
         return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches)
 

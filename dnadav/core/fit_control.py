@@ -52,7 +52,9 @@ def pass_batches(num_rows: int, passes: int, batch_size: int, generator: torch.G
 
 
 @torch.no_grad()
-def held_out_loss(process, trajectory: Trajectory, pairs: torch.Tensor, config, reward_temperature: float, reference=None) -> float:
+def held_out_loss(
+    process, trajectory: Trajectory, pairs: torch.Tensor, config, reward_temperature: float, reference=None
+) -> float:
     """Mean M-step loss (``config.distill``, batches of ``config.batch_size``) over the held-out
     transitions ``pairs [N, 2]`` of ``trajectory``, with ``process.network`` in eval mode."""
     total, count = 0.0, 0
@@ -74,7 +76,9 @@ class HeldOutStopper:
     ``held_out_loss()`` scores the current weights; ``batch_lengths`` are the epoch's batch sizes in
     order, so the stopper knows which batch ends a pass of ``pass_rows`` rows."""
 
-    def __init__(self, held_out_loss: Callable[[], float], batch_lengths: list[int], batch_size: int, pass_rows: int, patience: int):
+    def __init__(
+        self, held_out_loss: Callable[[], float], batch_lengths: list[int], batch_size: int, pass_rows: int, patience: int
+    ):
         if patience < 1:
             raise ValueError(f"patience must be ≥ 1; got {patience}")
         self._loss = held_out_loss

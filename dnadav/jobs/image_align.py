@@ -31,7 +31,9 @@ class ImageAlignOptions(ImageOptions):
     children: int = option(8, "M children per image per step", metavar="M")
     kl_weight: float = option(1.0, "λ: KL of each step to the frozen reference")
     objective: str = option(
-        "transitions", "M-step loss (children: all M children weighted by the search's choice)", choices=["transitions", "nelbo", "children"]
+        "transitions",
+        "M-step loss (children: all M children weighted by the search's choice)",
+        choices=["transitions", "nelbo", "children"],
     )
     inner_epochs: int = option(3, "M-step passes per iteration")
     batch_size: int = option(128, "transitions per M-step batch")
