@@ -233,3 +233,43 @@ def test_validation_reference_is_the_target_cell_types_chr2_ranked_by_signal_nev
     assert reference[0] == valid["sequence"][valid["total_signal"].idxmax()]
     with pytest.raises(InputError, match="DHS cell-type oracle"):
         validation_reference(SimpleNamespace(target="hepg2", class_names=("hepg2",)))
+
+
+def test_variance_step_weighting_makes_a_gaussian_step_the_squared_distance_to_the_weighted_children():
+    """σ²·(−Σ_j w̄_j log N(c_j; μ_θ, σ²)) = Σ_j w̄_j ‖c_j − μ_θ‖²/2 + σ²·const: no step outweighs another
+    by 1/σ², and the masked process, which has no step variance, is refused."""
+    pytest.importorskip("diffusers")
+    from tests.test_image_ddim import toy_process
+
+    process, _ = toy_process(shape=(1, 2, 2))
+    n, m = 3, 4
+    generator = torch.Generator().manual_seed(0)
+    t, s = torch.full((n,), 60.0), torch.full((n,), 40.0)
+    x_t = torch.randn(n, 1, 2, 2, generator=generator)
+    children = torch.randn(n, m, 1, 2, 2, generator=generator)
+    log_w = torch.randn(n, m, generator=generator)
+    from dnadav.core.distill import TransitionBatch
+
+    batch = TransitionBatch(x_t=x_t, x_s=children[:, 0], t=t, x0=x_t, s=s, children=children, child_log_weights=log_w)
+    prediction = process.predict(x_t, t, None)
+    got = distill_loss(process, batch, DistillConfig(objective="children", step_weighting="variance"))[0]
+    mean = process.step_mean(prediction, t, s)[:, None]
+    variance = process.step_variance(t, s)
+    dims = 4
+    const = dims * (variance.log() / 2 + 0.5 * math.log(2 * math.pi)) * variance
+    expected = (torch.softmax(log_w, 1) * (children - mean).pow(2).flatten(2).sum(2) / 2).sum(1) + const
+    assert float(got.detach()) == pytest.approx(float(expected.mean()), rel=1e-5)
+    plain = distill_loss(process, batch, DistillConfig(objective="children"))[0]
+    assert float(got.detach()) == pytest.approx(float(plain.detach()) * float(variance[0]), rel=1e-5)
+    masked = MaskedDiffusion(TimeDependentDenoiser(4, seed=0), 4)
+    trajectory = search_process(
+        masked, lambda o: o[:, 1:3].sum((1, 2)), 2, SearchConfig(num_children=2, num_steps=2, record_children=True), generator
+    ).trajectory
+    with pytest.raises(ValueError, match="no step variance"):
+        distill_loss(
+            masked,
+            transition_batch(trajectory, transition_pairs(trajectory), 0.1),
+            DistillConfig(objective="children", step_weighting="variance"),
+        )
+    with pytest.raises(ValueError, match="transitions or children"):
+        DistillConfig(objective="nelbo", step_weighting="variance")

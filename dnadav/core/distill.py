@@ -41,9 +41,11 @@ __all__ = [
     "paper_loss",
     "paper_kept_steps",
     "children_nll",
+    "step_weighted",
 ]
 
 Objective = Literal["transitions", "nelbo", "paper", "children"]
+StepWeighting = Literal["likelihood", "variance"]
 
 
 @dataclass
@@ -51,12 +53,19 @@ class DistillConfig:
     objective: Objective = "transitions"
     kl_weight: float = 0.0  # λ of DAV-KL (0 = plain DAV)
     skip_steps: float = 0.0  # objective="paper": leading grid steps left out (count, or fraction of T if < 1)
+    # "likelihood": each transition's NLL as it is; "variance": times the step's variance σ² (Gaussian
+    # processes: the NLL ‖x_s − μ_θ‖²/2σ² becomes ‖x_s − μ_θ‖²/2, so no step outweighs the others by 1/σ²)
+    step_weighting: StepWeighting = "likelihood"
 
     def __post_init__(self) -> None:
         if self.objective not in ("transitions", "nelbo", "paper", "children"):
             raise ValueError(f"objective must be transitions, nelbo, paper or children; got {self.objective!r}")
         if not self.skip_steps >= 0:
             raise ValueError(f"skip_steps must be ≥ 0; got {self.skip_steps}")
+        if self.step_weighting not in ("likelihood", "variance"):
+            raise ValueError(f"step_weighting must be likelihood or variance; got {self.step_weighting!r}")
+        if self.step_weighting == "variance" and self.objective not in ("transitions", "children"):
+            raise ValueError("step_weighting='variance' weighs transition NLLs: use objective transitions or children")
         if not self.kl_weight >= 0:
             raise ValueError(f"kl_weight must be ≥ 0; got {self.kl_weight}")
 
@@ -147,6 +156,16 @@ def children_nll(process, prediction: torch.Tensor, batch: TransitionBatch) -> t
     return -(weights * log_p).sum(dim=1)
 
 
+def step_weighted(process, per_transition: torch.Tensor, batch: TransitionBatch, config: DistillConfig) -> torch.Tensor:
+    """``per_transition [N]`` times the step variance σ²(t, s) when ``config.step_weighting`` is
+    "variance" (the process must define ``step_variance``); unchanged otherwise."""
+    if config.step_weighting == "likelihood":
+        return per_transition
+    if not hasattr(process, "step_variance"):
+        raise ValueError(f"step_weighting='variance' needs a Gaussian process; {type(process).__name__} has no step variance")
+    return per_transition * process.step_variance(batch.t, batch.s).to(per_transition)
+
+
 def distill_loss(
     process: ReverseProcess,
     batch: TransitionBatch,
@@ -160,11 +179,12 @@ def distill_loss(
     prediction = None
     if config.objective == "transitions":
         prediction = process.predict(batch.x_t, batch.t, batch.context)
-        parts["transition_nll"] = -process.transition_log_prob(prediction, batch.x_t, batch.x_s, batch.t, batch.s).mean()
+        nll = -process.transition_log_prob(prediction, batch.x_t, batch.x_s, batch.t, batch.s)
+        parts["transition_nll"] = step_weighted(process, nll, batch, config).mean()
         loss = parts["transition_nll"]
     elif config.objective == "children":
         prediction = process.predict(batch.x_t, batch.t, batch.context)
-        parts["children_nll"] = children_nll(process, prediction, batch).mean()
+        parts["children_nll"] = step_weighted(process, children_nll(process, prediction, batch), batch, config).mean()
         loss = parts["children_nll"]
     elif config.objective == "paper":
         prediction = process.predict(batch.x_t, batch.t, batch.context)

@@ -111,6 +111,11 @@ class GaussianDDIM:
         var = (1 - a_s) / (1 - a_t) * (1 - a_t / a_s)
         return (self.eta * var.clamp(min=0).sqrt()).float()
 
+    def step_variance(self, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """σ² of the step ``t -> s`` per row ``[N]``: the M-step's per-step weight with
+        ``step_weighting="variance"``."""
+        return self.step_std(t, s).pow(2)
+
     def step_mean(self, prediction: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """μ of the step ``t -> s`` for ``prediction [N, 2, ...]`` -> ``[N, ...]``."""
         a_s = self.alpha(s).double()

@@ -35,6 +35,9 @@ class ImageAlignOptions(ImageOptions):
         "M-step loss (children: all M children weighted by the search's choice)",
         choices=["transitions", "nelbo", "children"],
     )
+    step_weighting: str = option(
+        "likelihood", "per-step weight of the M-step (variance: each Gaussian step's NLL times σ²)", choices=["likelihood", "variance"]
+    )
     inner_epochs: int = option(3, "M-step passes per iteration")
     batch_size: int = option(128, "transitions per M-step batch")
     lr: float = option(1e-3, "learning rate of the M-step")
@@ -88,7 +91,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
                               mode=options.mode, record_children=options.objective == "children")  # fmt: skip
-        distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight)
+        distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
     except ValueError as error:
         raise InputError(str(error)) from None
     if options.lora_rank > 0:
