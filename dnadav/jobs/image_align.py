@@ -36,7 +36,9 @@ class ImageAlignOptions(ImageOptions):
         choices=["transitions", "nelbo", "children"],
     )
     step_weighting: str = option(
-        "likelihood", "per-step weight of the M-step (variance: each Gaussian step's NLL times σ²)", choices=["likelihood", "variance"]
+        "likelihood",
+        "per-step weight of the M-step (variance: each Gaussian step's NLL times σ²)",
+        choices=["likelihood", "variance"],
     )
     inner_epochs: int = option(3, "M-step passes per iteration")
     batch_size: int = option(128, "transitions per M-step batch")
