@@ -258,7 +258,7 @@ def test_variance_step_weighting_makes_a_gaussian_step_the_squared_distance_to_t
     dims = 4
     const = dims * (variance.log() / 2 + 0.5 * math.log(2 * math.pi)) * variance
     expected = (torch.softmax(log_w, 1) * (children - mean).pow(2).flatten(2).sum(2) / 2).sum(1) + const
-    assert float(got.detach()) == pytest.approx(float(expected.mean()), rel=1e-5)
+    assert float(got.detach()) == pytest.approx(float(expected.mean().detach()), rel=1e-5)
     plain = distill_loss(process, batch, DistillConfig(objective="children"))[0]
     assert float(got.detach()) == pytest.approx(float(plain.detach()) * float(variance[0]), rel=1e-5)
     masked = MaskedDiffusion(TimeDependentDenoiser(4, seed=0), 4)
