@@ -168,7 +168,7 @@ def test_held_out_stopper_keeps_the_best_pass_and_stops_after_patience():
     batches = pass_batches(10, 5, 4, torch.Generator().manual_seed(0))  # 3 batches per pass (4, 4, 2)
     assert [len(b) for b in batches] == [4, 4, 2] * 5
     assert all(sorted(sum(batches[3 * p : 3 * p + 3], [])) == list(range(10)) for p in range(5))
-    stopper = HeldOutStopper(lambda: next(losses), [len(b) for b in batches], 4, 10, patience=2)
+    stopper = HeldOutStopper(lambda: next(losses), [len(b) for b in batches], 10, patience=2)
     model.weight.data.fill_(0.0)
     stopper.start(model)
     for index in range(len(batches)):
@@ -185,7 +185,7 @@ def test_held_out_stopper_keeps_the_initial_weights_when_no_pass_helps():
     model = torch.nn.Linear(1, 1, bias=False)
     model.weight.data.fill_(7.0)
     losses = iter([1.0, 2.0])
-    stopper = HeldOutStopper(lambda: next(losses), [5], 5, 5, patience=1)
+    stopper = HeldOutStopper(lambda: next(losses), [5], 5, patience=1)
     stopper.start(model)
     model.weight.data.fill_(8.0)
     stopper.after_batch(model, 0)

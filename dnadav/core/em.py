@@ -105,6 +105,7 @@ class DAVModule(pl.LightningModule):
             context = self._make_context(count, context_generator)
             context = None if context is None else context.to(self.device)
         search_config, pilot_log = self._search_config(iteration, context)
+        self._reward_temperature = search_config.reward_temperature  # the α the M-step weighs children at
         result = search_process(
             self.process, self._frozen["reward_fn"], count, search_config, generator, context, max_batch=self.max_batch
         )
@@ -145,7 +146,6 @@ class DAVModule(pl.LightningModule):
         a pilot search of ``pilot_sequences`` with the current model (the same on every rank)."""
         config = self.config.search
         if self.config.target_kl is None:
-            self._reward_temperature = config.reward_temperature
             return config, {}
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, 0, 5))
         count = self.config.pilot_sequences
@@ -153,7 +153,6 @@ class DAVModule(pl.LightningModule):
         alpha = pilot_temperature(
             self.process, self._frozen["reward_fn"], config, self.config.target_kl, count, generator, context, self.max_batch
         )
-        self._reward_temperature = alpha
         return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
 
     def _objective_with_update(self):
@@ -176,9 +175,8 @@ class DAVModule(pl.LightningModule):
 
     def train_dataloader(self) -> DataLoader:
         self.trajectory = self.e_step()
-        fraction = getattr(self.config, "holdout_fraction", 0.0)
-        if fraction > 0:
-            return self._held_out_dataloader(fraction)
+        if self.config.holdout_fraction > 0:
+            return self._held_out_dataloader(self.config.holdout_fraction)
         pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
         # The order is drawn here, once, so it does not depend on how often Lightning iterates the loader.
         generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 2))
@@ -195,7 +193,6 @@ class DAVModule(pl.LightningModule):
         self._stopper = HeldOutStopper(
             lambda: self._held_out_loss(held_out),
             [len(b) for b in batches],
-            self.config.batch_size,
             len(train),
             self.config.patience,
         )

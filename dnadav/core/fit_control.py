@@ -76,9 +76,7 @@ class HeldOutStopper:
     ``held_out_loss()`` scores the current weights; ``batch_lengths`` are the epoch's batch sizes in
     order, so the stopper knows which batch ends a pass of ``pass_rows`` rows."""
 
-    def __init__(
-        self, held_out_loss: Callable[[], float], batch_lengths: list[int], batch_size: int, pass_rows: int, patience: int
-    ):
+    def __init__(self, held_out_loss: Callable[[], float], batch_lengths: list[int], pass_rows: int, patience: int):
         if patience < 1:
             raise ValueError(f"patience must be ≥ 1; got {patience}")
         self._loss = held_out_loss
