@@ -16,7 +16,7 @@ import sys
 import time
 
 S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill.py"
-TR, FC = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py"
+TR, FC, EM = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py", "dnadav/core/em.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",
@@ -305,6 +305,30 @@ MUTATIONS = [
     ),
     ("keeper-last-not-best", "selection keeps the last eligible iteration", FC, "if score > self.score:", "if True:", 1),
     ("keeper-never-stops", "selection never stops the run", FC, ">= self.stop_patience", "> 10**9", 1),
+    (
+        "trust-region-alpha-unused",
+        "the trust region solves α but the E-step runs at the configured one",
+        EM,
+        "return dataclasses.replace(config, reward_temperature=alpha), {",
+        "return config, {",
+        1,
+    ),
+    (
+        "variance-weighting-inverted",
+        "the variance step weighting divides by σ² instead of multiplying",
+        D,
+        "per_transition * process.step_variance(batch.t, batch.s)",
+        "per_transition / process.step_variance(batch.t, batch.s)",
+        1,
+    ),
+    (
+        "dav-kl-anchor-is-the-model",
+        "DAV-KL anchors to the model being trained instead of the frozen reference",
+        D,
+        "process.predict(batch.x_t, batch.t, batch.context, network=reference)",
+        "process.predict(batch.x_t, batch.t, batch.context)",
+        1,
+    ),
 ]
 TESTS = [
     "tests/test_align_search.py",
@@ -313,12 +337,13 @@ TESTS = [
     "tests/test_align_paper_mstep.py",
     "tests/test_estep_exact.py",
     "tests/test_align_mstep_control.py",
+    "tests/test_dav_iterations_exact.py",
 ]
 
 
 def main(names: set[str] | None = None) -> list[dict]:
-    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC]).returncode != 0:
-        raise SystemExit(f"{S}, {P}, {D}, {TR} or {FC} has uncommitted changes; mutate a clean tree")
+    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM]).returncode != 0:
+        raise SystemExit(f"{S}, {P}, {D}, {TR}, {FC} or {EM} has uncommitted changes; mutate a clean tree")
     results = []
     for name, what, path, old, new, nth in MUTATIONS:
         if names and name not in names:

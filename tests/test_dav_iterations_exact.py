@@ -1,0 +1,210 @@
+"""K DAV iterations against their closed forms, on a 1-D Gaussian chain run through the real loop
+(``DAVModule`` + ``fit_em``: E-step search, M-step, DAV-KL, the trust region, the selection rule).
+
+The chain (docs/concepts.md, "Iterations in closed form"): x starts at 0 and takes T Gaussian steps
+``x_{k+1} = x_k + θ_k + σ_k·ε``; the network is the vector of shifts θ ``[T]``, σ is fixed. Its clean
+law is N(Σθ, Σσ²). With a linear reward r(x) = a·x the plug-in value x + Σ_{j≥k} θ_j is exact up to a
+constant shared by siblings, so the per-sequence search is sampling-importance-resampling from the
+exactly tilted step N(θ_k + a·σ_k²/α, σ_k²), and the children M-step's optimum is the weighted mean of
+the children's shifts. Hence, with s = a·Σσ²/α:
+
+* plain DAV: after K iterations the mean is Σθ_0 + K·s (the tilts compound: one tilt at α/K);
+* DAV-KL (λ): each step's optimum is (shift + λ·θ_ref)/(1 + λ), so the mean moves by
+  s·Σ_{i=1..K} (1 + λ)^{-i} and tends to s/λ (one tilt at α·λ): a fixed point, no over-shoot;
+* the trust region: the selection KL of a path tends to Σ_k (a·σ_k/α)²/2 = a²·Σσ²/(2α²), so the α
+  solved for a target δ is a·√(Σσ²/2δ) at every iteration;
+* the selection rule: with a naturalness floor on the mean's shift, the kept iteration is the last
+  one whose closed-form shift K·s stays under the floor, and the run stops stop_patience later.
+
+* the step weighting: a network with ONE shift β shared by every step cannot follow the per-step
+  shifts a·σ_k²/α, so the weighting decides what it fits. The transition likelihood weighs step k
+  by 1/σ_k² and gives β = (a/α)·T/Σσ⁻²; weighting each NLL by σ_k² ("variance") gives
+  β = (a/α)·Σσ²/T, whose clean mean T·β is the tilted one exactly.
+
+The law after K iterations is N(m, Σσ²); the tests bound KL(model ‖ target) = (m − m*)²/(2Σσ²) by
+KL_BOUND, which covers the search's finite-M bias (self-normalised weights pull each step's mean
+toward the model's by O(1/M): about 0.04 of the 2.7 shift below at M = 128) and its noise.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from dnadav.core.config import EMConfig
+from dnadav.core.distill import DistillConfig
+from dnadav.core.em import DAVModule
+from dnadav.core.fit import fit_em
+from dnadav.core.protocol import Proposal
+from dnadav.core.search import SearchConfig
+
+SIGMA = torch.tensor([1.0, 0.7, 0.5, 0.3])  # per-step noise σ_k; Σσ² = 1.83
+T = len(SIGMA)
+SLOPE = 1.0  # a in r(x) = a·x
+KL_BOUND = 0.005  # nats: |m − m*| ≤ 0.135
+
+
+class Shifts(torch.nn.Module):
+    """The network: one learnable shift θ_k per step (or, ``shared``, fixed shifts plus one learnable
+    β added to every step) -> prediction ``[N, 2]`` = (θ_k, Σ_{j≥k} θ_j)."""
+
+    def __init__(self, shifts: list[float], shared: bool = False):
+        super().__init__()
+        if shared:
+            self.register_buffer("base", torch.tensor(shifts))
+            self.beta = torch.nn.Parameter(torch.zeros(()))
+        else:
+            self.theta = torch.nn.Parameter(torch.tensor(shifts))
+
+    @property
+    def shifts(self) -> torch.Tensor:
+        return self.base + self.beta if hasattr(self, "beta") else self.theta
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        theta = self.shifts
+        step = t.long().clamp(max=T - 1)
+        rest = theta.flip(0).cumsum(0).flip(0)  # Σ_{j ≥ k} θ_j
+        return torch.stack([theta[step], torch.where(t >= T, torch.zeros_like(t), rest[step])], dim=1)
+
+
+class GaussianChain:
+    """The chain as a ``ReverseProcess``; states ``[N, 1]``, grid times 0, 1, …, T (the step index)."""
+
+    def __init__(self, network: Shifts):
+        self.network = network
+
+    def time_grid(self, num_steps: int) -> torch.Tensor:
+        if num_steps != T:
+            raise ValueError(f"the chain has {T} steps")
+        return torch.arange(T + 1, dtype=torch.float32)
+
+    def initial_state(self, num, generator):
+        return torch.zeros(num, 1)
+
+    def predict(self, x, t, context, network=None):
+        return (network or self.network)(x, t)
+
+    def propose(self, prediction, x, t, s, num_children, generator, guidance=None) -> Proposal:
+        rows = lambda v: v.repeat_interleave(num_children, dim=0)  # noqa: E731
+        noise = torch.randn(x.shape[0] * num_children, 1, generator=generator)
+        return Proposal(rows(x) + rows(prediction[:, :1]) + SIGMA[int(t)] * noise)
+
+    def clean_estimate(self, prediction, x, num_samples, generator):
+        return x + prediction[:, 1:]  # the plug-in mean of x_T
+
+    def decode(self, x):
+        return x
+
+    def step_variance(self, t, s):
+        return SIGMA[t.long()] ** 2
+
+    def transition_log_prob(self, prediction, x_t, x_s, t, s):
+        return -((x_s - x_t)[:, 0] - prediction[:, 0]) ** 2 / (2 * self.step_variance(t, s))
+
+    def divergence(self, prediction, reference, x_t, t, s):
+        return (prediction[:, 0] - reference[:, 0]) ** 2 / (2 * self.step_variance(t, s))
+
+    def sample_loss(self, network, x0, context, generator):
+        mean = network.shifts.sum()
+        return (x0[:, 0] - mean) ** 2 / (2 * SIGMA.pow(2).sum())
+
+
+def reward(x: torch.Tensor) -> torch.Tensor:
+    return SLOPE * x[:, 0]
+
+
+PRIOR = [0.1, -0.2, 0.0, 0.3]
+VARIANCE = float(SIGMA.pow(2).sum())
+
+
+def run(tmp_path, iterations: int, alpha: float, **options):
+    """``iterations`` EM iterations of the chain through DAVModule -> (module, mean Σθ after them)."""
+    select, evaluate = options.pop("select", None), options.pop("evaluate", None)
+    network = Shifts(PRIOR, shared=options.pop("shared", False))
+    distill = DistillConfig(
+        objective="children", kl_weight=options.pop("kl_weight", 0.0), step_weighting=options.pop("weighting", "likelihood")
+    )
+    config = EMConfig(
+        iterations=iterations,
+        sequences_per_iteration=256,
+        search=SearchConfig(num_children=128, reward_temperature=alpha, num_steps=T, record_children=True),
+        distill=distill,
+        inner_epochs=100,
+        batch_size=T * 256,  # full batch: the M-step reaches its optimum
+        lr=0.05,
+        seed=3,
+        **options,
+    )
+    module = DAVModule(network, reward, config, GaussianChain(network), prior=copy.deepcopy(network), select=select, evaluate=evaluate)
+    fit_em(module, tmp_path, accelerator="cpu", progress=False)
+    return module, float(network.shifts.detach().sum())
+
+
+def kl_to(mean: float, target: float) -> float:
+    return (mean - target) ** 2 / (2 * VARIANCE)
+
+
+def test_plain_iterations_compound_the_tilt(tmp_path):
+    alpha, k = 2.0, 3
+    _, mean = run(tmp_path, k, alpha)
+    shift = SLOPE * VARIANCE / alpha
+    assert kl_to(mean, sum(PRIOR) + k * shift) < KL_BOUND
+    assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND  # not one tilt: the iterations compound
+
+
+def test_dav_kl_iterations_converge_to_one_tilt_at_alpha_times_lambda(tmp_path):
+    alpha, k, lam = 1.0, 4, 1.0
+    _, mean = run(tmp_path, k, alpha, kl_weight=lam)
+    shift = SLOPE * VARIANCE / alpha
+    closed_form = sum(PRIOR) + shift * sum((1 + lam) ** -i for i in range(1, k + 1))
+    assert kl_to(mean, closed_form) < KL_BOUND
+    assert kl_to(mean, sum(PRIOR) + k * shift) > 10 * KL_BOUND  # the anchor holds the model back
+    assert abs(closed_form - (sum(PRIOR) + shift / lam)) < 0.07 * shift  # near its fixed point s/λ
+
+
+def test_the_trust_region_solves_the_closed_form_temperature_every_iteration(tmp_path):
+    target_kl, k = 0.5, 3
+    module, mean = run(tmp_path, k, 10.0, target_kl=target_kl, pilot_sequences=256)
+    alpha_star = SLOPE * math.sqrt(VARIANCE / (2 * target_kl))
+    alphas = [record["estep/reward_temperature"] for record in module.history]
+    assert len(alphas) == k and all(abs(a / alpha_star - 1) < 0.06 for a in alphas), (alphas, alpha_star)
+    kls = [record["estep/selection_kl"] for record in module.history]
+    assert all(abs(v - target_kl) < 0.08 for v in kls), kls
+    shift = sum(SLOPE * VARIANCE / a for a in alphas)
+    assert kl_to(mean, sum(PRIOR) + shift) < KL_BOUND
+    assert kl_to(mean, sum(PRIOR) + k * SLOPE * VARIANCE / 10.0) > 10 * KL_BOUND  # α = 10 was never used
+
+
+@pytest.mark.parametrize("stop_patience", [1, 2])
+def test_the_selection_rule_keeps_the_last_iteration_under_the_floor_and_stops_after_patience(tmp_path, stop_patience):
+    alpha = 2.0
+    shift = SLOPE * VARIANCE / alpha  # 0.915 per iteration
+    floor = 2.2 * shift  # iterations 1 and 2 stay under it, 3 does not
+
+    def evaluate(model, generator):
+        mean = float(model.shifts.detach().sum())
+        return {"toy/shift": mean - sum(PRIOR), "toy/reward_mean": SLOPE * mean}
+
+    def select(record):
+        return None if record["toy/shift"] > floor else record["toy/reward_mean"]
+
+    module, last_mean = run(tmp_path, 8, alpha, select=select, evaluate=evaluate, stop_patience=stop_patience)
+    assert module.best.iteration == 2
+    assert len(module.history) == 2 + stop_patience  # stopped stop_patience iterations after the last eligible
+    kept = float(module.best.weights["theta"].sum())
+    assert kl_to(kept, sum(PRIOR) + 2 * shift) < KL_BOUND
+    assert kl_to(last_mean, sum(PRIOR) + (2 + stop_patience) * shift) < KL_BOUND
+
+
+@pytest.mark.parametrize("weighting", ["likelihood", "variance"])
+def test_the_step_weighting_decides_what_one_shared_shift_fits(tmp_path, weighting):
+    alpha = 2.0
+    _, mean = run(tmp_path, 1, alpha, shared=True, weighting=weighting)
+    tilted = SLOPE * VARIANCE / alpha  # the tilted clean mean's shift
+    likelihood = SLOPE / alpha * T**2 / float(SIGMA.pow(-2).sum())  # 0.44: the small last steps dominate
+    expected = tilted if weighting == "variance" else likelihood
+    assert kl_to(mean, sum(PRIOR) + expected) < KL_BOUND
+    assert abs(tilted - likelihood) > 0.4
