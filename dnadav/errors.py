@@ -1,6 +1,10 @@
 """User-facing errors: the CLI prints them as one line and exits with status 2."""
 
-__all__ = ["InputError"]
+from __future__ import annotations
+
+import reprlib
+
+__all__ = ["InputError", "shown"]
 
 
 class InputError(ValueError):
@@ -9,3 +13,16 @@ class InputError(ValueError):
     The message names the file and record where there is one, e.g.
     ``designs.fa: record 'seq7' (#8): character 'N' at position 12 is not A/C/G/T``.
     """
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxtuple, _SHORT.maxset = 2, 4, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
+
+
+def shown(value: object) -> str:
+    """A short ``repr`` of a user's value for an error message: at most two levels and four items
+    per container and 60 characters per string are looked at, so a YAML alias bomb (a structure of
+    10⁹ shared leaves) or a megabyte string costs nothing to describe."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."

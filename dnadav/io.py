@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -20,6 +21,9 @@ __all__ = [
     "atomic_write_text",
     "check_writable",
     "current_command",
+    "finite_or_none",
+    "read_json_object",
+    "read_text_file",
     "set_command",
     "sha256_file",
     "write_manifest",
@@ -74,18 +78,47 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def read_json_object(path: str | Path) -> dict:
-    """The JSON object in ``path``; InputError (one line naming the file) if it is not valid JSON or
-    not an object. The caller checks that the file exists (its message knows what the file is for)."""
-    from dnadav.errors import InputError
-
+def read_text_file(path: str | Path, what: str = "file") -> str:
+    """The UTF-8 text of ``path``; InputError (one line naming the file and ``what`` it is for) when it
+    cannot be read or is not UTF-8. Every reader of a user's text file goes through here."""
     path = Path(path)
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: {what} is not UTF-8 text (byte {error.start} cannot be decoded)") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read {what} ({error.strerror or type(error).__name__})") from None
+
+
+def read_json_object(path: str | Path, what: str = "JSON file") -> dict:
+    """The JSON object in ``path``; InputError (one line naming the file) if it is unreadable, not
+    valid JSON or not an object. The caller checks that the file exists (its message knows what the
+    file is for)."""
+    path = Path(path)
+    text = read_text_file(path, what)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
         raise InputError(f"{path}: not valid JSON ({error})") from None
+    except (ValueError, RecursionError) as error:  # an integer of > 4300 digits, nesting deeper than the stack
+        raise InputError(f"{path}: not usable JSON ({type(error).__name__}: {str(error)[:80]})") from None
     if not isinstance(value, dict):
         raise InputError(f"{path}: expected a JSON object; got {type(value).__name__}")
+    return value
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every float that is nan or ±inf replaced by None (JSON ``null``), through
+    dicts, lists and tuples: what every JSON file dnadav writes holds instead of ``NaN``/``Infinity``
+    (which are not JSON). Other values pass unchanged."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    if hasattr(value, "dtype") and getattr(value, "ndim", None) == 0 and value.dtype.kind == "f":
+        return finite_or_none(float(value))  # a numpy scalar float
     return value
 
 
@@ -139,14 +172,16 @@ def write_manifest(
     ``checkpoints``: role -> file (e.g. ``{"model": ..., "eval_oracle": ...}``) or plain files; each
     is recorded with its sha256 and a path relative to the shipped assets when it is one of them."""
     items = checkpoints.items() if isinstance(checkpoints, Mapping) else ((str(p), p) for p in checkpoints)
-    manifest = {
-        "command": command,
-        "config": dict(config),
-        "versions": _versions(),
-        "checkpoints": {role: {"path": _portable(p), "sha256": sha256_file(p)} for role, p in items},
-        "created_unix": time.time(),
-        **(dict(extra) if extra else {}),
-    }
+    manifest = finite_or_none(
+        {
+            "command": command,
+            "config": dict(config),
+            "versions": _versions(),
+            "checkpoints": {role: {"path": _portable(p), "sha256": sha256_file(p)} for role, p in items},
+            "created_unix": time.time(),
+            **(dict(extra) if extra else {}),
+        }
+    )
     return atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
 
 

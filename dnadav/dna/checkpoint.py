@@ -14,14 +14,26 @@ from typing import Any
 import torch
 
 from dnadav.assets import asset_root
-from dnadav.checkpoint_format import CONFIG_FILE, MODEL_FILE, load_state, read_checkpoint, save_checkpoint
+from dnadav.checkpoint_format import (
+    CONFIG_FILE,
+    MAX_BLOCKS,
+    MAX_KERNEL,
+    MAX_LENGTH,
+    MAX_WIDTH,
+    MODEL_FILE,
+    build_checked,
+    check_sizes,
+    read_checkpoint,
+    save_checkpoint,
+)
 from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
 from dnadav.dna.schedule import Schedule, make_schedule
-from dnadav.errors import InputError
+from dnadav.errors import InputError, shown
 
 __all__ = [
     "CONFIG_FILE",
     "MODEL_FILE",
+    "BACKBONE_LIMITS",
     "SHIPPED_MODELS",
     "load_denoiser",
     "load_prior",
@@ -39,6 +51,15 @@ SHIPPED_MODELS = {
     **{f"{cell}{suffix}": f"{cell}_aligned" for cell in ("hepg2", "k562", "gm12878", "hesc") for suffix in ("", "_aligned")},
 }
 
+# The sizes a config.json's ``backbone`` may ask for (checked before anything is built).
+BACKBONE_LIMITS = {
+    "channels": MAX_WIDTH,
+    "num_blocks": MAX_BLOCKS,
+    "kernel_size": MAX_KERNEL,
+    "dilations": MAX_KERNEL,
+    "time_embedding_dim": MAX_WIDTH,
+}
+
 
 def save_denoiser(directory: str | Path, model: ConvDenoiser, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model.pt`` (state dict, float32, CPU) and ``config.json`` into ``directory``.
@@ -49,18 +70,24 @@ def save_denoiser(directory: str | Path, model: ConvDenoiser, metadata: dict[str
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A shipped model name (``dhs``, ``dhs_prior``, ``hepg2``, ``hepg2_aligned``) or a folder holding
-    model.pt + config.json (or the model.pt itself)."""
+    """The one rule that turns ``--model`` / ``load_model``'s argument into a dnadav model folder: a
+    shipped model name (``dhs``, ``dhs_prior``, ``hepg2``, ``hepg2_aligned``), a folder holding
+    model.pt + config.json, or the model.pt itself. Anything else is an InputError that says which
+    of these it is not (a published ``.ckpt`` file is dispatched before this rule is asked)."""
     key = str(name_or_path).lower()
     if key in SHIPPED_MODELS:
         return asset_root("models") / SHIPPED_MODELS[key]
     path = Path(name_or_path)
-    if path.is_file() and (path.name == MODEL_FILE or path.suffix == ".ckpt"):
+    if path.is_file() and path.name == MODEL_FILE:
         path = path.parent
-    if not path.is_dir() or not ((path / MODEL_FILE).is_file() or (path / CONFIG_FILE).is_file()):
-        choices = ", ".join(sorted(SHIPPED_MODELS))
-        raise InputError(f"{name_or_path}: not a shipped model ({choices}) nor a folder with {MODEL_FILE} and {CONFIG_FILE}")
-    return path
+    if path.is_dir() and ((path / MODEL_FILE).is_file() or (path / CONFIG_FILE).is_file()):
+        return path
+    shipped = ", ".join(sorted(SHIPPED_MODELS))
+    expected = f"a shipped model ({shipped}), a folder with {MODEL_FILE} and {CONFIG_FILE}, or a published .ckpt file"
+    if not path.exists():
+        raise InputError(f"{name_or_path}: no such model file or folder; expected {expected}")
+    what = "a folder without model.pt or config.json" if path.is_dir() else "not a model file"
+    raise InputError(f"{name_or_path}: {what}; expected {expected}")
 
 
 def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -72,11 +99,16 @@ def load_denoiser(name_or_path: str | Path, device: torch.device | str = "cpu") 
     state, config = read_checkpoint(directory, device)
     if config.get("architecture", "ConvDenoiser") != "ConvDenoiser" or not isinstance(config.get("backbone"), dict):
         raise InputError(f"{directory}/{CONFIG_FILE}: not a ConvDenoiser config (needs architecture and backbone)")
+    where = f"{directory}/{CONFIG_FILE}"
+    check_sizes(config["backbone"], BACKBONE_LIMITS, f"{where}: backbone")
+    model_length(config, where)
     try:
-        model = ConvDenoiser(ConvDenoiserConfig.from_dict(config["backbone"]))
+        backbone = ConvDenoiserConfig.from_dict(config["backbone"])
+        model = build_checked(lambda: ConvDenoiser(backbone), state, directory)
+    except InputError:
+        raise
     except (TypeError, ValueError) as error:
-        raise InputError(f"{directory}/{CONFIG_FILE}: {error}") from None
-    load_state(model, state, directory)
+        raise InputError(f"{where}: {str(error)[:200]}") from None
     model.checkpoint_file = directory / MODEL_FILE
     return model.to(device).eval(), config
 
@@ -86,14 +118,18 @@ def model_schedule(config: dict[str, Any]) -> Schedule:
     name = config.get("schedule", "loglinear")
     try:
         return make_schedule(name)
-    except (ValueError, KeyError) as error:
-        raise InputError(f"config.json: unknown schedule {name!r} ({error})") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"config.json: unknown schedule {shown(name)} ({str(error)[:120]})") from None
 
 
-def model_length(config: dict[str, Any]) -> int | None:
-    """The sequence length a checkpoint was trained on, or None when its config does not say."""
+def model_length(config: dict[str, Any], where: str = CONFIG_FILE) -> int | None:
+    """The sequence length a checkpoint was trained on, or None when its config does not say;
+    InputError (naming ``where``) unless it is a whole number in 1..``MAX_LENGTH``."""
     length = config.get("length")
-    return int(length) if length is not None else None
+    if length is None:
+        return None
+    check_sizes({"length": length}, {"length": MAX_LENGTH}, where)
+    return int(length)
 
 
 def load_prior(name_or_path: str | Path = "dhs", device: torch.device | str = "cpu") -> ConvDenoiser:

@@ -25,8 +25,17 @@ from typing import Any, Literal
 import torch
 
 from dnadav.assets import asset_root
-from dnadav.checkpoint_format import load_state, read_checkpoint, save_checkpoint
-from dnadav.errors import InputError
+from dnadav.checkpoint_format import (
+    MAX_BLOCKS,
+    MAX_KERNEL,
+    MAX_LENGTH,
+    MAX_WIDTH,
+    build_checked,
+    check_sizes,
+    read_checkpoint,
+    save_checkpoint,
+)
+from dnadav.errors import InputError, shown
 from dnadav.oracles.base import CellTypeOracle, RegressionOracle
 from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor
 
@@ -49,6 +58,16 @@ DHS_CLASSES: tuple[str, ...] = ("HepG2", "K562", "GM12878", "hESC", "shuffled")
 SHIPPED_ORACLES = {"hepg2": "HepG2", "k562": "K562", "gm12878": "GM12878", "hesc": "hESC"}
 _SHIPPED_FOLDERS = {"reward": "dhs_reward", "eval": "dhs_eval"}
 _NETWORKS = {"classifier": ConvClassifier, "regressor": ConvRegressor}
+# The sizes a config.json's ``network`` may ask for (checked before anything is built).
+NETWORK_LIMITS = {
+    "num_outputs": MAX_BLOCKS,
+    "channels": MAX_WIDTH,
+    "first_kernel": MAX_KERNEL,
+    "kernels": MAX_KERNEL,
+    "dilations": MAX_KERNEL,
+    "pool": MAX_KERNEL,
+    "length": MAX_LENGTH,
+}
 
 
 def save_oracle(
@@ -74,17 +93,25 @@ def save_oracle(
 def _load_dir(directory: Path, target: str | None, device: str | torch.device) -> CellTypeOracle | RegressionOracle:
     state, config = read_checkpoint(directory)
     kind = config.get("kind")
-    if kind not in _NETWORKS:
-        raise InputError(f"{directory}/config.json: kind must be one of {', '.join(_NETWORKS)}; got {kind!r}")
+    if not isinstance(kind, str) or kind not in _NETWORKS:
+        raise InputError(f"{directory}/config.json: kind must be one of {', '.join(_NETWORKS)}; got {shown(kind)}")
+    if not isinstance(config.get("network"), dict):
+        raise InputError(f"{directory}/config.json: network must be a mapping of the architecture's sizes")
+    check_sizes(config["network"], NETWORK_LIMITS, f"{directory}/config.json: network")
+    names = config.get("class_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InputError(f"{directory}/config.json: class_names must be a non-empty list of names; got {shown(names)}")
+    names = tuple(names)
     try:
-        network = _NETWORKS[kind](ConvClassifierConfig.from_dict(dict(config["network"])))
-        names = tuple(config["class_names"])
+        network_config = ConvClassifierConfig.from_dict(dict(config["network"]))
+        network = build_checked(lambda: _NETWORKS[kind](network_config), state, directory)
+    except InputError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{directory}/config.json: bad network description ({error})") from None
-    load_state(network, state, directory)
+        raise InputError(f"{directory}/config.json: bad network description ({str(error)[:200]})") from None
     target = target or config.get("default_target") or names[0]
-    if target not in names:
-        raise InputError(f"{directory}: target {target!r} is not one of the classes (outputs) {', '.join(names)}")
+    if not isinstance(target, str) or target not in names:
+        raise InputError(f"{directory}: target {shown(target)} is not one of the classes (outputs) {', '.join(names)}")
     wrapper = CellTypeOracle if kind == "classifier" else RegressionOracle
     oracle = wrapper(network, names, target).to(device).eval()
     oracle.config_dict = config

@@ -42,6 +42,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from dnadav.checkpoint_format import MAX_BLOCKS, MAX_WIDTH, check_sizes
 from dnadav.dna.tokens import NUM_BASES, VOCAB_SIZE
 from dnadav.errors import InputError
 from dnadav.published.safe_checkpoint import key_mismatch, load_checkpoint, plain
@@ -158,7 +159,8 @@ def from_drakes_state_dict(
     Missing or unexpected backbone keys, or wrong shapes, raise one InputError naming them.
     """
     config = config or DrakesConfig()
-    model = DrakesDenoiser(config)
+    with torch.device("meta"):  # shapes checked before anything is allocated
+        model = DrakesDenoiser(config)
     mapping = _key_map(config)
     backbone = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
     if not backbone:
@@ -178,6 +180,7 @@ def from_drakes_state_dict(
     ]
     if bad:
         raise InputError(f"{source}: wrong shape(s): {', '.join(bad[:4])}")
+    model = DrakesDenoiser(config)
     model.load_state_dict({k: backbone[mapping[k]].float() for k in own})
     return model
 
@@ -187,6 +190,7 @@ def _config_from_hyper_parameters(checkpoint: dict[str, Any]) -> DrakesConfig:
     hyper = plain(checkpoint.get("hyper_parameters") or {})
     model_config = hyper.get("config", {}).get("model", {}) if isinstance(hyper.get("config"), dict) else {}
     values = {k: model_config[k] for k in ("hidden_dim", "num_cnn_stacks") if isinstance(model_config.get(k), int)}
+    check_sizes(values, {"hidden_dim": MAX_WIDTH, "num_cnn_stacks": MAX_BLOCKS}, "checkpoint: hyper_parameters config.model")
     if model_config.get("clean_data") is True:
         raise InputError("checkpoint: model.clean_data is true (embedding input); only the published one-hot model is supported")
     return DrakesConfig(**values)

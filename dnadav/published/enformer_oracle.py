@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dnadav.errors import InputError
+from dnadav.checkpoint_format import MAX_BLOCKS, MAX_WIDTH, check_sizes
+from dnadav.errors import InputError, shown
 from dnadav.published.enformer_layers import (
     ConvBlock,
     Layer,
@@ -152,12 +153,16 @@ class SqueezedRegressor(nn.Module):
 def enformer_config_from_hyper_parameters(hyper: dict) -> EnformerConfig:
     """Sizes from gReLU's ``hyper_parameters["model_params"]`` (only EnformerPretrainedModel is accepted)."""
     params = plain(hyper).get("model_params", {}) if isinstance(hyper, dict) else {}
+    params = params if isinstance(params, dict) else {}
     model_type = params.get("model_type", "EnformerPretrainedModel")
     if model_type != "EnformerPretrainedModel":
-        raise InputError(f"gReLU model_type {model_type!r} is not supported; only EnformerPretrainedModel (DRAKES oracles)")
+        raise InputError(f"gReLU model_type {shown(model_type)} is not supported; only EnformerPretrainedModel (DRAKES oracles)")
     # The published checkpoints name only n_tasks; the size keys let reduced test checkpoints say theirs.
-    sizes = {k: int(params[k]) for k in ("channels", "n_conv", "n_heads", "key_len") if k in params}
-    return EnformerConfig(n_tasks=int(params.get("n_tasks", 3)), n_transformers=int(params.get("n_transformers", 11)), **sizes)
+    limits = {"n_tasks": MAX_WIDTH, "channels": MAX_WIDTH, "n_conv": MAX_BLOCKS, "n_transformers": MAX_BLOCKS}
+    limits.update(n_heads=MAX_BLOCKS, key_len=MAX_WIDTH)
+    sizes = {k: params[k] for k in limits if k in params}
+    check_sizes(sizes, limits, "checkpoint: hyper_parameters model_params")
+    return EnformerConfig(**sizes)
 
 
 def _task_names(hyper: dict, n_tasks: int) -> tuple[str, ...]:
@@ -181,8 +186,8 @@ def load_grelu_oracle(path: str | Path, config: EnformerConfig | None = None) ->
         raise InputError(f"{path}: no 'state_dict' entry; keys found: {', '.join(map(str, checkpoint)) or 'none'}")
     hyper = checkpoint.get("hyper_parameters") or {}
     config = config or enformer_config_from_hyper_parameters(hyper)
-    network = EnformerRegressor(config)
-    own = network.state_dict()
+    with torch.device("meta"):  # shapes checked before anything is allocated
+        own = EnformerRegressor(config).state_dict()
     theirs = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
     if not theirs:
         raise InputError(f"{path}: no 'model.*' keys in state_dict; not a gReLU LightningModel checkpoint")
@@ -197,5 +202,7 @@ def load_grelu_oracle(path: str | Path, config: EnformerConfig | None = None) ->
     ]
     if bad:
         raise InputError(f"{path}: wrong shape(s): {', '.join(bad[:4])}")
+    network = EnformerRegressor(config)
+    own = network.state_dict()
     network.load_state_dict({k: theirs[k].to(v.dtype) for k, v in own.items()})
     return SqueezedRegressor(network).eval(), _task_names(hyper, config.n_tasks)
