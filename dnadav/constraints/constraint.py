@@ -33,7 +33,7 @@ class SequenceConstraint:
         self.spec, self.length, self.max_proposals = spec, int(length), int(max_proposals)
         self.allowed = self._template(spec, self.length)
         words = site_words(spec.forbid)
-        if spec.max_homopolymer:
+        if spec.max_homopolymer and spec.max_homopolymer < self.length:  # a cap ≥ the length forbids nothing
             words = sorted(set(words) | {b * (spec.max_homopolymer + 1) for b in ALPHABET})
         self.automaton: SiteAutomaton = build_automaton(words)
         if spec.gc is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from dnadav.dna.tokens import ALPHABET, NUM_BASES
-from dnadav.errors import InputError
+from dnadav.errors import InputError, shown
 
 __all__ = [
     "ENZYMES",
@@ -85,20 +85,20 @@ def resolve_site(text: str) -> Site:
     bad = [c for c in pattern if c not in IUPAC]
     if not pattern or bad:
         raise InputError(
-            f"--forbid {text!r}: not a known enzyme ({', '.join(sorted(ENZYMES))}) nor an IUPAC string "
+            f"--forbid {shown(text)}: not a known enzyme ({', '.join(sorted(ENZYMES))}) nor an IUPAC string "
             f"(A C G T R Y S W K M B D H V N){'; bad character ' + repr(bad[0]) if bad and pattern else ''}"
         )
     if len(pattern) > MAX_SITE_LENGTH:
-        raise InputError(f"--forbid {text!r}: sites longer than {MAX_SITE_LENGTH} bases are not supported")
+        raise InputError(f"--forbid {shown(text)}: sites longer than {MAX_SITE_LENGTH} bases are not supported")
     words = 1
     for c in pattern:
         words *= len(IUPAC[c])
     if words > MAX_WORDS_PER_SITE:
         raise InputError(
-            f"--forbid {text!r}: expands to {words} concrete words (at most {MAX_WORDS_PER_SITE}); use fewer N/IUPAC codes"
+            f"--forbid {shown(text)}: expands to {words} concrete words (at most {MAX_WORDS_PER_SITE}); use fewer N/IUPAC codes"
         )
     if set(pattern) == {"N"}:
-        raise InputError(f"--forbid {text!r}: a site of only N forbids every sequence")
+        raise InputError(f"--forbid {shown(text)}: a site of only N forbids every sequence")
     return Site(pattern, pattern)
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dnadav.constraints.sites import IUPAC, Site, resolve_site
-from dnadav.errors import InputError
+from dnadav.errors import InputError, shown
+from dnadav.io import read_text_file
 
 __all__ = ["ConstraintSpec", "parse_forbid", "parse_gc", "load_constraints", "spec_from_options"]
 
@@ -31,10 +32,10 @@ def parse_forbid(values: str | list[str] | tuple[str, ...] | None, where: str = 
     sites: list[Site] = []
     for value in values:
         if not isinstance(value, str):
-            raise InputError(f"{where}: expected enzyme names or IUPAC strings; got {value!r}")
+            raise InputError(f"{where}: expected enzyme names or IUPAC strings; got {shown(value)}")
         for word in value.split(","):
             if not word.strip():
-                raise InputError(f"{where}: empty entry in {value!r}")
+                raise InputError(f"{where}: empty entry in {shown(value)}")
             try:
                 site = resolve_site(word)
             except InputError as error:
@@ -58,10 +59,10 @@ def parse_gc(value: str | list | tuple | None, where: str = "--gc") -> tuple[flo
         if len(parts) != 2:
             raise ValueError
         lo, hi = float(parts[0]), float(parts[1])
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: expected LO:HI fractions such as 0.40:0.60; got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{where}: expected LO:HI fractions such as 0.40:0.60; got {shown(value)}") from None
     if not (0.0 <= lo <= hi <= 1.0) or math.isnan(lo) or math.isnan(hi):
-        raise InputError(f"{where}: need 0 ≤ LO ≤ HI ≤ 1; got {value!r}")
+        raise InputError(f"{where}: need 0 ≤ LO ≤ HI ≤ 1; got {shown(value)}")
     return lo, hi
 
 
@@ -69,7 +70,7 @@ def _bases(value: Any, where: str, *, allow_free: bool) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InputError(f"{where}: expected a DNA string; got {value!r}")
+        raise InputError(f"{where}: expected a DNA string; got {shown(value)}")
     text = value.strip().upper()
     letters = IUPAC if allow_free else {c: v for c, v in IUPAC.items()}
     for position, char in enumerate(text, start=1):
@@ -87,10 +88,10 @@ def _homopolymer(value: Any, where: str) -> int | None:
         number = int(value)
         if isinstance(value, bool) or float(value) != number:
             raise ValueError
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: expected a whole number ≥ 1; got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 (inf) from a JSON/YAML file
+        raise InputError(f"{where}: expected a whole number ≥ 1; got {shown(value)}") from None
     if number < 1:
-        raise InputError(f"{where}: expected a whole number ≥ 1; got {value!r}")
+        raise InputError(f"{where}: expected a whole number ≥ 1; got {shown(value)}")
     return number
 
 
@@ -168,10 +169,7 @@ def load_constraints(path: str | Path) -> ConstraintSpec:
     with the fields ``forbid`` (string or list), ``gc`` ("LO:HI" or [LO, HI]), ``max_homopolymer``,
     ``prefix``, ``suffix``, ``template``. Errors name the file and the field."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read constraints file ({error.strerror or error})") from None
+    text = read_text_file(path, "constraints file")
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
@@ -180,7 +178,7 @@ def load_constraints(path: str | Path) -> ConstraintSpec:
 
             data = yaml.safe_load(text)
     except Exception as error:  # json.JSONDecodeError / yaml.YAMLError: one line
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        first = str(error).splitlines()[0][:160] if str(error).strip() else type(error).__name__
         raise InputError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {first}") from None
     if data is None:
         data = {}
@@ -188,7 +186,7 @@ def load_constraints(path: str | Path) -> ConstraintSpec:
         raise InputError(f"{path}: expected a mapping of fields ({', '.join(FIELDS)}); got {type(data).__name__}")
     for key in data:
         if key not in FIELDS and str(key).replace("-", "_") not in FIELDS:
-            raise InputError(f"{path}: unknown field {key!r}; expected some of {', '.join(FIELDS)}")
+            raise InputError(f"{path}: unknown field {shown(key)}; expected some of {', '.join(FIELDS)}")
     values = {str(k).replace("-", "_"): v for k, v in data.items()}
     where = lambda name: f"{path}: field {name}"  # noqa: E731
     return ConstraintSpec(

@@ -22,11 +22,33 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from dnadav.errors import InputError
+import numpy as np
 
-__all__ = ["FUNCTIONS", "Name", "Constant", "Call", "Sum", "Node", "Bound", "ParsedObjective", "node_names", "parse_objective"]
+from dnadav.errors import InputError, shown
+
+__all__ = [
+    "FLOAT32_MAX",
+    "MAX_DEPTH",
+    "MAX_NUMBER",
+    "MIN_TAU",
+    "FUNCTIONS",
+    "Name",
+    "Constant",
+    "Call",
+    "Sum",
+    "Node",
+    "Bound",
+    "ParsedObjective",
+    "node_names",
+    "parse_objective",
+]
 
 FUNCTIONS = ("max", "min", "mean", "softmax", "softmin")
+# Rewards are computed in float32 (the oracles' dtype): numbers are checked there, not in Python's float64.
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_NUMBER = 1e6  # |weight|, |constant| and tau at most this: a reward of log-odds times it stays finite in float32
+MIN_TAU = 1e-6  # tau at least this: values / tau stays finite in float32
+MAX_DEPTH = 64  # nested parentheses and calls: the parser and the evaluator recurse once per level
 _SMOOTH = ("softmax", "softmin")
 _TOKEN = re.compile(
     r"\s*(?:(?P<st>s\.t\.)|(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*(),;=<]))"
@@ -116,10 +138,16 @@ class _Parser:
             self.tokens.append((kind, match.group(kind), start))
             position = match.end()
         self.tokens.append(("end", "", len(text) + 1))
-        self.index = 0
+        self.index, self.depth = 0, 0
 
     def fail(self, problem: str, column: int):
-        raise InputError(f"objective {self.text!r}: {problem} at position {column}")
+        raise InputError(f"objective {shown(self.text)}: {problem} at position {column}")
+
+    def nested(self, column: int) -> None:
+        """Count one more level of nesting; refuse past ``MAX_DEPTH`` (the parser recurses per level)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(f"nested deeper than {MAX_DEPTH} levels", column)
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.index]
@@ -136,8 +164,15 @@ class _Parser:
         kind, text, _ = self.peek()
         return kind == "op" and text == value
 
-    def number(self, what: str) -> float:
-        return float(self.take("number", expected=what)[1])
+    def number(self, what: str, low: float = -MAX_NUMBER, high: float = MAX_NUMBER) -> float:
+        """The next token as a number in [low, high] (checked as the float32 it will be used as)."""
+        _, text, column = self.take("number", expected=what)
+        value = float(text)
+        if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+            self.fail(f"{shown(text)} is not a finite float32 number (rewards are float32)", column)
+        if not low <= value <= high:
+            self.fail(f"{shown(text)} is outside [{low:g}, {high:g}], the range kept finite in float32", column)
+        return value
 
     def cell_type(self) -> str:
         kind, text, column = self.peek()
@@ -152,12 +187,15 @@ class _Parser:
     def atom(self) -> Node:
         kind, text, column = self.peek()
         if kind == "op" and text == "(":
+            self.nested(column)
             self.index += 1
             inner = self.sum()
             self.take("op", ")", "'+', '-' or ')'")
+            self.depth -= 1
             return inner
         if kind == "name" and text.lower() in FUNCTIONS:
             function = text.lower()
+            self.nested(column)
             self.index += 1
             self.take("op", "(", "'(' after " + function)
             args = [self.sum()]
@@ -174,11 +212,9 @@ class _Parser:
                 if option[1].lower() != "tau":
                     self.fail(f"unknown option {option[1]!r}; expected tau", option[2])
                 self.take("op", "=", "'=' after tau")
-                tau_column = self.peek()[2]
-                tau = self.number("a positive number for tau")
-                if not tau > 0:
-                    self.fail("tau must be > 0", tau_column)
+                tau = self.number("a positive number for tau", MIN_TAU, MAX_NUMBER)
             self.take("op", ")", "',' or ')'" if function not in _SMOOTH else "',', ';' or ')'")
+            self.depth -= 1
             return Call(function, tuple(args), tau)
         if kind != "name":
             found = "the end" if kind == "end" else repr(text)
@@ -187,10 +223,7 @@ class _Parser:
 
     def product(self) -> tuple[float, Node]:
         if self.peek()[0] == "number":
-            column = self.peek()[2]
             value = self.number("a number")
-            if not math.isfinite(value):
-                self.fail("numbers must be finite", column)
             if not self.is_op("*"):
                 return 1.0, Constant(value)
             self.index += 1
@@ -224,8 +257,8 @@ class _Parser:
             self.take("op", "<", "'<' and a probability")
             number_column = self.peek()[2]
             threshold = self.number("a probability in (0, 1)")
-            if not 0.0 < threshold < 1.0:
-                self.fail(f"threshold {threshold:g} is not a probability in (0, 1)", number_column)
+            if not 0.0 < float(np.float32(threshold)) < 1.0:  # its logit is taken in float32
+                self.fail(f"threshold {threshold!r} is not a probability in (0, 1) in float32", number_column)
             for name in names:
                 if name in mentioned:
                     self.fail(f"{name} is both maximised and bounded", column)

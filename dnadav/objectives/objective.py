@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dnadav.errors import InputError, shown
 from dnadav.objectives.grammar import Constant, Name, Node, ParsedObjective, Sum
 
 __all__ = ["all_log_odds", "node_value", "objective_names", "Objective"]
@@ -79,8 +80,15 @@ class Objective(nn.Module):
         return all_log_odds(self.oracle(onehot))
 
     def from_log_odds(self, log_odds: torch.Tensor) -> torch.Tensor:
-        """The objective ``[B]`` (nats) from precomputed ``log_odds [B, C]``."""
-        return node_value(self.parsed.expression, log_odds, self.columns)
+        """The objective ``[B]`` (nats) from precomputed ``log_odds [B, C]``; InputError when it is not
+        finite (weights that overflow float32 on these log-odds): a search never runs on nan weights."""
+        value = node_value(self.parsed.expression, log_odds, self.columns)
+        if not bool(torch.isfinite(value).all()):
+            raise InputError(
+                f"objective {shown(self.parsed.text)}: not finite in {str(value.dtype).replace('torch.', '')} for some "
+                "sequences (nan or inf); use smaller weights or constants"
+            )
+        return value
 
     def reward(self, onehot: torch.Tensor) -> torch.Tensor:
         """``onehot [B, 4, L] -> [B]`` (nats); one oracle call."""
