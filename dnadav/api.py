@@ -51,13 +51,14 @@ def design(oracle: str = defaults.ORACLE, n: int = 128, *, progress: bool = Fals
 
 
 def evaluate(
-    inputs: Mapping[str, InputLike] | Sequence[str | Path],
+    inputs: Mapping[str, InputLike] | Sequence[str | Path] | str | Path,
     *,
     on_dropped: Callable[[str, int], None] | None = None,
     **options: Any,
 ) -> Report:
-    """Evaluate named inputs (``{"designs": designs, "prior": "prior.fa"}``; a list of files is named
-    by file name) — the same options as ``dnadav evaluate`` (``dnadav.jobs.evaluate.EvaluateOptions``:
+    """Evaluate named inputs (``{"designs": designs, "prior": "prior.fa"}``; one file (``"designs.fa"``)
+    or a list of files is named by file name) — the same options as ``dnadav evaluate``
+    (``dnadav.jobs.evaluate.EvaluateOptions``:
     ``oracle``, ``reference``, ``reference_size``, ``real_rows``, ``real_size``, ``loglik``,
     ``loglik_samples``, ``novelty``, ``kmer_js_k``, ``objective``, ``constraints``).
     ``on_dropped(name, count)`` is told about invalid records read from files. See

@@ -20,7 +20,7 @@ import numpy as np
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, check_writable
 
-__all__ = ["FastaRecords", "read_fasta_records", "description_values", "format_description", "write_fasta"]
+__all__ = ["FastaRecords", "description_values", "format_description", "non_finite_key", "read_fasta_records", "write_fasta"]
 
 # key=value where value is a float literal (or nan / inf); keys are identifiers such as eval_prob.
 _PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w.\-]*)=([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?=\s|$)")
@@ -88,6 +88,16 @@ def _format_value(value: object) -> str:
     return str(value)
 
 
+def non_finite_key(values: Mapping[str, object] | str | None) -> str | None:
+    """The first key of ``values`` whose number is nan or ±inf (None when all are finite or it is a string)."""
+    if values is None or isinstance(values, str):
+        return None
+    for key, value in values.items():
+        if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+            return key
+    return None
+
+
 def format_description(values: Mapping[str, object] | str | None) -> str:
     """``{"reward": 1.2, "eval": 0.9}`` -> ``"reward=1.2 eval=0.9"``; strings pass through unchanged."""
     if values is None:
@@ -111,7 +121,8 @@ def write_fasta(
     """Write FASTA atomically, one line per sequence, headers ``>id key=value ...``; return the path.
 
     ``descriptions`` (one per record) are dicts of scores or plain strings. Refuses to overwrite an
-    existing file unless ``force`` (InputError). ``read_sequences`` parses the scores back.
+    existing file unless ``force`` (InputError), and to write a score that is nan or ±inf (InputError
+    naming the record and the score; nothing is written). ``read_sequences`` parses the scores back.
     """
     if len(ids) != len(sequences) or (descriptions is not None and len(descriptions) != len(ids)):
         raise ValueError(
@@ -126,6 +137,10 @@ def write_fasta(
             raise ValueError(f"id #{i + 1} {name!r} is empty, starts with '>' or holds white space")
         if not sequence or "\n" in sequence or sequence.startswith(">"):
             raise ValueError(f"sequence #{i + 1} ({name!r}) is empty or not a single line")
+        bad = non_finite_key(descriptions[i]) if descriptions is not None else None
+        if bad is not None:
+            value = descriptions[i][bad]  # type: ignore[index]
+            raise InputError(f"{path}: record {name!r} (#{i + 1}): {bad} is {value}; no nan or inf is written to a FASTA header")
         description = format_description(descriptions[i]) if descriptions is not None else ""
         if "\n" in description:
             raise ValueError(f"description #{i + 1} ({name!r}) spans several lines")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from dnadav.data.hdf5 import gosai_hdf5_codes, read_gosai_hdf5, write_gosai_hdf5
 from dnadav.dna.tokens import ALPHABET, invalid_character
-from dnadav.errors import InputError
+from dnadav.errors import InputError, shown
 from dnadav.io import atomic_write_text, check_writable, sha256_file
 
 __all__ = [
@@ -108,10 +108,12 @@ def read_gosai(path: str | Path, length: int | None = 200) -> pd.DataFrame:
     out = pd.DataFrame({"seq": sequences})
     for column in GOSAI_TARGETS:
         values = pd.to_numeric(table[column], errors="coerce")
-        missing_values = values.isna().to_numpy()
+        missing_values = ~np.isfinite(values.to_numpy(dtype=np.float64))  # nan, blank, text, ±inf
         if missing_values.any():
             row = int(np.flatnonzero(missing_values)[0])
-            raise InputError(f"{_row(path, row)}: {column} is not a number ({table[column].iloc[row]!r})")
+            problem = "is not a number" if pd.isna(values.iloc[row]) else "is not finite (nan/inf activities are refused)"
+            raw = table[column].iloc[row]
+            raise InputError(f"{_row(path, row)}: {column} {problem} ({shown(raw if isinstance(raw, str) else str(raw))})")
         out[column] = values.astype(np.float64)
     out["chrom"] = table["chrom"].str.strip()
     return out

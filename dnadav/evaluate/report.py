@@ -13,7 +13,7 @@ from dnadav._version import __version__
 from dnadav.evaluate import figures
 from dnadav.evaluate.evaluator import HEADLINE, EvaluationResult, optional_columns
 from dnadav.evaluate.motifs import enrichment_test
-from dnadav.io import atomic_write_text, check_writable
+from dnadav.io import atomic_write_text, check_writable, finite_or_none
 
 __all__ = ["REPORT_FILES", "motif_tests", "top_enriched_motifs", "write_report"]
 
@@ -93,9 +93,16 @@ def _motif_table(result: EvaluationResult, tests, fdr: float = 0.05, top: int = 
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _finite_table(frame):
+    """``frame`` with ±inf as missing: a CSV cell holds a number or nothing, never ``inf``/``nan``."""
+    return frame.replace([np.inf, -np.inf], np.nan)
+
+
 def _cell(value) -> str:
     if isinstance(value, (float, np.floating)):
-        return "–" if np.isnan(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+        if not np.isfinite(value):  # no nan / inf text in a report: a dash, or the infinity sign
+            return "–" if np.isnan(value) else ("∞" if value > 0 else "−∞")
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return html.escape(str(value))
 
 
@@ -220,8 +227,8 @@ enriched motifs.</p>
         "motif_rates_per_kb": json.loads(result.motif_rates.to_json(orient="index")),
         "info": info,
     }
-    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics_json, indent=2) + "\n")
-    atomic_write_text(out_dir / "metrics.csv", result.summary.to_csv())
-    atomic_write_text(out_dir / "per_sequence.csv", result.per_sequence.to_csv(index=False))
+    atomic_write_text(out_dir / "metrics.json", json.dumps(finite_or_none(metrics_json), indent=2) + "\n")
+    atomic_write_text(out_dir / "metrics.csv", _finite_table(result.summary).to_csv())
+    atomic_write_text(out_dir / "per_sequence.csv", _finite_table(result.per_sequence).to_csv(index=False))
     atomic_write_text(out_dir / "report.html", page)
     return out_dir / "report.html"

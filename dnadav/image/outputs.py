@@ -54,10 +54,17 @@ def contact_sheet(images: torch.Tensor, captions: list[str], path: Path, columns
     return atomic_write_bytes(path, buffer.getvalue())
 
 
+def _cell(value: object) -> str:
+    """A CSV cell for a number: ``6g`` when finite, else empty."""
+    number = float(value)
+    return f"{number:.6g}" if math.isfinite(number) else ""
+
+
 def write_rewards_csv(
     path: Path, files: list[Path], rewards: torch.Tensor, prompts: list[str] | None = None, extra: dict | None = None
 ) -> Path:
-    """``file,prompt,reward[,extra columns…]`` one row per image."""
+    """``file,prompt,reward[,extra columns…]`` one row per image; a value that is nan or ±inf (no
+    reward was asked for) is an empty cell, never the text ``nan``."""
     import csv
 
     buffer = io.StringIO()
@@ -65,6 +72,6 @@ def write_rewards_csv(
     extra = extra or {}
     writer.writerow(["file", "prompt", "reward", *extra])
     for i, file in enumerate(files):
-        writer.writerow([file.name, "" if prompts is None else prompts[i], f"{float(rewards[i]):.6g}",
-                         *(f"{float(v[i]):.6g}" for v in extra.values())])  # fmt: skip
+        writer.writerow([file.name, "" if prompts is None else prompts[i], _cell(rewards[i]),
+                         *(_cell(v[i]) for v in extra.values())])  # fmt: skip
     return atomic_write_text(path, buffer.getvalue())

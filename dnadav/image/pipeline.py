@@ -11,7 +11,6 @@ Two layouts are understood, told apart by ``model_index.json``:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +18,19 @@ import torch
 
 from dnadav.errors import InputError
 from dnadav.image.ddim import GaussianDDIM
+from dnadav.io import read_json_object
 
 __all__ = ["ImagePipeline", "resolve_pipeline_dir", "load_pipeline"]
 
 _NEEDS = {"unet": "config.json", "scheduler": "scheduler_config.json"}
 _SD_NEEDS = {"vae": "config.json", "text_encoder": "config.json", "tokenizer": None}
+# The weight files diffusers / transformers load by default (no variant): a folder holding only
+# ``*.fp16.safetensors`` would pass a glob and then fail inside from_pretrained.
+_WEIGHTS = {
+    "unet": ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
+    "vae": ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
+    "text_encoder": ("model.safetensors", "pytorch_model.bin"),
+}
 
 
 def resolve_pipeline_dir(name: str | Path) -> Path:
@@ -40,26 +47,51 @@ def resolve_pipeline_dir(name: str | Path) -> Path:
     return path
 
 
+def _has_weights(folder: Path, names: tuple[str, ...]) -> bool:
+    """Whether ``folder`` holds one of the default weight files ``names`` (or its sharded index)."""
+    return any((folder / n).is_file() or (folder / f"{n}.index.json").is_file() for n in names)
+
+
+def _check_part(path: Path, sub: str, config: str | None) -> str | None:
+    """What is missing from ``path/sub`` (None: nothing); InputError when its config is not JSON."""
+    folder = path / sub
+    if not folder.is_dir():
+        return f"{sub}/"
+    if config is not None:
+        if not (folder / config).is_file():
+            return f"{sub}/{config}"
+        read_json_object(folder / config, f"{sub}/{config}")
+    if sub in _WEIGHTS and not _has_weights(folder, _WEIGHTS[sub]):
+        variants = sorted(p.name for p in folder.glob("*.*.safetensors"))
+        found = f"; found only {', '.join(variants[:3])} (variant weights are not loaded)" if variants else ""
+        return f"{sub}/{' or '.join(_WEIGHTS[sub])}{found}"
+    return None
+
+
 def _check_folder(path: Path) -> dict:
+    """``model_index.json`` of a pipeline folder, after checking that every part diffusers will read
+    is there and its configs are JSON objects (InputError naming what is missing or broken)."""
     index_file = path / "model_index.json"
     if not index_file.is_file():
         raise InputError(f"{path}: not a diffusers pipeline folder (model_index.json is missing)")
-    index = json.loads(index_file.read_text())
+    index = read_json_object(index_file, "model_index.json")
     needs = dict(_NEEDS)
     if "vae" in index or "text_encoder" in index:
         needs.update(_SD_NEEDS)
-    missing = []
-    for sub, config in needs.items():
-        folder = path / sub
-        if not folder.is_dir():
-            missing.append(f"{sub}/")
-        elif config is not None and not (folder / config).is_file():
-            missing.append(f"{sub}/{config}")
-        elif sub in ("unet", "vae", "text_encoder") and not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-            missing.append(f"{sub}/ weights (*.safetensors or *.bin)")
+    missing = [m for sub, config in needs.items() if (m := _check_part(path, sub, config)) is not None]
     if missing:
         raise InputError(f"{path}: incomplete diffusers pipeline folder, missing {', '.join(missing)}")
     return index
+
+
+def _from_pretrained(cls: type, path: Path, subfolder: str, **kwargs):
+    """``cls.from_pretrained(path, subfolder=...)`` offline; a corrupt config or weights file is an
+    InputError naming the part (diffusers and transformers raise OSError, ValueError and others)."""
+    try:
+        return cls.from_pretrained(path, subfolder=subfolder, local_files_only=True, **kwargs)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, ImportError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"{path}/{subfolder}: cannot be loaded ({first[:200]})") from None
 
 
 @dataclass
@@ -145,28 +177,31 @@ def load_pipeline(name: str | Path, device: torch.device | str = "cpu", dtype: t
 
     path = resolve_pipeline_dir(name)
     if (path / "aligned.json").is_file():  # a finished `dnadav image align` run: its base with the aligned UNet
-        base = load_pipeline(json.loads((path / "aligned.json").read_text())["base"], device, dtype)
-        if not (path / "unet" / "config.json").is_file():
-            raise InputError(f"{path}: aligned run is missing unet/config.json")
-        unet = type(base.unet).from_pretrained(path, subfolder="unet", local_files_only=True, torch_dtype=dtype)
+        base_name = read_json_object(path / "aligned.json", "aligned.json").get("base")
+        if not isinstance(base_name, str):
+            raise InputError(f"{path}/aligned.json: no base pipeline named (expected a 'base' folder name)")
+        base = load_pipeline(base_name, device, dtype)
+        if _check_part(path, "unet", "config.json") is not None:
+            raise InputError(f"{path}: aligned run is missing unet/config.json or its weights")
+        unet = _from_pretrained(type(base.unet), path, "unet", torch_dtype=dtype)
         base.unet = unet.to(device).eval().requires_grad_(False)
         base.path = path
         return base
     index = _check_folder(path)
-    scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler", local_files_only=True)
+    scheduler = _from_pretrained(DDIMScheduler, path, "scheduler")
     conditional = "text_encoder" in index or (path / "text_encoder").is_dir()
     if conditional:
         from diffusers import AutoencoderKL, UNet2DConditionModel
         from transformers import CLIPTextModel, CLIPTokenizer
 
-        unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", local_files_only=True, torch_dtype=dtype)
-        vae = AutoencoderKL.from_pretrained(path, subfolder="vae", local_files_only=True, torch_dtype=dtype)
-        text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder", local_files_only=True, torch_dtype=dtype)
-        tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer", local_files_only=True)
+        unet = _from_pretrained(UNet2DConditionModel, path, "unet", torch_dtype=dtype)
+        vae = _from_pretrained(AutoencoderKL, path, "vae", torch_dtype=dtype)
+        text_encoder = _from_pretrained(CLIPTextModel, path, "text_encoder", torch_dtype=dtype)
+        tokenizer = _from_pretrained(CLIPTokenizer, path, "tokenizer")
     else:
         from diffusers import UNet2DModel
 
-        unet = UNet2DModel.from_pretrained(path, subfolder="unet", local_files_only=True, torch_dtype=dtype)
+        unet = _from_pretrained(UNet2DModel, path, "unet", torch_dtype=dtype)
         vae = text_encoder = tokenizer = None
     for module in (unet, vae, text_encoder):
         if module is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from dnadav.errors import InputError
+from dnadav.io import read_text_file
 
 __all__ = ["ANIMALS", "read_prompts", "draw_prompts"]
 
@@ -24,7 +25,7 @@ def read_prompts(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such prompts file")
-    prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    prompts = [line.strip() for line in read_text_file(path, "prompts file").splitlines()]
     prompts = [p for p in prompts if p and not p.startswith("#")]
     if not prompts:
         raise InputError(f"{path}: no prompts (one per line expected)")

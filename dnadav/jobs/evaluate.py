@@ -13,7 +13,7 @@ from dnadav.errors import InputError
 from dnadav.jobs.design_outputs import Designs, api_call
 from dnadav.jobs.options import option
 
-__all__ = ["EvaluateOptions", "Report", "evaluate"]
+__all__ = ["EvaluateOptions", "Report", "evaluate", "named_inputs"]
 
 
 @dataclass
@@ -62,6 +62,26 @@ def _as_table(name: str, given: InputLike):
     raise InputError(
         f"input {name!r}: expected Designs, a sequence file, a list of strings or a SequenceTable; got {type(given).__name__}"
     )
+
+
+def named_inputs(inputs: Any) -> dict[str, InputLike]:
+    """``evaluate``'s inputs as ``{name: input}``: a mapping as given; one file (``"designs.fa"``) or
+    a list of files, each named by its file name; one ``Designs`` as ``designs``. Anything else is an
+    InputError saying what is accepted (a string is never iterated letter by letter)."""
+    if isinstance(inputs, Mapping):
+        return dict(inputs)
+    if isinstance(inputs, Designs):
+        return {"designs": inputs}
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    if not isinstance(inputs, (list, tuple)) or not all(isinstance(p, (str, Path)) for p in inputs):
+        raise InputError(
+            f"inputs: expected a mapping of names to inputs, a sequence file or a list of files; got {type(inputs).__name__}"
+        )
+    named = {Path(p).name: p for p in inputs}
+    if len(named) != len(inputs):
+        raise InputError("inputs: two files share a file name; pass a mapping of names to files instead")
+    return named
 
 
 @dataclass
@@ -121,8 +141,9 @@ def evaluate(
     *,
     on_dropped: Callable[[str, int], None] | None = None,
 ) -> Report:
-    """Evaluate named inputs (``{"designs": designs, "prior": "prior.fa"}``; a list of files is
-    named by file name) on the held-out evaluation oracle of ``options.oracle`` and the other metrics.
+    """Evaluate named inputs (``{"designs": designs, "prior": "prior.fa"}``; one file or a list of
+    files is named by file name, see ``named_inputs``) on the held-out evaluation oracle of
+    ``options.oracle`` and the other metrics.
 
     ``reference``: ``top-eval`` (default) = the top ``reference_size`` held-out (chr1) DHS of the
     oracle's target cell type ranked by the evaluation oracle, or ``signal`` = ranked by DHS signal.
@@ -150,8 +171,7 @@ def evaluate(
     oracle, reference, reference_size, real_rows, real_size = o.oracle, o.reference, o.reference_size, o.real_rows, o.real_size
     loglik, loglik_samples, novelty, kmer_js_k = o.loglik, o.loglik_samples, o.novelty, o.kmer_js_k
     objective, constraints = o.objective, o.constraints
-    if not isinstance(inputs, Mapping):
-        inputs = {Path(p).name: p for p in inputs}
+    inputs = named_inputs(inputs)
     if not inputs:
         raise InputError("nothing to evaluate: give at least one input")
     if reference not in ("top-eval", "eval", "signal", "gosai"):
