@@ -6,16 +6,19 @@
 
 Methods: pretrained sampling, best-of-N, reward-gradient guidance, SVDD-style search, SMC, DAV (a
 model aligned here with ``dnadav.jobs.align.align``), DAV-KL (the same run with λ > 0), DRAKES-style
-reverse-KL fine-tuning (``dnadav.baselines.drakes``), the DAV posterior (aligned model + search) and the
-shipped ``hepg2_aligned``. Every row is run at every seed (sampling seed; trained rows are trained once
-per seed) and reported as mean ± sd. Budgets are counted, not estimated: reward-oracle calls
+reverse-KL fine-tuning (``dnadav.baselines.drakes``), DDPO (``dnadav.baselines.ddpo``), VMPO
+(``dnadav.baselines.vmpo``), the DAV posterior (aligned model + search) and the shipped ``hepg2_aligned``.
+Every row is run at every seed (sampling seed; trained rows are trained once per seed) and reported as
+mean ± sd. Budgets are counted, not estimated: reward-oracle calls
 (sequences scored) and rows through the denoiser, at sampling time and in training.
 
 Two equal-budget groups: at sampling time SVDD (M children), SMC (M particles per design, one kept)
-and the DAV posterior (M children) all score n·M·T sequences; in training DAV, DAV-KL and DRAKES all
-make the same number of reward calls (DRAKES's iterations are set so that iterations · batch equals
-DAV's E-step calls). Trained models are cached under ``--runs`` (default runs/bench_methods), so a
-rerun reuses them; ``--dav-kl-model DIR`` / ``--drakes-model DIR`` use given models instead.
+and the DAV posterior (M children) all score n·M·T sequences; in training DAV, DAV-KL, DRAKES, DDPO and
+VMPO all make the same number of reward calls (DRAKES's and DDPO's iterations are set so that
+iterations · batch equals DAV's E-step calls; VMPO's so that iterations · batch · (T + 1) does, its value
+potential scoring every state). Trained models are cached under ``--runs`` (default runs/bench_methods),
+so a rerun reuses them; ``--dav-kl-model DIR`` / ``--drakes-model DIR`` / ``--ddpo-model DIR`` /
+``--vmpo-model DIR`` use given models instead.
 Writes the section "methods (HepG2, one table, <profile> profile)" of docs/benchmarks.md, docs/runs/methods.csv (mean,
 sd) and docs/runs/methods_seeds.csv (one row per method and seed).
 """
@@ -29,7 +32,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -52,12 +55,17 @@ from methods_table import (  # noqa: E402, F401  (re-exported for tradeoff_curve
     mean_sd,
     model_budget,
     plain,
+    policy_budget,
     run_table,
     searched,
     summarise,
 )
 
+from dnadav.baselines import ddpo, vmpo  # noqa: E402
+from dnadav.baselines.ddpo import DdpoConfig  # noqa: E402
 from dnadav.baselines.drakes import DrakesConfig, finetune  # noqa: E402
+from dnadav.baselines.rollouts import PolicyGradientConfig  # noqa: E402
+from dnadav.baselines.vmpo import VmpoConfig  # noqa: E402
 from dnadav.core.search import SearchConfig  # noqa: E402
 from dnadav.dna.config import AlignConfig  # noqa: E402
 
@@ -80,6 +88,11 @@ class Profile:
     drakes: DrakesConfig  # iterations are overwritten to match DAV's training reward calls
     guidance_scale: float = 2.0
     cache: str = ""  # folder under --runs for the trained rows ("" = the profile's name); same training, same cache
+    # DDPO and VMPO: iterations are overwritten to match DAV's training reward calls
+    ddpo: DdpoConfig = field(default_factory=lambda: DdpoConfig(num_steps=16, batch_size=16, lr=5e-4))
+    vmpo: VmpoConfig = field(
+        default_factory=lambda: VmpoConfig(num_steps=16, batch_size=16, inner_epochs=4, reward_temperature=0.5, lr=5e-4)
+    )
 
 
 QUICK = Profile(
@@ -98,6 +111,11 @@ QUICK = Profile(
     ),
     kl_weight=0.1,
     drakes=DrakesConfig(num_steps=16, truncate_steps=4, kl_weight=0.1, batch_size=16, lr=5e-4),
+    # DDPO as published (no KL; one full-batch step per sampled batch, so the ratio is 1 and the clip idle)
+    ddpo=DdpoConfig(num_steps=16, batch_size=16, kl_weight=0.0, lr=5e-4),
+    # VMPO as published (per-step log weights, value potential, learned M_φ(t)); T + 1 = 17 reward calls
+    # per path leave it 4,096 / (16 · 17) ≈ 15 sampled batches, each used for 4 gradient steps
+    vmpo=VmpoConfig(num_steps=16, batch_size=16, inner_epochs=4, reward_temperature=0.5, lr=5e-4),
 )
 
 PROFILES = {
@@ -111,6 +129,8 @@ PROFILES = {
         align=AlignConfig(),  # the shipped hepg2_aligned recipe: 3 iterations × 64 × 16 × 25 = 76,800 calls
         kl_weight=0.1,
         drakes=DrakesConfig(num_steps=32, truncate_steps=8, kl_weight=0.1, batch_size=32, lr=1e-4),
+        ddpo=DdpoConfig(num_steps=32, batch_size=32, kl_weight=0.0, lr=1e-4),
+        vmpo=VmpoConfig(num_steps=32, batch_size=32, inner_epochs=4, reward_temperature=0.5, lr=1e-4),
     ),
     "quick": QUICK,
     "cpu": dataclasses.replace(QUICK, seeds=(0, 1, 2), cache="quick"),
@@ -147,6 +167,44 @@ def drakes_config(profile: Profile, seed: int, beta: float | None = None) -> Dra
     return dataclasses.replace(profile.drakes, iterations=max(1, round(calls / batch)), seed=seed, kl_weight=kl)
 
 
+POLICY_METHODS = {"ddpo": ddpo, "vmpo": vmpo}  # name -> module with finetune(prior, reward_fn, length, config, ...)
+
+
+def policy_config(profile: Profile, name: str, seed: int, **changes) -> PolicyGradientConfig:
+    """The profile's DDPO / VMPO run at ``seed`` (``changes``: e.g. kl_weight, reward_temperature) with
+    as many reward calls as DAV's training: iterations · batch · (reward calls per path)."""
+    base = dataclasses.replace(getattr(profile, name), seed=seed, **changes)
+    per_round = base.batch_size * base.oracle_calls_per_path()
+    return dataclasses.replace(base, iterations=max(1, round(estep_oracle_calls(profile.align) / per_round)))
+
+
+def train_policy(name: str, config: PolicyGradientConfig, folder: Path, prior, prior_config: dict, reward_fn, device) -> Path:
+    """``POLICY_METHODS[name].finetune`` the prior into ``folder`` (model.pt, config.json with the
+    method's config under ``<name>_config`` and its budget, history.json) unless the same run is there."""
+    from dnadav.dna.checkpoint import model_schedule, save_denoiser
+
+    key = f"{name}_config"
+    if (folder / "model.pt").is_file():
+        saved = json.loads((folder / "config.json").read_text()).get(key, {})
+        if not _same(saved, config.as_dict()):
+            raise SystemExit(f"{folder} holds a {name} run with another config; delete it or pass another --runs")
+        return folder
+    print(f"training {name} (β = {config.kl_weight}, {config.iterations} rounds) into {folder}", flush=True)
+    started = time.perf_counter()
+    with torch.enable_grad():
+        model, history = POLICY_METHODS[name].finetune(prior, reward_fn, LENGTH, config, model_schedule(prior_config), device)
+    metadata = {
+        "schedule": prior_config.get("schedule", "loglinear"),
+        "length": LENGTH,
+        "aligned_from": "dhs_prior",
+        key: config.as_dict(),
+        "budget": {**policy_budget(config), "wall_seconds": time.perf_counter() - started},
+    }
+    save_denoiser(folder, model.cpu(), metadata)
+    (folder / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    return folder
+
+
 def train_drakes(config: DrakesConfig, folder: Path, prior, prior_config: dict, reward_fn, device) -> Path:
     """``finetune`` the prior into ``folder`` (model.pt, config.json with the DRAKES config and its
     budget, history.json) unless the same run is there."""
@@ -179,7 +237,9 @@ def train_drakes(config: DrakesConfig, folder: Path, prior, prior_config: dict, 
 class World:
     """The shipped prior, aligned model and HepG2 oracles on one device, and the profile's trained rows."""
 
-    def __init__(self, profile: Profile, runs: Path, device, dav_kl_model=None, drakes_model=None):
+    def __init__(
+        self, profile: Profile, runs: Path, device, dav_kl_model=None, drakes_model=None, ddpo_model=None, vmpo_model=None
+    ):
         from dnadav.dna.checkpoint import load_denoiser, model_schedule
         from dnadav.oracles import load_oracle
 
@@ -189,6 +249,7 @@ class World:
         self.shipped = load_denoiser("hepg2_aligned", self.device)[0]
         self.reward_oracle = load_oracle("hepg2", "reward").to(self.device).eval()
         self.dav_kl_model, self.drakes_model = dav_kl_model, drakes_model
+        self.policy_models = {"ddpo": ddpo_model, "vmpo": vmpo_model}
 
     def load(self, folder: Path):
         from dnadav.dna.checkpoint import load_denoiser
@@ -212,6 +273,22 @@ class World:
         config = drakes_config(self.profile, seed, beta)
         folder = self.runs / f"drakes_b{config.kl_weight:g}_seed{seed}"
         return train_drakes(config, folder, self.prior, self.prior_config, self.reward_oracle.reward, self.device)
+
+    def policy(self, name: str, seed: int, **changes) -> Path:
+        """The profile's DDPO / VMPO model at ``seed`` (``changes``: kl_weight, reward_temperature)."""
+        config = policy_config(self.profile, name, seed, **changes)
+        tag = f"b{config.kl_weight:g}" + (f"_a{config.reward_temperature:g}" if name == "vmpo" else "")
+        folder = self.runs / f"{name}_{tag}_seed{seed}"
+        return train_policy(name, config, folder, self.prior, self.prior_config, self.reward_oracle.reward, self.device)
+
+    def policy_row(self, name: str, label: str, seed: int, group: str) -> Method:
+        """DDPO's / VMPO's row: a given model (``--ddpo-model`` / ``--vmpo-model``) or one trained here."""
+        given = self.policy_models[name]
+        folder = Path(given) if given else self.policy(name, seed)
+        saved = json.loads((folder / "config.json").read_text()).get(f"{name}_config", {})
+        knobs = f"β={saved.get('kl_weight', '?')}" + (f", α={saved.get('reward_temperature', '?')}" if name == "vmpo" else "")
+        run = plain(self.load(folder), LENGTH, self.profile.steps, self.device, self.schedule)
+        return Method(f"{label} ({knobs}, plain)", group, run, model_budget(folder))
 
     def methods(self, seed: int) -> list[Method]:
         p, reward, d, sch = self.profile, self.reward_oracle.reward, self.device, self.schedule
@@ -255,6 +332,8 @@ class World:
             Method("DAV (aligned here, plain)", g_train, plain(dav, LENGTH, t, d, sch), model_budget(dav_dir)),
             Method(f"DAV-KL (λ={lam}, plain)", g_train, plain(dav_kl, LENGTH, t, d, sch), model_budget(kl_dir)),
             Method(f"DRAKES-style (β={beta}, plain)", g_train, plain(drakes, LENGTH, t, d, sch), model_budget(drakes_dir)),
+            self.policy_row("ddpo", "DDPO", seed, g_train),
+            self.policy_row("vmpo", "VMPO", seed, g_train),
         ]
         shipped = dav_training_budget(Path(self.shipped.checkpoint_file).parent)
         rows.append(
@@ -321,6 +400,8 @@ def parser(description: str = __doc__, trained_models: bool = True) -> argparse.
     if trained_models:
         p.add_argument("--dav-kl-model", type=Path, help="a DAV-KL model folder to use instead of training one")
         p.add_argument("--drakes-model", type=Path, help="a DRAKES-style model folder to use instead of training one")
+        p.add_argument("--ddpo-model", type=Path, help="a DDPO model folder to use instead of training one")
+        p.add_argument("--vmpo-model", type=Path, help="a VMPO model folder to use instead of training one")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
 
@@ -329,7 +410,8 @@ def main() -> None:
     args = parser().parse_args()
     name, profile = profile_from(args)
     torch.set_grad_enabled(False)
-    world = World(profile, args.runs / (profile.cache or name), args.device, args.dav_kl_model, args.drakes_model)
+    models = (args.dav_kl_model, args.drakes_model, args.ddpo_model, args.vmpo_model)
+    world = World(profile, args.runs / (profile.cache or name), args.device, *models)
     started = time.perf_counter()
     per_seed = run_table(
         world.methods, profile.seeds, profile.n, profile.batch, world.device, hepg2_evaluator(world.prior), real_dhs(profile.n)
@@ -341,6 +423,7 @@ def main() -> None:
     per_seed.to_csv(out / f"methods_seeds{suffix}.csv", index=False)
     summary.to_csv(out / f"methods{suffix}.csv")
     p, a, dr = profile, profile.align, drakes_config(profile, profile.seeds[0])
+    dd, vm = policy_config(profile, "ddpo", profile.seeds[0]), policy_config(profile, "vmpo", profile.seeds[0])
     seeds = " ".join(map(str, p.seeds))
     body = f"""Profile `{name}`: n = {p.n} designs per method and seed, seeds {seeds} (mean ± sd over seeds; sd with
 ddof = 1, none shown at one seed), 200 bp, T = {p.steps} reverse steps for every sampler, α = {p.temperature}, M = {p.children}.
@@ -355,10 +438,14 @@ M particles per design, resampled at ESS < 0.5, one final particle kept per desi
 DAV-KL (`dnadav.jobs.align.align`: {a.iterations} iteration(s) × {a.sequences_per_iteration} sequences ×
 M = {a.search.num_children} × T = {a.search.num_steps}, α = {a.search.reward_temperature}) and DRAKES-style
 (`dnadav.baselines.drakes.finetune`: {dr.iterations} steps × batch {dr.batch_size}, T = {dr.num_steps}, gradient
-through the last {dr.truncate_steps}, β = {dr.kl_weight}, lr {dr.lr:g}) make the same number of reward calls;
-all start from `dhs_prior` and use the `hepg2` reward oracle, and each is trained once per seed
-(a model given with `--dav-kl-model` / `--drakes-model`, and the shipped `hepg2_aligned`, are the same
-model at every seed: their sd is sampling noise only).
+through the last {dr.truncate_steps}, β = {dr.kl_weight}, lr {dr.lr:g}), DDPO (`dnadav.baselines.ddpo.finetune`:
+{dd.iterations} rounds × batch {dd.batch_size}, T = {dd.num_steps}, {dd.inner_epochs} step(s) per round, clip {dd.clip_range:g},
+β = {dd.kl_weight}, lr {dd.lr:g}) and VMPO (`dnadav.baselines.vmpo.finetune`: {vm.iterations} rounds × batch {vm.batch_size},
+T = {vm.num_steps}, {vm.granularity} log weights, {vm.potential} potential ({vm.oracle_calls_per_path()} reward calls per path),
+{vm.inner_epochs} steps per round, α = {vm.reward_temperature}, β = {vm.kl_weight}, lr {vm.lr:g}) make the same number of
+reward calls (docs/baselines.md); all start from `dhs_prior` and use the `hepg2` reward oracle, and each is
+trained once per seed (a model given with `--dav-kl-model` / `--drakes-model` / `--ddpo-model` / `--vmpo-model`,
+and the shipped `hepg2_aligned`, are the same model at every seed: their sd is sampling noise only).
 DRAKES pays for its calls with far more network rows (every call needs a whole trajectory). Where the
 training group's reward calls equal the sampling group's n·M·T (the quick and cpu profiles), DAV,
 SVDD, SMC and DRAKES-style are compared at one total reward-oracle budget for the n designs.

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from dnadav.baselines.drakes import DrakesConfig
+from dnadav.baselines.rollouts import PolicyGradientConfig
 from dnadav.core.search import SearchConfig
 from dnadav.dna import sample
 from dnadav.dna.config import AlignConfig
@@ -228,8 +229,14 @@ def drakes_budget(config: DrakesConfig) -> dict[str, float]:
     }
 
 
+def policy_budget(config: PolicyGradientConfig) -> dict[str, float]:
+    """DDPO's / VMPO's reward calls (1 per path, or T + 1 with VMPO's value potential) and denoiser
+    rows (sampling, then the tuned model and the reference at every step of every inner epoch)."""
+    return config.budget()
+
+
 def model_budget(folder: Path) -> dict[str, float]:
-    """Training budget of a model folder: an align run, a DRAKES run written here, or unknown (nan)."""
+    """Training budget of a model folder: an align run, a DRAKES / DDPO / VMPO run written here, or unknown (nan)."""
     config = json.loads((Path(folder) / "config.json").read_text())
     if "budget" in config:
         return {k: config["budget"][k] for k in ("train_oracle_calls", "train_network_sequences")}

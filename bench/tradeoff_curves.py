@@ -6,9 +6,11 @@
 Knobs: best-of-N (N), SVDD search (M children), SMC (α, M particles per design), the DAV posterior
 (α of the search on the shipped ``hepg2_aligned``; α = ∞ is plain sampling), DAV over its EM
 iterations (the shipped model's own recipe, read from its config.json, run again here with every
-iteration's model kept; plain sampling), DAV-KL (λ; λ = 0 is DAV trained here) and DRAKES-style
-(β). The trained rows share the cache of bench/bench_methods.py (``--runs``, same profile), so DAV-KL
-and DRAKES at the table's λ and β are not trained twice. Every
+iteration's model kept; plain sampling), DAV-KL (λ; λ = 0 is DAV trained here), DRAKES-style
+(β), DDPO (β of its optional KL; β = 0 is the paper's DDPO) and VMPO (α of its target p_ref·exp(r/α)),
+each trained at DAV's training reward budget. The trained rows share the cache of
+bench/bench_methods.py (``--runs``, same profile), so DAV-KL, DRAKES, DDPO and VMPO at the table's
+λ, β and α are not trained twice. Every
 point is judged by the evaluation oracle: median Pred-Activity against the 3-mer correlation to the
 top-500 held-out HepG2 reference and against the mean pairwise Levenshtein distance. Real held-out
 HepG2 DHS are the reference point. Writes docs/tradeoff_reward_vs_3mer.png,
@@ -41,10 +43,14 @@ class Knobs:
     dav: tuple[float, ...]  # α of the posterior search (math.inf: plain sampling)
     dav_kl: tuple[float, ...]  # λ
     drakes: tuple[float, ...]  # β
+    ddpo: tuple[float, ...]  # β of DDPO's KL to the prior
+    vmpo: tuple[float, ...]  # α of VMPO's target
 
 
 KNOBS = {
-    "quick": Knobs((1, 2, 4, 8), (2, 4, 8), (2.0, 0.5, 0.125), (math.inf, 2.0, 0.5), (0.0, 0.1, 1.0), (0.1, 1.0)),
+    "quick": Knobs(
+        (1, 2, 4, 8), (2, 4, 8), (2.0, 0.5, 0.125), (math.inf, 2.0, 0.5), (0.0, 0.1, 1.0), (0.1, 1.0), (0.0, 0.1), (2.0, 0.5)
+    ),
     "full": Knobs(
         (1, 4, 16, 64),
         (2, 4, 8, 16, 32),
@@ -52,6 +58,8 @@ KNOBS = {
         (math.inf, 2.0, 1.0, 0.5, 0.25),
         (0.0, 0.03, 0.1, 0.3, 1.0),
         (0.01, 0.1, 1.0),
+        (0.0, 0.01, 0.1),
+        (2.0, 0.5, 0.125),
     ),
 }
 KNOBS["cpu"] = KNOBS["quick"]  # the cpu profile is the quick one at more seeds; curves use its first seed
@@ -103,6 +111,12 @@ def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = N
     for beta in knobs.drakes:
         folder = world.drakes(seed, beta)
         add("DRAKES-style", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    for beta in knobs.ddpo:
+        folder = world.policy("ddpo", seed, kl_weight=beta)
+        add("DDPO", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    for a in knobs.vmpo:
+        folder = world.policy("vmpo", seed, reward_temperature=a)
+        add("VMPO", "α", a, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
     return out
 
 
