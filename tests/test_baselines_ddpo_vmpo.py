@@ -2,7 +2,8 @@
 T = 3 steps with a learnable tabular denoiser, whose (4T)^L = 144 paths are listed with their exact
 probabilities (docs/baselines.md). The DDPO gradient at ratio 1 is −(1/T)·E[A ∇log p(path)], and
 clipping zeroes exactly the steps it should; VMPO's on-policy gradient (path form) is the reverse-KL
-gradient ∇KL(p_θ ‖ p_ref·exp(r/α)/Z), its baseline's optimum is E[log w_k], and its off-policy form
+gradient ∇KL(p_θ ‖ p_ref·exp(r/α)/Z), its step form's is the gradient of the per-step tilted KLs with
+the state law held fixed, its baseline's optimum is E[log w_k], and its off-policy form
 on the E-step's particles is the weighted sibling variance, zero at the tilted step."""
 
 from __future__ import annotations
@@ -187,6 +188,23 @@ def test_vmpo_step_form_is_the_reverse_kl_gradient_in_one_step_and_not_beyond():
     rollouts, _ = enumerated(process, values=True)
     step, _ = vmpo_loss(process, rollouts, VmpoConfig(num_steps=T, reward_temperature=ALPHA), prior, StepBaseline(T))
     assert not torch.allclose(grads(step, network), grads(reverse_kl(process, prior, T), network), atol=1e-3)
+
+
+def test_vmpo_step_form_gradient_is_the_per_step_tilted_kl_gradient_with_the_state_law_held_fixed():
+    """``∇ Σ_k E_{x_k ~ sg p_θ} KL(p_θ(·|x_k) ‖ p̃(·|x_k))``, p̃ ∝ p_ref(x'|x_k)·exp(Φ(x')), by enumeration:
+    each path's step k reweighted by ``p_θ(x_{k+1}|x_k) / sg(p_θ(x_{k+1}|x_k))`` (the states' law fixed)."""
+    network, prior = Table(11), Table(12).requires_grad_(False)
+    process = MaskedDiffusion(network, L)
+    rollouts, _ = enumerated(process, values=True)
+    config = VmpoConfig(num_steps=T, reward_temperature=ALPHA, discount=0.8)
+    loss, _ = vmpo_loss(process, rollouts, config, prior, StepBaseline(T))
+    log_step = exact_log_probs(process, rollouts.states)  # [T, P]
+    with torch.no_grad():
+        log_ref = exact_log_probs(process, rollouts.states, prior)
+        phi_next = 0.8 ** torch.arange(T - 1, -1, -1.0)[:, None] * rollouts.values[1:] / ALPHA  # Φ(x_{k+1})
+    reweight = rollouts.weights[None] * (log_step - log_step.detach()).exp()
+    per_step_kl = (reweight * (log_step - log_ref - phi_next)).sum()  # + log Z_k(x_k), constant in θ
+    torch.testing.assert_close(grads(loss, network), grads(per_step_kl, network), atol=1e-5, rtol=1e-4)
 
 
 def test_vmpo_baseline_regresses_on_the_mean_log_weight_of_each_step():
