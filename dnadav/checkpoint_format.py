@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import struct
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,7 +83,8 @@ def read_checkpoint(directory: str | Path, device: torch.device | str = "cpu") -
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{weights}: not a plain-tensor checkpoint; refusing to unpickle it ({reason[:160]})") from None
-    except (KeyError, IndexError, TypeError):  # bytes that are no checkpoint at all derail the weights-only unpickler
+    except (KeyError, IndexError, TypeError, struct.error, UnicodeDecodeError, MemoryError, RecursionError):
+        # bytes that are no checkpoint at all derail the weights-only unpickler in many ways
         raise InputError(f"{weights}: not a PyTorch checkpoint (unreadable as a saved state dict)") from None
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

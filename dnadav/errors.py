@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reprlib
 
-__all__ = ["InputError", "shown"]
+__all__ = ["InputError", "one_line", "shown"]
 
 
 class InputError(ValueError):
@@ -26,3 +26,10 @@ def shown(value: object) -> str:
     10⁹ shared leaves) or a megabyte string costs nothing to describe."""
     text = _SHORT.repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def one_line(text: object, limit: int = 240) -> str:
+    """``str(text)`` with every run of white space (newlines included) made one space, cut to ``limit``
+    characters: an exception's or a file's own words, fit for a one-line error message."""
+    words = " ".join(str(text).split())
+    return words if len(words) <= limit else words[: limit - 3] + "..."

@@ -118,7 +118,7 @@ def finite_or_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite_or_none(v) for v in value]
     if hasattr(value, "dtype") and getattr(value, "ndim", None) == 0 and value.dtype.kind == "f":
-        return finite_or_none(float(value))  # a numpy scalar float
+        return value if math.isfinite(float(value)) else None  # a numpy scalar float, kept as it was
     return value
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from dnadav.commands.options import add_arguments, from_namespace
 from dnadav.errors import InputError
 from dnadav.jobs.image_align import ImageAlignOptions
-from dnadav.jobs.image_sample import ImageSampleOptions
+from dnadav.jobs.image_sample import ImageSampleOptions, check_out
 
 __all__ = ["add_image_parser", "run_sample", "run_align", "main"]
 
@@ -61,6 +61,7 @@ def run_align(args: argparse.Namespace) -> int:
 
     options = _options(ImageAlignOptions, args)
     options.check()
+    check_out(args.out, True, "aligned.json")  # --out a file, or under one: one line (a finished run: below)
     if (args.out / "aligned.json").exists() and not args.force:
         raise InputError(f"{args.out}: already holds a finished run (aligned.json); pass --force to start again")
     summary = align_images(options, resume=not args.force)

@@ -29,6 +29,8 @@ def parse_forbid(values: str | list[str] | tuple[str, ...] | None, where: str = 
         return ()
     if isinstance(values, str):
         values = [values]
+    if not isinstance(values, (list, tuple)):
+        raise InputError(f"{where}: expected enzyme names or IUPAC strings; got {shown(values)}")
     sites: list[Site] = []
     for value in values:
         if not isinstance(value, str):

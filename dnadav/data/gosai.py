@@ -25,7 +25,7 @@ import pandas as pd
 
 from dnadav.data.hdf5 import gosai_hdf5_codes, read_gosai_hdf5, write_gosai_hdf5
 from dnadav.dna.tokens import ALPHABET, invalid_character
-from dnadav.errors import InputError, shown
+from dnadav.errors import InputError, one_line, shown
 from dnadav.io import atomic_write_text, check_writable, sha256_file
 
 __all__ = [
@@ -86,7 +86,7 @@ def read_gosai(path: str | Path, length: int | None = 200) -> pd.DataFrame:
         raise InputError(f"{path}: cannot parse as CSV: {' '.join(str(error).split())}") from None
     missing = [c for c in GOSAI_COLUMNS if c not in table.columns]
     if missing:
-        found = ", ".join(str(c) for c in table.columns if not str(c).startswith("Unnamed")) or "none"
+        found = one_line(", ".join(str(c) for c in table.columns if not str(c).startswith("Unnamed"))) or "none"
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; columns found: {found}")
     if table.empty:
         raise InputError(f"{path}: header only, no rows")

@@ -9,13 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from dnadav.dna.tokens import ALPHABET
-from dnadav.errors import InputError
+from dnadav.errors import InputError, one_line
 
 __all__ = ["GOSAI_HDF5_FORMAT", "gosai_hdf5_codes", "read_gosai_hdf5", "read_hdf5_records", "write_gosai_hdf5"]
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
 
 
 def _decode(items: np.ndarray) -> list[str]:
@@ -43,10 +39,10 @@ def read_hdf5_records(path: Path) -> tuple[list[str], list[str], dict[str, np.nd
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
-        raise InputError(f"{path}: not a readable HDF5 file ({_one_line(error)})") from None
+        raise InputError(f"{path}: not a readable HDF5 file ({one_line(error)})") from None
     with handle:
         if "sequences" not in handle:
-            raise InputError(f"{path}: no 'sequences' dataset; datasets found: {', '.join(handle.keys()) or 'none'}")
+            raise InputError(f"{path}: no 'sequences' dataset; datasets found: {one_line(', '.join(handle.keys())) or 'none'}")
         data = handle["sequences"][()]
         ids = _decode(handle["ids"][()]) if "ids" in handle else None
         others = {
@@ -121,7 +117,7 @@ def _gosai_handle(path: Path):
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
-        raise InputError(f"{path}: not a readable HDF5 file ({_one_line(error)})") from None
+        raise InputError(f"{path}: not a readable HDF5 file ({one_line(error)})") from None
     missing = [n for n in ("sequences", *_GOSAI_NUMERIC, "chrom", "split") if n not in handle]
     if missing or handle.attrs.get("format") != GOSAI_HDF5_FORMAT:
         handle.close()

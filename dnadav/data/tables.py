@@ -21,7 +21,7 @@ import numpy as np
 from dnadav.data.fasta import description_values, read_fasta_records
 from dnadav.data.hdf5 import read_hdf5_records
 from dnadav.dna.tokens import ALPHABET, invalid_character
-from dnadav.errors import InputError
+from dnadav.errors import InputError, one_line
 
 __all__ = ["SequenceTable", "OnInvalid", "SEQUENCE_COLUMNS", "ID_COLUMNS", "read_sequences"]
 
@@ -72,16 +72,12 @@ def _kind(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), compressed
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
-
-
 def _read_text(path: Path, compressed: bool) -> str:
     data = path.read_bytes()
     try:
         return (gzip.decompress(data) if compressed else data).decode("utf-8")
     except (OSError, EOFError) as error:
-        raise InputError(f"{path}: not a readable gzip file ({_one_line(error)})") from None
+        raise InputError(f"{path}: not a readable gzip file ({one_line(error)})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file") from None
 
@@ -101,13 +97,13 @@ def _read_table(path: Path, suffix: str, compressed: bool) -> _Raw:
         raise InputError(f"{path}: empty file, no records") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
         kind = "CSV" if separator == "," else "tab-separated text"
-        raise InputError(f"{path}: cannot parse as {kind}: {_one_line(error)}") from None
+        raise InputError(f"{path}: cannot parse as {kind}: {one_line(error)}") from None
     lower = {str(c).lower(): c for c in table.columns}
     column = next((lower[c] for c in SEQUENCE_COLUMNS if c in lower), None)
     if column is None:
         raise InputError(
             f"{path}: no sequence column (looked for {', '.join(SEQUENCE_COLUMNS)}); "
-            f"columns found: {', '.join(map(str, table.columns))}"
+            f"columns found: {one_line(', '.join(map(str, table.columns)))}"
         )
     id_column = next((lower[c] for c in ID_COLUMNS if c in lower), None)
     ids = table[id_column].tolist() if id_column is not None else [f"row{i + 1}" for i in range(len(table))]
