@@ -29,6 +29,7 @@ toward the model's by O(1/M): about 0.04 of the 2.7 shift below at M = 128) and 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -39,7 +40,8 @@ from dnadav.core.distill import DistillConfig
 from dnadav.core.em import DAVModule
 from dnadav.core.fit import fit_em
 from dnadav.core.protocol import Proposal
-from dnadav.core.search import SearchConfig
+from dnadav.core.search import SearchConfig, search_process
+from dnadav.core.trust_region import pilot_temperature, selection_kl
 
 SIGMA = torch.tensor([1.0, 0.7, 0.5, 0.3])  # per-step noise σ_k; Σσ² = 1.83
 T = len(SIGMA)
@@ -208,3 +210,23 @@ def test_the_step_weighting_decides_what_one_shared_shift_fits(tmp_path, weighti
     expected = tilted if weighting == "variance" else likelihood
     assert kl_to(mean, sum(PRIOR) + expected) < KL_BOUND
     assert abs(tilted - likelihood) > 0.4
+
+
+def test_the_pilot_reads_child_values_on_the_paths_the_solved_alpha_takes():
+    """With a bounded reward the children's values spread differently on differently tilted paths: a
+    pilot run at α = 100 (the model's own paths, far from the optimum, steep values) under-estimates
+    the α the E-step needs. Re-running the pilot at the solved α (rounds = 2) brings the E-step's own
+    selection KL to the target; one round leaves it at about 0.7 of it."""
+    network = Shifts(PRIOR)
+    process = GaussianChain(network)
+    peaked = lambda x: -((x[:, 0] - 3.0) ** 2)  # noqa: E731
+    config = SearchConfig(num_children=64, reward_temperature=100.0, num_steps=T, record_children=True)
+    realised = {}
+    for rounds in (1, 2):
+        alpha = pilot_temperature(process, peaked, config, 1.0, 256, torch.Generator().manual_seed(1), rounds=rounds)
+        trajectory = search_process(
+            process, peaked, 1024, dataclasses.replace(config, reward_temperature=alpha), torch.Generator().manual_seed(2)
+        ).trajectory
+        realised[rounds] = selection_kl(trajectory.child_potential, alpha)
+    assert abs(realised[2] - 1.0) < 0.12, realised
+    assert realised[1] < 0.8, realised

@@ -143,15 +143,18 @@ class DAVModule(pl.LightningModule):
 
     def _search_config(self, iteration: int, context_rows: torch.Tensor | None):
         """This iteration's E-step settings: the configured ones, or with ``target_kl`` set, α solved on
-        a pilot search of ``pilot_sequences`` with the current model (the same on every rank)."""
+        a pilot search of ``pilot_sequences`` with the current model (the same on every rank), started
+        from the previous iteration's α (read from the history, so a resumed run starts alike)."""
         config = self.config.search
         if self.config.target_kl is None:
             return config, {}
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, 0, 5))
         count = self.config.pilot_sequences
         context = None if context_rows is None else context_rows[:count]
+        previous = [r["estep/reward_temperature"] for r in self.history[:iteration] if "estep/reward_temperature" in r]
+        start = dataclasses.replace(config, reward_temperature=previous[-1]) if previous else config
         alpha = pilot_temperature(
-            self.process, self._frozen["reward_fn"], config, self.config.target_kl, count, generator, context, self.max_batch
+            self.process, self._frozen["reward_fn"], start, self.config.target_kl, count, generator, context, self.max_batch
         )
         return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
 

@@ -11,6 +11,12 @@ model's paths: what the M-step is then asked to absorb. It falls monotonically a
 values (a short pilot search with the current model), so that every iteration moves by the same
 amount, however steep or flat the reward looks to the current model: a fixed α over-shoots once the
 model has moved, because K fitted tilts at α are about one tilt at α/K (docs/concepts.md).
+
+The children's values do not depend on α, but the states they are proposed from do: a pilot run at
+a much smaller α walks through higher-reward states, where the values may spread more or less than
+on the paths the solved α will take. ``pilot_temperature`` therefore solves in ``rounds``: each round
+re-runs the pilot at the α the previous round solved (a fixed-point iteration; measured on HepG2, one
+round from α = 0.5 solved for 5 nats gave E-steps of 2.7 nats).
 """
 
 from __future__ import annotations
@@ -76,10 +82,17 @@ def pilot_temperature(
     generator: torch.Generator | None,
     context: torch.Tensor | None = None,
     max_batch: int | str | None = "auto",
+    rounds: int = 2,
 ) -> float:
-    """α for this iteration: a pilot search of ``num_sequences`` with the current model (at the
-    configured α; the children's values do not depend on it) records every child's value, and
-    ``temperature_for_kl`` solves for a selection KL of ``target_kl`` nats per path."""
-    pilot = dataclasses.replace(config, record_children=True, record_clean=False)
-    trajectory = search_process(process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch).trajectory
-    return temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio)
+    """α for this iteration: a pilot search of ``num_sequences`` with the current model, starting at
+    ``config.reward_temperature``, records every child's value, and ``temperature_for_kl`` solves for
+    a selection KL of ``target_kl`` nats per path; each of the ``rounds`` re-runs the pilot at the α
+    the previous round solved, so the values are read on the paths that α takes."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be ≥ 1; got {rounds}")
+    alpha = config.reward_temperature
+    for _ in range(rounds):
+        pilot = dataclasses.replace(config, reward_temperature=alpha, record_children=True, record_clean=False)
+        trajectory = search_process(process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch).trajectory
+        alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio)
+    return alpha
