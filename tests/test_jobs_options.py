@@ -133,3 +133,35 @@ def test_dnadav_align_refuses_a_finished_run(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"")
     with pytest.raises(InputError, match="pass --force"):
         dnadav.align(tmp_path, iterations=1)
+
+
+def test_image_align_passes_the_m_step_controls_to_the_core_config():
+    from dnadav.core.distill import DistillConfig
+    from dnadav.core.search import SearchConfig
+    from dnadav.jobs.image_align import ImageAlignOptions, em_config
+
+    options = from_keywords(
+        ImageAlignOptions, out="run", reward="digit=3", holdout=0.125, patience=2, target_kl=4.0, pilot_images=6, gradient_clip=1.0
+    )
+    config = em_config(options, SearchConfig(), DistillConfig())
+    assert (config.holdout_fraction, config.patience, config.target_kl, config.pilot_sequences, config.gradient_clip) == (
+        0.125, 2, 4.0, 6, 1.0
+    )  # fmt: skip
+    default = em_config(ImageAlignOptions(out="run", reward="digit=3"), SearchConfig(), DistillConfig())
+    assert (default.holdout_fraction, default.target_kl, default.gradient_clip) == (0.0, None, None)
+
+
+@pytest.mark.parametrize(
+    "keywords, message",
+    [
+        ({"holdout": 1.0}, "--holdout must be a fraction in"),
+        ({"target_kl": float("nan")}, "--target-kl must be a finite number > 0"),
+        ({"gradient_clip": 0.0}, "--gradient-clip must be a finite number > 0"),
+        ({"patience": 0}, "--patience must be ≥ 1"),
+    ],
+)
+def test_image_align_refuses_bad_m_step_controls(keywords, message):
+    from dnadav.jobs.image_align import ImageAlignOptions
+
+    with pytest.raises(InputError, match=message):
+        from_keywords(ImageAlignOptions, out="run", reward="digit=3", **keywords).check()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -21,7 +22,7 @@ from dnadav.errors import InputError
 from dnadav.jobs.image_options import ImageOptions
 from dnadav.jobs.options import option
 
-__all__ = ["ImageAlignOptions", "align_images"]
+__all__ = ["ImageAlignOptions", "align_images", "em_config"]
 
 
 @dataclass
@@ -43,6 +44,11 @@ class ImageAlignOptions(ImageOptions):
     inner_epochs: int = option(3, "M-step passes per iteration")
     batch_size: int = option(128, "transitions per M-step batch")
     lr: float = option(1e-3, "learning rate of the M-step")
+    gradient_clip: float | None = option(None, "max gradient norm of the M-step (default: none)", type=float)
+    holdout: float = option(0.0, "fraction of E-step images held out to stop each M-step (0: none)")
+    patience: int = option(1, "M-step passes without held-out gain before stopping (with --holdout)")
+    target_kl: float | None = option(None, "trust region: solve α per iteration for this selection KL (nats/path)", type=float)
+    pilot_images: int = option(8, "pilot search size for --target-kl")
     lora_rank: int = option(0, "LoRA rank on the attention projections (0 = full fine-tuning)")
     eval_images: int = option(64, "plain samples scored after every iteration")
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
@@ -56,6 +62,38 @@ class ImageAlignOptions(ImageOptions):
             raise InputError("--children M must be ≥ 1 for align")
         if not self.reward:
             raise InputError("align needs --reward NAME")
+        for flag, value in (("--gradient-clip", self.gradient_clip), ("--target-kl", self.target_kl)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise InputError(f"{flag} must be a finite number > 0; got {value}")
+        if not 0 <= self.holdout < 1:
+            raise InputError(f"--holdout must be a fraction in [0, 1); got {self.holdout}")
+        if self.holdout > 0 and self.images < 2:
+            raise InputError("--holdout needs --images ≥ 2 (one image is held out)")
+        for flag, value in (("--patience", self.patience), ("--pilot-images", self.pilot_images)):
+            if value < 1:
+                raise InputError(f"{flag} must be ≥ 1; got {value}")
+
+
+def em_config(options: ImageAlignOptions, search, distill):
+    """The core's ``EMConfig`` of an image align run: the E-step ``search``, the M-step ``distill`` and
+    the loop settings of ``options`` (held-out stopping, trust region, gradient clip)."""
+    from dnadav.core.config import EMConfig
+
+    return EMConfig(
+        iterations=options.iterations,
+        sequences_per_iteration=options.images,
+        search=search,
+        distill=distill,
+        inner_epochs=options.inner_epochs,
+        batch_size=options.batch_size,
+        lr=options.lr,
+        gradient_clip=options.gradient_clip,
+        seed=options.seed,
+        target_kl=options.target_kl,
+        pilot_sequences=options.pilot_images,
+        holdout_fraction=options.holdout,
+        patience=options.patience,
+    )
 
 
 def _plain_images(process, num: int, steps: int, generator: torch.Generator, context) -> torch.Tensor:
@@ -67,7 +105,6 @@ def _plain_images(process, num: int, steps: int, generator: torch.Generator, con
 
 def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     """Run DAV on the image model; returns the last iteration's record (plain-sample metrics)."""
-    from dnadav.core.config import EMConfig
     from dnadav.core.distill import DistillConfig
     from dnadav.core.em import DAVModule, stream_seed
     from dnadav.core.fit import fit_em
@@ -92,7 +129,8 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     reward_module, reward_fn = reward_fn, chunked(reward_fn, options.max_batch)
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
-                              mode=options.mode, record_children=options.objective == "children")  # fmt: skip
+                              mode=options.mode,
+                              record_children=options.objective == "children" or options.target_kl is not None)  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
     except ValueError as error:
         raise InputError(str(error)) from None
@@ -140,9 +178,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
             record.update({f"plain/{k}": v for k, v in report.items()})
         return record
 
-    config = EMConfig(iterations=options.iterations, sequences_per_iteration=options.images, search=search,
-                      distill=distill, inner_epochs=options.inner_epochs, batch_size=options.batch_size, lr=options.lr,
-                      seed=options.seed)  # fmt: skip
+    config = em_config(options, search, distill)
     module_box: list[DAVModule] = []
 
     def evaluate(network, generator: torch.Generator) -> dict[str, float]:
