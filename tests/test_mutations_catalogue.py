@@ -314,6 +314,14 @@ MUTATIONS = [
         1,
     ),
     (
+        "pilot-rounds-not-updated",
+        "every pilot round re-runs at the configured α, not at the α the previous round solved",
+        TR,
+        "pilot = dataclasses.replace(config, reward_temperature=alpha,",
+        "pilot = dataclasses.replace(config, reward_temperature=config.reward_temperature,",
+        1,
+    ),
+    (
         "variance-weighting-inverted",
         "the variance step weighting divides by σ² instead of multiplying",
         D,
