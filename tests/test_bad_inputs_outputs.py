@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from pathlib import Path
 
@@ -126,3 +127,21 @@ def test_image_outputs_hold_no_nan_without_a_reward_and_a_bad_folder_writes_noth
     code, err = _run(["image", "sample", "--pipeline", str(broken), "--out", str(tmp_path / "never")], capsys)
     assert code == 2 and "model_index.json: not valid JSON" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_json_writers_and_report_tables_turn_nan_and_inf_into_null_or_empty(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from dnadav.evaluate.report import _finite_table
+    from dnadav.io import finite_or_none, write_manifest
+
+    manifest = write_manifest(
+        tmp_path / "m.json", command="x", config={"t": (1.5, float("inf"))}, extra={"s": {"m": float("nan")}}
+    )
+    assert non_finite_fields(manifest) == []
+    assert json.loads(manifest.read_text())["s"] == {"m": None}
+    assert finite_or_none([np.float32("nan"), np.float32(2.0), {"a": -math.inf}]) == [None, np.float32(2.0), {"a": None}]
+    frame = pd.DataFrame({"ratio": [1.0, np.inf, -np.inf, np.nan]})
+    (tmp_path / "t.csv").write_text(_finite_table(frame).to_csv())
+    assert non_finite_fields(tmp_path / "t.csv") == []

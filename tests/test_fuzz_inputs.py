@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dnadav.errors import InputError
@@ -85,6 +85,7 @@ def test_constraint_options_compile_or_are_one_input_error(forbid, gc, cap, pref
 
 
 @FUZZ
+@example(data={"forbid": False})  # found by fuzzing: a forbid field that is neither text nor a list
 @given(data=st.dictionaries(st.sampled_from(["forbid", "gc", "max_homopolymer", "prefix", "template", "x"]), VALUES) | VALUES)
 def test_constraint_files_of_any_structure_load_or_are_one_input_error(data):
     import yaml
@@ -138,6 +139,7 @@ GOSAI_CELLS = st.sampled_from(["A" * 8, "ACGTACGN", "", "0.5", "-1e3", "inf", "n
 
 @pytest.mark.filterwarnings("ignore::pandas.errors.ParserWarning")
 @FUZZ
+@example(header=[""], rows=[['"'], ['"']])  # found by fuzzing: a column name holding a newline
 @given(
     header=st.lists(st.sampled_from(["", "seq", "hepg2", "k562", "sknsh", "chrom", "other"]), min_size=1, max_size=7),
     rows=st.lists(st.lists(GOSAI_CELLS, max_size=7), max_size=4),
@@ -190,6 +192,7 @@ def test_model_configs_of_any_structure_load_or_are_one_input_error(tiny_model, 
 
 
 @FUZZ
+@example(data=b"r", name="model.pt")  # found by fuzzing: the weights-only unpickler's struct.error
 @given(st.binary(max_size=300), st.sampled_from(["model.pt", "config.json"]))
 def test_checkpoint_files_of_any_bytes_load_or_are_one_input_error(tiny_model, data, name):
     from dnadav.dna.checkpoint import load_denoiser
