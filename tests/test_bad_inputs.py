@@ -84,6 +84,33 @@ def test_a_failed_image_run_leaves_no_out_folder(tmp_path):
     assert out.is_dir()
 
 
+def test_image_align_checks_its_inputs_before_making_its_folder(tmp_path, monkeypatch):
+    from dnadav.jobs import image_align
+    from dnadav.jobs.image_align import ImageAlignOptions, align_images
+
+    broken = tmp_path / "pipeline"
+    broken.mkdir()
+    (broken / "model_index.json").write_text("<<not json>>")
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match="model_index.json: not valid JSON"):
+        align_images(ImageAlignOptions(pipeline=str(broken), out=out, reward="digit=3", steps=1, images=2))
+    assert not out.exists()
+    existing = tmp_path / "a-file"
+    existing.write_text("keep me\n")
+    with pytest.raises(InputError, match="is a file"):
+        align_images(ImageAlignOptions(out=existing, reward="digit=3", steps=1, images=2))
+    assert existing.read_text() == "keep me\n"
+
+    def fail(*args, **kwargs):
+        (out / "checkpoints").mkdir()
+        raise RuntimeError("the run failed")
+
+    monkeypatch.setattr(image_align, "_fit_and_save", fail)
+    with pytest.raises(RuntimeError, match="the run failed"):
+        align_images(ImageAlignOptions(out=out, reward="digit=3", steps=1, images=2))
+    assert not out.exists()  # a failed run removes the folder it made
+
+
 # --- sizes taken on trust ------------------------------------------------------------------------
 
 

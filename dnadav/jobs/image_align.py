@@ -104,21 +104,18 @@ def _plain_images(process, num: int, steps: int, generator: torch.Generator, con
 
 
 def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
-    """Run DAV on the image model; returns the last iteration's record (plain-sample metrics)."""
+    """Run DAV on the image model; returns the last iteration's record (plain-sample metrics).
+    Every input (options, pipeline folder, reward) is checked before ``options.out`` is created, and a
+    failed run removes the folder again if it created it."""
     from dnadav.core.distill import DistillConfig
-    from dnadav.core.em import DAVModule, stream_seed
-    from dnadav.core.fit import fit_em
     from dnadav.core.search import SearchConfig
-    from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
-    from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import load_pipeline
-    from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
     from dnadav.image.rewards import chunked, make_reward
-    from dnadav.io import atomic_write_text, current_command, write_manifest
+    from dnadav.jobs.image_sample import check_out, created_folder
 
     options.check()
     out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(out, True, "aligned.json")  # a file, or under one (a finished run is the command's to refuse)
     cuda = options.accelerator in ("gpu", "cuda") or (options.accelerator == "auto" and torch.cuda.is_available())
     pipeline = load_pipeline(options.pipeline, "cuda" if cuda else "cpu", torch.float16 if options.fp16 else torch.float32)
     if options.fp16 and options.lora_rank == 0:
@@ -126,7 +123,6 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     reward_fn = make_reward(options.reward, options.reward_weights)
     if isinstance(reward_fn, torch.nn.Module):
         reward_fn.to("cuda" if cuda else "cpu")
-    reward_module, reward_fn = reward_fn, chunked(reward_fn, options.max_batch)
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
                               mode=options.mode,
@@ -134,6 +130,30 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
     except ValueError as error:
         raise InputError(str(error)) from None
+    with created_folder(out):
+        return _fit_and_save(
+            options,
+            out,
+            pipeline,
+            reward_fn,
+            chunked(reward_fn, options.max_batch),
+            em_config(options, search, distill),
+            cuda,
+            resume,
+        )
+
+
+def _fit_and_save(
+    options: ImageAlignOptions, out: Path, pipeline, reward_module, reward_fn, config, cuda: bool, resume: bool
+) -> dict:
+    """The EM run of ``align_images`` into the existing folder ``out`` and what it writes there."""
+    from dnadav.core.em import DAVModule, stream_seed
+    from dnadav.core.fit import fit_em
+    from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
+    from dnadav.image.outputs import contact_sheet
+    from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
+    from dnadav.io import atomic_write_text, current_command, write_manifest
+
     if options.lora_rank > 0:
         model = add_lora(pipeline.unet, options.lora_rank)
         reference = AdaptersOff(model)
@@ -178,7 +198,6 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
             record.update({f"plain/{k}": v for k, v in report.items()})
         return record
 
-    config = em_config(options, search, distill)
     module_box: list[DAVModule] = []
 
     def evaluate(network, generator: torch.Generator) -> dict[str, float]:
