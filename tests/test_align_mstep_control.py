@@ -162,6 +162,53 @@ def test_iterated_e_and_m_steps_reach_the_compounded_tilt(schedule):
         assert 0.5 * (model - one_tilt).abs().sum() > 0.05  # and the iterations did compound
 
 
+def dav_kl_optimum(target: torch.Tensor, reference: torch.Tensor, weight: float) -> torch.Tensor:
+    """The exact minimiser over the simplex of CE(target, p) + λ·KL(p ‖ reference): a strictly convex
+    function of p, solved to machine precision by bisection on its stationarity condition (the zero
+    gradient in the logits) target_v = p_v·(1 + λ·(log(p_v/reference_v) − c)), where the scalar c
+    (= KL(p ‖ reference) at the optimum) makes Σp = 1."""
+
+    def solve(c: float) -> torch.Tensor:  # each p_v: the one root where the right side is positive and rising
+        low, high = torch.full_like(target, 1e-300), torch.ones_like(target)
+        for _ in range(200):
+            middle = (low * high).sqrt()
+            too_big = middle * (1 + weight * (middle.log() - reference.log() - c)) > target
+            high, low = torch.where(too_big, middle, high), torch.where(too_big, low, middle)
+        return (low * high).sqrt()
+
+    low, high = -50.0, 50.0
+    for _ in range(200):  # Σ p(c) grows with c
+        c = 0.5 * (low + high)
+        low, high = (low, c) if float(solve(c).sum()) > 1 else (c, high)
+    return solve(0.5 * (low + high))
+
+
+def test_iterated_dav_kl_reaches_the_closed_form_of_its_anchored_m_step():
+    """DAV-KL on the one-base world: each M-step's optimum is the minimiser of CE(η, p) + λ·KL(p ‖ p_0)
+    with η the tilt of the current model, so K iterations follow p_{k+1} = argmin(...) from p_0; the
+    search + M-step loop lands on that law, well away from the plain compounded tilt."""
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).double().log()
+    process = MaskedDiffusion(TableNetwork(prior.float()), 1)
+    reference = TableNetwork(prior.float())
+    alpha, weight, steps = 2.0, 1.0, 3
+    law = prior.exp()
+    for k in range(steps):
+        tilt = law * (REWARD.double() / alpha).exp()
+        law = dav_kl_optimum(tilt / tilt.sum(), prior.exp(), weight)
+        config = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True)
+        trajectory = search_process(process, base_reward, 512, config, torch.Generator().manual_seed(k)).trajectory
+        batch = transition_batch(trajectory, transition_pairs(trajectory), reward_temperature=alpha)
+        optimiser = torch.optim.Adam(process.network.parameters(), lr=0.05)
+        for _ in range(300):
+            optimiser.zero_grad()
+            distill_loss(process, batch, DistillConfig(objective="children", kl_weight=weight), reference)[0].backward()
+            optimiser.step()
+    model = torch.softmax(process.network.logits.detach().double(), dim=0)
+    assert 0.5 * (model - law).abs().sum() < 0.03
+    plain = torch.softmax(prior + REWARD.double() * steps / alpha, dim=0)
+    assert 0.5 * (plain - law).abs().sum() > 0.1  # the anchor matters: not the compounded tilt
+
+
 def test_held_out_stopper_keeps_the_best_pass_and_stops_after_patience():
     model = torch.nn.Linear(1, 1, bias=False)
     losses = iter([5.0, 4.0, 3.0, 3.5, 3.2, 1.0])  # initial, then after passes 1, 2, 3, 4, ...
