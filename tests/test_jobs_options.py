@@ -148,7 +148,7 @@ def test_image_align_passes_the_m_step_controls_to_the_core_config():
         0.125, 2, 4.0, 6, 1.0
     )  # fmt: skip
     default = em_config(ImageAlignOptions(out="run", reward="digit=3"), SearchConfig(), DistillConfig())
-    assert (default.holdout_fraction, default.target_kl, default.gradient_clip) == (0.0, None, None)
+    assert (default.holdout_fraction, default.target_kl, default.gradient_clip) == (0.0, None, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -27,24 +27,24 @@ __all__ = ["ImageAlignOptions", "align_images", "em_config"]
 
 @dataclass
 class ImageAlignOptions(ImageOptions):
-    iterations: int = option(8, "EM iterations")
+    iterations: int = option(2, "EM iterations")
     images: int = option(48, "E-step images per iteration")
     children: int = option(8, "M children per image per step", metavar="M")
-    kl_weight: float = option(1.0, "λ: KL of each step to the frozen reference")
+    kl_weight: float = option(0.0, "λ: KL of each step to the frozen reference (DAV-KL; 0: none)")
     objective: str = option(
-        "transitions",
+        "children",
         "M-step loss (children: all M children weighted by the search's choice)",
         choices=["transitions", "nelbo", "children"],
     )
     step_weighting: str = option(
-        "likelihood",
+        "variance",
         "per-step weight of the M-step (variance: each Gaussian step's NLL times σ²)",
         choices=["likelihood", "variance"],
     )
     inner_epochs: int = option(3, "M-step passes per iteration")
     batch_size: int = option(128, "transitions per M-step batch")
     lr: float = option(1e-3, "learning rate of the M-step")
-    gradient_clip: float | None = option(None, "max gradient norm of the M-step (default: none)", type=float)
+    gradient_clip: float | None = option(1.0, "max gradient norm of the M-step", type=float)
     holdout: float = option(0.0, "fraction of E-step images held out to stop each M-step (0: none)")
     patience: int = option(1, "M-step passes without held-out gain before stopping (with --holdout)")
     target_kl: float | None = option(None, "trust region: solve α per iteration for this selection KL (nats/path)", type=float)
