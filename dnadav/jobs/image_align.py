@@ -27,7 +27,7 @@ __all__ = ["ImageAlignOptions", "align_images", "em_config"]
 
 @dataclass
 class ImageAlignOptions(ImageOptions):
-    iterations: int = option(2, "EM iterations")
+    iterations: int = option(3, "EM iterations")
     images: int = option(48, "E-step images per iteration")
     children: int = option(8, "M children per image per step", metavar="M")
     kl_weight: float = option(0.0, "λ: KL of each step to the frozen reference (DAV-KL; 0: none)")
@@ -94,6 +94,12 @@ def em_config(options: ImageAlignOptions, search, distill):
         holdout_fraction=options.holdout,
         patience=options.patience,
     )
+
+
+def _base_name(given: str, path: Path) -> str:
+    """What ``aligned.json`` records as the base pipeline: a shipped name as given (``digits``), so the run
+    folder loads on any machine; otherwise the resolved folder."""
+    return given if "/" not in given and "\\" not in given and not Path(given).exists() else str(path)
 
 
 def _plain_images(process, num: int, steps: int, generator: torch.Generator, context) -> torch.Tensor:
@@ -246,7 +252,8 @@ def _fit_and_save(
     contact_sheet(images, [f"{float(r):.2f}" for r in rewards], out / "samples_after.png")
     atomic_write_text(out / "history.json", json.dumps(module.history, indent=2) + "\n")
     atomic_write_text(
-        out / "aligned.json", json.dumps({"base": str(pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n"
+        out / "aligned.json",
+        json.dumps({"base": _base_name(options.pipeline, pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n",
     )
     options_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
     write_manifest(out / "manifest.json", command=current_command(f"dnadav.jobs.image_align.align_images({options_dict!r})"),
