@@ -51,6 +51,11 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     )
     record = align(config, tmp_path / "aligned", accelerator="cpu", progress=False, keep_iterations=True)
     assert "model_sha256" in record and (tmp_path / "aligned" / "model.pt").is_file()
+    from tests.test_bad_inputs_outputs import non_finite_fields
+
+    written = [p for p in (tmp_path / "aligned").rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"history.json", "manifest.json", "config.json"}
+    assert {str(p): non_finite_fields(p) for p in written if non_finite_fields(p)} == {}  # no nan/inf written (issue 23)
     # every iteration's model is kept, loadable, and the last one is the run's model
     from dnadav.dna.checkpoint import load_denoiser
 
