@@ -145,3 +145,7 @@ def test_align_runs_with_lora_and_resumes(tiny_sd, tmp_path):
     assert [h["iteration"] for h in history] == [0.0, 1.0]
     assert second["last"]["iteration"] == 1.0
     assert load_pipeline(tmp_path / "run").unet.config.in_channels == 4
+    from tests.test_bad_inputs_outputs import non_finite_fields
+
+    written = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert {str(p): non_finite_fields(p) for p in written if non_finite_fields(p)} == {}  # no nan/inf written (issue 23)
