@@ -1,7 +1,9 @@
-"""``dnadav data``: import the Gosai et al. MPRA table; describe a data set or a sequence file.
+"""``dnadav data``: import the Gosai et al. MPRA table; describe a data set or a sequence file; write
+the bring-your-own-data example.
 
 dnadav data import-gosai dataset.csv [--out DIR] [--force]
 dnadav data info dhs | gosai | FILE
+dnadav data example --out DIR [--length 120] [--rows 6000]
 """
 
 from __future__ import annotations
@@ -35,7 +37,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="'dhs' (shipped: rows per cell type and split), 'gosai' (imported: rows and mean activity per split) "
         "or a FASTA / CSV / TSV / TXT (.gz allowed) / HDF5 file (records, length in bp, mean GC fraction, value columns)",
     )
+    example = verbs.add_parser(
+        "example",
+        help="write a bring-your-own-data example from the shipped DHS set (docs/byod.md)",
+        description="Write sequences.fa (headers with chrom=), labels.csv (per-cell-type activity columns, cell_type, "
+        "chrom), reference_valid.fa and reference_test.fa (the target cell type's sites on chr2 / chr1): DHS sites "
+        "centre-cropped to --length bp, as a user's own data would come.",
+    )
+    example.add_argument("--out", required=True, type=Path, help="folder for the four files")
+    example.add_argument("--length", type=int, default=120, help="crop length in bp (1-200)")
+    example.add_argument("--rows", type=int, default=6000, help="random DHS sites to take (seeded)")
+    example.add_argument("--target", default="HepG2", help="cell type of the reference files: HepG2, K562, GM12878 or hESC")
+    example.add_argument("--seed", type=int, default=0, help="seed of the random choice of sites (default: %(default)s)")
+    example.add_argument("--force", action="store_true", help="overwrite files already in --out")
     parser.set_defaults(run=run)
+
+
+def _example(args: argparse.Namespace) -> int:
+    from dnadav.data.example import write_example
+
+    paths = write_example(args.out, length=args.length, rows=args.rows, target=args.target, seed=args.seed, force=args.force)
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
 
 
 def _import_gosai(args: argparse.Namespace) -> int:
@@ -96,6 +119,8 @@ def _info_file(path: str) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.verb == "import-gosai":
         return _import_gosai(args)
+    if args.verb == "example":
+        return _example(args)
     if args.name == "dhs":
         return _info_dhs()
     if args.name == "gosai" and not Path(args.name).exists():

@@ -20,10 +20,20 @@ import numpy as np
 from dnadav.errors import InputError
 from dnadav.io import atomic_write_text, check_writable
 
-__all__ = ["FastaRecords", "description_values", "format_description", "non_finite_key", "read_fasta_records", "write_fasta"]
+__all__ = [
+    "FastaRecords",
+    "description_labels",
+    "description_values",
+    "format_description",
+    "non_finite_key",
+    "read_fasta_records",
+    "write_fasta",
+]
 
 # key=value where value is a float literal (or nan / inf); keys are identifiers such as eval_prob.
 _PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w.\-]*)=([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?=\s|$)")
+# key=value with any value without white space (chrom=chr3, split=valid): the text labels of a header.
+_TEXT_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w.\-]*)=(\S+)(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,19 @@ def description_values(descriptions: Sequence[str]) -> dict[str, np.ndarray]:
         return {}
     keys = [k for k in parsed[0] if all(k in p for p in parsed[1:])]
     return {k: np.array([p[k] for p in parsed], dtype=np.float64) for k in keys}
+
+
+def description_labels(descriptions: Sequence[str]) -> dict[str, np.ndarray]:
+    """Text ``key=value`` pairs of FASTA descriptions (``chrom=chr3 split=valid``) -> ``{key: str [N]}``.
+
+    Only keys present in every description and not numeric in all of them (those are
+    ``description_values``) are kept."""
+    parsed = [dict(_TEXT_PAIR.findall(d)) for d in descriptions]
+    if not parsed:
+        return {}
+    numeric = description_values(descriptions)
+    keys = [k for k in parsed[0] if k not in numeric and all(k in p for p in parsed[1:])]
+    return {k: np.array([p[k] for p in parsed], dtype=object) for k in keys}
 
 
 def _format_value(value: object) -> str:

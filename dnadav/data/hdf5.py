@@ -32,8 +32,9 @@ def _onehot_strings(path: Path, onehot: np.ndarray, ids: list[str] | None) -> li
     return [row.tobytes().decode() for row in letters]
 
 
-def read_hdf5_records(path: Path) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
-    """(ids, unvalidated sequences, numeric [N] datasets) of an HDF5 file; see ``read_sequences``."""
+def read_hdf5_records(path: Path) -> tuple[list[str], list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(ids, unvalidated sequences, numeric [N] datasets, string [N] datasets) of an HDF5 file; see
+    ``read_sequences``."""
     import h5py
 
     try:
@@ -65,7 +66,12 @@ def read_hdf5_records(path: Path) -> tuple[list[str], list[str], dict[str, np.nd
         for name, array in others.items()
         if array.ndim == 1 and len(array) == len(sequences) and array.dtype.kind in "iuf"
     }
-    return ids or [f"row{i + 1}" for i in range(len(sequences))], sequences, values
+    labels = {
+        name: np.array(_decode(array), dtype=object)
+        for name, array in others.items()
+        if array.ndim == 1 and len(array) == len(sequences) and array.dtype.kind in "SOU"
+    }
+    return ids or [f"row{i + 1}" for i in range(len(sequences))], sequences, values, labels
 
 
 GOSAI_HDF5_FORMAT = "dnadav-gosai-1"

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from dnadav.data.fasta import description_values, read_fasta_records
+from dnadav.data.fasta import description_labels, description_values, read_fasta_records
 from dnadav.data.hdf5 import read_hdf5_records
 from dnadav.dna.tokens import ALPHABET, invalid_character
 from dnadav.errors import InputError, one_line
@@ -42,6 +42,8 @@ class SequenceTable:
 
     ``ids`` and ``sequences`` (upper-case A/C/G/T) have one entry per kept record; ``values`` maps a
     name to a float64 array [N] (numeric table columns, or ``key=value`` pairs of FASTA headers);
+    ``labels`` maps a name to a text array [N] (the other table columns, text ``key=value`` header
+    pairs such as ``chrom=chr3``, string datasets of HDF5: chromosome, split, class labels);
     ``dropped`` counts records left out by ``on_invalid="drop"``, ``padded`` those padded by "pad".
     """
 
@@ -51,6 +53,7 @@ class SequenceTable:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     dropped: int = 0
     padded: int = 0
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -61,6 +64,7 @@ class _Raw:
     ids: list[str]
     sequences: list[str]
     values: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _kind(path: Path) -> tuple[str, bool]:
@@ -84,7 +88,8 @@ def _read_text(path: Path, compressed: bool) -> str:
 
 def _read_fasta(path: Path, compressed: bool) -> _Raw:
     records = read_fasta_records(path, _read_text(path, compressed))
-    return _Raw(records.ids, records.sequences, description_values(records.descriptions))
+    descriptions = records.descriptions
+    return _Raw(records.ids, records.sequences, description_values(descriptions), description_labels(descriptions))
 
 
 def _read_table(path: Path, suffix: str, compressed: bool) -> _Raw:
@@ -107,14 +112,16 @@ def _read_table(path: Path, suffix: str, compressed: bool) -> _Raw:
         )
     id_column = next((lower[c] for c in ID_COLUMNS if c in lower), None)
     ids = table[id_column].tolist() if id_column is not None else [f"row{i + 1}" for i in range(len(table))]
-    values = {}
+    values, labels = {}, {}
     for name in table.columns:
         if name in (column, id_column) or str(name).startswith("Unnamed: "):  # pandas' name for a blank header
             continue
         numbers = pd.to_numeric(table[name], errors="coerce")
         if len(numbers) and numbers.notna().all():
             values[str(name)] = numbers.to_numpy(dtype=np.float64)
-    return _Raw(ids, table[column].tolist(), values)
+        else:  # text (chromosome, split, class label) or numbers with gaps: kept as written
+            labels[str(name)] = table[name].to_numpy(dtype=object)
+    return _Raw(ids, table[column].tolist(), values, labels)
 
 
 def _read_raw(path: Path) -> _Raw:
@@ -230,4 +237,5 @@ def read_sequences(
         values={k: v[keep] for k, v in raw.values.items()},
         dropped=len(raw.sequences) - len(keep),
         padded=padded,
+        labels={k: v[keep] for k, v in raw.labels.items()},
     )
