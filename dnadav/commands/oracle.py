@@ -39,12 +39,18 @@ def _add_oracle_arguments(parser: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("oracle", help="train, inspect or apply reward / evaluation oracles")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    train = verbs.add_parser("train", help="train a DHS cell-type classifier or a Gosai MPRA regressor (Lightning)")
+    train = verbs.add_parser(
+        "train",
+        help="train an oracle: the DHS cell-type classifier, a Gosai MPRA regressor, or one on your own labelled file",
+        description="Train a reward or evaluation oracle (Lightning). On your own file (--data FILE --target COLUMN): held-out "
+        "rows from its split or chromosome column (else a seeded stratified 10%%/10%% split), and --role reward / eval "
+        "train on two disjoint halves of the train rows. See docs/byod.md.",
+    )
     train.add_argument(
         "--data",
         default="dhs",
-        choices=["dhs", "gosai"],
-        help="dhs: the shipped DHS set (classifier); gosai: an imported Gosai MPRA table (regressor, needs --table)",
+        help="dhs: the shipped DHS set (classifier); gosai: an imported Gosai MPRA table (regressor, needs --table); "
+        "or a FASTA / CSV / TSV (.gz allowed) / HDF5 file of your own sequences with label columns (or --labels)",
     )
     train.add_argument(
         "--table",
@@ -52,24 +58,57 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="--data gosai: gosai.h5 from `dnadav data import-gosai` (default: ~/.cache/dnadav/gosai/gosai.h5)",
     )
     train.add_argument(
+        "--labels",
+        default=None,
+        help="--data FILE: a CSV / TSV of labels joined on the record ids (id column + label columns; "
+        "default: the file's own columns or FASTA header key=value pairs)",
+    )
+    train.add_argument(
         "--target",
         default=None,
         help="default scored class / column: HepG2, K562, GM12878 or hESC (dhs; default HepG2); "
-        "hepg2, k562 or sknsh (gosai; default hepg2)",
+        "hepg2, k562 or sknsh (gosai; default hepg2); --data FILE: the label column to learn (required; "
+        "several comma-separated columns = one regression output each, the first scored)",
+    )
+    train.add_argument(
+        "--task",
+        choices=["regression", "classification"],
+        default=None,
+        help="--data FILE: default from the label column: text labels or only 0/1 -> classification, other numbers -> regression",
     )
     train.add_argument(
         "--role",
         choices=["reward", "eval"],
         default="reward",
-        help="reward: chr3-chr9 (dhs) / chr1-chr11 (gosai); eval: chr10-chr22, X, Y (dhs) / chr12-chr22 (gosai); "
-        "disjoint, the DRAKES protocol",
+        help="reward: chr3-chr9 (dhs) / chr1-chr11 (gosai) / the first half of a file's train rows; eval: chr10-chr22, X, Y "
+        "(dhs) / chr12-chr22 (gosai) / the second half; disjoint, the DRAKES protocol",
     )
     train.add_argument(
         "--chromosomes",
         default=None,
-        help="comma-separated training chromosomes (e.g. chr3,chr4), or 'all', overriding --role's set; "
+        help="comma-separated training chromosomes (e.g. chr3,chr4), or 'all' (every train row), overriding --role's set; "
         "chr1 (test) and chr2 (valid) are refused for dhs",
     )
+    train.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.1,
+        help="--data FILE without a split or chromosome column: share of rows held out for validation",
+    )
+    train.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.1,
+        help="--data FILE without a split or chromosome column: share of rows held out for the test metrics",
+    )
+    train.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="--data FILE: seed of the held-out split and of the halves (keep it equal for a reward/eval pair) "
+        "(default: %(default)s)",
+    )
+    train.add_argument("--channels", type=int, default=128, help="width (channels) of the oracle's CNN (≥ 1)")
     train.add_argument("--out", required=True, type=Path, help="output folder: model.pt, config.json, metrics.json, card.md")
     train.add_argument("--epochs", type=int, default=10, help="passes over the training rows (≥ 1)")
     train.add_argument("--batch-size", type=int, default=128, help="sequences per optimiser step (≥ 1)")
@@ -102,36 +141,32 @@ def _check_train_options(args: argparse.Namespace) -> None:
     check_number("--lr", args.lr, 0, strict=True)
     check_number("--max-minutes", args.max_minutes, 0, strict=True)
     check_number("--max-rows", args.max_rows, 1)
+    check_number("--channels", args.channels, 1)
+    for name in ("valid_fraction", "test_fraction"):
+        value = getattr(args, name)
+        if not (0 <= value < 1):
+            raise InputError(f"--{name.replace('_', '-')} must be a fraction in [0, 1); got {value}")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dnadav.oracles.train import EVAL_CHROMOSOMES, REWARD_CHROMOSOMES, OracleTrainConfig, gosai_chromosomes, train_oracle
+    from dnadav.oracles.train import train_oracle
+    from dnadav.oracles.train_options import oracle_train_config
 
     _check_train_options(args)
-    if (args.out / "model.pt").exists() and not args.force:
-        raise InputError(f"{args.out}: already holds an oracle; pass --force to retrain")
-    chromosomes: tuple[str, ...] | None
-    if args.chromosomes == "all":
-        chromosomes = None
-    elif args.chromosomes:
-        chromosomes = tuple(c.strip() for c in args.chromosomes.split(",") if c.strip())
-    elif args.data == "dhs":
-        chromosomes = REWARD_CHROMOSOMES if args.role == "reward" else EVAL_CHROMOSOMES
-    else:
-        chromosomes = gosai_chromosomes(args.role)
-    if args.data == "dhs" and {"chr1", "chr2"} & set(chromosomes or ()):
-        raise InputError("--chromosomes must not include chr1 (test) or chr2 (valid)")
-    table = args.table
-    if args.data == "gosai" and table is None:
-        from dnadav.data.gosai import default_gosai_table
-
-        table = str(default_gosai_table())
-    config = OracleTrainConfig(
-        role=args.role,
+    config = oracle_train_config(
         data=args.data,
-        table=table,
+        out=args.out,
+        force=args.force,
+        role=args.role,
+        table=args.table,
+        labels=args.labels,
         target=args.target,
-        chromosomes=chromosomes,
+        task=args.task,
+        chromosomes=args.chromosomes,
+        valid_fraction=args.valid_fraction,
+        test_fraction=args.test_fraction,
+        split_seed=args.split_seed,
+        channels=args.channels,
         max_minutes=args.max_minutes,
         max_rows=args.max_rows,
         epochs=args.epochs,

@@ -36,19 +36,35 @@ def _chromosome_range(chromosomes: list[str]) -> str:
     return ", ".join(chromosomes)
 
 
+def _file_data(train: dict[str, Any], user: dict[str, Any], rows: int) -> str:
+    """The card's data sentence for an oracle trained on a user's file."""
+    labels = f" with labels from `{train['labels']}`" if train.get("labels") else ""
+    columns = ", ".join(f"`{c}`" for c in user.get("columns", []))
+    missing = user.get("rows_without_label", 0)
+    dropped = f" ({missing:,} rows without a label left out)" if missing else ""
+    return (
+        f"the user's file `{train.get('data')}`{labels}; {user.get('task', '')} of {columns}{dropped}. Held-out split: "
+        f"{user.get('split_rule', '')}. The train rows are cut into two disjoint halves by {user.get('halves_rule', '')}; "
+        f"this oracle trained on {user.get('train_rows_rule', '')} ({rows:,} rows)."
+    )
+
+
 def render_card(name: str, config: dict[str, Any], metrics: dict[str, Any], command: str, notes: str = "") -> str:
     """Markdown card: architecture, data split, reward definition, exact command, held-out metrics, file."""
     train = config.get("train_config", {})
     network = config["network"]
     data = train.get("data", "dhs")
+    user = config.get("user_data")
     kind = config["kind"]
     target = config.get("default_target", config["class_names"][0])
     chromosomes = list(train.get("chromosomes") or [])
     dilations = network.get("dilations") or [1] * len(network["kernels"])
     class_name = "ConvClassifier" if kind == "classifier" else "ConvRegressor"
     convs = " → ".join(f"conv {k}" + (f" (dilation {d})" if d != 1 else "") for k, d in zip(network["kernels"], dilations))
+    titles = {"dhs": "DHS cell-type", "gosai": "MPRA regression"}
+    title = titles.get(data) or f"user-data {(user or {}).get('task', '')}"
     lines = [
-        f"# `{name}` — {'DHS cell-type' if data == 'dhs' else 'MPRA regression'} oracle ({train.get('role', 'reward')} role)",
+        f"# `{name}` — {title} oracle ({train.get('role', 'reward')} role)",
         "",
         f"A reverse-complement-averaged 1-D CNN (`dnadav.oracles.cnn.{class_name}`: "
         f"conv {network['first_kernel']} → max-pool {network['pool']} → {convs}, {network['channels']} channels, global "
@@ -58,13 +74,22 @@ def render_card(name: str, config: dict[str, Any], metrics: dict[str, Any], comm
         + ".",
         "",
         "* **Data**: "
-        + _DATA[data].format(
-            chromosomes=_chromosome_range(chromosomes),
-            chromosomes_clause=f" of {_chromosome_range(chromosomes)}" if chromosomes else "",
-            rows=metrics.get("train_rows", 0),
+        + (
+            _file_data(train, user, metrics.get("train_rows", 0))
+            if user is not None
+            else _DATA[data].format(
+                chromosomes=_chromosome_range(chromosomes),
+                chromosomes_clause=f" of {_chromosome_range(chromosomes)}" if chromosomes else "",
+                rows=metrics.get("train_rows", 0),
+            )
         ),
     ]
-    if kind == "classifier":
+    if kind == "classifier" and user is not None:
+        lines.append(
+            f'* **Reward**: `load_oracle(..., role="{train.get("role", "reward")}").reward(onehot)` = the log-odds of class '
+            f"`{target}`, `logit_{target} − logsumexp(other logits)` (nats); pick another class with `FOLDER:CLASS`."
+        )
+    elif kind == "classifier":
         lines.append(
             f'* **Reward**: `load_oracle(..., role="{train.get("role", "reward")}").reward(onehot)` = {target} log-odds '
             f"`logit_{target} − logsumexp(other logits)` — an accessibility proxy for enhancer activity, not measured activity."
@@ -89,7 +114,7 @@ def render_card(name: str, config: dict[str, Any], metrics: dict[str, Any], comm
         if key != "n":
             lines.append(f"| {key} | {_fmt(metrics['valid'].get(key, ''))} | {_fmt(value)} |")
     lines.append("")
-    if kind == "classifier":
+    if kind == "classifier" and user is None:
         lines.append(
             f"  `auroc_{target}_vs_other_cell_types` is among the real cell types only (background excluded); "
             f"`ece_{target}` is the expected calibration error of the {target} probability (10 equal-width bins)."

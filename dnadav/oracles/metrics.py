@@ -27,19 +27,24 @@ def _auroc(positive: np.ndarray, score: np.ndarray) -> float:
 
 
 def classification_metrics(
-    logits: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...], target: str = "HepG2", background: str = "shuffled"
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    class_names: tuple[str, ...],
+    target: str = "HepG2",
+    background: str | None = "shuffled",
 ) -> dict[str, float]:
     """``logits [N, K]``, ``labels [N]`` -> accuracy, per-class one-vs-rest AUROC, ``target``-vs-other
-    real classes AUROC (rows labelled ``background`` excluded) and the ECE of the ``target`` probability.
-    An AUROC whose class is absent (or the only one present) is NaN."""
+    real classes AUROC (rows labelled ``background`` excluded; only when there is such a class) and the
+    ECE of the ``target`` probability. An AUROC whose class is absent (or the only one present) is NaN."""
     probs = torch.softmax(logits.float(), dim=-1).numpy()
     y = labels.numpy()
     metrics: dict[str, float] = {"accuracy": float((probs.argmax(1) == y).mean()), "n": int(len(y))}
     for i, name in enumerate(class_names):
         metrics[f"auroc_{name}"] = _auroc(y == i, probs[:, i])
     t = class_names.index(target)
-    real = y != class_names.index(background) if background in class_names else np.ones(len(y), dtype=bool)
-    metrics[f"auroc_{target}_vs_other_cell_types"] = _auroc(y[real] == t, probs[real, t])
+    if background is not None and background in class_names:
+        real = y != class_names.index(background)
+        metrics[f"auroc_{target}_vs_other_cell_types"] = _auroc(y[real] == t, probs[real, t])
     metrics[f"ece_{target}"] = expected_calibration_error(probs[:, t], (y == t).astype(float))
     return metrics
 

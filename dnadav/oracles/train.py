@@ -6,6 +6,10 @@
   and evaluation oracles use disjoint chromosome sets, as DRAKES did.
 * ``data="gosai"`` (regressor, MSE): an imported Gosai MPRA table (``dnadav data import-gosai``),
   predicting hepg2 / k562 / sknsh activity, split by the table's chromosome split.
+* ``data=FILE`` (a user's FASTA / CSV / TSV / HDF5, ``dnadav.oracles.user_data``): the ``target``
+  column(s) of the file (or of a ``labels`` table), regression or classification; held-out rows by
+  the file's split or chromosome column, else a seeded stratified split; ``role`` picks one of two
+  disjoint halves of the train rows.
 
 Both get reverse-complement augmentation; the maths lives in plain functions, Lightning only runs it.
 """
@@ -35,6 +39,7 @@ from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegress
 from dnadav.oracles.metrics import classification_metrics, expected_calibration_error, regression_metrics
 from dnadav.oracles.registry import DHS_CLASSES, save_oracle
 from dnadav.oracles.shuffle import dinucleotide_shuffle
+from dnadav.oracles.user_data import PreparedData, file_data, fold_scale
 
 __all__ = [
     "REWARD_CHROMOSOMES",
@@ -47,6 +52,7 @@ __all__ = [
     "labelled_dhs",
     "gosai_rows",
     "oracle_loss",
+    "prepare_data",
     "random_reverse_complement",
     "classification_metrics",
     "expected_calibration_error",
@@ -70,10 +76,17 @@ Data = tuple[torch.Tensor, torch.Tensor]  # tokens [N, L], targets [N] (class in
 @dataclass
 class OracleTrainConfig:
     role: Literal["reward", "eval"] = "reward"
-    data: Literal["dhs", "gosai"] = "dhs"
+    data: str = "dhs"  # "dhs", "gosai" or a user's sequence file (FASTA / CSV / TSV / HDF5)
     table: str | None = None  # data="gosai": the imported gosai.h5 (or a raw dataset.csv)
-    chromosomes: tuple[str, ...] | None = REWARD_CHROMOSOMES  # train rows from these; None = every train row
-    target: str | None = None  # default scored class / column: HepG2 (dhs) or hepg2 (gosai)
+    # train rows from these; None = every train row (dhs, gosai) / the role's half (a file)
+    chromosomes: tuple[str, ...] | None = REWARD_CHROMOSOMES
+    target: str | None = None  # default scored class / column: HepG2 (dhs) or hepg2 (gosai); a file: its label column(s)
+    labels: str | None = None  # a file: a CSV/TSV of labels joined on the record ids (else the file's own columns)
+    task: Literal["regression", "classification"] | None = None  # a file: None = from the label column
+    valid_fraction: float = 0.1  # a file without split or chromosome column: held-out shares of the rows
+    test_fraction: float = 0.1
+    split_seed: int = 0  # the held-out split's own seed (the same for the reward and the eval oracle)
+    all_train_rows: bool = False  # a file: train on both halves of the train rows (one oracle for both roles)
     network: ConvClassifierConfig = field(default_factory=ConvClassifierConfig)
     epochs: int = 10
     batch_size: int = 128
@@ -87,8 +100,9 @@ class OracleTrainConfig:
     max_rows: int | None = None  # random subset of each split, for smoke tests only
 
     @property
-    def task(self) -> Task:
-        return "classification" if self.data == "dhs" else "regression"
+    def is_file(self) -> bool:
+        """True when ``data`` names a user's file (not the shipped ``dhs`` or the imported ``gosai``)."""
+        return self.data not in ("dhs", "gosai")
 
 
 def gosai_chromosomes(role: str) -> tuple[str, ...]:
@@ -180,12 +194,24 @@ def train_command(config: OracleTrainConfig, out_dir: str | Path) -> str:
     parts = ["dnadav oracle train", f"--data {config.data}", f"--role {config.role}"]
     if config.table:
         parts.append(f"--table {config.table}")
-    if config.chromosomes is None and config.data == "dhs":
+    if config.is_file:
+        parts += [f"--labels {config.labels}"] if config.labels else []
+        parts += [f"--task {config.task}"] if config.task else []
+        if config.chromosomes:
+            parts.append(f"--chromosomes {','.join(config.chromosomes)}")
+        elif config.all_train_rows:
+            parts.append("--chromosomes all")
+        for name, default in (("valid_fraction", 0.1), ("test_fraction", 0.1), ("split_seed", 0)):
+            if getattr(config, name) != default:
+                parts.append(f"--{name.replace('_', '-')} {getattr(config, name)}")
+    elif config.chromosomes is None and config.data == "dhs":
         parts.append("--chromosomes all")
     elif config.chromosomes is not None and (config.data == "gosai" or config.chromosomes != defaults):
         parts.append(f"--chromosomes {','.join(config.chromosomes)}")
     if config.target:
         parts.append(f"--target {config.target}")
+    if config.network.channels != ConvClassifierConfig.channels:
+        parts.append(f"--channels {config.network.channels}")
     parts += [f"--epochs {config.epochs}", f"--batch-size {config.batch_size}", f"--lr {config.lr}", f"--seed {config.seed}"]
     for name in ("max_minutes", "max_rows"):
         if getattr(config, name) is not None:
@@ -194,6 +220,26 @@ def train_command(config: OracleTrainConfig, out_dir: str | Path) -> str:
         if getattr(config, name) != default:
             parts.append(f"--{name} {getattr(config, name)}")
     return " ".join([*parts, f"--out {out_dir}", "--force"])
+
+
+def prepare_data(config: OracleTrainConfig) -> PreparedData:
+    """The train / valid / test rows of ``config``'s data, its output names, task and default target."""
+    if config.is_file:
+        return file_data(config)
+    if config.data == "dhs":
+        splits = tuple(
+            labelled_dhs(s, c, config.seed + i)
+            for i, (s, c) in enumerate([("train", config.chromosomes), ("valid", None), ("test", None)])
+        )
+        names, task, target, note = DHS_CLASSES, "classification", config.target or "HepG2", "valid = chr2, test = chr1"
+    else:
+        if config.table is None:
+            raise InputError("--data gosai needs --table (the gosai.h5 written by `dnadav data import-gosai`)")
+        splits = tuple(gosai_rows(config.table, s, config.chromosomes) for s in ("train", "valid", "test"))
+        names, task, target, note = GOSAI_TARGETS, "regression", config.target or "hepg2", "the imported table's split column"
+    if target not in names:
+        raise InputError(f"--target must be one of {', '.join(names)}; got {target!r}")
+    return PreparedData(splits, names, task, target, int(splits[0][0].shape[1]), {"split_rule": note})  # type: ignore[arg-type]
 
 
 def _hardware(trainer: pl.Trainer) -> str:
@@ -211,23 +257,17 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
     out_dir = Path(out_dir)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     started = time.time()
-    if config.data == "dhs":
-        splits = [
-            labelled_dhs(s, c, config.seed + i)
-            for i, (s, c) in enumerate([("train", config.chromosomes), ("valid", None), ("test", None)])
-        ]
-        names, kind, network = DHS_CLASSES, "classifier", ConvClassifier(config.network)
-        target = config.target or "HepG2"
-    else:
-        if config.table is None:
-            raise InputError("--data gosai needs --table (the gosai.h5 written by `dnadav data import-gosai`)")
-        splits = [gosai_rows(config.table, s, config.chromosomes) for s in ("train", "valid", "test")]
-        names, kind = GOSAI_TARGETS, "regressor"
-        network = ConvRegressor(ConvClassifierConfig(**{**config.network.to_dict(), "num_outputs": len(GOSAI_TARGETS)}))
-        target = config.target or "hepg2"
-    if target not in names:
-        raise InputError(f"--target must be one of {', '.join(names)}; got {target!r}")
-    train, valid, test = (_subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(splits))
+    prepared = prepare_data(config)
+    names, target, task = prepared.names, prepared.target, prepared.task
+    kind = "classifier" if task == "classification" else "regressor"
+    sizes = {**config.network.to_dict(), "length": prepared.length}
+    if config.data != "dhs":
+        sizes["num_outputs"] = len(names)
+    network = (ConvClassifier if kind == "classifier" else ConvRegressor)(ConvClassifierConfig(**sizes))
+    train, valid, test = (_subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(prepared.splits))
+    fit_train, fit_valid = train, valid
+    if prepared.scale is not None:  # standardised targets for training; the scale is folded back below
+        fit_train, fit_valid = (train[0], prepared.scale.standardise(train[1])), (valid[0], prepared.scale.standardise(valid[1]))
     processes = config.devices if isinstance(config.devices, int) else 1
     batches = max(1, math.ceil(len(train[0]) / (config.batch_size * processes)))  # per epoch and process
     trainer = pl.Trainer(
@@ -245,20 +285,23 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
         deterministic=True,
     )
     trainer.fit(
-        OracleModule(network, config.task, config.lr, config.weight_decay),
+        OracleModule(network, task, config.lr, config.weight_decay),
         DataLoader(
-            TensorDataset(*train),
+            TensorDataset(*fit_train),
             batch_size=config.batch_size,
             shuffle=True,
             generator=torch.Generator().manual_seed(config.seed),
         ),
-        DataLoader(TensorDataset(*valid), batch_size=1024),
+        DataLoader(TensorDataset(*fit_valid), batch_size=1024),
     )
     if trainer.global_rank != 0:
         return {}
     network = network.cpu().eval()
+    if prepared.scale is not None:
+        fold_scale(network, prepared.scale)
+    background = "shuffled" if config.data == "dhs" else None
     evaluate = (
-        (lambda d: classification_metrics(predict(network, d[0]), d[1], names, target))
+        (lambda d: classification_metrics(predict(network, d[0]), d[1], names, target, background))
         if kind == "classifier"
         else (lambda d: regression_metrics(predict(network, d[0]), d[1], names))
     )
@@ -273,12 +316,12 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
         "valid": evaluate(valid),
         "test": evaluate(test),
     }
-    split_note = "valid = chr2, test = chr1" if config.data == "dhs" else "the imported table's split column"
     metadata = {
         "default_target": target,
         "role": config.role,
         "train_config": asdict(config),
-        "data": f"{config.data}: {split_note}",
+        "data": f"{config.data}: {prepared.notes['split_rule']}",
+        **({"user_data": prepared.notes} if config.is_file else {}),
     }
     save_oracle(out_dir, network, kind, names, metadata)
     metrics["model_sha256"] = sha256_file(out_dir / "model.pt")
