@@ -10,6 +10,7 @@ from dnadav.oracles.checks import check_oracle
 from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor, reverse_complement_onehot
 from dnadav.oracles.registry import DHS_CLASSES, list_oracles, load_oracle, oracle_folder, save_oracle
 from dnadav.oracles.shuffle import dinucleotide_shuffle
+from dnadav.oracles.user import as_oracle
 
 __all__ = [
     "CellTypeOracle",
@@ -18,6 +19,7 @@ __all__ = [
     "ConvRegressor",
     "DHS_CLASSES",
     "RegressionOracle",
+    "as_oracle",
     "check_onehot",
     "check_oracle",
     "dinucleotide_shuffle",

@@ -14,7 +14,10 @@ pick the scored class / output column (default: the config's ``default_target``)
   --out PAIR/reward`` and ``--out PAIR/eval``): ``role`` picks one, so ``--oracle PAIR`` gives
   align / design / evaluate disjoint reward and evaluation oracles;
 * DRAKES's oracle folder (``reward_oracle_ft.ckpt`` = reward, ``reward_oracle_eval.ckpt`` = eval) or
-  one such ``.ckpt`` file: gReLU Enformer regressors rebuilt offline (``dnadav.published``).
+  one such ``.ckpt`` file: gReLU Enformer regressors rebuilt offline (``dnadav.published``);
+* ``FILE.py:NAME[:OUTPUT]``: your own PyTorch module or scoring function ``NAME`` in a Python file
+  (``dnadav.oracles.user``; loading it **runs the file's code**), and in Python any such module or
+  callable object itself.
 """
 
 from __future__ import annotations
@@ -140,6 +143,11 @@ def oracle_folder(name_or_path: str | Path, role: Role = "reward") -> Path:
     key = str(name_or_path).lower()
     if key in SHIPPED_ORACLES:
         return asset_root("oracles") / _SHIPPED_FOLDERS[role]
+    from dnadav.oracles.user import split_python_spec
+
+    python = split_python_spec(name_or_path)
+    if python is not None:
+        return python[0].parent
     directory, _ = _split_target(name_or_path)
     if directory.is_file():
         return directory.parent
@@ -149,12 +157,20 @@ def oracle_folder(name_or_path: str | Path, role: Role = "reward") -> Path:
 
 
 def load_oracle(
-    name_or_path: str | Path, role: Role = "reward", device: str | torch.device = "cpu"
+    name_or_path: Any, role: Role = "reward", device: str | torch.device = "cpu"
 ) -> CellTypeOracle | RegressionOracle:
-    """A shipped oracle by name or a user's checkpoint folder (``folder`` or ``folder:TARGET``), in eval mode.
+    """A shipped oracle by name, a user's checkpoint folder (``folder`` or ``folder:TARGET``), a
+    ``FILE.py:NAME`` oracle (runs the file's code) or a module / callable object (``as_oracle``), in
+    eval mode.
 
-    Raises InputError listing the shipped names when ``name_or_path`` is neither.
+    Raises InputError listing the shipped names when ``name_or_path`` is none of these.
     """
+    from dnadav.oracles.user import as_oracle, is_python_oracle, load_python_oracle
+
+    if not isinstance(name_or_path, (str, Path)):
+        return as_oracle(name_or_path, role, device=device)
+    if is_python_oracle(name_or_path):
+        return load_python_oracle(name_or_path, role, device)
     directory = oracle_folder(name_or_path, role)
     key = str(name_or_path).lower()
     if key in SHIPPED_ORACLES:
@@ -172,8 +188,8 @@ def load_oracle(
     if not _is_checkpoint_dir(directory):
         raise InputError(
             f"{name_or_path}: not a shipped oracle (choose one of {', '.join(list_oracles())}) "
-            "nor a folder with model.pt and config.json, reward/ and eval/ such folders, or DRAKES's "
-            "reward_oracle_ft.ckpt / reward_oracle_eval.ckpt (optionally followed by :TARGET)"
+            "nor a folder with model.pt and config.json, reward/ and eval/ such folders, DRAKES's "
+            "reward_oracle_ft.ckpt / reward_oracle_eval.ckpt (optionally followed by :TARGET), or FILE.py:NAME"
         )
     try:
         return _load_dir(directory, target, device)
