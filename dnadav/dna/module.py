@@ -11,7 +11,7 @@ from dnadav.dna.backbone import ConvDenoiser
 from dnadav.dna.masked import nelbo, stratified_times
 from dnadav.dna.schedule import Schedule
 
-__all__ = ["PriorModule", "bits_per_base"]
+__all__ = ["PriorModule", "bits_per_base", "ema_decay_at"]
 
 
 def bits_per_base(nelbo_nats: torch.Tensor, length: int) -> torch.Tensor:
@@ -19,8 +19,18 @@ def bits_per_base(nelbo_nats: torch.Tensor, length: int) -> torch.Tensor:
     return nelbo_nats / (length * torch.log(torch.tensor(2.0)))
 
 
+def ema_decay_at(decay: float, updates: int) -> float:
+    """The EMA decay of update number ``updates`` (0-based) under a warm-up: ``min(decay, (1 + n) / (10 + n))``.
+
+    Without a warm-up an EMA of decay 0.999 still holds ``0.999^n`` of the random initial weights
+    after n updates (85 % after 167); with it the average starts from the trained weights (0.1 at the
+    first update) and reaches ``decay`` after about ``10 / (1 − decay)`` updates."""
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
 class PriorModule(pl.LightningModule):
-    """Minimises the continuous-time NELBO of ``tokens [B, L]`` batches; optional EMA weights."""
+    """Minimises the continuous-time NELBO of ``tokens [B, L]`` batches; optional EMA weights (with a
+    warm-up, ``ema_decay_at``)."""
 
     def __init__(
         self,
@@ -62,9 +72,11 @@ class PriorModule(pl.LightningModule):
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.ema is not None:
+            # global_step counts optimiser steps and is restored on resume, so the warm-up resumes too
+            decay = ema_decay_at(self.ema_decay, max(0, self.global_step - 1))
             with torch.no_grad():
                 for ema_param, param in zip(self.ema.parameters(), self.model.parameters()):
-                    ema_param.lerp_(param.detach(), 1.0 - self.ema_decay)
+                    ema_param.lerp_(param.detach(), 1.0 - decay)
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
