@@ -28,7 +28,7 @@ from dnadav.baselines.policy_loop import fit_policy, masked_finetune
 from dnadav.baselines.rollouts import (
     PolicyGradientConfig,
     Rollouts,
-    path_divergence,
+    add_path_kl,
     path_log_probs,
     weighted_mean,
 )
@@ -120,10 +120,7 @@ def ddpo_loss(
             raise ValueError("kl_weight > 0 needs the frozen reference network")
         with torch.no_grad():
             reference_prediction = path_log_probs(process, rollouts, reference)[1]
-        kl = path_divergence(process, rollouts, prediction, reference_prediction)
-        path_kl = weighted_mean(kl.sum(dim=0), rollouts.weights)
-        parts["path_kl"] = float(path_kl.detach())
-        loss = loss + config.kl_weight * path_kl
+        loss = add_path_kl(loss, parts, config.kl_weight, process, rollouts, prediction, reference_prediction)
     parts["loss"] = float(loss.detach())
     return loss, parts
 

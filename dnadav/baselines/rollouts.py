@@ -27,6 +27,7 @@ __all__ = [
     "transitions",
     "path_log_probs",
     "path_divergence",
+    "add_path_kl",
     "weighted_mean",
 ]
 
@@ -159,6 +160,25 @@ def path_divergence(
     model's and the reference's predictions ``[T·B, ...]`` (both from ``path_log_probs``)."""
     x_t, _, t, s, _ = transitions(rollouts)
     return process.divergence(prediction, reference_prediction, x_t, t, s).view(rollouts.num_steps, rollouts.batch_size)
+
+
+def add_path_kl(
+    loss: torch.Tensor,
+    parts: dict[str, float],
+    kl_weight: float,
+    process: ReverseProcess,
+    rollouts: Rollouts,
+    prediction: torch.Tensor,
+    reference_prediction: torch.Tensor,
+) -> torch.Tensor:
+    """``loss + β ·`` the path KL to the reference (per-step KLs summed over steps, weighted mean over
+    paths by ``rollouts.weights``); logs it as ``parts["path_kl"]``. ``loss`` unchanged when β = 0."""
+    if kl_weight <= 0:
+        return loss
+    per_step = path_divergence(process, rollouts, prediction, reference_prediction)  # [T, B]
+    path_kl = weighted_mean(per_step.sum(dim=0), rollouts.weights)
+    parts["path_kl"] = float(path_kl.detach())
+    return loss + kl_weight * path_kl
 
 
 def weighted_mean(per_path: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:

@@ -33,7 +33,7 @@ from typing import Literal
 import torch
 
 from dnadav.baselines.policy_loop import fit_policy, masked_finetune
-from dnadav.baselines.rollouts import PolicyGradientConfig, Rollouts, path_divergence, path_log_probs, weighted_mean
+from dnadav.baselines.rollouts import PolicyGradientConfig, Rollouts, add_path_kl, path_log_probs, weighted_mean
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.trajectory import RewardFn
 
@@ -130,10 +130,7 @@ def vmpo_loss(
     loss = policy + regression
     parts = {"log_weight_variance": float(policy.detach()), "log_weight_mean": float(log_w.detach().mean())}
     parts["baseline_mean"] = float(m.detach().mean())
-    if config.kl_weight > 0:
-        path_kl = weighted_mean(path_divergence(process, rollouts, prediction, reference_prediction).sum(dim=0), weights)
-        parts["path_kl"] = float(path_kl.detach())
-        loss = loss + config.kl_weight * path_kl
+    loss = add_path_kl(loss, parts, config.kl_weight, process, rollouts, prediction, reference_prediction)
     parts["loss"] = float(loss.detach())
     return loss, parts
 
