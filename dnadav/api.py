@@ -31,7 +31,7 @@ __all__ = ["Designs", "Report", "align", "design", "evaluate", "load_model", "lo
 def design(oracle: str = defaults.ORACLE, n: int = 128, *, progress: bool = False, **options: Any) -> Designs:
     """Design ``n`` sequences for ``oracle`` — the same options as ``dnadav design``, by the same
     names (``dnadav.jobs.design.DesignOptions``): ``length``, ``model``, ``steps``, ``children``,
-    ``temperature``, ``seed``, ``objective``, ``constraints``, ``max_batch``, ``precision``.
+    ``temperature``, ``seed``, ``objective``, ``constraints``, ``max_batch``, ``precision``, ``adaptive``.
 
     ``model``: a shipped name or folder (default: the aligned model shipped for the oracle, else the
     prior). ``length`` None = the model's training length (another is refused). ``children`` M > 0
@@ -41,7 +41,8 @@ def design(oracle: str = defaults.ORACLE, n: int = 128, *, progress: bool = Fals
     enforced while sampling; ``objective``: a reward expression (docs/objectives.md). ``max_batch``:
     rows per network/oracle call ("auto" = the device's measured default, None = no limit); results
     do not depend on it. ``precision="bf16"``: the denoiser under bf16 autocast (faster where the
-    hardware has bf16; other sequences than float32's for the same seed).
+    hardware has bf16; other sequences than float32's for the same seed). ``adaptive``: nats > 0 for
+    adaptive steps (fewer network rows, plain sampling only; docs/concepts.md); 0 = fixed steps.
     """
     from dnadav.jobs.design import DesignOptions
     from dnadav.jobs.design_outputs import run_designs

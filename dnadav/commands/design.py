@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "design",
         help="design sequences for an oracle and write scored FASTA",
         description="Sample the aligned model for --oracle (optionally with the DAV E-step search at test time, "
-        "--children M) and score every design with the reward and the held-out evaluation oracle.",
+        "--children M, or with adaptive steps, --adaptive NATS) and score every design with the reward and the "
+        "held-out evaluation oracle.",
     )
     add_arguments(parser, DesignOptions)
     parser.add_argument("--out", required=True, type=Path, help="output FASTA; <out>.manifest.json is written beside it")

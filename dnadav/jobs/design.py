@@ -18,7 +18,7 @@ import torch
 
 from dnadav import defaults
 from dnadav.errors import InputError
-from dnadav.jobs.options import option
+from dnadav.jobs.options import check_number, option
 
 __all__ = ["DesignOptions", "DesignResult", "default_model_for", "design", "stream_generator"]
 
@@ -46,6 +46,13 @@ class DesignOptions:
         "denoiser arithmetic: fp32 (bit-reproducible) or bf16 autocast (about 2x faster on CPUs with bf16; other sequences)",
         choices=["fp32", "bf16"],
     )
+    adaptive: float = option(
+        0.0,
+        "adaptive steps (plain sampling): each network call also unmasks the most confident masked positions whose "
+        "entropies sum to ≤ NATS and moves the clock on (fewer network rows; 0: fixed steps; docs/concepts.md)",
+        metavar="NATS",
+        type=float,
+    )
 
     def __post_init__(self) -> None:  # checked before any work, whichever front end built the options
         if not isinstance(self.num_sequences, int) or self.num_sequences < 1:
@@ -56,6 +63,11 @@ class DesignOptions:
             raise InputError(f"children must be ≥ 0 (0 = plain sampling); got {self.num_children}")
         if not self.reward_temperature > 0 or math.isnan(self.reward_temperature):
             raise InputError(f"temperature must be > 0 (inf = no tilt); got {self.reward_temperature}")
+        if isinstance(self.adaptive, bool) or not isinstance(self.adaptive, (int, float)):
+            raise InputError(f"adaptive must be a number of nats ≥ 0 (0 = fixed steps); got {self.adaptive!r}")
+        check_number("adaptive", float(self.adaptive), 0.0)
+        if self.adaptive > 0 and self.num_children > 0:
+            raise InputError("adaptive steps are for plain sampling; the E-step search (children > 0) runs on the fixed grid")
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class DesignResult:
     checkpoints: dict[str, Path]  # "model", "reward_oracle", "eval_oracle" -> model.pt
     timings: dict[str, float] = field(default_factory=dict)
     search_stats: dict | None = None
+    network_rows: int | None = None  # sequences through the denoiser, summed over calls and whole blocks
 
 
 def default_model_for(oracle: str) -> tuple[str, bool]:
@@ -133,11 +146,15 @@ def design(
     "auto" = the device's measured default; results do not depend on it). ``precision="bf16"`` runs
     the denoiser under bf16 autocast (about 2× faster where the hardware has bf16; sequences differ
     from float32's for the same seed, see ``dnadav.precision``); the scores are always float32.
+    ``adaptive`` > 0 (nats; plain sampling only) samples with ``dnadav.dna.adaptive``: each network call
+    also unmasks the confident positions whose entropies sum to ≤ ``adaptive``, so fewer network rows
+    (``network_rows``, recorded in the manifest) at a documented deviation from the fixed-step law; 0 is
+    the fixed-step sampler bit for bit.
     """
     from dnadav.core.batching import chunked_call, resolve_max_batch
     from dnadav.core.search import SearchConfig
+    from dnadav.dna.adaptive import sample_adaptive
     from dnadav.dna.checkpoint import model_schedule
-    from dnadav.dna.sampler import sample
     from dnadav.dna.search import search
     from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
     from dnadav.loaders import load_model, load_oracle, oracle_length
@@ -175,7 +192,7 @@ def design(
     search_config = None
     if num_children > 0:
         search_config = SearchConfig(num_children=num_children, reward_temperature=reward_temperature, num_steps=num_steps)
-    blocks, stats = [], []
+    blocks, stats, network_rows = [], [], 0
     started = time.perf_counter()
     for block, first in enumerate(range(0, num_sequences, defaults.DESIGN_BLOCK)):
         count = min(defaults.DESIGN_BLOCK, num_sequences - first)
@@ -197,18 +214,20 @@ def design(
             blocks.append(result.sequences[:count])
             stats.append(result.stats.as_dict())
         else:
-            tokens = sample(
+            sampled = sample_adaptive(  # adaptive 0 is dnadav.dna.sampler.sample, bit for bit
                 denoiser,
                 size,
                 length,
                 num_steps,
+                options.adaptive,
                 schedule,
                 generator,
                 on_step=on_step,
                 constraint=constraint,
                 max_batch=max_batch,
             )
-            blocks.append(tokens[:count])
+            blocks.append(sampled.tokens[:count])
+            network_rows += sampled.network_rows
     tokens = torch.cat(blocks)
     timings["sampling_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -235,6 +254,7 @@ def design(
         "seed": seed,
         "schedule": config.get("schedule", "loglinear"),
         "precision": precision,
+        "adaptive": options.adaptive if num_children == 0 else None,
         "constraints": None if constraint is None else constraints.as_dict(),
         "objective": objective,
     }
@@ -252,4 +272,5 @@ def design(
         checkpoints=checkpoints,
         timings=timings,
         search_stats=search_stats,
+        network_rows=network_rows if search_stats is None else int(search_stats["network_sequences"]),
     )

@@ -70,6 +70,7 @@ class Designs:
             "model_aligned_to": r.aligned_to,
             "timings": r.timings,
             "search_stats": r.search_stats,
+            "network_rows": r.network_rows,
             "summary": self.summary(),
         }
 
@@ -127,4 +128,6 @@ def _recorded(options: DesignOptions) -> dict[str, Any]:
         recorded["objective"] = o.objective
     if o.precision != "fp32":
         recorded["precision"] = o.precision
+    if o.adaptive > 0:
+        recorded["adaptive"] = o.adaptive
     return recorded
