@@ -8,7 +8,7 @@ A denoiser is any callable ``(x_t [B, L], t [B]) -> logits [B, L, 4]``.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import torch
 
@@ -24,8 +24,14 @@ __all__ = [
     "stratified_times",
     "masked_cross_entropy",
     "nelbo",
+    "count_nelbo",
+    "ElboTimes",
     "sequence_elbo",
 ]
+
+# How App-Log-Lik draws its noise levels: "stratified" times t (the time form), or stratified masked
+# counts k with t drawn given k ("count", dnadav.dna.masked_count: the same NELBO, lower variance).
+ElboTimes = Literal["stratified", "count"]
 
 # Log of a zero probability: finite so that 0 * LOG_ZERO stays 0 (no NaN) in float32.
 LOG_ZERO = -1e9
@@ -94,11 +100,32 @@ def nelbo(
     """Single-sample continuous-time NELBO per sequence ``[B]`` in nats:
     ``w(t) · Σ_{masked i} -log p_θ(x0_i | x_t)`` with ``w(t) = -alpha'_t / (1 - alpha_t)``.
 
-    Its expectation over ``t ~ U(0, 1)`` and ``x_t ~ q(·|x0)`` upper-bounds ``-log p_θ(x0)``.
+    Its expectation over ``t ~ U(0, 1)`` and ``x_t ~ q(·|x0)`` upper-bounds ``-log p_θ(x0)``. A row with
+    nothing masked counts 0: where ``1 − alpha_t`` rounds to 0 in float32 (the cosine schedule near t = 0)
+    ``w(t)`` is inf, and inf·0 would make the loss and its gradient nan.
     """
     x_t = mask_tokens(x0, schedule.alpha(t), generator)
     log_probs = x0_log_probs(denoiser(x_t, t), x_t)
-    return schedule.loss_weight(t) * masked_cross_entropy(log_probs, x0, x_t)
+    weight = torch.where((x_t == MASK_INDEX).any(dim=-1), schedule.loss_weight(t), torch.zeros_like(t))
+    return weight * masked_cross_entropy(log_probs, x0, x_t)
+
+
+def count_nelbo(
+    denoiser: Denoiser,
+    x0: torch.Tensor,
+    k: torch.Tensor,
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One masked-count draw per row ``[B]`` (nats): ``weight · Σ_{i∈M} −log p_θ(x0_i | x_M, t)`` with M a
+    uniformly random set of ``k [B]`` positions; ``t [B]``, ``weight [B]`` from ``masked_count.draw_counts``."""
+    from dnadav.dna.masked_count import uniform_masks
+
+    masked = uniform_masks(k, x0.shape[1], generator)
+    x_t = torch.where(masked, torch.full_like(x0, MASK_INDEX), x0)
+    log_probs = x0_log_probs(denoiser(x_t, t), x_t)
+    return weight.to(log_probs.dtype) * masked_cross_entropy(log_probs, x0, x_t)
 
 
 @torch.no_grad()
@@ -110,11 +137,15 @@ def sequence_elbo(
     generator: torch.Generator | None = None,
     batch_size: int = 1024,
     max_batch: int | str | None = "auto",
+    times: ElboTimes = "stratified",
 ) -> torch.Tensor:
     """Monte-Carlo ELBO ``≤ log p_θ(x0)`` per sequence, in nats (App-Log-Lik) -> ``[B]``.
 
-    Each sequence gets ``num_time_samples`` stratified times; the (sequence, time) pairs are masked in
-    blocks of ``batch_size`` (this fixes the random stream) and go through the denoiser
+    Each sequence gets ``num_time_samples`` network rows: with ``times="stratified"`` (the default, the
+    numbers every earlier run reported) at stratified times; with ``times="count"`` at stratified masked
+    counts, each with its time drawn given the count (``dnadav.dna.masked_count``: the same expectation,
+    a lower variance at fewer rows: docs/benchmarks.md, "App-Log-Lik by masked counts"). The rows are
+    masked in blocks of ``batch_size`` (this fixes the random stream) and go through the denoiser
     ``max_batch`` rows per call (``dnadav.core.batching``; results do not depend on it).
     A uniform model scores ``L·log(1/4)`` (−277.3 for 200 bp).
     """
@@ -125,6 +156,22 @@ def sequence_elbo(
     def network(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return chunked_call(denoiser, x_t, t, max_batch=rows)
 
+    if times == "count":
+        from dnadav.dna.masked_count import draw_counts
+
+        draws = draw_counts(n, num_time_samples, length, schedule, generator, x0.device)
+        k, t, weight = draws.k.flatten(), draws.t.flatten(), draws.weight.flatten()
+        repeated = x0.repeat_interleave(num_time_samples, dim=0)
+        losses = torch.cat(
+            [
+                count_nelbo(network, repeated[i : i + batch_size], k[i : i + batch_size], t[i : i + batch_size],
+                            weight[i : i + batch_size], generator)
+                for i in range(0, len(repeated), batch_size)
+            ]
+        )  # fmt: skip
+        return -losses.view(n, num_time_samples).sum(dim=1)
+    if times != "stratified":
+        raise ValueError(f"times must be 'stratified' or 'count'; got {times!r}")
     repeated = x0.repeat_interleave(num_time_samples, dim=0)
     times = stratified_times(num_time_samples, generator, device=x0.device, rows=n).flatten()
     losses = torch.cat(
