@@ -4,6 +4,7 @@ loop into an output folder that can be resumed."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,14 @@ from dnadav.jobs.align_options import AlignOptions, align_config
 from dnadav.jobs.options import fit_devices
 from dnadav.published.dispatch import load_denoiser_any
 
-__all__ = ["align", "naturalness_floor", "plain_sample_metrics", "run_align", "selection_note"]
+__all__ = [
+    "align",
+    "naturalness_floor",
+    "plain_sample_metrics",
+    "prior_length",
+    "run_align",
+    "selection_note",
+]
 
 
 def _portable_name(prior: str | Path) -> str:
@@ -80,6 +88,9 @@ def plain_sample_metrics(
         num_time_samples=4,
         generator=torch.Generator(next(prior.parameters()).device).manual_seed(0),
     )
+    from dnadav.oracles import CellTypeOracle
+
+    classifier = isinstance(eval_oracle, CellTypeOracle)  # a regressor's "probability" is no call of accessibility
     specificity = {}
     if len(getattr(eval_oracle, "class_names", ())) > 2 and hasattr(eval_oracle, "target"):
         from dnadav.objectives import class_logits, specificity_report
@@ -90,7 +101,7 @@ def plain_sample_metrics(
         "plain/reward_median": float(reward.median()),
         "plain/eval_reward_median": float(held_out.median()),
         "plain/reward_eval_gap": float(reward.median() - held_out.median()),
-        "plain/eval_accessibility_accuracy": float((probability > 0.5).float().mean()),
+        **({"plain/eval_accessibility_accuracy": float((probability > 0.5).float().mean())} if classifier else {}),
         "plain/kmer3_correlation": float(kmer_correlation(strings, reference, k=3)),
         "plain/levenshtein_diversity": float(mean_pairwise_levenshtein(strings)),
         "plain/app_log_lik_median": float(log_lik.median()),
@@ -141,11 +152,29 @@ def selection_note(module: MaskedDAVModule, floor: float | None) -> dict:
     }
 
 
+def _references(config: AlignConfig, reward_oracle, eval_oracle, reference: str | Path | None):
+    """(the logged naturalness reference, the validation set a run may select on or None): a user's
+    ``reference`` file serves both; else the evaluation oracle's own set and, with a naturalness
+    floor, the reward oracle's validation split (``dnadav.evaluate.reference``)."""
+    from dnadav.evaluate.reference import reference_for_oracle, validation_reference
+
+    if reference is not None:
+        from dnadav.data import read_sequences
+
+        sequences = read_sequences(reference, length=config.length).sequences
+        return sequences, sequences if config.min_naturalness is not None else None
+    logged = reference_for_oracle(eval_oracle)
+    return logged, validation_reference(reward_oracle) if config.min_naturalness is not None else None
+
+
 def align(
     config: AlignConfig,
     out_dir: str | Path,
     max_batch: int | str | None = "auto",
     keep_iterations: bool = False,
+    *,
+    reference: str | Path | None = None,
+    oracles: tuple[torch.nn.Module, torch.nn.Module] | None = None,
     **fit_options: Any,
 ) -> dict:
     """Run DAV into ``out_dir`` (``checkpoints/last.ckpt`` for resume; ``model.pt`` +
@@ -155,10 +184,12 @@ def align(
     None, the reward oracle's log-odds; ``config.constraints`` are enforced on every E-step path and
     in the per-iteration plain samples. ``max_batch`` rows per network/oracle call (results do not
     depend on it). ``keep_iterations``: also write each iteration's model to
-    ``out_dir/iterations/iteration-k/`` (3.2 MB each for the shipped backbone). ``fit_options`` (devices,
+    ``out_dir/iterations/iteration-k/`` (3.2 MB each for the shipped backbone). ``reference``: a file of
+    real sequences, the validation naturalness set (the logged 3-mer correlation and the
+    ``min_naturalness`` selection; default: the oracle's own). ``oracles``: (reward, eval) already
+    loaded, e.g. a user's modules (``config.oracle`` then only names them). ``fit_options`` (devices,
     accelerator, strategy, resume, progress, callbacks) go to ``fit_em``."""
     from dnadav.errors import InputError
-    from dnadav.evaluate.reference import reference_for_oracle
     from dnadav.loaders import load_oracle, oracle_length
 
     out_dir = Path(out_dir)
@@ -168,8 +199,9 @@ def align(
     if trained is not None and trained != config.length:
         raise InputError(f"length {config.length} bp: the prior {config.prior} was trained on {trained} bp sequences")
     model = copy.deepcopy(prior).train()
-    reward_oracle = load_oracle(config.oracle, role="reward").eval()
-    eval_oracle = load_oracle(config.oracle, role="eval").eval()
+    if oracles is None:
+        oracles = (load_oracle(config.oracle, role="reward"), load_oracle(config.oracle, role="eval"))
+    reward_oracle, eval_oracle = oracles[0].eval(), oracles[1].eval()
     for role, oracle in (("reward", reward_oracle), ("evaluation", eval_oracle)):
         if oracle_length(oracle) not in (None, config.length):
             raise InputError(f"length {config.length} bp: the {role} oracle was trained on {oracle_length(oracle)} bp sequences")
@@ -187,20 +219,15 @@ def align(
 
         fields = {k: config.constraints.get(k) for k in ("forbid", "gc", "max_homopolymer", "prefix", "suffix", "template")}
         constraint = spec_from_options(**fields).compile(config.length)
-    # the reference set follows the evaluation oracle: its DHS cell type, or its Gosai table's top 0.1%
-    reference = reference_for_oracle(eval_oracle)
-    select, validation = None, None
-    if config.min_naturalness is not None:
-        from dnadav.evaluate.reference import validation_reference
-
-        validation = validation_reference(reward_oracle)
-        select = naturalness_floor(config.min_naturalness)
+    # the reference set: the user's file, else the evaluation oracle's (its DHS cell type, its Gosai table's top 0.1%)
+    reference_set, validation = _references(config, reward_oracle, eval_oracle, reference)
+    select = naturalness_floor(config.min_naturalness) if config.min_naturalness is not None else None
     metrics_of = lambda m, g: plain_sample_metrics(  # noqa: E731
         m,
         prior,
         reward_fn,
         eval_oracle,
-        reference,
+        reference_set,
         config,
         schedule,
         g,
@@ -226,6 +253,7 @@ def align(
         "aligned_from": _portable_name(config.prior),
         "align_config": config.as_dict(),
         **({"objective": config.objective} if config.objective else {}),
+        **({"reference": Path(reference).name} if reference is not None else {}),
         "prior_config": prior_config.get("train_config"),
     }
     if keep_iterations:
@@ -249,8 +277,12 @@ def align(
         checkpoints={
             "model": out_dir / "model.pt",
             "prior": prior.checkpoint_file,
-            "reward_oracle": reward_oracle.checkpoint_file,
-            "eval_oracle": eval_oracle.checkpoint_file,
+            **{
+                role: oracle.checkpoint_file
+                for role, oracle in (("reward_oracle", reward_oracle), ("eval_oracle", eval_oracle))
+                if getattr(oracle, "checkpoint_file", None) is not None  # a module passed in Python has no file
+            },
+            **({"reference": Path(reference)} if reference is not None else {}),
         },
         extra={"wall_minutes_this_session": (time.time() - started) / 60},
     )
@@ -258,21 +290,50 @@ def align(
     return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[kept - 1] if module.history else {})}
 
 
+def prior_length(prior: str | Path) -> int | None:
+    """The sequence length a prior was trained on, read from its checkpoint's config (no weights
+    loaded); DRAKES's published ``.ckpt`` is 200 bp; None when the config does not say."""
+    from dnadav.checkpoint_format import read_config
+    from dnadav.dna.checkpoint import resolve_model_dir
+    from dnadav.published.dispatch import is_checkpoint_file
+
+    if is_checkpoint_file(prior):
+        return 200
+    directory = resolve_model_dir(prior)
+    return model_length(read_config(directory), f"{directory}/config.json")
+
+
 def run_align(options: AlignOptions) -> dict:
     """The run of ``dnadav align`` / ``dnadav.align`` into ``options.out``: resumed from its checkpoint
-    unless ``force``; a finished run (``model.pt``) is refused unless ``force``."""
+    unless ``force``; a finished run (``model.pt``) is refused unless ``force``. The sequence length is
+    the prior's (its checkpoint is the source of truth); ``options.oracle`` may be a name, a folder, a
+    ``FILE.py:NAME`` or (Python) a module / callable, see ``dnadav.oracles.user``."""
     from dnadav.errors import InputError
+    from dnadav.loaders import load_oracle
+    from dnadav.oracles.user import oracle_label
 
     if options.out is None:
         raise InputError("align needs an output folder (--out)")
     out = Path(options.out)
     if (out / "model.pt").exists() and not options.force:
         raise InputError(f"{out}: already holds a finished run (model.pt); pass --force to start again")
+    if options.reference is not None and not Path(options.reference).is_file():
+        raise InputError(f"{options.reference}: no such reference file (--reference takes a FASTA/CSV/TSV/HDF5 file)")
+    oracles = None
+    if not isinstance(options.oracle, (str, Path)):
+        oracles = (load_oracle(options.oracle, role="reward"), load_oracle(options.oracle, role="eval"))
+        options = dataclasses.replace(options, oracle=oracle_label(options.oracle))
+    config = align_config(options)
+    length = prior_length(config.prior)
+    if length is not None:
+        config = dataclasses.replace(config, length=length)
     return align(
-        align_config(options),
+        config,
         out,
         max_batch=options.max_batch,
         keep_iterations=options.keep_iterations,
+        reference=options.reference,
+        oracles=oracles,
         devices=fit_devices(options.devices),
         accelerator=options.accelerator,
         strategy=options.strategy,

@@ -55,6 +55,12 @@ class AlignOptions:
     oracle: str = option(defaults.ORACLE, "oracle name (hepg2, k562, gm12878, hesc) or folder")
     objective: str | None = option(None, 'reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)')
     prior: str = option("dhs", "prior to start from: 'dhs' (shipped) or a model folder")
+    reference: str | None = option(
+        None,
+        "validation naturalness set: a FASTA/CSV/TSV/HDF5 of real sequences the logged 3-mer correlation and "
+        "--min-naturalness use (default: the oracle's own, for the shipped DHS and Gosai oracles)",
+        metavar="FILE",
+    )
     out: Path | None = option(None, "run folder (resumed if it holds a checkpoint)", type=Path, required=True)
     preset: str = option("default", "named setting (dav-paper: the paper's, for a GPU)", choices=list(PRESETS))
     iterations: int | None = option(None, "EM iterations K (preset; default 3)", type=int)

@@ -32,7 +32,7 @@ from torch import nn
 from dnadav.errors import InputError, one_line
 from dnadav.oracles.base import CellTypeOracle, RegressionOracle
 
-__all__ = ["ScoringNetwork", "as_oracle", "is_python_oracle", "load_python_oracle", "split_python_spec"]
+__all__ = ["ScoringNetwork", "as_oracle", "is_python_oracle", "load_python_oracle", "oracle_label", "split_python_spec"]
 
 _MODULES: dict[tuple[str, int, int], Any] = {}  # (resolved path, mtime_ns, size) -> the imported module
 
@@ -107,6 +107,12 @@ def as_oracle(
     oracle.length = int(length) if length is not None else None
     oracle.config_dict = {"kind": "user", "source": source, "class_names": list(names), "default_target": target}
     return oracle
+
+
+def oracle_label(oracle: Any) -> str:
+    """What manifests, configs and reports record as an oracle: the name, folder or ``FILE.py:NAME`` as
+    given; a Python object by its class (``python:Scorer``)."""
+    return str(oracle) if isinstance(oracle, (str, Path)) else f"python:{type(oracle).__name__}"
 
 
 def split_python_spec(spec: str | Path) -> tuple[Path, str, str | None] | None:
