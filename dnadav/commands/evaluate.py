@@ -18,6 +18,7 @@ _PRINTED = (
     "pred_activity_median",
     "reward_median",
     "accessibility_accuracy",
+    "above_threshold",
     "kmer3_correlation",
     "motif_correlation",
     "app_log_lik_median",

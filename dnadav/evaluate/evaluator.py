@@ -23,6 +23,7 @@ from dnadav.evaluate import metrics
 from dnadav.evaluate.columns import HEADLINE, OPTIONAL, optional_columns
 from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
 from dnadav.evaluate.scores import optional_metrics, oracle_scores
+from dnadav.oracles.base import RegressionOracle
 
 __all__ = [
     "HEADLINE",
@@ -31,6 +32,7 @@ __all__ = [
     "optional_columns",
     "LogLikelihood",
     "evaluate_sets",
+    "is_regression_oracle",
     "prior_log_likelihood",
 ]
 
@@ -40,7 +42,7 @@ LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # tokens [B, L] -> log-l
 @dataclass
 class EvaluationResult:
     """One evaluation. ``summary``: one row per input (index = input name), HEADLINE columns.
-    ``per_sequence``: input, id, sequence, reward, pred_activity, eval_probability, app_log_lik, gc,
+    ``per_sequence``: input, id, sequence, reward, pred_activity, eval_probability (classifiers), app_log_lik, gc,
     novelty, motif_hits; with a cell-type evaluation oracle also ``p_<class>`` (every class),
     ``specific`` and ``margin``; with an objective ``objective``; with constraints ``violations``
     (total) and ``violations_<kind>``. ``kmer_frequencies``: input (and "reference") -> 3-mer frequencies ``[64]``.
@@ -63,17 +65,25 @@ class EvaluationResult:
 
 def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0) -> LogLikelihood:
     """App-Log-Lik as a callable: the Monte-Carlo ELBO (nats/sequence) of ``tokens [B, L]`` under
-    ``prior`` (default: the shipped pretrained prior), seeded so that reruns agree."""
+    ``prior`` (default: the shipped pretrained prior) and the masking schedule its config names
+    (``config_dict``, as ``dnadav.load_model`` gives it; log-linear otherwise), seeded so that reruns agree."""
     from dnadav.dna import load_prior, sequence_elbo
+    from dnadav.dna.checkpoint import model_schedule
 
     prior = prior if prior is not None else load_prior()
+    schedule = model_schedule(getattr(prior, "config_dict", None) or {})
 
     def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
         device = next(prior.parameters()).device if isinstance(prior, torch.nn.Module) else torch.device("cpu")
         generator = torch.Generator(device).manual_seed(seed)
-        return sequence_elbo(prior, tokens.to(device), num_time_samples=num_time_samples, generator=generator).cpu()
+        return sequence_elbo(prior, tokens.to(device), schedule, num_time_samples=num_time_samples, generator=generator).cpu()
 
     return log_likelihood
+
+
+def is_regression_oracle(oracle) -> bool:
+    """True for a regressor (``RegressionOracle``: predictions, no class probability to call a sequence by)."""
+    return isinstance(oracle, RegressionOracle)
 
 
 @torch.no_grad()
@@ -110,6 +120,7 @@ def evaluate_sets(
     controls: Sequence[str] = (),
     objective: str | None = None,
     constraint=None,
+    threshold: float | None = None,
 ) -> EvaluationResult:
     """Evaluate each named input (a list of strings or a ``SequenceTable``; one summary row each).
 
@@ -125,6 +136,10 @@ def evaluate_sets(
     A cell-type classifier as ``eval_oracle`` adds every class's probability and the specificity
     figures (``OPTIONAL``); ``objective`` (an expression, docs/objectives.md) adds its value under the
     evaluation oracle; ``constraint`` (a ``SequenceConstraint``) counts each sequence's violations.
+    A **regression** evaluation oracle (a ``RegressionOracle``: MPRA activity, a user's scorer) has no
+    class probability: ``accessibility_accuracy`` is left empty and ``above_threshold`` is the share
+    of sequences whose prediction is above ``threshold`` (default: the median prediction for the
+    reference set; ``info["threshold"]``).
     """
     started = time.perf_counter()
     if reward_oracle is None or eval_oracle is None:
@@ -149,6 +164,9 @@ def evaluate_sets(
 
         objective_fn = make_objective(objective, oracle=eval_oracle).reward
     reference = list(reference)
+    regression = is_regression_oracle(eval_oracle)
+    if regression and threshold is None:
+        threshold = metrics.pred_activity(oracle_scores(eval_oracle, strings_to_onehot(reference), batch_size)[0])
     training_tokens = strings_to_tokens(list(training)) if len(training) else torch.zeros(0, 0, dtype=torch.long)
     reference_tokens = strings_to_tokens(reference)
     reference_hits = motif_hit_counts(strings_to_onehot(reference), motifs)
@@ -198,7 +216,8 @@ def evaluate_sets(
                 "pred_activity_median": metrics.pred_activity(held_out),
                 "reward_median": metrics.pred_activity(reward),
                 "reward_eval_gap": metrics.pred_activity(reward) - metrics.pred_activity(held_out),
-                "accessibility_accuracy": metrics.accessibility_accuracy(probability),
+                "accessibility_accuracy": float("nan") if regression else metrics.accessibility_accuracy(probability),
+                **({"above_threshold": float((held_out > threshold).mean())} if regression else {}),
                 "kmer3_correlation": metrics.pearson(counts, reference_counts),
                 "motif_correlation": motif_correlation(hits, reference_hits),
                 "app_log_lik_median": float(np.median(log_lik)),
@@ -220,7 +239,7 @@ def evaluate_sets(
                     "sequence": sequences,
                     "reward": reward,
                     "pred_activity": held_out,
-                    "eval_probability": probability,
+                    **({} if regression else {"eval_probability": probability}),
                     "app_log_lik": log_lik,
                     "gc": gc,
                     "novelty": novelty,
@@ -253,6 +272,8 @@ def evaluate_sets(
             "loglik": "skipped" if log_likelihood == "skip" else "computed",
             "reward_oracle_target": getattr(reward_oracle, "target", None),
             "eval_oracle_target": getattr(eval_oracle, "target", None),
+            "eval_oracle_kind": "regression" if regression else "classifier",
+            "threshold": threshold,
             "length_rule": (
                 f"Records whose length is not {length} bp (what the oracles were trained on) are counted as invalid "
                 "and not scored."

@@ -23,6 +23,7 @@ from dnadav.dna.tokens import strings_to_onehot
 
 __all__ = [
     "Ranking",
+    "dhs_classifier",
     "gosai_reference_sequences",
     "reference_for_oracle",
     "reference_sequences",
@@ -92,23 +93,31 @@ def gosai_reference_sequences(table=None, target: str = "hepg2", percentile: flo
     return table["seq"].to_numpy()[values > threshold].tolist()
 
 
+def dhs_classifier(oracle) -> bool:
+    """True for a DHS cell-type classifier (its target a DHS cell type, with the shuffled background
+    class): the oracles the DHS reference sets, real rows and validation split belong to."""
+    from dnadav.data.dhs import CELL_TYPES
+
+    return getattr(oracle, "target", None) in CELL_TYPES and "shuffled" in getattr(oracle, "class_names", ())
+
+
 def reference_for_oracle(oracle, size: int = 500) -> list[str]:
     """The reference set for an evaluation oracle, read from what the oracle is: a DHS classifier ->
     the top ``size`` held-out DHS sequences of its target cell type (``reference_sequences``); a
     regressor trained on a Gosai table (its config names the table) -> DRAKES's top-0.1% set of its
     target. Anything else is an InputError: name the reference explicitly."""
-    from dnadav.data.dhs import CELL_TYPES
     from dnadav.errors import InputError
 
     target = getattr(oracle, "target", None)
-    if target in CELL_TYPES and "shuffled" in getattr(oracle, "class_names", ()):
+    if dhs_classifier(oracle):
         return reference_sequences(target, "eval", size, oracle)
     train_config = (getattr(oracle, "config_dict", None) or {}).get("train_config") or {}
     if train_config.get("data") == "gosai" and train_config.get("table"):
         return gosai_reference_sequences(train_config["table"], target or "hepg2")
     raise InputError(
         f"{getattr(oracle, 'checkpoint_file', 'oracle')}: no reference set is known for this oracle "
-        f"(target {target!r}); it is neither a DHS cell-type classifier nor a regressor trained on a Gosai table"
+        f"(target {target!r}); it is neither a DHS cell-type classifier nor a regressor trained on a Gosai table: "
+        "pass --reference FILE (reference=...), real sequences of your own to compare designs with"
     )
 
 
@@ -117,14 +126,13 @@ def validation_reference(oracle, size: int = 500) -> list[str]:
     (chr2) specific to ``oracle``'s target cell type, ranked by DHS total signal. No oracle ranks them:
     a ranking by the run's reward oracle would make the reference resemble what the run optimises.
     The test split (chr1) and the evaluation oracle judge a run; they never choose within it."""
-    from dnadav.data.dhs import CELL_TYPES
     from dnadav.errors import InputError
 
     target = getattr(oracle, "target", None)
-    if target not in CELL_TYPES or "shuffled" not in getattr(oracle, "class_names", ()):
+    if not dhs_classifier(oracle):
         raise InputError(
             f"{getattr(oracle, 'checkpoint_file', 'oracle')}: a naturalness floor needs a DHS cell-type oracle "
-            f"(its validation split is the reference); target {target!r} has none"
+            f"(its validation split is the reference) or --reference FILE; target {target!r} has none"
         )
     table = load_dhs("valid", target)
     order = table["total_signal"].to_numpy().argsort(kind="stable")[::-1][:size]

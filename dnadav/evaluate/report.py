@@ -11,7 +11,8 @@ import numpy as np
 
 from dnadav._version import __version__
 from dnadav.evaluate import figures
-from dnadav.evaluate.evaluator import HEADLINE, EvaluationResult, optional_columns
+from dnadav.evaluate.columns import headline_labels, optional_labels
+from dnadav.evaluate.evaluator import EvaluationResult
 from dnadav.evaluate.motifs import enrichment_test
 from dnadav.io import atomic_write_text, check_writable, finite_or_none
 
@@ -117,6 +118,21 @@ def _table(result: EvaluationResult, labels: dict[str, tuple[str, str]]) -> str:
     return f'<div class="scroll"><table><tr><th>input</th>{head}</tr>{"".join(body)}</table></div>'
 
 
+def _controls_note(controls: list[str], reference_row: str | None) -> str:
+    """What the italic rows are: random held-out DHS, and/or the user's reference set."""
+    if not controls:
+        return ""
+    dhs = [c for c in controls if c != reference_row]
+    parts = []
+    if dhs:
+        parts.append(f"{html.escape(', '.join(dhs))}: random held-out (chr1) DHS that no oracle or model was trained on")
+    if reference_row in controls:
+        parts.append(
+            f"{html.escape(reference_row)}: the reference set itself (the sequences the naturalness columns compare with)"
+        )
+    return f"Rows in italics are real sequences, measured exactly like the inputs — {'; '.join(parts)}. "
+
+
 def write_report(
     result: EvaluationResult,
     out_dir: str | Path,
@@ -137,9 +153,7 @@ def write_report(
     out_dir = Path(out_dir)
     for name in REPORT_FILES:
         check_writable(out_dir / name, force)
-    k = result.info.get("kmer_js_k", 3)
-    labels = {**HEADLINE, "kmer_js": (f"{k}-mer JS", HEADLINE["kmer_js"][1].replace("k in the header", f"k = {k}"))}
-    labels.update(optional_columns(result.summary))
+    labels = {**headline_labels(result.summary, result.info), **optional_labels(result.summary, result.info)}
     names = [n for n in result.summary.index if n in result.kmer_frequencies]
     enriched = top_enriched_motifs(result)
     sections = {"activity": "", "kmer": "", "tradeoff": "", "diversity": "", "logos": ""}
@@ -154,32 +168,36 @@ def write_report(
     definitions = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>" for label, text in labels.values())
     tests = motif_tests(result)
     motif_table = _motif_table(result, tests)
-    from dnadav.evaluate.verdict import RULES
+    from dnadav.evaluate.verdict import DHS_RULES, REFERENCE_RULES
 
     target_name = str(result.info.get("eval_oracle_target") or "target")
     verdict_items = "".join(f"<li>{html.escape(text)}</li>" for text in (verdicts or {}).values())
+    rules = DHS_RULES if any(str(c).startswith("real ") for c in result.controls) else REFERENCE_RULES
     verdict_block = (
         f'<h2>Verdict</h2><ul class="verdict">{verdict_items}</ul>'
-        f'<p class="note">Rules: {html.escape(" ".join(RULES.split()).replace("{target}", target_name))}</p>'
+        f'<p class="note">Rules: {html.escape(" ".join(rules.split()).replace("{target}", target_name))}</p>'
         if verdict_items
         else ""
     )
-    controls = ", ".join(result.controls)
     length_rule = result.info.get("length_rule")
-    controls_note = (
-        f"Rows in italics are real sequences, measured exactly like the inputs: {html.escape(controls)} — random "
-        "held-out (chr1) DHS that no oracle or model was trained on. "
-        if controls
-        else ""
-    )
     info = result.info
+    controls_note = _controls_note(result.controls, info.get("reference_row"))
+    scale = "a prediction in its own units" if info.get("eval_oracle_kind") == "regression" else "log-odds of that class"
+    oracle_note = (
+        "The DHS oracles predict cell-type-specific chromatin <b>accessibility</b> (log-odds of HepG2 among four cell "
+        "types and a shuffled background), a proxy for enhancer activity, not a measured activity."
+        if info.get("dhs_oracle", True)
+        else f"The evaluation oracle is <code>{html.escape(oracle_names['eval'])}</code>, scored on "
+        f"<code>{html.escape(target_name)}</code> ({scale}): its scores mean what it was trained to predict, nothing more."
+    )
+    pool = f" ({html.escape(info['novelty_pool'])})" if info.get("novelty_pool") else ""
     meta = [
         ("command", f"<code>{html.escape(command)}</code>"),
         ("dnadav", html.escape(__version__)),
         ("reward oracle", f"<code>{html.escape(oracle_names['reward'])}</code> (the one alignment optimised)"),
         ("evaluation oracle", f"<code>{html.escape(oracle_names['eval'])}</code> (held out: judge designs by this)"),
         ("reference set", html.escape(reference_description)),
-        ("novelty pool", f"{info.get('training_size', '?')} training sequences ({info.get('novelty_metric', 'hamming')})"),
+        ("novelty pool", f"{info.get('training_size', '?')} training sequences{pool} ({info.get('novelty_metric', 'hamming')})"),
         ("evaluation time", f"{info.get('seconds', float('nan')):.1f} s"),
     ]
     meta_rows = "".join(f"<tr><td><b>{k_}</b></td><td>{v}</td></tr>" for k_, v in meta)
@@ -188,15 +206,14 @@ def write_report(
 <h1>dnadav evaluation report</h1>
 <table class="meta">{meta_rows}</table>
 {verdict_block}
-<p class="note">The DHS oracles predict cell-type-specific chromatin <b>accessibility</b> (log-odds of HepG2 among
-four cell types and a shuffled background), a proxy for enhancer activity, not a measured activity.</p>
+<p class="note">{oracle_note}</p>
 <h2>Headline</h2>{_table(result, labels)}
 <p class="note">{controls_note}{html.escape(length_rule or "")}</p>
 <p class="note">Hover a column name for its definition; all definitions are listed at the end. Invalid records
 (non-ACGT characters or the wrong length) are counted in <i>n</i> and left out of every other column.</p>
 <h2>Activity</h2><p class="note">Judge designs by the evaluation oracle (blue), trained on other chromosomes than the
 reward oracle (grey) that the model was tuned on. A reward well above the evaluation score means the designs exploit
-the reward oracle rather than encode accessibility.</p>{sections["activity"]}
+the reward oracle rather than encode what it predicts.</p>{sections["activity"]}
 <h2>Naturalness</h2><p class="note">3-mer frequencies of each input against the reference set; points on the
 diagonal mean natural composition. Right: the activity/naturalness trade-off across inputs, and GC content.</p>
 {sections["kmer"]}{sections["tradeoff"]}

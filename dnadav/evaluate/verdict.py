@@ -7,33 +7,74 @@ reference is at least the real off-target row's (i.e. within the range of real D
 the mean pairwise Levenshtein is at least 80% of the real
 target row's; *near copies of training sequences* if more than 5% are near copies; the
 *reward-hacking alarm* rings when the reward − Pred-Activity gap exceeds the real row's by > 1 nat.
+
+Without real DHS rows (a user's oracle and data) the reference row (``evaluate --reference FILE``)
+is the yardstick, with ``r`` its Pred-Activity median and ``s`` the standard deviation of its
+per-sequence scores: *above the reference* if m > r, else *below the reference*; *diverse* if the
+mean pairwise Levenshtein is at least 80% of the reference row's; the alarm rings when the gap is
+positive and exceeds the reference row's by more than s (the oracle's own units, so a regressor's
+scale counts).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from dnadav.evaluate.evaluator import EvaluationResult
 
-__all__ = ["RULES", "verdicts"]
+__all__ = ["DHS_RULES", "REFERENCE_RULES", "RULES", "verdicts"]
 
 RULES = __doc__.split("\n\n", 1)[1].strip().replace("``", "").replace("*", "")
+DHS_RULES, REFERENCE_RULES = RULES.split("\n\n")
 
 
 def _fmt(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
 
 
-def verdicts(result: EvaluationResult, *, target: str = "HepG2", controls: list[str] | None = None) -> dict[str, str]:
-    """``{input: sentence}`` for every non-control row of ``result.summary``; without real rows, a
-    sentence that says no verdict can be given."""
+def _against_reference(result: EvaluationResult, name: str, row, reference_row: str) -> str:
+    """The verdict of one input measured against the reference row (the module docstring's last rules)."""
+    ref = result.summary.loc[reference_row]
+    m, r = row["pred_activity_median"], ref["pred_activity_median"]
+    scores = result.per_sequence
+    spread = float(np.std(scores.loc[scores["input"] == reference_row, "pred_activity"])) if len(scores) else float("nan")
+    activity = f"{'above' if m > r else 'below'} the reference set (Pred-Activity {_fmt(m)} vs {_fmt(r)})"
+    naturalness = f"3-mer r {_fmt(row['kmer3_correlation'])} to the reference"
+    diverse = row["levenshtein_diversity"] >= 0.8 * ref["levenshtein_diversity"]
+    diversity = (
+        f"{'diverse' if diverse else 'low diversity'} (pairwise Levenshtein {_fmt(row['levenshtein_diversity'])} "
+        f"vs {_fmt(ref['levenshtein_diversity'])} bases)"
+    )
+    parts = [activity, naturalness, diversity]
+    near = row.get("near_copy_fraction", float("nan"))
+    if isinstance(near, float) and near > 0.05:
+        parts.append(f"{near:.0%} near copies of training sequences")
+    gap, real_gap = row["reward_eval_gap"], ref["reward_eval_gap"]
+    if gap > 0 and gap > real_gap + spread:
+        alarm = f"reward-hacking alarm: reward exceeds the held-out score by {_fmt(gap)} (reference: {_fmt(real_gap)})"
+    else:
+        alarm = f"no reward-hacking alarm (gap {_fmt(gap)} vs {_fmt(real_gap)})"
+    return f"{name}: {', '.join(parts)}; {alarm}."
+
+
+def verdicts(
+    result: EvaluationResult, *, target: str = "HepG2", controls: list[str] | None = None, reference_row: str | None = None
+) -> dict[str, str]:
+    """``{input: sentence}`` for every non-control row of ``result.summary``, against the real DHS
+    rows or, without them, the ``reference_row``; with neither, a sentence that says no verdict can
+    be given."""
     summary = result.summary
     controls = list(controls if controls is not None else result.controls)
     real_target = next((c for c in controls if c.startswith(f"real {target} ")), None)
-    real_off = next((c for c in controls if c != real_target), None)
+    real_off = next((c for c in controls if c not in (real_target, reference_row)), None)
     out = {}
     for name, row in summary.iterrows():
         if name in controls:
+            continue
+        if (real_target is None or real_off is None) and reference_row in summary.index and row.get("n_valid", 0) > 0:
+            out[name] = _against_reference(result, name, row, reference_row)
             continue
         if real_target is None or real_off is None or row.get("n_valid", 0) == 0:
             out[name] = f"{name}: no verdict (no real held-out rows to compare with, or no valid sequence)."

@@ -20,12 +20,15 @@ __all__ = ["EvaluateOptions", "Report", "evaluate", "named_inputs"]
 class EvaluateOptions:
     """The options of ``dnadav evaluate`` / ``dnadav.evaluate`` (API keyword = field name; CLI flag = ``--name``)."""
 
-    oracle: str = option(defaults.ORACLE, "oracle name or folder (the shipped reward + eval pair)")
+    oracle: str = option(
+        defaults.ORACLE, "oracle name or folder (the shipped reward + eval pair), or FILE.py:NAME (your own; runs the file)"
+    )
     reference: str = option(
         "top-eval",
-        "reference set: held-out (chr1) target-specific DHS ranked by the evaluation oracle, or by DHS total signal, "
-        "or DRAKES's top 0.1%% of the imported Gosai MPRA table",
-        choices=["top-eval", "signal", "gosai"],
+        "reference set: top-eval / signal = held-out (chr1) target-specific DHS ranked by the evaluation oracle / by DHS "
+        "total signal; gosai = DRAKES's top 0.1%% of the imported Gosai MPRA table; or a FILE of your own real "
+        "sequences (FASTA/CSV/TSV/HDF5; shown as a row of the report)",
+        metavar="{top-eval,signal,gosai,FILE}",
     )
     objective: str | None = option(None, 'also report this reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)"')
     constraints: object = option(None, group="constraints")  # a dnadav.constraints.ConstraintSpec, or None
@@ -40,6 +43,18 @@ class EvaluateOptions:
         choices=["hamming", "levenshtein"],
     )
     kmer_js_k: int = option(3, "k of the k-mer JS divergence", choices=[3, 4, 5, 6])
+    prior: str | None = option(
+        None,
+        "prior for App-Log-Lik: model name or folder (default: the shipped DHS prior, 200 bp; App-Log-Lik is "
+        "left out when the prior's length is not the sequences')",
+        metavar="MODEL",
+    )
+    training: str | None = option(None, "sequence file: the novelty pool (default: the DHS train split, 200 bp)", metavar="FILE")
+    threshold: float | None = option(
+        None,
+        "regression oracle: report the share of sequences predicted above this (default: the reference set's median)",
+        type=float,
+    )
 
 
 InputLike = Any  # Designs | str | Path (a sequence file) | Sequence[str] | dnadav.data.SequenceTable
@@ -135,6 +150,50 @@ class Report:
         return page
 
 
+def _sequences_of(path: str | Path, length: int | None, what: str) -> list[str]:
+    """The sequences of a user's ``what`` file, every record checked (InputError naming the record)."""
+    from dnadav.data import read_sequences
+
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such {what} file")
+    return read_sequences(path, length=length).sequences
+
+
+def _log_likelihood(prior: str | None, length: int, samples: int, loglik: bool):
+    """(the evaluator's ``log_likelihood``, the prior (None when neither asked for nor needed), a note
+    when App-Log-Lik is left out)."""
+    from dnadav.evaluate.evaluator import prior_log_likelihood
+    from dnadav.loaders import load_model
+
+    model = load_model(prior) if prior is not None else None
+    if not loglik:
+        return "skip", model, None
+    model = model if model is not None else load_model("dhs_prior")
+    if model.length is not None and model.length != length:
+        name = prior or "the shipped DHS prior"
+        note = f"App-Log-Lik left out: {name} was trained on {model.length} bp, the sequences are {length} bp (pass --prior)"
+        return "skip", model, note
+    return prior_log_likelihood(model, num_time_samples=samples), model, None
+
+
+def _novelty_pool(training: str | None, prior) -> tuple[list[str], str]:
+    """(the novelty pool, what it is): the ``training`` file; else the train rows of the file the prior
+    was trained on when its config names one that is still there (the same held-out rule, so held-out
+    rows stay out); else the DHS train split."""
+    from dnadav.evaluate.reference import training_sequences
+
+    if training is not None:
+        return _sequences_of(training, None, "training (novelty pool)"), str(training)
+    config = (getattr(prior, "config_dict", None) or {}).get("train_config") or {}
+    data = config.get("data")
+    if isinstance(data, str) and data not in ("dhs", "gosai") and Path(data).is_file():
+        from dnadav.jobs.pretrain import load_training_sequences
+
+        held_out = dict(valid_fraction=config.get("valid_fraction", 0.1), split_seed=config.get("split_seed", 0))
+        return load_training_sequences(data, None, None, **held_out).train, f"the prior's training rows of {data}"
+    return training_sequences(), "the DHS train split"
+
+
 def evaluate(
     inputs: Mapping[str, InputLike] | Sequence[str | Path],
     options: EvaluateOptions | None = None,
@@ -146,26 +205,32 @@ def evaluate(
     ``options.oracle`` and the other metrics.
 
     ``reference``: ``top-eval`` (default) = the top ``reference_size`` held-out (chr1) DHS of the
-    oracle's target cell type ranked by the evaluation oracle, or ``signal`` = ranked by DHS signal.
+    oracle's target cell type ranked by the evaluation oracle, or ``signal`` = ranked by DHS signal;
+    or a file of the user's own real sequences (all of it), which also becomes a row of the report.
     ``real_rows``: add rows for ``real_size`` random held-out DHS of the target cell type and of an
-    off-target one, measured exactly like the inputs. Records whose length is not the oracle's
-    training length are counted as invalid and left out (the rule is stated in the report).
-    ``on_dropped(name, count)`` is told about invalid records read from files. ``reference="gosai"``
-    takes DRAKES's set instead: the Gosai MPRA rows above the 99.9th percentile of the target's
-    measured activity (needs the imported table, docs/published-setup.md).
+    off-target one, measured exactly like the inputs (shipped DHS classifiers at 200 bp only).
+    Records whose length is not the oracle's training length are counted as invalid and left out
+    (the rule is stated in the report). ``on_dropped(name, count)`` is told about invalid records
+    read from files. ``reference="gosai"`` takes DRAKES's set instead: the Gosai MPRA rows above the
+    99.9th percentile of the target's measured activity (needs the imported table, docs/published-setup.md).
     With the shipped cell-type oracles every input's row also has each cell type's median
-    probability, ``specificity`` and ``margin_median``; ``objective`` (an expression,
-    docs/objectives.md) adds its median under the evaluation oracle; ``constraints`` (a
-    ``ConstraintSpec``) counts every sequence's violations (``violations``, ``violating_fraction``),
-    so designs made by any tool can be audited.
+    probability, ``specificity`` and ``margin_median``; a regression oracle instead gets
+    ``above_threshold`` (the share predicted above ``threshold``, default the reference set's median)
+    and no ATAC-Acc. ``objective`` (an expression, docs/objectives.md) adds its median under the
+    evaluation oracle; ``constraints`` (a ``ConstraintSpec``) counts every sequence's violations, so
+    designs made by any tool can be audited. ``prior``: the model App-Log-Lik is computed under
+    (default the shipped DHS prior; left out when its length differs); ``training``: a file of the
+    novelty pool (default the DHS train split). ``oracle`` may be a ``FILE.py:NAME`` or, in Python, a
+    module / callable (``dnadav.oracles.user``).
     """
     from dnadav.data.tables import SequenceTable
     from dnadav.evaluate.controls import held_out_sample, off_target_cell_type
     from dnadav.evaluate.evaluator import evaluate_sets
-    from dnadav.evaluate.reference import reference_sequences, training_sequences
+    from dnadav.evaluate.reference import dhs_classifier, reference_sequences
     from dnadav.evaluate.verdict import verdicts
     from dnadav.io import current_command
     from dnadav.loaders import load_oracle, oracle_length
+    from dnadav.oracles.user import oracle_label
 
     o = options if options is not None else EvaluateOptions()
     oracle, reference, reference_size, real_rows, real_size = o.oracle, o.reference, o.reference_size, o.real_rows, o.real_size
@@ -174,8 +239,9 @@ def evaluate(
     inputs = named_inputs(inputs)
     if not inputs:
         raise InputError("nothing to evaluate: give at least one input")
-    if reference not in ("top-eval", "eval", "signal", "gosai"):
-        raise InputError(f"reference must be top-eval, signal or gosai; got {reference!r}")
+    named_set = reference in ("top-eval", "eval", "signal", "gosai")
+    if not named_set and not Path(str(reference)).is_file():
+        raise InputError(f"reference must be top-eval, signal, gosai or a sequence file; got {reference!r} (no such file)")
     if reference_size < 1 or loglik_samples < 1 or real_size < 2:
         raise InputError("reference_size and loglik_samples must be ≥ 1, real_size ≥ 2")
     tables = {}
@@ -188,52 +254,71 @@ def evaluate(
             raise InputError(f"{name}: no valid sequence to evaluate")
         tables[str(name)] = table
     reward_oracle, eval_oracle = load_oracle(oracle, role="reward"), load_oracle(oracle, role="eval")
+    label = oracle_label(oracle)
     target = getattr(eval_oracle, "target", "HepG2")
     length = oracle_length(eval_oracle)
+    first = next(iter(tables.values()))
+    sequence_length = length or len((first.sequences if isinstance(first, SequenceTable) else first)[0])
+    dhs = dhs_classifier(eval_oracle) and sequence_length == 200
     ranking = "signal" if reference == "signal" else "eval"
-    if reference == "gosai":
+    reference_row = None
+    if not named_set:
+        reference_set = _sequences_of(reference, length, "reference")
+        reference_row = f"reference ({Path(reference).name})"
+        description = f"{len(reference_set)} sequences of {reference} (the user's reference set, also shown as a row)"
+    elif reference == "gosai":
         from dnadav.evaluate.reference import gosai_reference_sequences
 
         reference_set = gosai_reference_sequences(None, str(target).lower())
+        description = f"the {len(reference_set)} Gosai MPRA sequences above the 99.9th percentile of measured {target} activity"
     else:
+        if not dhs:
+            raise InputError(
+                f"--reference {reference}: the DHS reference sets need the shipped DHS cell-type oracles at 200 bp; "
+                f"oracle {label} is not one: pass --reference FILE (real sequences to compare designs with)"
+            )
         reference_set = reference_sequences(target, ranking, reference_size, eval_oracle)
+        by = "the evaluation oracle's reward" if ranking == "eval" else "DHS total signal"
+        description = (
+            f"top {len(reference_set)} {target}-specific DHS sequences of the held-out test chromosome (chr1), ranked by {by}"
+        )
     constraint = None
     if constraints is not None and not constraints.empty:
         # the oracles' training length, else the inputs' own (records of other lengths count as invalid)
-        first = next(iter(tables.values()))
-        constraint = constraints.compile(length or len((first.sequences if isinstance(first, SequenceTable) else first)[0]))
+        constraint = constraints.compile(sequence_length)
     real: dict[str, list[str]] = {}
-    off_target = off_target_cell_type(target)
+    off_target = off_target_cell_type(target) if dhs else None
     if real_rows and off_target is not None:
         real[f"real {target} DHS (held-out)"] = held_out_sample(target, real_size)
         real[f"real {off_target} DHS (held-out)"] = held_out_sample(off_target, real_size)
+    if reference_row is not None:
+        real[reference_row] = reference_set
     clash = set(real) & set(tables)
     if clash:
         raise InputError(f"input name {sorted(clash)[0]!r} is reserved for the real held-out rows; rename it")
+    log_likelihood, prior, loglik_note = _log_likelihood(o.prior, sequence_length, loglik_samples, loglik)
+    training, pool = _novelty_pool(o.training, prior)
     result = evaluate_sets(
         {**tables, **real},
         reward_oracle=reward_oracle,
         eval_oracle=eval_oracle,
         reference=reference_set,
-        training=training_sequences(),
-        log_likelihood="prior" if loglik else "skip",
-        loglik_time_samples=loglik_samples,
+        training=training,
+        log_likelihood=log_likelihood,
+        prior=prior,
         novelty_metric=novelty,
         kmer_js_k=kmer_js_k,
         length=length,
         controls=list(real),
         objective=objective,
         constraint=constraint,
+        threshold=o.threshold,
     )
-    by = "the evaluation oracle's reward" if ranking == "eval" else "DHS total signal"
-    description = (
-        f"top {len(reference_set)} {target}-specific DHS sequences of the held-out test chromosome (chr1), ranked by {by}"
-    )
-    if reference == "gosai":
-        description = f"the {len(reference_set)} Gosai MPRA sequences above the 99.9th percentile of measured {target} activity"
-    options = dict(oracle=oracle, reference=reference, reference_size=reference_size, loglik=loglik)
-    if objective is not None:
-        options["objective"] = objective
+    result.info.update(dhs_oracle=dhs, reference_row=reference_row, loglik_note=loglik_note, novelty_pool=pool)
+    options = dict(oracle=label, reference=str(reference), reference_size=reference_size, loglik=loglik)
+    for name in ("objective", "prior", "training", "threshold"):
+        if getattr(o, name) is not None:
+            options[name] = getattr(o, name)
     if constraint is not None:
         options["constraints"] = constraints.as_dict()
     command = current_command(api_call("evaluate", inputs=list(tables), **options))
@@ -245,17 +330,24 @@ def evaluate(
         "kmer_js_k": kmer_js_k,
         "real_rows": list(real),
         "real_size": real_size if real else None,
+        "loglik_note": loglik_note,
         "length_rule": f"records of length ≠ {length} bp (the oracles' training length) are counted as invalid"
         if length
         else None,
     }
-    checkpoints = {f"{role}_oracle": Path(o.checkpoint_file) for role, o in (("reward", reward_oracle), ("eval", eval_oracle))}
+    checkpoints = {
+        f"{role}_oracle": Path(scorer.checkpoint_file)
+        for role, scorer in (("reward", reward_oracle), ("eval", eval_oracle))
+        if getattr(scorer, "checkpoint_file", None) is not None  # a module passed in Python has no file
+    }
+    if reference_row is not None:
+        checkpoints["reference"] = Path(reference)
     return Report(
         result=result,
         command=command,
-        oracle=oracle,
+        oracle=label,
         reference_description=description,
-        verdicts=verdicts(result, target=target, controls=list(real)),
+        verdicts=verdicts(result, target=target, controls=list(real), reference_row=reference_row),
         settings=settings,
         checkpoints=checkpoints,
     )
