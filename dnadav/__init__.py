@@ -16,9 +16,20 @@ import types
 
 from dnadav._version import __version__
 
-_API = ("Designs", "Report", "align", "design", "evaluate", "load_model", "load_oracle")
+_API = ("Designs", "Report", "align", "design", "evaluate", "load_model", "load_oracle", "pretrain", "train_oracle")
 
-__all__ = ["Designs", "Report", "__version__", "align", "design", "evaluate", "load_model", "load_oracle"]
+__all__ = [
+    "Designs",
+    "Report",
+    "__version__",
+    "align",
+    "design",
+    "evaluate",
+    "load_model",
+    "load_oracle",
+    "pretrain",
+    "train_oracle",
+]
 
 
 class _Package(types.ModuleType):
