@@ -8,6 +8,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -115,3 +116,126 @@ def test_two_count_rows_vary_less_than_four_stratified_time_rows():
     assert torch.all(count < stratified / 4), (count, stratified)  # measured 10–40× lower
     with pytest.raises(ValueError, match="times"):
         sequence_elbo(network, x0, times="antithetic")
+
+
+# ---- the cache of the real held-out rows --------------------------------------------------------------
+
+
+def _world(seed: int = 0):
+    """Tiny oracles and prior (dnadav modules, so hashable), sequences of 16 bp, a 3-wide motif."""
+    from dnadav.evaluate.evaluator import prior_log_likelihood
+    from dnadav.evaluate.motifs import MotifSet
+    from dnadav.oracles.base import CellTypeOracle
+    from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig
+
+    torch.manual_seed(seed)
+    config = ConvClassifierConfig(num_outputs=3, channels=8, first_kernel=5, kernels=(3,))
+    reward, held_out = (CellTypeOracle(ConvClassifier(config), ("a", "b", "c"), "b").eval() for _ in range(2))
+    prior = ConvDenoiser(
+        ConvDenoiserConfig(channels=16, num_blocks=2, kernel_size=3, dilations=(1, 2), time_embedding_dim=8)
+    ).eval()
+    g = np.random.default_rng(seed)
+
+    def strings(n: int) -> list[str]:
+        return ["".join(g.choice(list("ACGT"), 16)) for _ in range(n)]
+
+    inputs = {"designs": strings(12), "real b": strings(10), "real c": strings(9)}
+    keywords = dict(
+        reward_oracle=reward, eval_oracle=held_out, reference=strings(20), training=strings(30), prior=prior,
+        log_likelihood=prior_log_likelihood(prior, num_time_samples=2),
+        motifs=MotifSet.from_counts({"GCG": [[0, 0, 0], [0, 9, 0], [9, 0, 9], [0, 0, 0]]}),
+        length=16, controls=["real b", "real c"],
+    )  # fmt: skip
+    return inputs, keywords
+
+
+def _assert_identical(a, b) -> None:
+    """Every field of two EvaluationResults equal to the bit (``info`` up to its timing and cache note)."""
+    import dataclasses
+
+    for field in dataclasses.fields(a):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if field.name == "info":
+            drop = ("seconds", "cached_rows")
+            assert {k: v for k, v in x.items() if k not in drop} == {k: v for k, v in y.items() if k not in drop}
+        elif isinstance(x, pd.DataFrame):
+            pd.testing.assert_frame_equal(x, y, check_exact=True)
+        elif isinstance(x, dict):
+            assert list(x) == list(y), field.name
+            for k in x:
+                assert np.array_equal(np.asarray(x[k]), np.asarray(y[k]), equal_nan=True) and type(x[k]) is type(y[k]), (
+                    field.name,
+                    k,
+                )
+        else:
+            assert x is y or x == y, field.name
+
+
+def test_cached_rows_are_bit_identical_to_recomputing_them(tmp_path, monkeypatch):
+    from dnadav.evaluate import evaluator
+    from dnadav.evaluate.reference_cache import cached_evaluate_sets
+
+    inputs, keywords = _world()
+    whole = evaluator.evaluate_sets(inputs, **keywords)
+    evaluated: list[list[str]] = []
+    plain = evaluator.evaluate_sets
+    monkeypatch.setattr(evaluator, "evaluate_sets", lambda given, **k: evaluated.append(list(given)) or plain(given, **k))
+    first = cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **keywords)
+    assert evaluated == [["designs"], ["real b", "real c"]] and len(list((tmp_path / "evaluate").glob("*.npz"))) == 1
+    second = cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **keywords)
+    assert evaluated[2:] == [["designs"]]  # the real rows came from the file
+    _assert_identical(first, whole)
+    _assert_identical(second, whole)
+    assert second.info["cached_rows"] == ["real b", "real c"] and second.controls == ["real b", "real c"]
+
+
+def test_the_key_follows_every_input_of_the_rows(tmp_path):
+    from dnadav.evaluate.reference_cache import cached_evaluate_sets
+
+    inputs, keywords = _world()
+    cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **keywords)
+    changed_sequence = {**inputs, "real b": ["A" * 16] + inputs["real b"][1:]}
+    cached_evaluate_sets(changed_sequence, cached=["real b", "real c"], folder=tmp_path, **keywords)
+    with torch.no_grad():
+        next(keywords["eval_oracle"].parameters()).add_(1e-3)  # one weight of the evaluation oracle
+    cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **keywords)
+    cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **{**keywords, "seed": 1})
+    cached_evaluate_sets(
+        inputs, cached=["real b", "real c"], folder=tmp_path, **{**keywords, "reference": keywords["reference"][1:]}
+    )
+    assert len(list((tmp_path / "evaluate").glob("*.npz"))) == 5
+    cached_evaluate_sets({**inputs, "designs": inputs["designs"][:3]}, cached=["real b", "real c"], folder=tmp_path, **keywords)
+    assert len(list((tmp_path / "evaluate").glob("*.npz"))) == 5  # other designs: the same real rows
+
+
+def test_the_cache_folder_the_switch_and_a_damaged_file(tmp_path, monkeypatch):
+    from dnadav.evaluate import evaluator
+    from dnadav.evaluate.reference_cache import cache_dir, cached_evaluate_sets
+
+    inputs, keywords = _world()
+    whole = evaluator.evaluate_sets(inputs, **keywords)
+    monkeypatch.setenv("DNADAV_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    cached_evaluate_sets(inputs, cached=["real b"], **keywords)
+    (entry,) = (tmp_path / "mine" / "evaluate").glob("*.npz")
+    entry.write_bytes(b"not an npz")
+    _assert_identical(cached_evaluate_sets(inputs, cached=["real b"], **keywords), whole)  # recomputed, rewritten
+    assert np.load(entry, allow_pickle=False)["__meta__"].size > 0
+    monkeypatch.setenv("DNADAV_CACHE_DIR", "off")
+    assert cache_dir() is None
+    monkeypatch.delenv("DNADAV_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "dnadav"
+
+
+def test_what_cannot_be_hashed_is_computed_not_cached(tmp_path):
+    from dnadav.evaluate.reference_cache import cached_evaluate_sets, fingerprint
+
+    inputs, keywords = _world()
+    lambda_loglik = {**keywords, "log_likelihood": lambda tokens: -tokens.float().sum(dim=1)}
+    result = cached_evaluate_sets(inputs, cached=["real b"], folder=tmp_path, **lambda_loglik)
+    assert not (tmp_path / "evaluate").exists() and "real b" in result.summary.index
+    assert fingerprint(keywords["log_likelihood"]) is not None  # prior_log_likelihood's closure: prior, seed, rows
+    wrapped = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    wrapped.score = lambda x: x  # a scoring function nobody can hash
+    assert fingerprint(wrapped) is None and fingerprint(torch.nn.Linear(2, 2)) is not None
