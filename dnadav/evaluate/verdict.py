@@ -34,6 +34,20 @@ def _fmt(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
 
 
+def _diversity_and_copies(row, real) -> list[str]:
+    """The diversity clause (≥ 80% of the ``real`` row's pairwise Levenshtein) and, when more than 5%
+    of the input are near copies of training sequences, the memorisation clause."""
+    diverse = row["levenshtein_diversity"] >= 0.8 * real["levenshtein_diversity"]
+    parts = [
+        f"{'diverse' if diverse else 'low diversity'} (pairwise Levenshtein {_fmt(row['levenshtein_diversity'])} "
+        f"vs {_fmt(real['levenshtein_diversity'])} bases)"
+    ]
+    near = row.get("near_copy_fraction", float("nan"))
+    if isinstance(near, float) and near > 0.05:
+        parts.append(f"{near:.0%} near copies of training sequences")
+    return parts
+
+
 def _against_reference(result: EvaluationResult, name: str, row, reference_row: str) -> str:
     """The verdict of one input measured against the reference row (the module docstring's last rules)."""
     ref = result.summary.loc[reference_row]
@@ -42,15 +56,7 @@ def _against_reference(result: EvaluationResult, name: str, row, reference_row: 
     spread = float(np.std(scores.loc[scores["input"] == reference_row, "pred_activity"])) if len(scores) else float("nan")
     activity = f"{'above' if m > r else 'below'} the reference set (Pred-Activity {_fmt(m)} vs {_fmt(r)})"
     naturalness = f"3-mer r {_fmt(row['kmer3_correlation'])} to the reference"
-    diverse = row["levenshtein_diversity"] >= 0.8 * ref["levenshtein_diversity"]
-    diversity = (
-        f"{'diverse' if diverse else 'low diversity'} (pairwise Levenshtein {_fmt(row['levenshtein_diversity'])} "
-        f"vs {_fmt(ref['levenshtein_diversity'])} bases)"
-    )
-    parts = [activity, naturalness, diversity]
-    near = row.get("near_copy_fraction", float("nan"))
-    if isinstance(near, float) and near > 0.05:
-        parts.append(f"{near:.0%} near copies of training sequences")
+    parts = [activity, naturalness, *_diversity_and_copies(row, ref)]
     gap, real_gap = row["reward_eval_gap"], ref["reward_eval_gap"]
     if gap > 0 and gap > real_gap + spread:
         alarm = f"reward-hacking alarm: reward exceeds the held-out score by {_fmt(gap)} (reference: {_fmt(real_gap)})"
@@ -94,15 +100,7 @@ def verdicts(
             f"(3-mer r {_fmt(row['kmer3_correlation'])}; "
             f"real: {_fmt(t['kmer3_correlation'])} {target}, {_fmt(o['kmer3_correlation'])} {real_off.split()[1]})"
         )
-        diverse = row["levenshtein_diversity"] >= 0.8 * t["levenshtein_diversity"]
-        diversity = (
-            f"{'diverse' if diverse else 'low diversity'} (pairwise Levenshtein {_fmt(row['levenshtein_diversity'])} "
-            f"vs {_fmt(t['levenshtein_diversity'])} bases)"
-        )
-        parts = [activity, naturalness, diversity]
-        near = row.get("near_copy_fraction", float("nan"))
-        if isinstance(near, float) and near > 0.05:
-            parts.append(f"{near:.0%} near copies of training sequences")
+        parts = [activity, naturalness, *_diversity_and_copies(row, t)]
         gap, real_gap = row["reward_eval_gap"], t["reward_eval_gap"]
         if gap > real_gap + 1.0:
             alarm = f"reward-hacking alarm: reward exceeds the held-out score by {_fmt(gap)} nats (real: {_fmt(real_gap)})"
