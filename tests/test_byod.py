@@ -137,3 +137,13 @@ def _scorer(path: Path):
     from dnadav.oracles.user import _import
 
     return _import(path).Scorer()
+
+
+def test_data_info_shows_the_text_columns_and_the_held_out_rule(data, capsys):
+    assert main(["data", "info", str(data["labels.csv"])]) == 0
+    out = capsys.readouterr().out
+    assert "records of 120 bp" in out and "cell_type: text, 4 distinct (GM12878, HepG2, K562, hESC)" in out
+    assert "held-out rows for pretrain / oracle train: whole chromosomes from the 'chrom' column: test = chr1" in out
+    # the example refuses to overwrite its files without --force, in one line
+    assert main(["data", "example", "--out", str(data["labels.csv"].parent), "--rows", "400"]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err

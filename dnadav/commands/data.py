@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dnadav.errors import InputError
+
 __all__ = ["add_parser", "run"]
 
 
@@ -113,6 +115,16 @@ def _info_file(path: str) -> int:
     print(f"{path}: {len(table)} records of {len(table.sequences[0])} bp, all A/C/G/T; mean GC {gc.mean():.3f}")
     for name, values in table.values.items():
         print(f"  {name}: mean {np.nanmean(values):.4g}, min {np.nanmin(values):.4g}, max {np.nanmax(values):.4g}")
+    for name, labels in table.labels.items():
+        distinct = sorted({str(v) for v in labels})
+        shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
+        print(f"  {name}: text, {len(distinct)} distinct ({shown})")
+    from dnadav.data.splits import held_out_split
+
+    try:
+        print(f"held-out rows for pretrain / oracle train: {held_out_split(table).rule}")
+    except InputError as error:
+        print(f"held-out rows: {error}")
     return 0
 
 
