@@ -114,7 +114,8 @@ def test_the_chain_from_python_with_an_oracle_in_a_users_file(data, tmp_path):
     assert metrics["length"] == LENGTH
     small = dict(iterations=1, sequences=4, children=2, steps=4, eval_sequences=4, eval_steps=4, inner_epochs=1)
     record = dnadav.align(tmp_path / "run", prior=str(prior), oracle=spec, reference=str(data["reference_valid.fa"]),
-                          objective="gc + 0.1 * gata", batch_size=8, accelerator="cpu", quiet=True, **small)  # fmt: skip
+                          min_naturalness=-1.0, batch_size=8, accelerator="cpu", quiet=True, **small)  # fmt: skip
+    assert "select/kmer3_validation" in record  # the user's reference is the validation set a run selects on
     assert "model_sha256" in record
     designs = dnadav.design(spec, n=8, model=str(tmp_path / "run"), steps=4, seed=1)
     assert {len(s) for s in designs.sequences} == {LENGTH}
