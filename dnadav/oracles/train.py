@@ -24,22 +24,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from dnadav.data.dhs import CELL_TYPES, load_dhs
-from dnadav.data.gosai import GOSAI_TARGETS, gosai_arrays
-from dnadav.dna.tokens import reverse_complement_onehot, strings_to_tokens, tokens_to_onehot
-from dnadav.errors import InputError
+from dnadav.dna.tokens import reverse_complement_onehot, tokens_to_onehot
 from dnadav.io import atomic_write_text, sha256_file
 from dnadav.oracles.card import write_card
 from dnadav.oracles.cnn import ConvClassifier, ConvClassifierConfig, ConvRegressor
 from dnadav.oracles.metrics import classification_metrics, expected_calibration_error, regression_metrics
-from dnadav.oracles.registry import DHS_CLASSES, save_oracle
-from dnadav.oracles.shuffle import dinucleotide_shuffle
-from dnadav.oracles.user_data import PreparedData, file_data, fold_scale
+from dnadav.oracles.registry import save_oracle
+from dnadav.oracles.train_data import gosai_rows, labelled_dhs, prepare_data, subsample
+from dnadav.oracles.user_data import fold_scale
 
 __all__ = [
     "REWARD_CHROMOSOMES",
@@ -70,7 +66,6 @@ REPRODUCIBILITY_NOTE = (
     "on the same hardware and software reproduces these metrics up to floating-point noise."
 )
 Task = Literal["classification", "regression"]
-Data = tuple[torch.Tensor, torch.Tensor]  # tokens [N, L], targets [N] (class index) or [N, K] (float)
 
 
 @dataclass
@@ -109,36 +104,6 @@ def gosai_chromosomes(role: str) -> tuple[str, ...]:
     """DRAKES's training chromosomes for the Gosai ``role`` (reward: chr1–11, eval: chr12–22); rows on
     the table's valid / test chromosomes stay out of training either way."""
     return GOSAI_REWARD_CHROMOSOMES if role == "reward" else GOSAI_EVAL_CHROMOSOMES
-
-
-def labelled_dhs(split: str, chromosomes: tuple[str, ...] | None, seed: int) -> Data:
-    """``tokens [N, L]`` and labels ``[N]`` (0..3 cell types, 4 = shuffled background).
-
-    The background class holds dinucleotide shuffles of a random quarter of the real rows, so it is
-    about as large as each cell-type class (the four real classes are balanced in the DHS set).
-    """
-    table = load_dhs(split, chromosomes=chromosomes)
-    tokens = strings_to_tokens(table["sequence"].tolist())
-    labels = torch.tensor(table["cell_type"].map(CELL_TYPES.index).to_numpy())
-    rng = np.random.default_rng(seed)
-    chosen = torch.from_numpy(rng.choice(len(tokens), size=len(tokens) // 4, replace=False))
-    shuffled = dinucleotide_shuffle(tokens[chosen], rng)
-    return torch.cat([tokens, shuffled]), torch.cat([labels, torch.full((len(shuffled),), 4)])
-
-
-def gosai_rows(table_path: str | Path, split: str, chromosomes: tuple[str, ...] | None = None) -> Data:
-    """``tokens [N, L]`` and activities ``[N, 3]`` (hepg2, k562, sknsh) of one split of a Gosai table
-    (the imported ``gosai.h5``, a legacy ``gosai.tsv.gz`` or a raw ``dataset.csv``, split here);
-    ``chromosomes`` restricts the train split only (valid / test stay whole)."""
-    tokens, targets, _ = gosai_arrays(table_path, split, chromosomes if split == "train" else None)
-    return torch.from_numpy(tokens.astype(np.int64)), torch.from_numpy(targets.copy())
-
-
-def _subsample(data: Data, max_rows: int | None, seed: int) -> Data:
-    if max_rows is None or len(data[0]) <= max_rows:
-        return data
-    keep = torch.from_numpy(np.random.default_rng(seed).choice(len(data[0]), size=max_rows, replace=False))
-    return data[0][keep], data[1][keep]
 
 
 def oracle_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task) -> torch.Tensor:
@@ -222,26 +187,6 @@ def train_command(config: OracleTrainConfig, out_dir: str | Path) -> str:
     return " ".join([*parts, f"--out {out_dir}", "--force"])
 
 
-def prepare_data(config: OracleTrainConfig) -> PreparedData:
-    """The train / valid / test rows of ``config``'s data, its output names, task and default target."""
-    if config.is_file:
-        return file_data(config)
-    if config.data == "dhs":
-        splits = tuple(
-            labelled_dhs(s, c, config.seed + i)
-            for i, (s, c) in enumerate([("train", config.chromosomes), ("valid", None), ("test", None)])
-        )
-        names, task, target, note = DHS_CLASSES, "classification", config.target or "HepG2", "valid = chr2, test = chr1"
-    else:
-        if config.table is None:
-            raise InputError("--data gosai needs --table (the gosai.h5 written by `dnadav data import-gosai`)")
-        splits = tuple(gosai_rows(config.table, s, config.chromosomes) for s in ("train", "valid", "test"))
-        names, task, target, note = GOSAI_TARGETS, "regression", config.target or "hepg2", "the imported table's split column"
-    if target not in names:
-        raise InputError(f"--target must be one of {', '.join(names)}; got {target!r}")
-    return PreparedData(splits, names, task, target, int(splits[0][0].shape[1]), {"split_rule": note})  # type: ignore[arg-type]
-
-
 def _hardware(trainer: pl.Trainer) -> str:
     if torch.cuda.is_available() and trainer.strategy.root_device.type == "cuda":
         return f"{trainer.num_devices} × {torch.cuda.get_device_name(trainer.strategy.root_device)}"
@@ -264,7 +209,7 @@ def train_oracle(config: OracleTrainConfig, out_dir: str | Path, progress: bool 
     if config.data != "dhs":
         sizes["num_outputs"] = len(names)
     network = (ConvClassifier if kind == "classifier" else ConvRegressor)(ConvClassifierConfig(**sizes))
-    train, valid, test = (_subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(prepared.splits))
+    train, valid, test = (subsample(d, config.max_rows, config.seed + i) for i, d in enumerate(prepared.splits))
     fit_train, fit_valid = train, valid
     if prepared.scale is not None:  # standardised targets for training; the scale is folded back below
         fit_train, fit_valid = (train[0], prepared.scale.standardise(train[1])), (valid[0], prepared.scale.standardise(valid[1]))

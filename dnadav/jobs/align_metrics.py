@@ -1,0 +1,106 @@
+"""What an align run logs after every iteration (``plain_sample_metrics``: plain samples scored by
+both oracles, the prior's App-Log-Lik, naturalness, diversity) and which iteration it keeps
+(``naturalness_floor``, ``selection_note``)."""
+
+from __future__ import annotations
+
+import torch
+
+from dnadav.dna.config import AlignConfig
+from dnadav.dna.em import MaskedDAVModule
+from dnadav.dna.masked import sequence_elbo
+from dnadav.dna.sampler import sample
+from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
+
+__all__ = ["naturalness_floor", "plain_sample_metrics", "selection_note"]
+
+
+@torch.no_grad()
+def plain_sample_metrics(
+    model,
+    prior,
+    reward_fn,
+    eval_oracle,
+    reference: list[str],
+    config: AlignConfig,
+    schedule,
+    generator: torch.Generator,
+    constraint=None,
+    eval_reward_fn=None,
+    validation_reference: list[str] | None = None,
+) -> dict[str, float]:
+    """Metrics of plain samples (no search) from ``model``: what the log tracks every iteration.
+
+    ``reward_fn(onehot [B, 4, L]) -> [B]`` is the run's reward (the reward oracle's log-odds or the
+    objective); a cell-type classifier as ``eval_oracle`` adds the specificity figures for its target.
+    ``validation_reference`` (validation-split sequences) adds ``select/kmer3_validation``, the only
+    naturalness figure a run may select on."""
+    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
+
+    device = next(model.parameters()).device
+    tokens = sample(
+        model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device, constraint=constraint
+    )
+    onehot = tokens_to_onehot(tokens)
+    owner = getattr(reward_fn, "__self__", None)
+    reward_device = next(owner.parameters()).device if isinstance(owner, torch.nn.Module) else onehot.device
+    reward = reward_fn(onehot.to(reward_device)).cpu()
+    held_out = (eval_reward_fn or eval_oracle.reward)(onehot.to(next(eval_oracle.parameters()).device)).cpu()
+    probability = eval_oracle.probability(onehot.to(next(eval_oracle.parameters()).device)).cpu()
+    strings = tokens_to_strings(tokens.cpu())
+    log_lik = sequence_elbo(
+        prior,
+        tokens.to(next(prior.parameters()).device),
+        schedule,
+        num_time_samples=4,
+        generator=torch.Generator(next(prior.parameters()).device).manual_seed(0),
+    )
+    from dnadav.oracles import CellTypeOracle
+
+    classifier = isinstance(eval_oracle, CellTypeOracle)  # a regressor's "probability" is no call of accessibility
+    specificity = {}
+    if len(getattr(eval_oracle, "class_names", ())) > 2 and hasattr(eval_oracle, "target"):
+        from dnadav.objectives import class_logits, specificity_report
+
+        report = specificity_report(class_logits(eval_oracle, onehot), tuple(eval_oracle.class_names), eval_oracle.target)
+        specificity = {"plain/eval_specificity": report.specificity, "plain/eval_margin_median": report.margin_median}
+    return {
+        "plain/reward_median": float(reward.median()),
+        "plain/eval_reward_median": float(held_out.median()),
+        "plain/reward_eval_gap": float(reward.median() - held_out.median()),
+        **({"plain/eval_accessibility_accuracy": float((probability > 0.5).float().mean())} if classifier else {}),
+        "plain/kmer3_correlation": float(kmer_correlation(strings, reference, k=3)),
+        "plain/levenshtein_diversity": float(mean_pairwise_levenshtein(strings)),
+        "plain/app_log_lik_median": float(log_lik.median()),
+        **specificity,
+        **(
+            {"select/kmer3_validation": float(kmer_correlation(strings, validation_reference, k=3))}
+            if validation_reference
+            else {}
+        ),
+    }
+
+
+def naturalness_floor(floor: float):
+    """The selection rule of ``min_naturalness``: an iteration is eligible when its plain samples'
+    3-mer correlation to the validation split is ≥ ``floor``; eligible ones score by their
+    reward-oracle median reward (the run's own reward: never the evaluation oracle)."""
+
+    def select(record: dict[str, float]) -> float | None:
+        if record.get("select/kmer3_validation", -1.0) < floor:
+            return None
+        return record["plain/reward_median"]
+
+    return select
+
+
+def selection_note(module: MaskedDAVModule, floor: float | None) -> dict:
+    """What the card says about the kept iteration: which, and why."""
+    last = len(module.history)
+    if module.best.iteration is None:
+        return {"kept_iteration": last, "why": f"no iteration met 3-mer ≥ {floor} on the validation split; the last is kept"}
+    return {
+        "kept_iteration": module.best.iteration,
+        "of_iterations": last,
+        "why": f"highest reward-oracle median ({module.best.score:.3f}) among iterations with validation 3-mer ≥ {floor}",
+    }
