@@ -89,6 +89,11 @@ def _outcomes(probs: list[list[float]]):
         yield tuple(v for v, _ in combo), math.prod(p for _, p in combo)
 
 
+def _index(state: tuple) -> int:
+    """A clean sequence's row in the lexicographic list of all 64."""
+    return sum(v * 4 ** (LENGTH - 1 - i) for i, v in enumerate(state))
+
+
 def _implementation_law(denoiser, bound: float) -> tuple[torch.Tensor, dict]:
     """The exact law of sample_adaptive over the 64 sequences, enumerating reachable (state, clock)
     pairs with the implementation's own step; also every visited state's step (probabilities, next clock)."""
@@ -99,7 +104,7 @@ def _implementation_law(denoiser, bound: float) -> tuple[torch.Tensor, dict]:
         following: dict = {}
         for (state, tau), weight in frontier.items():
             if MASK_INDEX not in state:
-                law[sum(v * 4 ** (LENGTH - 1 - i) for i, v in enumerate(state))] += weight
+                law[_index(state)] += weight
                 continue
             x, tau_t = torch.tensor([state]), torch.tensor([tau])
             s = grid[grid < tau_t - 1e-6][:1]
@@ -203,7 +208,7 @@ def _joint_draw_chain(joint, bound):
         following: dict = {}
         for (state, tau), weight in frontier.items():
             if MASK_INDEX not in state:
-                law[sum(v * 4 ** (LENGTH - 1 - i) for i, v in enumerate(state))] += weight
+                law[_index(state)] += weight
                 continue
             stay, forced, tau_next, conditional = _hand_rule(joint, state, tau, bound)
             free = [i for i in stay if i not in forced]
