@@ -117,12 +117,16 @@ def test_the_chain_from_python_with_an_oracle_in_a_users_file(data, tmp_path):
                           min_naturalness=-1.0, batch_size=8, accelerator="cpu", quiet=True, **small)  # fmt: skip
     assert "select/kmer3_validation" in record  # the user's reference is the validation set a run selects on
     assert "model_sha256" in record
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["checkpoints"]["reward_oracle"]["path"] == str(oracle_file)  # its sha256 is recorded
     designs = dnadav.design(spec, n=8, model=str(tmp_path / "run"), steps=4, seed=1)
     assert {len(s) for s in designs.sequences} == {LENGTH}
     expected = [(s.count("G") + s.count("C")) / LENGTH for s in designs.sequences]
     assert designs.to_frame()["pred_activity"].tolist() == pytest.approx(expected, abs=1e-6)  # the user's scorer, not ours
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["checkpoints"]["reward_oracle"]["path"] == str(oracle_file)  # its sha256 is recorded
+    # the module object itself (API only) aligns too; the run records it by its class
+    dnadav.align(tmp_path / "run2", prior=str(prior), oracle=_scorer(oracle_file), batch_size=8, accelerator="cpu",
+                 reference=str(data["reference_valid.fa"]), quiet=True, **small)  # fmt: skip
+    assert json.loads((tmp_path / "run2" / "config.json").read_text())["align_config"]["oracle"] == "python:Scorer"
     report = dnadav.evaluate({"designs": designs}, oracle=spec, reference=str(data["reference_test.fa"]), prior=str(prior))
     assert list(report.metrics.index) == ["designs", "reference (reference_test.fa)"]
     assert report.metrics.loc["designs", "pred_activity_median"] == pytest.approx(float(np.median(expected)), abs=1e-6)
