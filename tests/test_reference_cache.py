@@ -239,3 +239,14 @@ def test_what_cannot_be_hashed_is_computed_not_cached(tmp_path):
     wrapped = torch.nn.Sequential(torch.nn.Linear(2, 2))
     wrapped.score = lambda x: x  # a scoring function nobody can hash
     assert fingerprint(wrapped) is None and fingerprint(torch.nn.Linear(2, 2)) is not None
+
+
+def test_the_shipped_scorers_can_be_hashed():
+    # otherwise `dnadav evaluate` would silently never use the cache
+    from dnadav.evaluate.evaluator import prior_log_likelihood
+    from dnadav.evaluate.reference_cache import fingerprint
+    from dnadav.loaders import load_model, load_oracle
+
+    prior = load_model("dhs_prior")
+    for scorer in (load_oracle("hepg2", role="reward"), load_oracle("hepg2", role="eval"), prior, prior_log_likelihood(prior)):
+        assert fingerprint(scorer) is not None, scorer

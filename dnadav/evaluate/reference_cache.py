@@ -67,7 +67,7 @@ def fingerprint(obj: Any, depth: int = 0) -> str | None:
     Plain data by value; tensors by bytes; a ``torch.nn.Module`` whose classes are all dnadav's or
     torch's by its weights and its plain attributes; a function by its name and (for closures) the
     values it captured; a dataclass by its fields."""
-    if depth > 6:
+    if depth > 32:  # deeper than any config or closure here: a cycle
         return None
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return repr(obj)
