@@ -152,3 +152,25 @@ def test_data_info_shows_the_text_columns_and_the_held_out_rule(data, capsys):
     # the example refuses to overwrite its files without --force, in one line
     assert main(["data", "example", "--out", str(data["labels.csv"].parent), "--rows", "400"]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["oracle", "train", "--data", "{labels}", "--out", "{tmp}/o"], "name the label column(s) to learn with --target"),
+        (["oracle", "train", "--data", "{labels}", "--target", "liver", "--out", "{tmp}/o"], "no label column 'liver'"),
+        (["oracle", "train", "--data", "dhs", "--labels", "{labels}", "--out", "{tmp}/o"], "apply to --data FILE only"),
+        (["oracle", "train", "--data", "{labels}", "--target", "hepg2", "--test-fraction", "1", "--out", "{tmp}/o"], "fraction"),
+        (["pretrain", "--data", "{fasta}", "--ema-decay", "1", "--out", "{tmp}/p"], "--ema-decay must be in [0, 1)"),
+        (["pretrain", "--data", "{fasta}", "--batch-size", "5000", "--out", "{tmp}/p"], "fewer than one batch"),
+        (["align", "--oracle", "hepg2", "--reference", "{tmp}/none.fa", "--out", "{tmp}/r"], "no such reference file"),
+        (["evaluate", "{fasta}", "--reference", "{tmp}/none.fa", "--report", "{tmp}/rep"], "or a sequence file"),
+        (["evaluate", "{fasta}", "--oracle", "{tmp}/none.py:Scorer", "--report", "{tmp}/rep"], "no such oracle file"),
+    ],
+)
+def test_bad_user_inputs_are_one_line_before_any_work(data, tmp_path, capsys, argv, expected):
+    values = {"labels": str(data["labels.csv"]), "fasta": str(data["sequences.fa"]), "tmp": str(tmp_path)}
+    assert main([a.format(**values) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "o" / "model.pt").exists() and not (tmp_path / "p" / "model.pt").exists()
