@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from dnadav.data.tables import ID_COLUMNS, SequenceTable, read_sequences
+from dnadav.data.tables import ID_COLUMNS, SequenceTable, read_sequences, read_text_table
 from dnadav.errors import InputError, one_line, shown
 
 __all__ = ["LabelledData", "Task", "read_labelled", "target_columns"]
@@ -71,14 +71,7 @@ def _join_labels(table: SequenceTable, labels: str | Path) -> SequenceTable:
     path = Path(labels)
     if not path.is_file():
         raise InputError(f"{path}: no such labels file" if not path.exists() else f"{path}: not a file")
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    separator = "," if suffixes and suffixes[-1] == ".csv" else "\t"
-    try:
-        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: empty labels file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
-        raise InputError(f"{path}: cannot parse the labels table: {one_line(error)}") from None
+    frame = read_text_table(path)
     lower = {str(c).lower(): c for c in frame.columns}
     id_column = next((lower[c] for c in ID_COLUMNS if c in lower), None)
     if id_column is None:

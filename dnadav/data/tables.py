@@ -23,7 +23,7 @@ from dnadav.data.hdf5 import read_hdf5_records
 from dnadav.dna.tokens import ALPHABET, invalid_character
 from dnadav.errors import InputError, one_line
 
-__all__ = ["SequenceTable", "OnInvalid", "SEQUENCE_COLUMNS", "ID_COLUMNS", "read_sequences"]
+__all__ = ["SequenceTable", "OnInvalid", "SEQUENCE_COLUMNS", "ID_COLUMNS", "read_sequences", "read_text_table"]
 
 OnInvalid = Literal["error", "drop", "pad"]
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
@@ -92,17 +92,28 @@ def _read_fasta(path: Path, compressed: bool) -> _Raw:
     return _Raw(records.ids, records.sequences, description_values(descriptions), description_labels(descriptions))
 
 
-def _read_table(path: Path, suffix: str, compressed: bool) -> _Raw:
+def read_text_table(path: str | Path):
+    """A CSV (``.csv``) or tab-separated (``.tsv``, ``.txt``, anything else) file, ``.gz`` allowed, as a
+    DataFrame of text cells (nothing converted, empty cells stay empty); InputError naming the file
+    when it is empty or cannot be parsed."""
     import pandas as pd
 
+    path = Path(path)
+    suffix, compressed = _kind(path)
     separator = "," if suffix == ".csv" else "\t"
     try:
-        table = pd.read_csv(path, sep=separator, compression="gzip" if compressed else None, dtype=str, keep_default_na=False)
+        return pd.read_csv(path, sep=separator, compression="gzip" if compressed else None, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file, no records") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
         kind = "CSV" if separator == "," else "tab-separated text"
         raise InputError(f"{path}: cannot parse as {kind}: {one_line(error)}") from None
+
+
+def _read_table(path: Path) -> _Raw:
+    import pandas as pd
+
+    table = read_text_table(path)
     lower = {str(c).lower(): c for c in table.columns}
     column = next((lower[c] for c in SEQUENCE_COLUMNS if c in lower), None)
     if column is None:
@@ -129,7 +140,7 @@ def _read_raw(path: Path) -> _Raw:
     if suffix in FASTA_SUFFIXES:
         return _read_fasta(path, compressed)
     if suffix in TABLE_SUFFIXES:
-        return _read_table(path, suffix, compressed)
+        return _read_table(path)
     if suffix in HDF5_SUFFIXES and not compressed:
         return _Raw(*read_hdf5_records(path))
     known = ", ".join((*FASTA_SUFFIXES, *TABLE_SUFFIXES))
