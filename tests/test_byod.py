@@ -134,6 +134,8 @@ def test_the_chain_from_python_with_an_oracle_in_a_users_file(data, tmp_path):
     module_report = dnadav.evaluate({"designs": designs}, oracle=_scorer(oracle_file), reference=str(data["reference_test.fa"]),
                                     loglik=False)  # fmt: skip
     assert module_report.oracle == "python:Scorer" and module_report.metrics.loc["designs", "n_valid"] == 8
+    notes = module_report.result.info["notes"]
+    assert any(n.startswith("novelty left out: the pool (the DHS train split) is 200 bp") for n in notes)
     with pytest.raises(InputError, match="trained on 120 bp"):
         dnadav.design(spec, n=2, model="dhs_prior", steps=2)
 

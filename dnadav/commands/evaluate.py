@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate({p.name: p for p in args.inputs}, options, on_dropped=dropped)
     page = report.to_html(args.report, force=args.force)
     if not args.quiet:
+        for note in report.result.info.get("notes", []):
+            print(f"dnadav evaluate: notice: {note}", file=sys.stderr)
         shown = [c for c in (*_PRINTED, "specificity", "margin_median", "objective_median", "violating_fraction")]
         shown = [c for c in shown if c in report.metrics.columns and report.metrics[c].notna().any()]
         print(report.metrics[shown].to_string(float_format=lambda v: f"{v:.3f}"))

@@ -191,6 +191,8 @@ def write_report(
         f"<code>{html.escape(target_name)}</code> ({scale}): its scores mean what it was trained to predict, nothing more."
     )
     pool = f" ({html.escape(info['novelty_pool'])})" if info.get("novelty_pool") else ""
+    # the length rule, and what was left out and why (App-Log-Lik, novelty), as sentences
+    rules_note = " ".join([length_rule or "", *(f"{n[0].upper()}{n[1:]}." for n in info.get("notes", []))]).strip()
     meta = [
         ("command", f"<code>{html.escape(command)}</code>"),
         ("dnadav", html.escape(__version__)),
@@ -208,7 +210,7 @@ def write_report(
 {verdict_block}
 <p class="note">{oracle_note}</p>
 <h2>Headline</h2>{_table(result, labels)}
-<p class="note">{controls_note}{html.escape(length_rule or "")}</p>
+<p class="note">{controls_note}{html.escape(rules_note)}</p>
 <p class="note">Hover a column name for its definition; all definitions are listed at the end. Invalid records
 (non-ACGT characters or the wrong length) are counted in <i>n</i> and left out of every other column.</p>
 <h2>Activity</h2><p class="note">Judge designs by the evaluation oracle (blue), trained on other chromosomes than the

@@ -220,6 +220,10 @@ def evaluate(
         raise InputError(f"input name {sorted(clash)[0]!r} is reserved for the real held-out rows; rename it")
     log_likelihood, prior, loglik_note = log_likelihood_for(o.prior, sequence_length, loglik_samples, loglik)
     training, pool = novelty_pool(o.training, prior)
+    notes = [loglik_note] if loglik_note else []
+    if novelty == "hamming" and training and len(training[0]) != sequence_length:
+        notes.append(f"novelty left out: the pool ({pool}) is {len(training[0])} bp, the sequences {sequence_length} bp "
+                     "(pass --training FILE or --prior MODEL, or --novelty levenshtein)")  # fmt: skip
     result = evaluate_sets(
         {**tables, **real},
         reward_oracle=reward_oracle,
@@ -236,7 +240,7 @@ def evaluate(
         constraint=constraint,
         threshold=o.threshold,
     )
-    result.info.update(dhs_oracle=dhs, reference_row=reference_row, loglik_note=loglik_note, novelty_pool=pool)
+    result.info.update(dhs_oracle=dhs, reference_row=reference_row, notes=notes, novelty_pool=pool)
     options = dict(oracle=label, reference=str(reference), reference_size=reference_size, loglik=loglik)
     for name in ("objective", "prior", "training", "threshold"):
         if getattr(o, name) is not None:
@@ -252,7 +256,7 @@ def evaluate(
         "kmer_js_k": kmer_js_k,
         "real_rows": list(real),
         "real_size": real_size if real else None,
-        "loglik_note": loglik_note,
+        "notes": notes,
         "length_rule": f"records of length ≠ {length} bp (the oracles' training length) are counted as invalid"
         if length
         else None,
