@@ -1,5 +1,20 @@
 """Named align settings: ``preset(name) -> AlignConfig``.
 
+``default`` is the one recipe every cell type is aligned with (only ``--oracle`` / ``--objective``
+change; docs/concepts.md "One recipe"): each iteration's α solved by the trust region for a selection
+KL of 8 nats per path (a two-round pilot of 16 sequences), an E-step of B = 64 sequences × M = 16
+children × T = 25 steps, the ``children`` M-step (every child weighted by its selection weight) stopped
+on 1/8 of the sequences held out (patience 2, at most 8 passes, gradient norm clipped at 1), and the
+selection rule: keep the best iteration (reward-oracle median) whose 256 plain samples have 3-mer
+correlation ≥ 0.925 to the validation split (chr2), stopping two iterations after the last one that met
+it, at most 10.
+``AlignConfig()``'s own field defaults are the values that leave each mechanism off (what a checkpoint
+written before the field existed means), not this recipe.
+
+``quick`` is the earlier fixed-α recipe (3 iterations of 64 sequences × 16 children at α = 0.5, two
+M-step passes): about 5 minutes on 2 CPU cores, for a first look; its iterations compound, so the
+iteration count is the knob (docs/concepts.md).
+
 ``dav-paper`` is the DNA setting of the DAV paper's official code (github.com/Jaewoopudding/dav,
 ``discrete-sequence/``: the README's run command over ``finetune.py``'s defaults): 200 EM iterations of
 256 sequences, M = 10 candidates, T = 128 steps, per-sequence selection with the argmax plug-in value,
@@ -17,12 +32,29 @@ from dnadav.dna.config import AlignConfig
 
 __all__ = ["PRESETS", "preset"]
 
-PRESETS = ("default", "dav-paper")
+PRESETS = ("default", "quick", "dav-paper")
 
 
 def preset(name: str) -> AlignConfig:
-    """The AlignConfig of a named preset (``default`` or ``dav-paper``); ValueError for other names."""
+    """The AlignConfig of a named preset (``default``, ``quick`` or ``dav-paper``); ValueError for other names."""
     if name == "default":
+        return AlignConfig(
+            iterations=10,
+            sequences_per_iteration=64,
+            search=SearchConfig(num_children=16, reward_temperature=0.5, num_steps=25),
+            distill=DistillConfig(objective="children"),
+            inner_epochs=8,
+            gradient_clip=1.0,
+            target_kl=8.0,
+            pilot_sequences=16,
+            holdout_fraction=0.125,
+            patience=2,
+            min_naturalness=0.925,
+            stop_patience=2,
+            eval_sequences=256,
+            eval_steps=50,
+        )
+    if name == "quick":
         return AlignConfig()
     if name == "dav-paper":
         return AlignConfig(

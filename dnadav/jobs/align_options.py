@@ -62,36 +62,50 @@ class AlignOptions:
         metavar="FILE",
     )
     out: Path | None = option(None, "run folder (resumed if it holds a checkpoint)", type=Path, required=True)
-    preset: str = option("default", "named setting (dav-paper: the paper's, for a GPU)", choices=list(PRESETS))
-    iterations: int | None = option(None, "EM iterations K (preset; default 3)", type=int)
-    sequences: int | None = option(None, "E-step sequences B per iteration (preset; default 64)", type=int)
+    preset: str = option(
+        "default",
+        "named setting: default (the one recipe, docs/concepts.md), quick (fixed α, ~5 min), dav-paper (GPU)",
+        choices=list(PRESETS),
+    )
+    iterations: int | None = option(
+        None, "EM iterations K, at most (preset; default 10: the selection rule stops earlier)", type=int
+    )
+    sequences: int | None = option(None, "E-step sequences B per iteration (preset; 64)", type=int)
     children: int | None = option(None, "candidates M per sequence per step (preset; 16)", type=int, metavar="M")
-    steps: int | None = option(None, "reverse steps T in the E-step (preset; default 25)", type=int)
-    temperature: float | None = option(None, "reward temperature α in nats (preset; 0.5; inf = no tilt)", type=float)
+    steps: int | None = option(None, "reverse steps T in the E-step (preset; 25)", type=int)
+    temperature: float | None = option(
+        None, "reward temperature α in nats (preset; 0.5, the pilot's start with --target-kl; inf = no tilt)", type=float
+    )
     discount: float = option(1.0, "value discount γ per remaining step")
     value: str = option("argmax", "soft value estimate", choices=["argmax", "sample"])
     value_samples: int = option(1, "K x0 samples for --value sample")
     search_mode: str = option("per_sequence", "E-step variant", choices=["per_sequence", "smc"])
     kl_weight: float = option(0.0, "λ of DAV-KL (KL to the frozen prior, nats)")
     m_step: str | None = option(
-        None, "M-step loss (preset); children: all M children weighted by the search's selection weights",
+        None, "M-step loss (preset; default children); children: all M children weighted by the search's selection weights",
         choices=["transitions", "nelbo", "paper", "children"],
     )  # fmt: skip
-    target_kl: float | None = option(None, "trust region: solve α per iteration for this selection KL (nats/path)", type=float)
-    pilot_sequences: int | None = option(None, "pilot search size for --target-kl (preset; 16)", type=int)
-    holdout: float | None = option(None, "fraction of E-step sequences held out to stop each M-step (preset)", type=float)
-    patience: int | None = option(None, "M-step passes without held-out gain before stopping", type=int)
-    min_naturalness: float | None = option(
-        None, "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this", type=float
+    target_kl: float | None = option(
+        None, "trust region: solve α per iteration for this selection KL (nats/path; preset; default 8)", type=float
     )
-    stop_patience: int | None = option(None, "iterations below the floor before stopping", type=int)
-    eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; 64)", type=int)
+    pilot_sequences: int | None = option(None, "pilot search size for --target-kl (preset; 16)", type=int)
+    holdout: float | None = option(
+        None, "fraction of E-step sequences held out to stop each M-step (preset; default 0.125)", type=float
+    )
+    patience: int | None = option(None, "M-step passes without held-out gain before stopping (preset; default 2)", type=int)
+    min_naturalness: float | None = option(
+        None,
+        "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset; default 0.925)",
+        type=float,
+    )
+    stop_patience: int | None = option(None, "iterations below the floor before stopping (preset; default 2)", type=int)
+    eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; default 256)", type=int)
     skip_steps: float | None = option(None, "--m-step paper: leading steps left out (count or fraction)", type=float)
-    inner_epochs: int | None = option(None, "M-step passes per iteration (preset; default 2)", type=int)
+    inner_epochs: int | None = option(None, "M-step passes per iteration, at most (preset; default 8)", type=int)
     batch_size: int | None = option(None, "transitions per M-step batch (preset; default 128)", type=int)
     lr: float | None = option(None, "learning rate of the M-step (preset; default 1e-3)", type=float)
-    gradient_clip: float | None = option(None, "max gradient norm of the M-step (preset; default none)", type=float)
-    eval_steps: int | None = option(None, "steps of the plain samples logged per iteration (preset; 25)", type=int)
+    gradient_clip: float | None = option(None, "max gradient norm of the M-step (preset; default 1.0)", type=float)
+    eval_steps: int | None = option(None, "steps of the plain samples logged per iteration (preset; default 50)", type=int)
     seed: int = option(0, "random seed")
     keep_iterations: bool = option(
         False, "also save each iteration's model to OUT/iterations/iteration-K/ (to design from any of them)"
