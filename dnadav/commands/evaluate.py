@@ -32,8 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="evaluate sequence files; write an HTML/JSON/CSV report",
         description="Evaluate designed sequences (one report row per file, beside rows of real held-out DHS of the "
-        "target and an off-target cell type): validity, Pred-Activity on the held-out evaluation oracle, naturalness, "
-        "motif enrichment, App-Log-Lik, diversity, novelty, and a one-sentence verdict per file. Definitions: docs/metrics.md.",
+        "target and an off-target cell type, or of your --reference FILE): validity, Pred-Activity on the held-out "
+        "evaluation oracle, naturalness, motif enrichment, App-Log-Lik, diversity, novelty, and a one-sentence "
+        "verdict per file. Definitions: docs/metrics.md.",
     )
     parser.add_argument("inputs", nargs="+", type=Path, help="FASTA/CSV/TSV/HDF5 files (one report row each)")
     parser.add_argument(

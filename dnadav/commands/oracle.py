@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train an oracle: the DHS cell-type classifier, a Gosai MPRA regressor, or one on your own labelled file",
         description="Train a reward or evaluation oracle (Lightning). On your own file (--data FILE --target COLUMN): held-out "
-        "rows from its split or chromosome column (else a seeded stratified 10%%/10%% split), and --role reward / eval "
+        "rows from its split or chromosome column (else a seeded stratified 10%/10% split), and --role reward / eval "
         "train on two disjoint halves of the train rows. See docs/byod.md.",
     )
     train.add_argument(
