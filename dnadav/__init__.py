@@ -32,22 +32,40 @@ __all__ = [
 ]
 
 
-class _Package(types.ModuleType):
-    """dnadav's module type: ``dnadav.design`` & co. come from ``dnadav.api`` when first asked for, and
-    ``dnadav.evaluate`` stays the function when the subpackage of the same name is imported (the import
-    system binds a subpackage on its parent; the binding is ignored here)."""
+class _EvaluatePackage(types.ModuleType):
+    """The subpackage ``dnadav.evaluate``, callable as the API function ``dnadav.api.evaluate``: one
+    object at ``dnadav.evaluate`` serves ``dnadav.evaluate({...})`` and ``import dnadav.evaluate.reference
+    as r`` (which Python resolves by attribute, ``dnadav.evaluate.reference``). ``__wrapped__`` is the
+    function, so ``inspect.signature(dnadav.evaluate)`` gives its signature."""
+
+    def __call__(self, *args, **kwargs):
+        from dnadav.api import evaluate
+
+        return evaluate(*args, **kwargs)
 
     @property
-    def evaluate(self):
+    def __wrapped__(self):
         from dnadav.api import evaluate
 
         return evaluate
 
-    @evaluate.setter
-    def evaluate(self, value: object) -> None:
-        pass
+
+class _Package(types.ModuleType):
+    """dnadav's module type: ``dnadav.design`` & co. come from ``dnadav.api`` when first asked for.
+    ``dnadav.evaluate`` is both the subpackage and the API function: the subpackage, made callable
+    (``_EvaluatePackage``) when it is bound here — by the import system, whichever of its modules is
+    imported first, or on first use."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "evaluate" and isinstance(value, types.ModuleType) and value.__name__ == "dnadav.evaluate":
+            value.__class__ = _EvaluatePackage
+        super().__setattr__(name, value)
 
     def __getattr__(self, name: str):
+        if name == "evaluate":  # not imported yet: importing binds it (above)
+            import importlib
+
+            return importlib.import_module("dnadav.evaluate")
         if name in _API:
             from dnadav import api
 

@@ -25,8 +25,33 @@ def test_docs_api_example_runs_as_written(capsys):
 
 
 def test_top_level_names_are_the_api_functions():
-    assert dnadav.design is dnadav.api.design and dnadav.evaluate is dnadav.api.evaluate
+    assert dnadav.design is dnadav.api.design and dnadav.evaluate.__wrapped__ is dnadav.api.evaluate
     assert callable(dnadav.load_model) and callable(dnadav.load_oracle)
+
+
+@pytest.mark.parametrize("first", ["import dnadav", "import dnadav.evaluate.metrics", "from dnadav import evaluate"])
+def test_dnadav_evaluate_is_the_api_function_and_the_subpackage(first):
+    """``import dnadav.evaluate.reference as r`` resolves ``dnadav.evaluate`` by attribute: it must be the
+    subpackage, while ``dnadav.evaluate(...)`` stays the API function — whichever is imported first."""
+    import inspect
+    import subprocess
+    import sys
+
+    code = (
+        f"{first}\n"
+        "import inspect, sys, dnadav\n"
+        "import dnadav.evaluate.reference as r\n"
+        "import dnadav.evaluate.metrics as m\n"
+        "import dnadav.evaluate as package\n"
+        "assert r.__name__ == 'dnadav.evaluate.reference' and m is dnadav.evaluate.metrics and package is dnadav.evaluate\n"
+        "assert callable(dnadav.evaluate) and dnadav.evaluate.__wrapped__ is dnadav.api.evaluate\n"
+        "print(inspect.signature(dnadav.evaluate))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(inspect.signature(dnadav.api.evaluate))
+    with pytest.raises(TypeError, match="unexpected keyword.s. no_such_option"):  # the call reaches the API function
+        dnadav.evaluate({"designs": ["ACGT"]}, no_such_option=1)
 
 
 def test_align_defaults_live_in_one_place():
