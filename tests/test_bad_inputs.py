@@ -224,7 +224,7 @@ def test_an_objective_that_overflows_at_run_time_is_refused_not_returned():
     oracle.class_names = ("HepG2", "K562")
     deep = "1e6*(" * 7 + "hepg2" + ")" * 7  # each factor is allowed; the product overflows float32
     with pytest.raises(InputError, match="not finite in float32"):
-        Objective(parse_objective(deep, ("hepg2", "k562")), oracle).from_log_odds(torch.tensor([[2.0, -1.0]]))
+        Objective(parse_objective(deep, ("hepg2", "k562")), oracle).from_values(torch.tensor([[2.0, -1.0]]))
 
 
 def test_a_fasta_header_never_receives_nan(tmp_path):

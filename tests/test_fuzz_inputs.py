@@ -61,7 +61,7 @@ def test_objective_text_parses_or_is_one_input_error(text):
         return
     oracle = torch.nn.Identity()
     oracle.class_names = ("HepG2", "K562", "GM12878", "hESC", "shuffled")
-    value = _only_input_errors(Objective(parsed, oracle).from_log_odds, torch.randn(3, 5) * 10)
+    value = _only_input_errors(Objective(parsed, oracle).from_values, torch.randn(3, 5) * 10)
     assert value is None or bool(torch.isfinite(value).all())
 
 

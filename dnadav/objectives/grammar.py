@@ -4,27 +4,27 @@ Grammar (whitespace ignored, names case-insensitive)::
 
     objective := sum [ "s.t." bound ("," bound)* ]
     sum       := ["-"] product (("+" | "-") product)*
-    product   := NUMBER "*" atom | NUMBER | atom          # a bare NUMBER is a constant (nats)
+    product   := NUMBER "*" atom | NUMBER | atom          # a bare NUMBER is a constant (the names' scale)
     atom      := NAME | FUNC "(" sum ("," sum)* [";" "tau" "=" NUMBER] ")" | "(" sum ")"
-    bound     := (NAME | "others") "<" NUMBER            # a probability in (0, 1)
+    bound     := (NAME | "others") "<" NUMBER            # a probability in (0, 1); a regressor: its units
     FUNC      := max | min | mean | softmax | softmin     # tau only for softmax / softmin
 
-``NAME`` is a cell type the oracle knows (``hepg2``, ``k562``, ``gm12878``, ``hesc``); each stands for
-that cell type's log-odds (nats). Functions take sub-expressions and constants, so a saturating reward
-is ``min(hesc - max(hepg2,k562,gm12878), 4)``. Anything else is refused with one line naming the
-problem and its 1-based column.
-"""
+``NAME`` is an output the oracle names: a classifier's cell type (``hepg2``, ``k562``, ``gm12878``,
+``hesc``), standing for its log-odds (nats), or a regressor's output, standing for its prediction (the
+regressor's units; ``scale = "prediction"``, see ``objective_scale``). Functions take sub-expressions
+and constants, so a saturating reward is ``min(hesc - max(hepg2,k562,gm12878), 4)``. Anything else
+is refused with one line naming the problem and its 1-based column. The tree is in
+``dnadav.objectives.tree``."""
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
 from dnadav.errors import InputError, shown
+from dnadav.objectives.tree import Bound, Call, Constant, Name, Node, ParsedObjective, Scale, Sum, node_names
 
 __all__ = [
     "FLOAT32_MAX",
@@ -39,6 +39,7 @@ __all__ = [
     "Node",
     "Bound",
     "ParsedObjective",
+    "Scale",
     "node_names",
     "parse_objective",
 ]
@@ -55,75 +56,11 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Name:
-    """A cell type's log-odds (nats)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Constant:
-    """A number (nats)."""
-
-    value: float
-
-
-@dataclass(frozen=True)
-class Call:
-    """``function(args)`` reduced over its arguments; ``tau`` (nats) only for softmax / softmin."""
-
-    function: str
-    args: tuple["Node", ...]
-    tau: float = 1.0
-
-
-@dataclass(frozen=True)
-class Sum:
-    """``Σ weight · node`` over ``terms`` (pairs of weight and node)."""
-
-    terms: tuple[tuple[float, "Node"], ...]
-
-
-Node = Union[Name, Constant, Call, Sum]
-
-
-def node_names(node: Node) -> list[str]:
-    """The cell types ``node`` mentions, in order of appearance (repeats kept)."""
-    if isinstance(node, Name):
-        return [node.name]
-    if isinstance(node, Call):
-        return [n for a in node.args for n in node_names(a)]
-    if isinstance(node, Sum):
-        return [n for _, t in node.terms for n in node_names(t)]
-    return []
-
-
-@dataclass(frozen=True)
-class Bound:
-    """The constraint ``p(name) < threshold`` (probability of that cell type under the oracle)."""
-
-    name: str
-    threshold: float
-
-
-@dataclass(frozen=True)
-class ParsedObjective:
-    """``expression`` (nats); ``bounds`` non-empty for the constrained form. ``text`` as given."""
-
-    text: str
-    expression: Node
-    bounds: tuple[Bound, ...] = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every cell type the objective mentions, in order of first appearance."""
-        return tuple(dict.fromkeys(node_names(self.expression) + [b.name for b in self.bounds]))
-
-
 class _Parser:
-    def __init__(self, text: str, names: tuple[str, ...]):
-        self.text, self.known = text, {n.lower(): n for n in names}
+    def __init__(self, text: str, names: tuple[str, ...], scale: Scale):
+        self.text, self.known, self.scale = text, {n.lower(): n for n in names}, scale
+        self.kind = "output" if scale == "prediction" else "cell type"
+        self.noun = f"an {self.kind}" if scale == "prediction" else f"a {self.kind}"
         self.tokens: list[tuple[str, str, int]] = []  # (kind, value, 1-based column)
         position = 0
         while position < len(text):
@@ -177,7 +114,7 @@ class _Parser:
     def cell_type(self) -> str:
         kind, text, column = self.peek()
         if kind != "name":
-            self.take("name", expected=f"a cell type ({', '.join(self.known)})")
+            self.take("name", expected=f"{self.noun} ({', '.join(self.known)})")
         if text.lower() not in self.known:
             hint = " (functions need parentheses)" if text.lower() in FUNCTIONS else ""
             self.fail(f"unknown name {text!r}{hint}; expected one of {', '.join(self.known)}", column)
@@ -218,7 +155,7 @@ class _Parser:
             return Call(function, tuple(args), tau)
         if kind != "name":
             found = "the end" if kind == "end" else repr(text)
-            self.fail(f"expected a cell type ({', '.join(self.known)}), a function, a number or '(', found {found}", column)
+            self.fail(f"expected {self.noun} ({', '.join(self.known)}), a function, a number or '(', found {found}", column)
         return Name(self.cell_type())
 
     def product(self) -> tuple[float, Node]:
@@ -254,11 +191,15 @@ class _Parser:
                 names = [n for n in self.known.values() if n not in mentioned]
             else:
                 names = [self.cell_type()]
-            self.take("op", "<", "'<' and a probability")
-            number_column = self.peek()[2]
-            threshold = self.number("a probability in (0, 1)")
-            if not 0.0 < float(np.float32(threshold)) < 1.0:  # its logit is taken in float32
-                self.fail(f"threshold {threshold!r} is not a probability in (0, 1) in float32", number_column)
+            if self.scale == "prediction":  # a regressor's bound is on its prediction, in its units
+                self.take("op", "<", "'<' and a number")
+                threshold = self.number("a number (the output's units)")
+            else:
+                self.take("op", "<", "'<' and a probability")
+                number_column = self.peek()[2]
+                threshold = self.number("a probability in (0, 1)")
+                if not 0.0 < float(np.float32(threshold)) < 1.0:  # its logit is taken in float32
+                    self.fail(f"threshold {threshold!r} is not a probability in (0, 1) in float32", number_column)
             for name in names:
                 if name in mentioned:
                     self.fail(f"{name} is both maximised and bounded", column)
@@ -282,13 +223,19 @@ class _Parser:
         if token[0] != "end":
             self.fail(f"unexpected {token[1]!r} (expected '+', '-', 's.t.' or the end)", token[2])
         if not mentioned:
-            self.fail("the objective mentions no cell type", 1)
-        return ParsedObjective(self.text, expression, tuple(bounds))
+            self.fail(f"the objective mentions no {self.kind}", 1)
+        return ParsedObjective(self.text, expression, tuple(bounds), self.scale)
 
 
-def parse_objective(text: str, names: tuple[str, ...] = ("hepg2", "k562", "gm12878", "hesc")) -> ParsedObjective:
-    """Parse ``text`` (see the module docstring) over the cell-type ``names`` (matched case-insensitively;
-    the returned names are spelled as in ``names``). Raises ``InputError`` (one line) on anything else."""
+def parse_objective(
+    text: str, names: tuple[str, ...] = ("hepg2", "k562", "gm12878", "hesc"), scale: Scale = "log-odds"
+) -> ParsedObjective:
+    """Parse ``text`` (see the module docstring) over the output ``names`` (matched case-insensitively;
+    the returned names are spelled as in ``names``); ``scale`` says what they stand for, and so what a
+    bound's number is (a probability for ``"log-odds"``, a prediction for ``"prediction"``). Raises
+    ``InputError`` (one line) on anything else."""
     if not isinstance(text, str):
         raise InputError(f"objective must be a string; got {type(text).__name__}")
-    return _Parser(text, tuple(names)).parse()
+    if scale not in ("log-odds", "prediction"):
+        raise ValueError(f"scale must be 'log-odds' or 'prediction'; got {scale!r}")
+    return _Parser(text, tuple(names), scale).parse()
