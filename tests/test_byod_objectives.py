@@ -84,6 +84,38 @@ def test_the_evaluation_objective_over_a_regressor_is_in_its_units():
     assert result.per_sequence["objective"].tolist() == [1.0, -3.5]
 
 
+def test_the_activity_axis_names_a_regressors_output_not_log_odds():
+    from dnadav.evaluate.figures import activity_axis
+
+    regression = {"eval_oracle_kind": "regression", "eval_oracle_target": "a", "threshold": 1.25}
+    assert activity_axis(regression) == ("a prediction (the oracle's units)", 1.25, "threshold 1.25")
+    assert activity_axis({**regression, "threshold": None})[1] is None  # no line where nothing marks one
+    classifier = {"eval_oracle_kind": "classifier", "eval_oracle_target": "HepG2"}
+    assert activity_axis(classifier) == ("HepG2 log-odds (nats)", 0.0, "p = 0.5")
+
+
+def test_the_report_plots_a_regressor_on_its_own_axis(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from dnadav.evaluate import figures
+    from dnadav.evaluate.evaluator import EvaluationResult
+
+    drawn = {}
+    monkeypatch.setattr(figures, "_png", lambda figure: drawn.setdefault("axes", figure.axes[0]))
+    per = pd.DataFrame({"input": ["d", "d", "d"], "pred_activity": [0.5, 2.0, 3.0], "reward": [1.0, 1.5, 2.5]})
+    info = {"eval_oracle_kind": "regression", "eval_oracle_target": "a", "threshold": 1.25}
+    result = EvaluationResult(summary=None, per_sequence=per, kmer_frequencies={}, motif_rates=None, motifs=None, info=info)
+    figures.activity_plot(result, ["d"], plt)
+    axes = drawn["axes"]
+    assert axes.get_ylabel() == "a prediction (the oracle's units)"
+    assert [t.get_text() for t in axes.get_legend().get_texts()][-1] == "threshold 1.25"
+    assert "log-odds" not in axes.get_ylabel() and "p = 0.5" not in [t.get_text() for t in axes.get_legend().get_texts()]
+
+
 def test_bounds_parsed_on_another_scale_are_refused():
     from dnadav.objectives import LagrangianObjective, parse_objective
 

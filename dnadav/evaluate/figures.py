@@ -11,7 +11,7 @@ import numpy as np
 
 from dnadav.evaluate.evaluator import EvaluationResult
 
-__all__ = ["activity_plot", "diversity_plot", "kmer_plot", "logos", "tradeoff_and_gc"]
+__all__ = ["activity_axis", "activity_plot", "diversity_plot", "kmer_plot", "logos", "tradeoff_and_gc"]
 
 _COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f", "#555555"]
 
@@ -35,6 +35,18 @@ def _label(name: str, width: int = 18) -> str:
     return "\n".join(textwrap.wrap(str(name), width)) or str(name)
 
 
+def activity_axis(info: dict) -> tuple[str, float | None, str]:
+    """The activity plot's y label, reference line and its legend entry, from an evaluation's ``info``:
+    a classifier's scores are the target's log-odds (nats; 0 is p = 0.5); a regressor's are predictions
+    of its scored output in its own units, with the ``threshold`` of ``above_threshold`` marked."""
+    target = info.get("eval_oracle_target") or "target"
+    if info.get("eval_oracle_kind") == "regression":
+        threshold = info.get("threshold")
+        line = f"threshold {threshold:.4g}" if threshold is not None else ""
+        return f"{target} prediction (the oracle's units)", threshold, line
+    return f"{target} log-odds (nats)", 0.0, "p = 0.5"
+
+
 def activity_plot(result: EvaluationResult, names: list[str], plt) -> str:
     per = result.per_sequence
     from matplotlib.patches import Patch
@@ -54,15 +66,18 @@ def activity_plot(result: EvaluationResult, names: list[str], plt) -> str:
                     parts[key].set_linewidth(0.8 if key != "cmedians" else 1.6)
             elif len(values):
                 ax.scatter([i + offset] * len(values), values, color=colour, s=12)
-    ax.axhline(0, color="#999", lw=0.8, ls="--")
+    label, line, line_label = activity_axis(result.info)
+    if line is not None:
+        ax.axhline(line, color="#999", lw=0.8, ls="--")
     ax.set_xticks(range(len(names)), [_label(n) for n in names], fontsize=8)
-    ax.set_ylabel(f"{result.info.get('eval_oracle_target') or 'target'} log-odds (nats)")
+    ax.set_ylabel(label)
     ax.set_title("activity per sequence", fontsize=10)
     handles = [
         Patch(color="#1b6ca8", label="evaluation oracle (held out)"),
         Patch(color="#bbbbbb", label="reward oracle (optimised)"),
-        plt.Line2D([], [], color="#999", ls="--", lw=0.8, label="p = 0.5"),
     ]
+    if line is not None:
+        handles.append(plt.Line2D([], [], color="#999", ls="--", lw=0.8, label=line_label))
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     figure.tight_layout()
     return _png(figure)
