@@ -24,7 +24,7 @@ set ``U = S ∪ E`` it unmasks (S: the grid's positions) from the product of the
 (chain rule; the choice of U depends only on what is already unmasked). ``TC(S ∪ E) ≤ TC(S) + Σ_{i∈E} H_i
 ≤ TC(S) + bound``: each call adds at most ``bound`` nats to the fixed-step sampler's own term — but the
 clock's longer steps make S larger, so ``bound`` is a knob on the deviation, not a guarantee of quality
-(docs/concepts.md, docs/benchmarks.md "adaptive sampling").
+(docs/concepts.md, "Adaptive-step sampling and the law it samples").
 """
 
 from __future__ import annotations

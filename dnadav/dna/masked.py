@@ -144,7 +144,7 @@ def sequence_elbo(
     Each sequence gets ``num_time_samples`` network rows: with ``times="stratified"`` (the default, the
     numbers every earlier run reported) at stratified times; with ``times="count"`` at stratified masked
     counts, each with its time drawn given the count (``dnadav.dna.masked_count``: the same expectation,
-    a lower variance at fewer rows: docs/benchmarks.md, "App-Log-Lik by masked counts"). The rows are
+    a lower variance at fewer rows: docs/concepts.md, "App-Log-Lik by masked counts"). The rows are
     masked in blocks of ``batch_size`` (this fixes the random stream) and go through the denoiser
     ``max_batch`` rows per call (``dnadav.core.batching``; results do not depend on it).
     A uniform model scores ``L·log(1/4)`` (−277.3 for 200 bp).

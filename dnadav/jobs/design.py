@@ -49,7 +49,8 @@ class DesignOptions:
     adaptive: float = option(
         0.0,
         "adaptive steps (plain sampling): each network call also unmasks the most confident masked positions whose "
-        "entropies sum to ≤ NATS and moves the clock on (fewer network rows; 0: fixed steps; docs/concepts.md)",
+        "entropies sum to ≤ NATS and moves the clock on (fewer network rows, less natural designs: fewer --steps "
+        "measured better; 0: fixed steps; docs/concepts.md)",
         metavar="NATS",
         type=float,
     )
