@@ -147,8 +147,8 @@ def evaluate(
     """
     from dnadav.data.tables import SequenceTable
     from dnadav.evaluate.controls import held_out_sample, off_target_cell_type
-    from dnadav.evaluate.evaluator import evaluate_sets
     from dnadav.evaluate.reference import dhs_classifier, reference_sequences
+    from dnadav.evaluate.reference_cache import cached_evaluate_sets
     from dnadav.evaluate.verdict import verdicts
     from dnadav.io import current_command
     from dnadav.loaders import load_oracle, oracle_length
@@ -224,8 +224,9 @@ def evaluate(
     if novelty == "hamming" and training and len(training[0]) != sequence_length:
         notes.append(f"novelty left out: the pool ({pool}) is {len(training[0])} bp, the sequences {sequence_length} bp "
                      "(pass --training FILE or --prior MODEL, or --novelty levenshtein)")  # fmt: skip
-    result = evaluate_sets(
+    result = cached_evaluate_sets(  # the real held-out rows never change: read from $DNADAV_CACHE_DIR when known
         {**tables, **real},
+        cached=list(real),
         reward_oracle=reward_oracle,
         eval_oracle=eval_oracle,
         reference=reference_set,
