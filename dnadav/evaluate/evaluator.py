@@ -32,7 +32,6 @@ __all__ = [
     "optional_columns",
     "LogLikelihood",
     "evaluate_sets",
-    "is_regression_oracle",
     "prior_log_likelihood",
 ]
 
@@ -79,11 +78,6 @@ def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0
         return sequence_elbo(prior, tokens.to(device), schedule, num_time_samples=num_time_samples, generator=generator).cpu()
 
     return log_likelihood
-
-
-def is_regression_oracle(oracle) -> bool:
-    """True for a regressor (``RegressionOracle``: predictions, no class probability to call a sequence by)."""
-    return isinstance(oracle, RegressionOracle)
 
 
 @torch.no_grad()
@@ -164,7 +158,7 @@ def evaluate_sets(
 
         objective_fn = make_objective(objective, oracle=eval_oracle).reward
     reference = list(reference)
-    regression = is_regression_oracle(eval_oracle)
+    regression = isinstance(eval_oracle, RegressionOracle)  # predictions, no class probability
     if regression and threshold is None:
         threshold = metrics.pred_activity(oracle_scores(eval_oracle, strings_to_onehot(reference), batch_size)[0])
     training_tokens = strings_to_tokens(list(training)) if len(training) else torch.zeros(0, 0, dtype=torch.long)
