@@ -228,6 +228,17 @@ def test_a_broken_oracle_file_is_one_line(tmp_path):
         load_oracle(f"{path}:Scorer")
 
 
+def test_an_oracle_that_fails_while_scoring_is_one_line_naming_it():
+    from dnadav.oracles import as_oracle
+
+    def scorer(onehot):
+        return torch.stack([onehot.sum((1, 2))[:, None], onehot.mean((1, 2))], dim=1)  # [B, 1] beside [B]
+
+    oracle = as_oracle(scorer, source="my_oracle.py:Scorer")
+    with pytest.raises(InputError, match=r"^my_oracle.py:Scorer: failed on one-hot \[2, 4, 4\] .*: RuntimeError: stack expects"):
+        oracle.reward(torch.eye(4)[None].repeat(2, 1, 1))
+
+
 def test_a_python_object_is_an_oracle_for_both_roles():
     from dnadav.oracles import as_oracle
 

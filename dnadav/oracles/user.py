@@ -50,7 +50,15 @@ class ScoringNetwork(nn.Module):
         self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
 
     def forward(self, onehot: torch.Tensor) -> torch.Tensor:
-        out = self.scorer(onehot)
+        try:
+            out = self.scorer(onehot)
+        except InputError:
+            raise
+        except Exception as error:  # the user's code failed: one line naming it, not a traceback through dnadav
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise InputError(
+                f"{self.source}: failed on one-hot {list(onehot.shape)} (float, rows A, C, G, T): {type(error).__name__}: {first}"
+            ) from None
         if not isinstance(out, torch.Tensor):
             raise InputError(f"{self.source}: returned {type(out).__name__}; an oracle returns a tensor [B] or [B, K]")
         if out.dim() == 1:
