@@ -1,6 +1,7 @@
 """The M-step that fits what the E-step chose, the trust region, held-out stopping and selection:
 each against a closed form (docs/concepts.md, "The M-step" and "A trust region per iteration")."""
 
+import dataclasses
 import math
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from dnadav.core.distill import DistillConfig, children_nll, distill_loss, transition_batch, transition_pairs
 from dnadav.core.fit_control import BestKeeper, HeldOutStopper, holdout_split, pass_batches
 from dnadav.core.search import SearchConfig, search_process
-from dnadav.core.trust_region import selection_kl, temperature_for_kl
+from dnadav.core.trust_region import pilot_temperature, selection_kl, temperature_for_kl
 from dnadav.dna.sampler import MaskedDiffusion
 from tests.toys import TimeDependentDenoiser
 
@@ -320,3 +321,63 @@ def test_variance_step_weighting_makes_a_gaussian_step_the_squared_distance_to_t
         )
     with pytest.raises(ValueError, match="transitions or children"):
         DistillConfig(objective="nelbo", step_weighting="variance")
+
+
+@pytest.mark.parametrize("schedule", ["fixed", "trust_region"])
+def test_tilting_the_prior_converges_to_its_one_tilt_instead_of_compounding(schedule):
+    """``tilt_base="prior"``: the search weighs each child by γ^n·V/α + log p_0(c|x) − log p_θ(c|x), so
+    the children M-step's optimum is p_0·exp(r/α) whatever the model is. Three iterations at one α land
+    on that one tilt (the plain loop lands on p_0·exp(3r/α)); with the trust region, α falls each
+    iteration and the law is the one tilt at the last α — the earlier α's leave no trace (with the
+    model tilted instead, the same δ gives the compounded tilt at its α's: the test above)."""
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    process = MaskedDiffusion(TableNetwork(prior), 1)
+    reference = TableNetwork(prior)
+    alphas = []
+    for k in range(3):
+        alpha = 2.0
+        if schedule == "trust_region":
+            pilot = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True, tilt_base="prior")
+            recorded = search_process(
+                process, base_reward, 64, pilot, torch.Generator().manual_seed(100 + k), reference=reference
+            ).trajectory
+            ceiling = alphas[-1] if alphas else 1e3  # the annealing side (pilot_temperature's ceiling)
+            alpha = temperature_for_kl(recorded.child_potential, 0.1, recorded.child_log_ratio, (1e-3, ceiling))
+        alphas.append(alpha)
+        config = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True, tilt_base="prior")
+        trajectory = search_process(process, base_reward, 512, config, torch.Generator().manual_seed(k), reference=reference).trajectory
+        fit_children(process, trajectory, alpha)
+    target = torch.softmax(prior + REWARD / alphas[-1], dim=0)
+    model = torch.softmax(process.network.logits.detach(), dim=0)
+    assert 0.5 * (model - target).abs().sum() < 0.03
+    compounded = torch.softmax(prior + REWARD * sum(1 / a for a in alphas), dim=0)
+    assert 0.5 * (model - compounded).abs().sum() > 0.1
+    if schedule == "trust_region":  # each iteration still moves: α falls
+        assert alphas[0] > alphas[1] > alphas[2]
+
+
+def test_tilting_the_prior_needs_the_prior_and_costs_one_row_per_sequence_and_step():
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    process = MaskedDiffusion(TableNetwork(prior), 1)
+    config = SearchConfig(num_children=4, reward_temperature=1.0, num_steps=1, tilt_base="prior")
+    with pytest.raises(ValueError, match="reference"):
+        search_process(process, base_reward, 8, config, torch.Generator().manual_seed(0))
+    plain = search_process(process, base_reward, 8, dataclasses.replace(config, tilt_base="model"), torch.Generator().manual_seed(0))
+    tilted = search_process(process, base_reward, 8, config, torch.Generator().manual_seed(0), reference=TableNetwork(prior))
+    assert tilted.stats.network_sequences == plain.stats.network_sequences + 8
+    # the model is the prior here: the importance ratio is 0 and the search is unchanged
+    assert torch.equal(tilted.sequences, plain.sequences)
+
+
+def test_the_pilot_of_a_prior_tilting_search_anneals_below_its_ceiling():
+    """A model that already is the one tilt at α = 1: tilting the prior, the selection KL is least near
+    α = 1 and grows on both sides, so unbounded bisection lands above it (weights that pull back to the
+    prior); with the previous α as ceiling the pilot solves on the annealing side."""
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    process = MaskedDiffusion(TableNetwork(prior + REWARD / 1.0), 1)
+    config = SearchConfig(num_children=64, reward_temperature=1.0, num_steps=1, tilt_base="prior")
+    solve = lambda ceiling: pilot_temperature(  # noqa: E731
+        process, base_reward, config, 0.1, 64, torch.Generator().manual_seed(0), reference=TableNetwork(prior), ceiling=ceiling
+    )
+    assert 0.3 < solve(1.0) < 1.0
+    assert solve(None) > 1.0

@@ -107,7 +107,14 @@ class DAVModule(pl.LightningModule):
         search_config, pilot_log = self._search_config(iteration, context)
         self._reward_temperature = search_config.reward_temperature  # the α the M-step weighs children at
         result = search_process(
-            self.process, self._frozen["reward_fn"], count, search_config, generator, context, max_batch=self.max_batch
+            self.process,
+            self._frozen["reward_fn"],
+            count,
+            search_config,
+            generator,
+            context,
+            max_batch=self.max_batch,
+            reference=self._tilt_reference(),
         )
         trajectory = result.trajectory
         rows = {"states": trajectory.states.transpose(0, 1), "rewards": result.rewards}
@@ -141,6 +148,14 @@ class DAVModule(pl.LightningModule):
         }
         return Trajectory(rows["states"].transpose(0, 1), trajectory.times.to(self.device), rows.get("context"), **step_major)
 
+    def _tilt_reference(self) -> torch.nn.Module | None:
+        """The network a ``tilt_base="prior"`` E-step tilts: the frozen prior (None for "model")."""
+        if self.config.search.tilt_base != "prior":
+            return None
+        if self._frozen["prior"] is None:
+            raise ValueError("search.tilt_base='prior' needs the prior: pass prior= to the module")
+        return self._frozen["prior"]
+
     def _search_config(self, iteration: int, context_rows: torch.Tensor | None):
         """This iteration's E-step settings: the configured ones, or with ``target_kl`` set, α solved on
         a pilot search of ``pilot_sequences`` with the current model (the same on every rank), started
@@ -154,7 +169,16 @@ class DAVModule(pl.LightningModule):
         previous = [r["estep/reward_temperature"] for r in self.history[:iteration] if "estep/reward_temperature" in r]
         start = dataclasses.replace(config, reward_temperature=previous[-1]) if previous else config
         alpha = pilot_temperature(
-            self.process, self._frozen["reward_fn"], start, self.config.target_kl, count, generator, context, self.max_batch
+            self.process,
+            self._frozen["reward_fn"],
+            start,
+            self.config.target_kl,
+            count,
+            generator,
+            context,
+            self.max_batch,
+            reference=self._tilt_reference(),
+            ceiling=previous[-1] if previous and config.tilt_base == "prior" else None,
         )
         return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
 

@@ -6,12 +6,20 @@ model itself, or the model tilted by the reward gradient), scores each child wit
 ``V(x_s) ≈ r(x̂0(x_s))``, weights it by
 
     log w = discount^(steps left) · V(x_s) / reward_temperature + log p_θ(x_s | x_t) − log q(x_s | x_t)
+          [+ log p_ref(x_s | x_t) − log p_θ(x_s | x_t)   with tilt_base="prior"]
 
 and keeps one child per sequence (``mode="per_sequence"``, SVDD/DAV style), or carries a population
 with incremental weights and ESS-triggered systematic resampling (``mode="smc"``, TDS/FK-steering
 style, one child per particle). All children of all sequences go through the denoiser in one batched
 call per step; that call also yields x̂0 at the child, reused as the next step's model prediction.
 ``search_process`` drives any reverse process (the masked-DNA entry point is ``dnadav.dna.search.search``).
+
+``tilt_base="model"`` tilts the current model's steps, so EM iterations compound (K fitted tilts at α
+are about one at α/K). ``tilt_base="prior"`` tilts a fixed reference network's steps instead (the
+prior, passed as ``reference``): the model only proposes, and the bracketed importance ratio makes
+the kept child a draw from ``p_ref(x_s | x_t)·exp(γ^n V(x_s)/α)``. Iterations at one α then converge to
+that law instead of compounding, and whatever the model learned that the reward does not pay for is
+weighed back towards the reference (docs/concepts.md, "Tilting the prior").
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ __all__ = [
 
 SearchMode = Literal["per_sequence", "smc"]
 ValueMode = Literal["argmax", "sample"]
+TiltBase = Literal["model", "prior"]
 
 
 @dataclass
@@ -58,6 +67,7 @@ class SearchConfig:
     guidance_scale: float = 0.0  # > 0: tilt the proposal by the reward gradient (differentiable oracle)
     record_clean: bool = False  # keep x̂0 at every chosen child (the paper's M-step distils it)
     record_children: bool = False  # keep every step's M children and their values (M-step "children", trust region)
+    tilt_base: TiltBase = "model"  # whose steps the search tilts: the current model's, or the reference's ("prior")
 
     def __post_init__(self) -> None:
         if self.num_children < 1 or self.num_steps < 1 or self.num_value_samples < 1:
@@ -68,6 +78,8 @@ class SearchConfig:
             raise ValueError(f"mode must be per_sequence or smc; got {self.mode!r}")
         if self.value not in ("argmax", "sample"):
             raise ValueError(f"value must be argmax or sample; got {self.value!r}")
+        if self.tilt_base not in ("model", "prior"):
+            raise ValueError(f"tilt_base must be model or prior; got {self.tilt_base!r}")
         if self.record_children and self.mode != "per_sequence":
             raise ValueError("record_children needs mode='per_sequence' (SMC proposes one child per particle)")
 
@@ -144,6 +156,7 @@ def search_process(
     context: torch.Tensor | None = None,
     on_step: Callable[[int], None] | None = None,
     max_batch: int | str | None = "auto",
+    reference: Callable | None = None,
 ) -> SearchResult:
     """Run the E-step over ``process`` from grid index 0 for ``num_sequences`` states.
 
@@ -151,9 +164,12 @@ def search_process(
     Puts a module network in eval mode for the search and restores its mode afterwards.
     ``on_step(k)`` is called after step k (progress bars). The reward sees at most ``max_batch``
     rows per call (``dnadav.core.batching``; results do not depend on it). The last step's children are
-    clean, so they are scored by the reward directly, with no network call.
+    clean, so they are scored by the reward directly, with no network call. ``reference``: the network
+    whose steps ``tilt_base="prior"`` tilts (one more network row per sequence and step).
     """
     config = config or SearchConfig()
+    if config.tilt_base == "prior" and reference is None:
+        raise ValueError("tilt_base='prior' needs the reference network (the prior) as reference=")
     stats = SearchStats()
     started = time.perf_counter()
     times = process.time_grid(config.num_steps)
@@ -163,16 +179,26 @@ def search_process(
     def reward(clean: torch.Tensor) -> torch.Tensor:
         return chunked_call(reward_fn, clean, max_batch=oracle_rows)
 
-    def predict(x: torch.Tensor, t: float, rows_context: torch.Tensor | None) -> torch.Tensor:
+    def predict(x: torch.Tensor, t: float, rows_context: torch.Tensor | None, network: Callable | None = None) -> torch.Tensor:
         stats.network_calls += 1
         stats.network_sequences += x.shape[0]
-        return process.predict(x, torch.full((x.shape[0],), t, device=x.device), rows_context)
+        return process.predict(x, torch.full((x.shape[0],), t, device=x.device), rows_context, network)
+
+    def base_log_ratio(prediction: torch.Tensor, x: torch.Tensor, children: torch.Tensor, k: int) -> torch.Tensor:
+        """``log p_ref(child | x) − log p_θ(child | x)`` of every child (rows i·M + j: child j of state i)."""
+        m = children.shape[0] // x.shape[0]
+        rows = lambda a: a.repeat_interleave(m, dim=0)  # noqa: E731
+        t = torch.full((children.shape[0],), float(times[k]), device=device)
+        s = torch.full((children.shape[0],), float(times[k + 1]), device=device)
+        reference_prediction = predict(x, float(times[k]), context, reference)
+        log_ref = process.transition_log_prob(rows(reference_prediction), rows(x), children, t, s)
+        return (log_ref - process.transition_log_prob(rows(prediction), rows(x), children, t, s)).float()
 
     def value_of(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         stats.oracle_calls += x.shape[0] * (config.num_value_samples if config.value == "sample" else 1)
         return soft_value(process, prediction, x, reward, config, generator).float()
 
-    with eval_mode(process.network):
+    with eval_mode(process.network, reference):
         b = num_sequences
         m = 1 if config.mode == "smc" else config.num_children
         guidance = Guidance(reward, config.guidance_scale) if config.guidance_scale > 0 else None
@@ -190,6 +216,9 @@ def search_process(
                 stats.oracle_calls += b  # one reward gradient per sequence
             proposal = process.propose(prediction, x, float(times[k]), float(times[k + 1]), m, generator, guidance)
             children, log_ratio = proposal.children, proposal.log_ratio
+            if config.tilt_base == "prior":
+                anchor = base_log_ratio(prediction, x, children, k)
+                log_ratio = anchor if log_ratio is None else log_ratio + anchor
             child_context = repeat_rows(context, m)
             if k < config.num_steps - 1:
                 child_prediction = predict(children, float(times[k + 1]), child_context)

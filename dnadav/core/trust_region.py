@@ -83,16 +83,27 @@ def pilot_temperature(
     context: torch.Tensor | None = None,
     max_batch: int | str | None = "auto",
     rounds: int = 2,
+    reference=None,
+    ceiling: float | None = None,
 ) -> float:
     """α for this iteration: a pilot search of ``num_sequences`` with the current model, starting at
     ``config.reward_temperature``, records every child's value, and ``temperature_for_kl`` solves for
     a selection KL of ``target_kl`` nats per path; each of the ``rounds`` re-runs the pilot at the α
-    the previous round solved, so the values are read on the paths that α takes."""
+    the previous round solved, so the values are read on the paths that α takes. ``reference``: the
+    network a ``tilt_base="prior"`` search tilts (its importance ratios enter the solved KL).
+    ``ceiling``: the largest α allowed. A search that tilts the prior has a selection KL that is not
+    monotone in α: it is least near the α the model has already learned and grows both below it and
+    above it (above, the weights pull back towards the prior). Passing the previous iteration's α keeps
+    the solution on the annealing side; when the KL there already exceeds the target (the model has
+    drifted), the previous α is kept and the iteration only corrects the drift."""
     if rounds < 1:
         raise ValueError(f"rounds must be ≥ 1; got {rounds}")
     alpha = config.reward_temperature
     for _ in range(rounds):
         pilot = dataclasses.replace(config, reward_temperature=alpha, record_children=True, record_clean=False)
-        trajectory = search_process(process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch).trajectory
-        alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio)
+        trajectory = search_process(
+            process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch, reference=reference
+        ).trajectory
+        bounds = (1e-3, 1e3 if ceiling is None else ceiling)
+        alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio, bounds)
     return alpha

@@ -147,7 +147,7 @@ def align(
         reward_fn,
         config,
         schedule,
-        prior=prior if config.distill.kl_weight > 0 else None,
+        prior=prior if config.distill.kl_weight > 0 or config.search.tilt_base == "prior" else None,
         evaluate=metrics_of,
         frozen_modules=(prior, reward_oracle, eval_oracle),
         constraint=constraint,

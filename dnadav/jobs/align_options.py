@@ -41,6 +41,7 @@ _PRESET_PATHS = {
     "min_naturalness": "min_naturalness",
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
+    "tilt_base": "search.tilt_base",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
@@ -89,6 +90,12 @@ class AlignOptions:
         None, "trust region: solve α per iteration for this selection KL (nats/path; preset; default 8)", type=float
     )
     pilot_sequences: int | None = option(None, "pilot search size for --target-kl (preset; 16)", type=int)
+    tilt_base: str | None = option(
+        None,
+        "whose steps each E-step tilts: model (the current one; iterations compound) or prior (the frozen prior; "
+        "iterations converge to its per-step tilt; docs/concepts.md) (preset; default model)",
+        choices=["model", "prior"],
+    )
     holdout: float | None = option(
         None, "fraction of E-step sequences held out to stop each M-step (preset; default 0.125)", type=float
     )
