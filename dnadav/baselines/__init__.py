@@ -4,6 +4,7 @@ particles (``vmpo_particles``). DDPO and VMPO are written against the reverse-pr
 
 from dnadav.baselines.ddpo import DdpoConfig, ddpo_loss
 from dnadav.baselines.drakes import DrakesConfig, drakes_loss, finetune, relaxed_trajectory
+from dnadav.baselines.image_finetune import finetune_pipeline
 from dnadav.baselines.rollouts import PolicyGradientConfig, Rollouts, sample_rollouts
 from dnadav.baselines.vmpo import StepBaseline, VmpoConfig, vmpo_loss
 from dnadav.baselines.vmpo_particles import ParticleConfig, particle_loss
@@ -19,6 +20,7 @@ __all__ = [
     "ddpo_loss",
     "drakes_loss",
     "finetune",
+    "finetune_pipeline",
     "particle_loss",
     "relaxed_trajectory",
     "sample_rollouts",
