@@ -314,6 +314,22 @@ MUTATIONS = [
         1,
     ),
     (
+        "tilt-prior-ratio-dropped",
+        "tilt_base='prior' leaves log p_prior − log p_θ out of the children's weights (the model is tilted)",
+        S,
+        "                log_ratio = anchor if log_ratio is None else log_ratio + anchor\n",
+        "",
+        1,
+    ),
+    (
+        "pilot-ceiling-ignored",
+        "the pilot of a prior-tilting search bisects over all α, not below the previous iteration's",
+        TR,
+        "bounds = (1e-3, 1e3 if ceiling is None else ceiling)",
+        "bounds = (1e-3, 1e3)",
+        1,
+    ),
+    (
         "pilot-rounds-not-updated",
         "every pilot round re-runs at the configured α, not at the α the previous round solved",
         TR,
