@@ -108,10 +108,10 @@ def finetune_pipeline(
         prompts = draw_prompts(list(ANIMALS), config.batch_size, torch.Generator().manual_seed(config.seed))
         context = loaded.encode_prompts(prompts)
 
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     train = {"ddpo": ddpo.train, "vmpo": vmpo.train}[method]
     history = train(process, reward_fn, config, loaded.unet, context=context, on_step=on_step)
-    seconds = time.time() - started
+    seconds, cpu_seconds = time.time() - started, time.process_time() - cpu_started
 
     out.mkdir(parents=True, exist_ok=True)
     model.cpu().eval().requires_grad_(False).save_pretrained(out / "unet", safe_serialization=True)
@@ -123,7 +123,7 @@ def finetune_pipeline(
         command=current_command(call),
         config={"method": method, "pipeline": str(pipeline), "reward": reward, "eta": eta, method: config.as_dict()},
         checkpoints=sorted((out / "unet").glob("*.safetensors")),
-        extra={"budget": budget, "train_seconds": seconds},
+        extra={"budget": budget, "train_seconds": seconds, "train_cpu_seconds": cpu_seconds},
     )
     # written last: its presence marks a finished run (load_pipeline reads the base from it)
     aligned = {"base": base_reference(loaded.path), "lora_rank": 0, "method": method}
