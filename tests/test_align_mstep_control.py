@@ -341,8 +341,10 @@ def test_tilting_the_prior_converges_to_its_one_tilt_instead_of_compounding(sche
             recorded = search_process(
                 process, base_reward, 64, pilot, torch.Generator().manual_seed(100 + k), reference=reference
             ).trajectory
-            ceiling = alphas[-1] if alphas else 1e3  # the annealing side (pilot_temperature's ceiling)
-            alpha = temperature_for_kl(recorded.child_potential, 0.1, recorded.child_log_ratio, (1e-3, ceiling))
+            if alphas:  # the step between consecutive targets (pilot_temperature with previous=)
+                alpha = 1 / (1 / temperature_for_kl(recorded.child_potential, 0.1) + 1 / alphas[-1])
+            else:
+                alpha = temperature_for_kl(recorded.child_potential, 0.1, recorded.child_log_ratio)
         alphas.append(alpha)
         config = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True, tilt_base="prior")
         trajectory = search_process(process, base_reward, 512, config, torch.Generator().manual_seed(k), reference=reference).trajectory
@@ -369,15 +371,21 @@ def test_tilting_the_prior_needs_the_prior_and_costs_one_row_per_sequence_and_st
     assert torch.equal(tilted.sequences, plain.sequences)
 
 
-def test_the_pilot_of_a_prior_tilting_search_anneals_below_its_ceiling():
-    """A model that already is the one tilt at α = 1: tilting the prior, the selection KL is least near
-    α = 1 and grows on both sides, so unbounded bisection lands above it (weights that pull back to the
-    prior); with the previous α as ceiling the pilot solves on the annealing side."""
+def test_the_pilot_of_a_prior_tilting_search_steps_between_consecutive_targets():
+    """A model that already is the one tilt at α = 1, tilting the prior: the full weights' selection KL
+    is least near α = 1 and grows on both sides, so solving on them lands above it (weights that pull
+    back to the prior). With previous=1 the pilot solves the incremental weights V·(1/α − 1) alone:
+    α < 1, and exactly the step the same children give at the inverse-temperature difference."""
     prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
     process = MaskedDiffusion(TableNetwork(prior + REWARD / 1.0), 1)
     config = SearchConfig(num_children=64, reward_temperature=1.0, num_steps=1, tilt_base="prior")
-    solve = lambda ceiling: pilot_temperature(  # noqa: E731
-        process, base_reward, config, 0.1, 64, torch.Generator().manual_seed(0), reference=TableNetwork(prior), ceiling=ceiling
-    )
-    assert 0.3 < solve(1.0) < 1.0
-    assert solve(None) > 1.0
+    solve = lambda previous, rounds: pilot_temperature(  # noqa: E731
+        process, base_reward, config, 0.1, 64, torch.Generator().manual_seed(0), rounds=rounds,
+        reference=TableNetwork(prior), previous=previous,
+    )  # fmt: skip
+    assert solve(None, 2) > 1.0
+    stepped = solve(1.0, 1)
+    assert 0.3 < stepped < 1.0
+    pilot = SearchConfig(num_children=64, reward_temperature=1.0, num_steps=1, tilt_base="prior", record_children=True)
+    recorded = search_process(process, base_reward, 64, pilot, torch.Generator().manual_seed(0), reference=TableNetwork(prior))
+    assert selection_kl(recorded.trajectory.child_potential, 1 / (1 / stepped - 1.0)) == pytest.approx(0.1, abs=1e-6)

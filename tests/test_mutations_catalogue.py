@@ -322,11 +322,11 @@ MUTATIONS = [
         1,
     ),
     (
-        "pilot-ceiling-ignored",
-        "the pilot of a prior-tilting search bisects over all α, not below the previous iteration's",
+        "pilot-full-weights",
+        "the pilot of a prior-tilting search solves on the full weights, not the step between targets",
         TR,
-        "bounds = (1e-3, 1e3 if ceiling is None else ceiling)",
-        "bounds = (1e-3, 1e3)",
+        "if reference is not None and previous is not None:",
+        "if False:",
         1,
     ),
     (

@@ -178,7 +178,7 @@ class DAVModule(pl.LightningModule):
             context,
             self.max_batch,
             reference=self._tilt_reference(),
-            ceiling=previous[-1] if previous and config.tilt_base == "prior" else None,
+            previous=previous[-1] if previous and config.tilt_base == "prior" else None,
         )
         return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
 

@@ -84,18 +84,20 @@ def pilot_temperature(
     max_batch: int | str | None = "auto",
     rounds: int = 2,
     reference=None,
-    ceiling: float | None = None,
+    previous: float | None = None,
 ) -> float:
     """α for this iteration: a pilot search of ``num_sequences`` with the current model, starting at
     ``config.reward_temperature``, records every child's value, and ``temperature_for_kl`` solves for
     a selection KL of ``target_kl`` nats per path; each of the ``rounds`` re-runs the pilot at the α
-    the previous round solved, so the values are read on the paths that α takes. ``reference``: the
-    network a ``tilt_base="prior"`` search tilts (its importance ratios enter the solved KL).
-    ``ceiling``: the largest α allowed. A search that tilts the prior has a selection KL that is not
-    monotone in α: it is least near the α the model has already learned and grows both below it and
-    above it (above, the weights pull back towards the prior). Passing the previous iteration's α keeps
-    the solution on the annealing side; when the KL there already exceeds the target (the model has
-    drifted), the previous α is kept and the iteration only corrects the drift."""
+    the previous round solved, so the values are read on the paths that α takes.
+
+    ``reference``: the network a ``tilt_base="prior"`` search tilts. Its target at α is the prior's
+    per-step tilt π_α, whatever the model, so the step from one iteration to the next is the step
+    between consecutive targets, as in an adaptive-tempering SMC sampler: with ``previous`` (the α the
+    model was last fitted to), the KL is solved on the incremental weights γ^n·V·(1/α − 1/previous)
+    alone, and α = 1 / (1/previous + 1/α_step) < previous. The importance ratio log p_prior − log p_θ
+    (the model's distance from π_previous) is left out of the step: solving on the full weights would
+    not anneal, since their KL is least near ``previous`` and grows on both sides of it."""
     if rounds < 1:
         raise ValueError(f"rounds must be ≥ 1; got {rounds}")
     alpha = config.reward_temperature
@@ -104,6 +106,9 @@ def pilot_temperature(
         trajectory = search_process(
             process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch, reference=reference
         ).trajectory
-        bounds = (1e-3, 1e3 if ceiling is None else ceiling)
-        alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio, bounds)
+        if reference is not None and previous is not None:
+            step = temperature_for_kl(trajectory.child_potential, target_kl)
+            alpha = 1.0 / (1.0 / step + 1.0 / previous)
+        else:
+            alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio)
     return alpha
