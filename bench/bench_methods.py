@@ -151,7 +151,8 @@ def train_dav(config: AlignConfig, folder: Path, keep_iterations: bool = False) 
 
     if (folder / "model.pt").is_file():
         saved = json.loads((folder / "config.json").read_text()).get("align_config", {})
-        if not _same(saved, config.as_dict()):
+        # read through from_dict, so a field added since (at its "off" default) is no other config
+        if not _same(AlignConfig.from_dict(saved).as_dict(), config.as_dict()):
             raise SystemExit(f"{folder} holds a run with another config; delete it or pass another --runs")
         return folder
     print(f"training DAV (λ = {config.distill.kl_weight}) into {folder}", flush=True)
