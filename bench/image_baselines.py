@@ -5,7 +5,7 @@ and writes docs/runs/image_baselines.csv and the section "## DDPO and VMPO besid
 docs/image.md.
 
     python bench/image_baselines.py                              # 256 images, seeds 0 1 2, every row
-    python bench/image_baselines.py --seeds 0 --search-images 64 # what fitted the CPU budget
+    python bench/image_baselines.py --seeds 0 --search-images 32 # what fitted the CPU budget (docs/image.md)
 
 Rows: the plain reference `digits`, test-time search M = 8 on it, DAV = the shipped
 `models/digits_aligned_3` (its training reward calls summed from its history.json), DDPO, VMPO.
