@@ -80,15 +80,21 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["align", "--out", "run", *argv])
 
 
+def quick_base(args: argparse.Namespace) -> str:
+    return config_from_args(args).search.tilt_base
+
+
 def test_align_options_follow_the_preset_and_override_it():
     default = config_from_args(parse())
     assert default == dataclasses.replace(preset("default"), search=default.search)  # the defaults are the preset's
     assert (default.search.num_children, default.search.num_steps, default.objective, default.constraints) == (16, 25, None, None)
     assert default.search.record_children and default.distill.objective == "children"  # the children M-step needs them
+    assert default.search.tilt_base == "prior" and quick_base(parse("--tilt-base", "model")) == "model"
     recipe = (default.target_kl, default.holdout_fraction, default.min_naturalness, default.sequences_per_iteration)
     assert recipe == (8.0, 0.125, 0.925, 64)
     quick = config_from_args(parse("--preset", "quick"))
     assert quick == AlignConfig(search=quick.search) and quick.target_kl is None  # AlignConfig's own defaults
+    assert quick.search.tilt_base == "model"
     paper = config_from_args(parse("--preset", "dav-paper", "--children", "6"))
     assert (paper.search.num_children, paper.search.num_steps, paper.sequences_per_iteration) == (6, 128, 256)
     assert (paper.distill.objective, paper.distill.skip_steps, paper.lr, paper.gradient_clip) == ("paper", 80, 2e-4, 1.0)

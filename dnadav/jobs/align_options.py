@@ -93,7 +93,7 @@ class AlignOptions:
     tilt_base: str | None = option(
         None,
         "whose steps each E-step tilts: model (the current one; iterations compound) or prior (the frozen prior; "
-        "iterations converge to its per-step tilt; docs/concepts.md) (preset; default model)",
+        "iterations converge to its per-step tilt; docs/concepts.md) (preset; default prior)",
         choices=["model", "prior"],
     )
     holdout: float | None = option(
