@@ -56,7 +56,8 @@ def main() -> None:
         network, config = load_denoiser(folder)
         length, pooled = int(config.get("length", 200)), []
         for seed in args.seeds:
-            tokens = sample(network, args.n, length, args.steps, model_schedule(config), torch.Generator().manual_seed(seed), "cpu")
+            generator = torch.Generator().manual_seed(seed)
+            tokens = sample(network, args.n, length, args.steps, model_schedule(config), generator, "cpu")
             strings = tokens_to_strings(tokens)
             pooled += strings
             row = {name: round(kmer_correlation(strings, ref), 4) for name, ref in refs.items()}
