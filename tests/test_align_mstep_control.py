@@ -347,7 +347,8 @@ def test_tilting_the_prior_converges_to_its_one_tilt_instead_of_compounding(sche
                 alpha = temperature_for_kl(recorded.child_potential, 0.1, recorded.child_log_ratio)
         alphas.append(alpha)
         config = SearchConfig(num_children=64, reward_temperature=alpha, num_steps=1, record_children=True, tilt_base="prior")
-        trajectory = search_process(process, base_reward, 512, config, torch.Generator().manual_seed(k), reference=reference).trajectory
+        generator = torch.Generator().manual_seed(k)
+        trajectory = search_process(process, base_reward, 512, config, generator, reference=reference).trajectory
         fit_children(process, trajectory, alpha)
     target = torch.softmax(prior + REWARD / alphas[-1], dim=0)
     model = torch.softmax(process.network.logits.detach(), dim=0)
@@ -364,7 +365,8 @@ def test_tilting_the_prior_needs_the_prior_and_costs_one_row_per_sequence_and_st
     config = SearchConfig(num_children=4, reward_temperature=1.0, num_steps=1, tilt_base="prior")
     with pytest.raises(ValueError, match="reference"):
         search_process(process, base_reward, 8, config, torch.Generator().manual_seed(0))
-    plain = search_process(process, base_reward, 8, dataclasses.replace(config, tilt_base="model"), torch.Generator().manual_seed(0))
+    model_base = dataclasses.replace(config, tilt_base="model")
+    plain = search_process(process, base_reward, 8, model_base, torch.Generator().manual_seed(0))
     tilted = search_process(process, base_reward, 8, config, torch.Generator().manual_seed(0), reference=TableNetwork(prior))
     assert tilted.stats.network_sequences == plain.stats.network_sequences + 8
     # the model is the prior here: the importance ratio is 0 and the search is unchanged

@@ -4,7 +4,8 @@
 change; docs/concepts.md "One recipe"): every E-step tilts the prior's steps, the model only proposing
 (``tilt_base="prior"``, docs/concepts.md "Tilting the prior"), each iteration's α solved by the trust
 region for a selection KL of 8 nats per path between consecutive targets (a two-round pilot of 16
-sequences), an E-step of B = 64 sequences × M = 16 children × T = 25 steps, the ``children`` M-step (every child weighted by its selection weight) stopped
+sequences), an E-step of B = 64 sequences × M = 16 children × T = 25 steps, the ``children`` M-step
+(every child weighted by its selection weight) stopped
 on 1/8 of the sequences held out (patience 2, at most 8 passes, gradient norm clipped at 1), and the
 selection rule: keep the best iteration (reward-oracle median) whose 256 plain samples have 3-mer
 correlation ≥ 0.925 to the validation split (chr2), stopping two iterations after the last one that met
