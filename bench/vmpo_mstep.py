@@ -382,7 +382,11 @@ def body(args, setup: Setup, per_seed, scale, sweep, diffs, vmpo_lr, minutes) ->
         + ("" if args.uniform else ' The `weighting="uniform"` row was not run (`--uniform` adds it).'),
     ]
     if not sweep:
-        lines += ["", f"No lr sweep: VMPO ran at lr {vmpo_lr:g} (`--vmpo-lrs` with several values sweeps it on the first seed)."]
+        lines += [
+            "",
+            f"No lr sweep: VMPO ran at the children M-step's lr {vmpo_lr:g}, so whether another lr changes the comparison "
+            "is not measured here (`--vmpo-lrs` with several values sweeps it on the first seed).",
+        ]
     if sweep:
         cells = "; ".join(
             f"lr {r['lr'] if isinstance(r['lr'], str) else format(r['lr'], 'g')}: {r['val_reward_median']:.3f}" for r in sweep
