@@ -132,7 +132,9 @@ def run(tmp_path, iterations: int, alpha: float, **options):
     config = EMConfig(
         iterations=iterations,
         sequences_per_iteration=256,
-        search=SearchConfig(num_children=128, reward_temperature=alpha, num_steps=T, record_children=True),
+        search=SearchConfig(
+            num_children=128, reward_temperature=alpha, num_steps=T, record_children=True, tilt_base=options.pop("tilt_base", "model")
+        ),
         distill=distill,
         inner_epochs=100,
         batch_size=T * 256,  # full batch: the M-step reaches its optimum
@@ -155,6 +157,29 @@ def test_plain_iterations_compound_the_tilt(tmp_path):
     shift = SLOPE * VARIANCE / alpha
     assert kl_to(mean, sum(PRIOR) + k * shift) < KL_BOUND
     assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND  # not one tilt: the iterations compound
+
+
+def test_tilting_the_prior_converges_to_one_tilt_at_alpha(tmp_path):
+    """tilt_base="prior": the E-step weighs children by V/α + log p_0 − log p_θ, so three iterations at
+    α land on the one tilt p_0·exp(r/α) (mean shift a·Σσ²/α), not the compounded 3·a·Σσ²/α."""
+    alpha, k = 2.0, 3
+    _, mean = run(tmp_path, k, alpha, tilt_base="prior")
+    shift = SLOPE * VARIANCE / alpha
+    assert kl_to(mean, sum(PRIOR) + shift) < KL_BOUND
+    assert kl_to(mean, sum(PRIOR) + k * shift) > 10 * KL_BOUND
+
+
+def test_the_trust_region_tilting_the_prior_anneals_by_equal_steps_between_targets(tmp_path):
+    """With the prior as base, each pilot solves the step between consecutive targets: for a linear
+    reward 1/α_k − 1/α_{k−1} = 1/α* with α* = a·√(Σσ²/2δ), so α_k = α*/k, and the model after K
+    iterations is the one tilt at α_K (the same law as K compounded tilts at α*)."""
+    target_kl, k = 0.5, 3
+    module, mean = run(tmp_path, k, 10.0, target_kl=target_kl, pilot_sequences=256, tilt_base="prior")
+    alpha_star = SLOPE * math.sqrt(VARIANCE / (2 * target_kl))
+    alphas = [record["estep/reward_temperature"] for record in module.history]
+    for i, alpha in enumerate(alphas, start=1):
+        assert alpha == pytest.approx(alpha_star / i, rel=0.08)
+    assert kl_to(mean, sum(PRIOR) + SLOPE * VARIANCE / alphas[-1]) < KL_BOUND
 
 
 def test_dav_kl_iterations_converge_to_one_tilt_at_alpha_times_lambda(tmp_path):
