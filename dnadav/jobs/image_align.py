@@ -49,6 +49,12 @@ class ImageAlignOptions(ImageOptions):
     patience: int = option(1, "M-step passes without held-out gain before stopping (with --holdout)")
     target_kl: float | None = option(None, "trust region: solve α per iteration for this selection KL (nats/path)", type=float)
     pilot_images: int = option(8, "pilot search size for --target-kl")
+    tilt_base: str = option(
+        "model",
+        "whose steps each E-step tilts: model (the current one; iterations compound) or prior (the frozen "
+        "reference; iterations converge to its per-step tilt; docs/concepts.md)",
+        choices=["model", "prior"],
+    )
     lora_rank: int = option(0, "LoRA rank on the attention projections (0 = full fine-tuning)")
     eval_images: int = option(64, "plain samples scored after every iteration")
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
@@ -131,7 +137,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
         reward_fn.to("cuda" if cuda else "cpu")
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
-                              mode=options.mode,
+                              mode=options.mode, tilt_base=options.tilt_base,
                               record_children=options.objective == "children" or options.target_kl is not None)  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
     except ValueError as error:
@@ -220,7 +226,8 @@ def _fit_and_save(
         return record
 
     frozen = [m for m in (pipeline.vae, pipeline.text_encoder, reward_module) if isinstance(m, torch.nn.Module)]
-    module = DAVModule(model, reward_fn, config, prior=reference if options.kl_weight > 0 else None, evaluate=evaluate,
+    module = DAVModule(model, reward_fn, config, prior=reference if options.kl_weight > 0 or options.tilt_base == "prior" else None,
+                       evaluate=evaluate,
                        frozen_modules=frozen + ([reference] if isinstance(reference, torch.nn.Module) else []),
                        process=process, make_context=make_context)  # fmt: skip
     module_box.append(module)
