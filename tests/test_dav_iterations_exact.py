@@ -163,10 +163,13 @@ def test_tilting_the_prior_converges_to_one_tilt_at_alpha(tmp_path):
     """tilt_base="prior": the E-step weighs children by V/α + log p_0 − log p_θ, so three iterations at
     α land on the one tilt p_0·exp(r/α) (mean shift a·Σσ²/α), not the compounded 3·a·Σσ²/α."""
     alpha, k = 2.0, 3
-    _, mean = run(tmp_path, k, alpha, tilt_base="prior")
+    module, mean = run(tmp_path, k, alpha, tilt_base="prior")
     shift = SLOPE * VARIANCE / alpha
     assert kl_to(mean, sum(PRIOR) + shift) < KL_BOUND
     assert kl_to(mean, sum(PRIOR) + k * shift) > 10 * KL_BOUND
+    # the E-step's weights at the α the model was fitted to: it is that tilt, so nothing is left to correct
+    first, drifts = module.history[0]["estep/selection_kl"], [r["estep/drift_kl"] for r in module.history[1:]]
+    assert "estep/drift_kl" not in module.history[0] and max(drifts) < 0.1 * first
 
 
 def test_the_trust_region_tilting_the_prior_anneals_by_equal_steps_between_targets(tmp_path):

@@ -134,6 +134,12 @@ class DAVModule(pl.LightningModule):
             self._search_log["estep/selection_kl"] = selection_kl(
                 trajectory.child_potential, search_config.reward_temperature, trajectory.child_log_ratio
             )
+            if search_config.tilt_base == "prior" and trajectory.child_log_ratio is not None and self.history:
+                # the weights at the α the model was last fitted to: 0 when it is exactly that tilt of the
+                # prior, so this is the part of the E-step that corrects the previous M-step
+                fitted = [r["estep/reward_temperature"] for r in self.history if "estep/reward_temperature" in r]
+                alpha = fitted[-1] if fitted else self.config.search.reward_temperature
+                self._search_log["estep/drift_kl"] = selection_kl(trajectory.child_potential, alpha, trajectory.child_log_ratio)
         objective = self._objective_with_update()
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
             # The step starts from the multipliers after the previous iteration, not from whatever the
