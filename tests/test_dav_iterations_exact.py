@@ -133,7 +133,11 @@ def run(tmp_path, iterations: int, alpha: float, **options):
         iterations=iterations,
         sequences_per_iteration=256,
         search=SearchConfig(
-            num_children=128, reward_temperature=alpha, num_steps=T, record_children=True, tilt_base=options.pop("tilt_base", "model")
+            num_children=128,
+            reward_temperature=alpha,
+            num_steps=T,
+            record_children=True,
+            tilt_base=options.pop("tilt_base", "model"),
         ),
         distill=distill,
         inner_epochs=100,
