@@ -31,7 +31,7 @@ from dnadav.baselines.rollouts import PolicyGradientConfig
 from dnadav.baselines.vmpo import VmpoConfig
 from dnadav.errors import InputError
 
-__all__ = ["Method", "FinetuneResult", "finetune_pipeline", "base_reference"]
+__all__ = ["Method", "FinetuneResult", "finetune_pipeline"]
 
 Method = Literal["ddpo", "vmpo"]
 _CONFIGS: dict[str, type[PolicyGradientConfig]] = {"ddpo": DdpoConfig, "vmpo": VmpoConfig}
@@ -46,16 +46,6 @@ class FinetuneResult:
     history: list[dict[str, float]]
     budget: dict[str, float]
     seconds: float
-
-
-def base_reference(pipeline_path: Path) -> str:
-    """What ``aligned.json`` names as the base: a shipped model by its name (``digits``), so the folder
-    loads on any machine with dnadav; any other folder by its absolute path."""
-    from dnadav.assets import asset_root
-
-    shipped = asset_root("models").resolve()
-    path = Path(pipeline_path).resolve()
-    return path.name if path.parent == shipped else str(path)
 
 
 def finetune_pipeline(
@@ -80,7 +70,7 @@ def finetune_pipeline(
     the built-in animal prompts, one fixed draw of ``config.batch_size``. InputError when ``out``
     already holds a finished run (``force`` overwrites) or the method/config do not match."""
     from dnadav.baselines import ddpo, vmpo
-    from dnadav.image.pipeline import load_pipeline
+    from dnadav.image.pipeline import load_pipeline, recorded_base
     from dnadav.image.rewards import make_reward
     from dnadav.io import atomic_write_text, current_command, write_manifest
 
@@ -126,6 +116,6 @@ def finetune_pipeline(
         extra={"budget": budget, "train_seconds": seconds, "train_cpu_seconds": cpu_seconds},
     )
     # written last: its presence marks a finished run (load_pipeline reads the base from it)
-    aligned = {"base": base_reference(loaded.path), "lora_rank": 0, "method": method}
+    aligned = {"base": recorded_base(pipeline, loaded.path), "lora_rank": 0, "method": method}
     atomic_write_text(out / "aligned.json", json.dumps(aligned, indent=2) + "\n")
     return FinetuneResult(out, history, budget, seconds)

@@ -134,11 +134,10 @@ class DAVModule(pl.LightningModule):
             self._search_log["estep/selection_kl"] = selection_kl(
                 trajectory.child_potential, search_config.reward_temperature, trajectory.child_log_ratio
             )
-            if search_config.tilt_base == "prior" and trajectory.child_log_ratio is not None and self.history:
+            if search_config.tilt_base == "prior" and trajectory.child_log_ratio is not None and iteration > 0:
                 # the weights at the α the model was last fitted to: 0 when it is exactly that tilt of the
                 # prior, so this is the part of the E-step that corrects the previous M-step
-                fitted = [r["estep/reward_temperature"] for r in self.history if "estep/reward_temperature" in r]
-                alpha = fitted[-1] if fitted else self.config.search.reward_temperature
+                alpha = self._solved_alpha(iteration) or self.config.search.reward_temperature
                 self._search_log["estep/drift_kl"] = selection_kl(trajectory.child_potential, alpha, trajectory.child_log_ratio)
         objective = self._objective_with_update()
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
@@ -162,6 +161,12 @@ class DAVModule(pl.LightningModule):
             raise ValueError("search.tilt_base='prior' needs the prior: pass prior= to the module")
         return self._frozen["prior"]
 
+    def _solved_alpha(self, iteration: int) -> float | None:
+        """The α the trust region solved last before ``iteration`` (read from the history, so a resumed
+        run reads the same), or None when none was solved yet."""
+        solved = [r["estep/reward_temperature"] for r in self.history[:iteration] if "estep/reward_temperature" in r]
+        return solved[-1] if solved else None
+
     def _search_config(self, iteration: int, context_rows: torch.Tensor | None):
         """This iteration's E-step settings: the configured ones, or with ``target_kl`` set, α solved on
         a pilot search of ``pilot_sequences`` with the current model (the same on every rank), started
@@ -172,8 +177,8 @@ class DAVModule(pl.LightningModule):
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, 0, 5))
         count = self.config.pilot_sequences
         context = None if context_rows is None else context_rows[:count]
-        previous = [r["estep/reward_temperature"] for r in self.history[:iteration] if "estep/reward_temperature" in r]
-        start = dataclasses.replace(config, reward_temperature=previous[-1]) if previous else config
+        previous = self._solved_alpha(iteration)
+        start = config if previous is None else dataclasses.replace(config, reward_temperature=previous)
         alpha = pilot_temperature(
             self.process,
             self._frozen["reward_fn"],
@@ -184,7 +189,7 @@ class DAVModule(pl.LightningModule):
             context,
             self.max_batch,
             reference=self._tilt_reference(),
-            previous=previous[-1] if previous and config.tilt_base == "prior" else None,
+            previous=previous if config.tilt_base == "prior" else None,
         )
         return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
 

@@ -20,7 +20,7 @@ from dnadav.errors import InputError
 from dnadav.image.ddim import GaussianDDIM
 from dnadav.io import read_json_object
 
-__all__ = ["ImagePipeline", "resolve_pipeline_dir", "load_pipeline"]
+__all__ = ["ImagePipeline", "recorded_base", "resolve_pipeline_dir", "load_pipeline"]
 
 _NEEDS = {"unet": "config.json", "scheduler": "scheduler_config.json"}
 _SD_NEEDS = {"vae": "config.json", "text_encoder": "config.json", "tokenizer": None}
@@ -45,6 +45,13 @@ def resolve_pipeline_dir(name: str | Path) -> Path:
     if not path.is_dir():
         raise InputError(f"{name}: no such pipeline folder (give a local diffusers folder, or 'digits'); nothing is downloaded")
     return path
+
+
+def recorded_base(given: str | Path, path: Path) -> str:
+    """What a fine-tuned folder's ``aligned.json`` records as its base pipeline: a shipped name as given
+    (``digits``), so the folder loads on any machine; otherwise the resolved folder ``path``."""
+    given = str(given)
+    return given if "/" not in given and "\\" not in given and not Path(given).exists() else str(path)
 
 
 def _has_weights(folder: Path, names: tuple[str, ...]) -> bool:

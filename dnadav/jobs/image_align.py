@@ -102,12 +102,6 @@ def em_config(options: ImageAlignOptions, search, distill):
     )
 
 
-def _base_name(given: str, path: Path) -> str:
-    """What ``aligned.json`` records as the base pipeline: a shipped name as given (``digits``), so the run
-    folder loads on any machine; otherwise the resolved folder."""
-    return given if "/" not in given and "\\" not in given and not Path(given).exists() else str(path)
-
-
 def _plain_images(process, num: int, steps: int, generator: torch.Generator, context) -> torch.Tensor:
     from dnadav.core.protocol import sample_process
 
@@ -163,6 +157,7 @@ def _fit_and_save(
     from dnadav.core.fit import fit_em
     from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
     from dnadav.image.outputs import contact_sheet
+    from dnadav.image.pipeline import recorded_base
     from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
     from dnadav.io import atomic_write_text, current_command, write_manifest
 
@@ -226,7 +221,8 @@ def _fit_and_save(
         return record
 
     frozen = [m for m in (pipeline.vae, pipeline.text_encoder, reward_module) if isinstance(m, torch.nn.Module)]
-    module = DAVModule(model, reward_fn, config, prior=reference if options.kl_weight > 0 or options.tilt_base == "prior" else None,
+    needs_prior = options.kl_weight > 0 or options.tilt_base == "prior"
+    module = DAVModule(model, reward_fn, config, prior=reference if needs_prior else None,
                        evaluate=evaluate,
                        frozen_modules=frozen + ([reference] if isinstance(reference, torch.nn.Module) else []),
                        process=process, make_context=make_context)  # fmt: skip
@@ -260,7 +256,7 @@ def _fit_and_save(
     atomic_write_text(out / "history.json", json.dumps(module.history, indent=2) + "\n")
     atomic_write_text(
         out / "aligned.json",
-        json.dumps({"base": _base_name(options.pipeline, pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n",
+        json.dumps({"base": recorded_base(options.pipeline, pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n",
     )
     options_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
     write_manifest(out / "manifest.json", command=current_command(f"dnadav.jobs.image_align.align_images({options_dict!r})"),
