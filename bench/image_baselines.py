@@ -101,15 +101,13 @@ def sample(row: Row, seed: int, n: int) -> tuple[Path, dict]:
 def measure(folder: Path, classifier, train_images) -> dict[str, float]:
     """The docs' numbers for one sample folder: share read as the digit, realism (share read with
     confidence > 0.9, any class), diversity, nearest training digit; and the search's reward calls."""
-    from dnadav.image.metrics import digit_report
+    from dnadav.image.metrics import confident_share, digit_report
 
     images = read_pngs(folder)
     report = digit_report(images, DIGIT, classifier, train_images)
-    with torch.no_grad():
-        confident = torch.softmax(classifier(images), -1).max(-1).values > 0.9
     manifest = json.loads((folder / "manifest.json").read_text())
     calls = sum(stats.get("oracle_calls", 0) for stats in manifest.get("search_stats", []))
-    return {**report, "confident_share": float(confident.float().mean()), "n": len(images), "sample_calls": float(calls)}
+    return {**report, "confident_share": confident_share(images, classifier), "n": len(images), "sample_calls": float(calls)}
 
 
 def spread(values: list[float], digits: int = 3) -> str:

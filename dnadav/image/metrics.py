@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mean_pairwise_l2", "mean_nearest_l2", "digit_report"]
+__all__ = ["confident_share", "mean_pairwise_l2", "mean_nearest_l2", "digit_report"]
+
+
+@torch.no_grad()
+def confident_share(images: torch.Tensor, classifier, threshold: float = 0.9) -> float:
+    """The docs' realism measure: the share of ``images [N, 1, H, W]`` that ``classifier`` reads as any
+    class with probability > ``threshold``."""
+    return float((torch.softmax(classifier(images), dim=-1).max(-1).values > threshold).float().mean())
 
 
 def mean_pairwise_l2(images: torch.Tensor) -> float:

@@ -137,23 +137,24 @@ def evaluate_ddpm(folder: Path, num: int, steps: int, seed: int) -> dict:
     """Plain DDIM (η = 1) samples of a digits pipeline, read by the eval classifier (trained on half
     the data): share read with confidence > 0.9, class histogram, diversity, nearest training digit."""
     from dnadav.core.protocol import sample_process
-    from dnadav.image.metrics import mean_nearest_l2, mean_pairwise_l2
+    from dnadav.image.metrics import confident_share, mean_nearest_l2, mean_pairwise_l2
     from dnadav.image.pipeline import load_pipeline
     from dnadav.image.rewards import load_digit_classifier
 
     process = load_pipeline(folder).process(eta=1.0)
     images = process.decode(sample_process(process, num, steps, torch.Generator().manual_seed(seed)))
-    probabilities = torch.softmax(load_digit_classifier("eval")(images), dim=-1)
+    classifier = load_digit_classifier("eval")
+    probabilities = torch.softmax(classifier(images), dim=-1)
     train, _ = load_digit_images()
     held_out = train[digit_halves()[0]][:num]  # real digits the eval classifier never saw
     return {
         "num_samples": num, "ddim_steps": steps, "eta": 1.0, "seed": seed,
-        "eval_confident_share": float((probabilities.max(-1).values > 0.9).float().mean()),
+        "eval_confident_share": confident_share(images, classifier),
         "eval_class_histogram": torch.bincount(probabilities.argmax(-1), minlength=10).tolist(),
         "diversity_l2": mean_pairwise_l2(images),
         "nearest_train_l2": mean_nearest_l2(images, train),
         "reference_real_digits_diversity_l2": mean_pairwise_l2(held_out),
-        "reference_real_digits_confident_share": float((torch.softmax(load_digit_classifier("eval")(held_out), -1).max(-1).values > 0.9).float().mean()),
+        "reference_real_digits_confident_share": confident_share(held_out, classifier),
     }  # fmt: skip
 
 
