@@ -84,6 +84,10 @@ def quick_base(args: argparse.Namespace) -> str:
     return config_from_args(args).search.tilt_base
 
 
+def backtrack_when_off() -> bool:
+    return config_from_args(parse("--backtrack", "off")).backtrack
+
+
 def test_align_options_follow_the_preset_and_override_it():
     default = config_from_args(parse())
     assert default == dataclasses.replace(preset("default"), search=default.search)  # the defaults are the preset's
@@ -91,7 +95,7 @@ def test_align_options_follow_the_preset_and_override_it():
     assert default.search.record_children and default.distill.objective == "children"  # the children M-step needs them
     assert default.search.tilt_base == "prior" and quick_base(parse("--tilt-base", "model")) == "model"
     recipe = (default.target_kl, default.holdout_fraction, default.min_naturalness, default.sequences_per_iteration)
-    assert recipe == (8.0, 0.125, 0.925, 64)
+    assert recipe == (8.0, 0.125, 0.92, 64) and default.backtrack and not backtrack_when_off()
     quick = config_from_args(parse("--preset", "quick"))
     assert quick == AlignConfig(search=quick.search) and quick.target_kl is None  # AlignConfig's own defaults
     assert quick.search.tilt_base == "model"

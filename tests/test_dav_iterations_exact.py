@@ -14,7 +14,10 @@ the children's shifts. Hence, with s = a·Σσ²/α:
 * the trust region: the selection KL of a path tends to Σ_k (a·σ_k/α)²/2 = a²·Σσ²/(2α²), so the α
   solved for a target δ is a·√(Σσ²/2δ) at every iteration;
 * the selection rule: with a naturalness floor on the mean's shift, the kept iteration is the last
-  one whose closed-form shift K·s stays under the floor, and the run stops stop_patience later.
+  one whose closed-form shift K·s stays under the floor, and the run stops stop_patience later;
+* backtracking: a rejected iteration is undone and the step halved (δ/2^j after j rejections, so the
+  shift per step is s*/2^(j/2)): the path of shifts in units of s* is 1, 2, 3 (rejected), 2 + 1/√2
+  (kept), 2 + 2/√2 (rejected), 2 + 1/√2 + 1/2 (rejected, stop) — the same for both tilt bases.
 
 * the step weighting: a network with ONE shift β shared by every step cannot follow the per-step
   shifts a·σ_k²/α, so the weighting decides what it fits. The transition likelihood weighs step k
@@ -262,3 +265,43 @@ def test_the_pilot_reads_child_values_on_the_paths_the_solved_alpha_takes():
         realised[rounds] = selection_kl(trajectory.child_potential, alpha)
     assert abs(realised[2] - 1.0) < 0.12, realised
     assert realised[1] < 0.8, realised
+
+
+@pytest.mark.parametrize("tilt_base", ["model", "prior"])
+def test_backtracking_undoes_a_rejected_iteration_and_halves_the_step(tmp_path, tilt_base):
+    """Trust region (δ = 0.5, shift s* per full step) with a floor at 2.85·s*: iteration 3 (3·s*) is
+    rejected, so iteration 4 restarts from iteration 2's weights and α with δ/2 and lands at
+    (2 + 1/√2)·s*, under the floor (kept); iteration 5 (δ/2 from 4: (2 + 2/√2)·s*) and 6 (δ/4 from 4:
+    (2 + 1/√2 + 1/2)·s*) are rejected and the run stops. Tilting the model, the solved α is α*·2^(j/2)
+    after j rejections; tilting the prior it is the consecutive-target step 1/α = 1/α_kept + 1/(α*·2^(j/2))."""
+    target_kl = 0.5
+    alpha_star = SLOPE * math.sqrt(VARIANCE / (2 * target_kl))
+    full_step = SLOPE * VARIANCE / alpha_star  # s*
+
+    def evaluate(model, generator):
+        return {"toy/shift": float(model.shifts.detach().sum()) - sum(PRIOR)}
+
+    def select(record):
+        return None if record["toy/shift"] > 2.85 * full_step else record["toy/shift"]
+
+    module, last_mean = run(
+        tmp_path, 10, 10.0, target_kl=target_kl, pilot_sequences=256, tilt_base=tilt_base,
+        select=select, evaluate=evaluate, stop_patience=2, backtrack=True,
+    )  # fmt: skip
+    path = [1, 2, 3, 2 + 2**-0.5, 2 + 2 * 2**-0.5, 2 + 2**-0.5 + 0.5]  # shifts in units of s*
+    history = module.history
+    assert len(history) == 6 and module.best.iteration == 4
+    assert [r["select/eligible"] for r in history] == [1, 1, 0, 1, 0, 0]
+    assert [r.get("estep/restarted_from") for r in history] == [None, None, None, 2.0, None, 4.0]
+    assert [r["estep/target_kl"] for r in history] == [0.5, 0.5, 0.5, 0.25, 0.25, 0.125]
+    for record, shift in zip(history, path):
+        assert kl_to(record["toy/shift"], shift * full_step) < KL_BOUND, (record["toy/shift"] / full_step, shift)
+    alphas = [r["estep/reward_temperature"] for r in history]
+    if tilt_base == "model":  # each step is one tilt at α*·2^(j/2) of the model it starts from
+        expected = [alpha_star * 2 ** (j / 2) for j in (0, 0, 0, 1, 1, 2)]
+    else:  # the target itself: one tilt at α = α*/shift
+        expected = [alpha_star / shift for shift in path]
+    for alpha, want in zip(alphas, expected):
+        assert alpha == pytest.approx(want, rel=0.08)
+    kept = float(module.best.weights[next(iter(module.best.weights))].sum())
+    assert kl_to(kept, sum(PRIOR) + path[3] * full_step) < KL_BOUND

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.core.config import EMConfig
 from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
-from dnadav.core.fit_control import BestKeeper, HeldOutStopper, held_out_loss, holdout_split, pass_batches
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, holdout_split, pass_batches
 from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.search import search_process
@@ -46,7 +46,10 @@ class DAVModule(pl.LightningModule):
     are saved in (and restored from) the run's checkpoints.
     ``select(record) -> score or None`` (None: the iteration is not eligible) keeps the weights of the
     best-scoring iteration (``self.best``) and stops the run ``config.stop_patience`` iterations after
-    the last eligible one; it must read only validation-side metrics of the record.
+    the last eligible one; it must read only validation-side metrics of the record. With
+    ``config.backtrack`` an iteration it rejects is undone: the next E-step restarts from the kept
+    iteration's weights, optimiser state and α, with ``target_kl`` halved for every rejection so far
+    (``dnadav.core.fit_control.backtrack_plan``).
     """
 
     def __init__(
@@ -84,6 +87,8 @@ class DAVModule(pl.LightningModule):
         self.best = BestKeeper(select, config.stop_patience) if select is not None else None
         self._stopper: HeldOutStopper | None = None
         self._reward_temperature = config.search.reward_temperature
+        self._restart: int | None = None  # this iteration's backtracking: the kept iteration it restarts from
+        self._rejected = 0  # iterations rejected so far (the trust region's step is halved this often)
 
     def on_fit_start(self) -> None:
         for module in self._frozen["modules"]:
@@ -104,6 +109,7 @@ class DAVModule(pl.LightningModule):
             context_generator = torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4))
             context = self._make_context(count, context_generator)
             context = None if context is None else context.to(self.device)
+        self._backtrack(iteration)
         search_config, pilot_log = self._search_config(iteration, context)
         self._reward_temperature = search_config.reward_temperature  # the α the M-step weighs children at
         result = search_process(
@@ -161,10 +167,30 @@ class DAVModule(pl.LightningModule):
             raise ValueError("search.tilt_base='prior' needs the prior: pass prior= to the module")
         return self._frozen["prior"]
 
+    def _backtrack(self, iteration: int) -> None:
+        """With ``config.backtrack`` and a selection rule: when the rule rejected the last iteration, put
+        the kept iteration's weights and optimiser state back (rank 0 holds them; every rank gets them),
+        and count the rejections so far. Decided from the history, so a resumed run decides alike."""
+        self._restart, self._rejected = None, 0
+        if not self.config.backtrack or self.best is None:
+            return
+        rank_zero = self.trainer.global_rank == 0
+        plan = backtrack_plan(self.history[:iteration]) if rank_zero else None
+        self._restart, self._rejected = self.trainer.strategy.broadcast(plan, src=0)
+        if self._restart is None:
+            return
+        weights = self.best.weights if rank_zero else None
+        self.model.load_state_dict(self.trainer.strategy.broadcast(weights, src=0))
+        state = self.trainer.strategy.broadcast(self.best.optimizer_state if rank_zero else None, src=0)
+        if state is not None:  # None: a run resumed from a checkpoint written before backtracking kept it
+            self.trainer.optimizers[0].load_state_dict(state)
+
     def _solved_alpha(self, iteration: int) -> float | None:
-        """The α the trust region solved last before ``iteration`` (read from the history, so a resumed
-        run reads the same), or None when none was solved yet."""
-        solved = [r["estep/reward_temperature"] for r in self.history[:iteration] if "estep/reward_temperature" in r]
+        """The α the current model was fitted to: the one the trust region solved last before
+        ``iteration``, or the restarted-from iteration's when backtracking (read from the history, so a
+        resumed run reads the same); None when none was solved yet."""
+        records = self.history[: self._restart if self._restart is not None else iteration]
+        solved = [r["estep/reward_temperature"] for r in records if "estep/reward_temperature" in r]
         return solved[-1] if solved else None
 
     def _search_config(self, iteration: int, context_rows: torch.Tensor | None):
@@ -174,6 +200,7 @@ class DAVModule(pl.LightningModule):
         config = self.config.search
         if self.config.target_kl is None:
             return config, {}
+        target_kl = self.config.target_kl / 2**self._rejected
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, 0, 5))
         count = self.config.pilot_sequences
         context = None if context_rows is None else context_rows[:count]
@@ -183,7 +210,7 @@ class DAVModule(pl.LightningModule):
             self.process,
             self._frozen["reward_fn"],
             start,
-            self.config.target_kl,
+            target_kl,
             count,
             generator,
             context,
@@ -191,7 +218,10 @@ class DAVModule(pl.LightningModule):
             reference=self._tilt_reference(),
             previous=previous if config.tilt_base == "prior" else None,
         )
-        return dataclasses.replace(config, reward_temperature=alpha), {"estep/reward_temperature": alpha}
+        log = {"estep/reward_temperature": alpha, "estep/target_kl": target_kl}
+        if self._restart is not None:
+            log["estep/restarted_from"] = float(self._restart)
+        return dataclasses.replace(config, reward_temperature=alpha), log
 
     def _objective_with_update(self):
         owner = getattr(self._frozen["reward_fn"], "__self__", None)
@@ -272,7 +302,8 @@ class DAVModule(pl.LightningModule):
                 record.update(self._evaluate(self.model, generator))
         if self.best is not None:  # the records (and so the choice) live on rank 0
             if self.trainer.global_rank == 0:
-                record.update(self.best.consider(self.current_epoch + 1, record, self.model))
+                optimizer = self.trainer.optimizers[0] if self.config.backtrack else None
+                record.update(self.best.consider(self.current_epoch + 1, record, self.model, optimizer))
             stop = self.trainer.global_rank == 0 and self.best.should_stop()
             if self.trainer.strategy.reduce_boolean_decision(stop, all=False):
                 self.trainer.should_stop = True

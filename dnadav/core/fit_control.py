@@ -9,6 +9,10 @@
   validation-side metrics only (the reward oracle, the chr2 split) or calls it ineligible; the best
   eligible iteration's weights are kept, and the run stops ``stop_patience`` iterations after the last
   eligible one.
+* ``backtrack_plan``: with backtracking, an iteration the rule rejects is undone — the next E-step
+  starts again from the kept iteration's weights (and optimiser state) with the trust region's step
+  halved once for every rejection so far (docs/concepts.md, "Backtracking"). Read from the run's
+  history alone, so a resumed run makes the same choices.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dnadav.core.distill import distill_loss, transition_batch
 from dnadav.core.modes import eval_mode
 from dnadav.core.trajectory import Trajectory
 
-__all__ = ["BestKeeper", "HeldOutStopper", "held_out_loss", "holdout_split", "pass_batches"]
+__all__ = ["BestKeeper", "HeldOutStopper", "backtrack_plan", "held_out_loss", "holdout_split", "pass_batches"]
 
 
 def holdout_split(
@@ -127,10 +131,14 @@ class BestKeeper:
         self.iteration: int | None = None  # 1-based EM iteration kept
         self.score = -math.inf
         self.weights: dict[str, torch.Tensor] | None = None
+        self.optimizer_state: dict | None = None  # the optimiser's state after the kept iteration
         self._since_eligible: int | None = None  # iterations since the last eligible one
 
-    def consider(self, iteration: int, record: dict[str, float], model: torch.nn.Module) -> dict[str, float]:
-        """Score iteration ``iteration`` (1-based) from its ``record``; returns what to log."""
+    def consider(
+        self, iteration: int, record: dict[str, float], model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+    ) -> dict[str, float]:
+        """Score iteration ``iteration`` (1-based) from its ``record``, keeping the model's weights (and the
+        optimiser's state, for backtracking) when it is the best so far; returns what to log."""
         score = self._select(record)
         if score is None:
             self._since_eligible = None if self._since_eligible is None else self._since_eligible + 1
@@ -139,14 +147,48 @@ class BestKeeper:
             if score > self.score:
                 self.iteration, self.score = iteration, score
                 self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                self.optimizer_state = None if optimizer is None else _cpu_copy(optimizer.state_dict())
         return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
 
     def should_stop(self) -> bool:
         return self._since_eligible is not None and self._since_eligible >= self.stop_patience
 
     def state(self) -> dict:
-        return {"iteration": self.iteration, "score": self.score, "weights": self.weights, "since": self._since_eligible}
+        return {
+            "iteration": self.iteration,
+            "score": self.score,
+            "weights": self.weights,
+            "optimizer": self.optimizer_state,
+            "since": self._since_eligible,
+        }
 
     def load(self, state: dict) -> None:
         self.iteration, self.score, self.weights = state["iteration"], state["score"], state["weights"]
+        self.optimizer_state = state.get("optimizer")  # absent in checkpoints written before backtracking
         self._since_eligible = state["since"]
+
+
+def _cpu_copy(value):
+    """A deep copy of a (nested dict/list of) tensor state on the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _cpu_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(v) for v in value)
+    return value
+
+
+def backtrack_plan(history: list[dict[str, float]]) -> tuple[int | None, int]:
+    """What backtracking does before the next iteration, from the records of the iterations so far
+    (their ``select/eligible`` and ``select/kept_iteration``): (the 1-based iteration whose weights the
+    next E-step restarts from — the kept one, when the last iteration was rejected — or None to go on
+    from the current model; how many iterations the rule has rejected since the first eligible one,
+    so the trust region's step is ``target_kl / 2**rejected``). Iterations before the first eligible
+    one are never undone: there is nothing to go back to."""
+    flags = [record.get("select/eligible") for record in history]
+    if 1.0 not in flags:
+        return None, 0
+    rejected = sum(1 for flag in flags[flags.index(1.0) + 1 :] if flag == 0.0)
+    restart = int(history[-1]["select/kept_iteration"]) if flags[-1] == 0.0 else None
+    return restart, rejected

@@ -7,9 +7,10 @@ region for a selection KL of 8 nats per path between consecutive targets (a two-
 sequences), an E-step of B = 64 sequences × M = 16 children × T = 25 steps, the ``children`` M-step
 (every child weighted by its selection weight) stopped
 on 1/8 of the sequences held out (patience 2, at most 8 passes, gradient norm clipped at 1), and the
-selection rule: keep the best iteration (reward-oracle median) whose 256 plain samples have 3-mer
-correlation ≥ 0.925 to the validation split (chr2), stopping two iterations after the last one that met
-it, at most 10.
+selection rule: keep the best iteration (reward-oracle median) whose 512 plain samples have 3-mer
+correlation ≥ 0.92 to the validation split (chr2); an iteration under that floor is undone — the next
+restarts from the kept one with the trust region's δ halved for every rejection so far
+(backtracking) — and the run stops after two rejections in a row, at most 10 iterations.
 ``AlignConfig()``'s own field defaults are the values that leave each mechanism off (what a checkpoint
 written before the field existed means), not this recipe.
 
@@ -51,9 +52,10 @@ def preset(name: str) -> AlignConfig:
             pilot_sequences=16,
             holdout_fraction=0.125,
             patience=2,
-            min_naturalness=0.925,
+            min_naturalness=0.92,
             stop_patience=2,
-            eval_sequences=256,
+            backtrack=True,
+            eval_sequences=512,
             eval_steps=50,
         )
     if name == "quick":

@@ -42,6 +42,7 @@ _PRESET_PATHS = {
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
     "tilt_base": "search.tilt_base",
+    "backtrack": "backtrack",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
@@ -102,11 +103,17 @@ class AlignOptions:
     patience: int | None = option(None, "M-step passes without held-out gain before stopping (preset; default 2)", type=int)
     min_naturalness: float | None = option(
         None,
-        "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset; default 0.925)",
+        "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset; default 0.92)",
         type=float,
     )
     stop_patience: int | None = option(None, "iterations below the floor before stopping (preset; default 2)", type=int)
-    eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; default 256)", type=int)
+    backtrack: str | None = option(
+        None,
+        "on: an iteration below the floor is undone (the next restarts from the kept one with --target-kl halved "
+        "per rejection so far); off: go on from it (preset; default on)",
+        choices=["on", "off"],
+    )
+    eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; default 512)", type=int)
     skip_steps: float | None = option(None, "--m-step paper: leading steps left out (count or fraction)", type=float)
     inner_epochs: int | None = option(None, "M-step passes per iteration, at most (preset; default 8)", type=int)
     batch_size: int | None = option(None, "transitions per M-step batch (preset; default 128)", type=int)
@@ -155,6 +162,8 @@ def align_config(options: AlignOptions) -> AlignConfig:
         value = getattr(options, name)
         if value is None:
             continue
+        if name == "backtrack":
+            value = value == "on"
         where, _, field = path.rpartition(".")
         if where == "search":
             search = dataclasses.replace(search, **{field: value})
