@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dnadav.core.distill import DistillConfig, children_nll, distill_loss, transition_batch, transition_pairs
-from dnadav.core.fit_control import BestKeeper, HeldOutStopper, holdout_split, pass_batches
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, holdout_split, pass_batches
 from dnadav.core.search import SearchConfig, search_process
 from dnadav.core.trust_region import pilot_temperature, selection_kl, temperature_for_kl
 from dnadav.dna.sampler import MaskedDiffusion
@@ -264,6 +264,21 @@ def test_best_keeper_keeps_the_best_eligible_iteration_and_stops_after_patience(
     restored = BestKeeper(floor, stop_patience=2)
     restored.load(keeper.state())
     assert restored.iteration == 2 and restored.should_stop()
+
+
+def test_backtrack_plan_restarts_after_a_rejection_and_counts_rejections_since_the_first_eligible():
+    def history(*flags: int) -> list[dict[str, float]]:  # select/kept_iteration: the last eligible so far
+        kept = [max((i + 1 for i, f in enumerate(flags[: n + 1]) if f), default=0) for n in range(len(flags))]
+        return [{"select/eligible": float(f), "select/kept_iteration": float(k)} for f, k in zip(flags, kept)]
+
+    assert backtrack_plan([]) == (None, 0)
+    assert backtrack_plan(history(0, 0)) == (None, 0)  # nothing eligible yet: nothing to go back to
+    assert backtrack_plan(history(0, 1)) == (None, 0)
+    assert backtrack_plan(history(0, 1, 0)) == (2, 1)  # the early rejection does not count
+    assert backtrack_plan(history(1, 1, 0, 1)) == (None, 1)  # go on from the accepted 4th, δ stays halved
+    assert backtrack_plan(history(1, 1, 0, 1, 0)) == (4, 2)
+    assert backtrack_plan(history(1, 1, 0, 1, 0, 0)) == (4, 3)
+    assert backtrack_plan([{}, {}]) == (None, 0)  # a run without a selection rule
 
 
 def test_validation_reference_is_the_target_cell_types_chr2_ranked_by_signal_never_chr1():

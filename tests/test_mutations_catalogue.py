@@ -353,6 +353,38 @@ MUTATIONS = [
         "process.predict(batch.x_t, batch.t, batch.context)",
         1,
     ),
+    (
+        "backtrack-keeps-rejected-model",
+        "backtracking goes on from the rejected iteration's weights instead of the kept one's",
+        EM,
+        "        self.model.load_state_dict(self.trainer.strategy.broadcast(weights, src=0))\n",
+        "",
+        1,
+    ),
+    (
+        "backtrack-alpha-from-rejected",
+        "backtracking starts the pilot's step from the rejected iteration's α, not the kept one's",
+        EM,
+        "records = self.history[: self._restart if self._restart is not None else iteration]",
+        "records = self.history[:iteration]",
+        1,
+    ),
+    (
+        "backtrack-step-not-halved",
+        "backtracking restarts with the full trust-region step instead of halving it per rejection",
+        EM,
+        "target_kl = self.config.target_kl / 2**self._rejected",
+        "target_kl = self.config.target_kl",
+        1,
+    ),
+    (
+        "backtrack-counts-early-rejections",
+        "iterations rejected before the first eligible one count as rejections (the step shrinks too early)",
+        FC,
+        "rejected = sum(1 for flag in flags[flags.index(1.0) + 1 :] if flag == 0.0)",
+        "rejected = sum(1 for flag in flags if flag == 0.0)",
+        1,
+    ),
 ]
 TESTS = [
     "tests/test_align_search.py",
