@@ -305,3 +305,29 @@ def test_backtracking_undoes_a_rejected_iteration_and_halves_the_step(tmp_path, 
         assert alpha == pytest.approx(want, rel=0.08)
     kept = float(module.best.weights[next(iter(module.best.weights))].sum())
     assert kl_to(kept, sum(PRIOR) + path[3] * full_step) < KL_BOUND
+
+
+def test_a_backtracking_run_resumed_from_its_checkpoint_repeats_the_uninterrupted_one(tmp_path):
+    """Scored by closeness to 2·s* (so a restart that passes the floor is not kept): 1, 2 (kept), 3 ✗,
+    2 + 1/√2 from 2, 2 + 2/√2 ✗ from there, 2 + 1/2 from 2 again. Stopped after iteration 4 and resumed,
+    the run must not restart iteration 5 from the kept weights (Lightning's restore asks for iteration
+    4's loader once more) and must match the uninterrupted run exactly."""
+    target_kl = 0.5
+    full_step = SLOPE * VARIANCE / (SLOPE * math.sqrt(VARIANCE / (2 * target_kl)))
+
+    def evaluate(model, generator):
+        return {"toy/shift": float(model.shifts.detach().sum()) - sum(PRIOR)}
+
+    def select(record):
+        return None if record["toy/shift"] > 2.85 * full_step else -abs(record["toy/shift"] - 2 * full_step)
+
+    options = dict(target_kl=target_kl, pilot_sequences=256, tilt_base="model", select=select, evaluate=evaluate,
+                   stop_patience=3, backtrack=True)  # fmt: skip
+    straight, _ = run(tmp_path / "straight", 6, 10.0, **options)
+    run(tmp_path / "resumed", 4, 10.0, **options)
+    resumed, _ = run(tmp_path / "resumed", 6, 10.0, **options)
+    shifts = [r["toy/shift"] / full_step for r in straight.history]
+    for shift, want in zip(shifts, [1, 2, 3, 2 + 2**-0.5, 2 + 2 * 2**-0.5, 2.5]):
+        assert abs(shift - want) < 0.1, shifts
+    assert [r["toy/shift"] for r in resumed.history] == [r["toy/shift"] for r in straight.history]
+    assert straight.best.iteration == resumed.best.iteration == 2

@@ -378,6 +378,14 @@ MUTATIONS = [
         1,
     ),
     (
+        "resume-searches-the-finished-iteration",
+        "on resume, the loader Lightning asks for the finished iteration runs its E-step again",
+        EM,
+        "        if self.current_epoch < len(self.history):\n",
+        "        if False:\n",
+        1,
+    ),
+    (
         "backtrack-counts-early-rejections",
         "iterations rejected before the first eligible one count as rejections (the step shrinks too early)",
         FC,

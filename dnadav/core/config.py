@@ -37,7 +37,8 @@ class EMConfig:
     patience: int = 1
     stop_patience: int = 2  # with a selection rule: iterations after the last eligible one before stopping
     # with a selection rule: an iteration it rejects is undone (the next E-step restarts from the kept
-    # iteration's weights and α) and target_kl is halved for every rejection so far; False: go on from it
+    # iteration's weights, optimiser state, α and multipliers) and target_kl, when set, is halved for every
+    # rejection so far; False: go on from it
     backtrack: bool = False
 
     def as_dict(self) -> dict:

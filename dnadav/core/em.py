@@ -9,6 +9,7 @@ seeded from (seed, iteration, rank), so a resumed run repeats an uninterrupted o
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -110,6 +111,12 @@ class DAVModule(pl.LightningModule):
             context = self._make_context(count, context_generator)
             context = None if context is None else context.to(self.device)
         self._backtrack(iteration)
+        objective = self._objective_with_update()
+        if objective is not None:
+            # the multipliers after the iteration the model comes from (the previous one, or the kept one
+            # when backtracking), whatever the objective holds: a resumed run starts with fresh ones
+            came_from = (self._restart if self._restart is not None else iteration) - 1
+            objective.multipliers.copy_(self._multipliers_after.get(came_from, self._initial_multipliers))
         search_config, pilot_log = self._search_config(iteration, context)
         self._reward_temperature = search_config.reward_temperature  # the α the M-step weighs children at
         result = search_process(
@@ -145,12 +152,7 @@ class DAVModule(pl.LightningModule):
                 # prior, so this is the part of the E-step that corrects the previous M-step
                 alpha = self._solved_alpha(iteration) or self.config.search.reward_temperature
                 self._search_log["estep/drift_kl"] = selection_kl(trajectory.child_potential, alpha, trajectory.child_log_ratio)
-        objective = self._objective_with_update()
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
-            # The step starts from the multipliers after the previous iteration, not from whatever the
-            # objective holds: Lightning runs an extra E-step when it restores a run, and the dual
-            # step must not be taken twice.
-            objective.multipliers.copy_(self._multipliers_after.get(iteration - 1, self._initial_multipliers))
             record = objective.update(self.process.decode(rows["states"][:, -1]))
             self._multipliers_after[iteration] = objective.multipliers.detach().cpu().clone()
             self._search_log.update({f"objective/{k}": v for k, v in record.items()})
@@ -183,7 +185,8 @@ class DAVModule(pl.LightningModule):
         self.model.load_state_dict(self.trainer.strategy.broadcast(weights, src=0))
         state = self.trainer.strategy.broadcast(self.best.optimizer_state if rank_zero else None, src=0)
         if state is not None:  # None: a run resumed from a checkpoint written before backtracking kept it
-            self.trainer.optimizers[0].load_state_dict(state)
+            # a copy: the optimiser updates the tensors it loads in place, and the kept state must not drift
+            self.trainer.optimizers[0].load_state_dict(copy.deepcopy(state))
 
     def _solved_alpha(self, iteration: int) -> float | None:
         """The α the current model was fitted to: the one the trust region solved last before
@@ -242,6 +245,11 @@ class DAVModule(pl.LightningModule):
         return {k: v.reshape(-1, *v.shape[2:])[keep] for k, v in gathered.items()}
 
     def train_dataloader(self) -> DataLoader:
+        if self.current_epoch < len(self.history):
+            # Restoring a run, Lightning asks for the loader of the iteration the checkpoint finished
+            # before the next one's and never trains on it: no search (it would cost a whole E-step, and
+            # take the dual step or the backtracking decision of a finished iteration again)
+            return DataLoader(TensorDataset(torch.zeros(1, 2, dtype=torch.long)), batch_size=1)
         self.trajectory = self.e_step()
         if self.config.holdout_fraction > 0:
             return self._held_out_dataloader(self.config.holdout_fraction)

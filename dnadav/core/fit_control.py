@@ -190,5 +190,5 @@ def backtrack_plan(history: list[dict[str, float]]) -> tuple[int | None, int]:
     if 1.0 not in flags:
         return None, 0
     rejected = sum(1 for flag in flags[flags.index(1.0) + 1 :] if flag == 0.0)
-    restart = int(history[-1]["select/kept_iteration"]) if flags[-1] == 0.0 else None
-    return restart, rejected
+    kept = int(history[-1].get("select/kept_iteration", 0))
+    return (kept if flags[-1] == 0.0 and kept > 0 else None), rejected  # kept 0: no weights were kept

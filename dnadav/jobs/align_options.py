@@ -109,8 +109,8 @@ class AlignOptions:
     stop_patience: int | None = option(None, "iterations below the floor before stopping (preset; default 2)", type=int)
     backtrack: str | None = option(
         None,
-        "on: an iteration below the floor is undone (the next restarts from the kept one with --target-kl halved "
-        "per rejection so far); off: go on from it (preset; default on)",
+        "on: an iteration below the floor is undone (the next restarts from the kept one, with --target-kl halved "
+        "per rejection so far when set); off: go on from it (preset; default on)",
         choices=["on", "off"],
     )
     eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; default 512)", type=int)
