@@ -158,8 +158,8 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
 (nats, docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer activity.
 `dnadav design --oracle {cell}` samples this model by default.
 
-* **Command** ({minutes:.0f} min wall-clock on 2 shared CPU cores, `manifest.json`; the same flags for all
-  four cell types, only `--oracle`/`--objective` change):
+* **Command** ({minutes:.0f} min wall-clock on 2 shared CPU cores in the session that wrote `manifest.json`;
+  the default recipe, in which only `--oracle`/`--objective` change between cell types):
 
   ```
   {command}
