@@ -357,8 +357,8 @@ MUTATIONS = [
         "backtrack-keeps-rejected-model",
         "backtracking goes on from the rejected iteration's weights instead of the kept one's",
         EM,
-        "        self.model.load_state_dict(self.trainer.strategy.broadcast(weights, src=0))\n",
-        "",
+        "            restore_kept(self.best, self.model, self.trainer.optimizers[0], broadcast)\n",
+        "            pass\n",
         1,
     ),
     (

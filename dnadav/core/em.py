@@ -9,9 +9,7 @@ seeded from (seed, iteration, rank), so a resumed run repeats an uninterrupted o
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
@@ -20,19 +18,15 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.core.config import EMConfig
 from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
-from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, holdout_split, pass_batches
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, held_out_passes, restore_kept
 from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import ReverseProcess
+from dnadav.core.ranks import gather_rows, local_count, stream_seed
 from dnadav.core.search import search_process
 from dnadav.core.trajectory import RewardFn, Trajectory
 from dnadav.core.trust_region import pilot_temperature, selection_kl
 
-__all__ = ["DAVModule", "stream_seed"]
-
-
-def stream_seed(seed: int, iteration: int, rank: int, stream: int) -> int:
-    """A distinct, reproducible seed for each (run seed, EM iteration, rank, purpose)."""
-    return (seed * 1_000_003 + iteration * 10_007 + rank * 101 + stream) % (2**63 - 1)
+__all__ = ["DAVModule", "stream_seed"]  # stream_seed: re-exported from dnadav.core.ranks
 
 
 class DAVModule(pl.LightningModule):
@@ -96,9 +90,7 @@ class DAVModule(pl.LightningModule):
             module.to(self.device).eval().requires_grad_(False)
 
     def _local_count(self) -> int:
-        world, rank = self.trainer.world_size, self.trainer.global_rank
-        total = self.config.sequences_per_iteration
-        return total // world + (1 if rank < total % world else 0)
+        return local_count(self.config.sequences_per_iteration, self.trainer.world_size, self.trainer.global_rank)
 
     def e_step(self) -> Trajectory:
         """Search with the current model on this rank's slice; gather all ranks' trajectories."""
@@ -136,7 +128,7 @@ class DAVModule(pl.LightningModule):
             if value is not None:
                 rows[name] = value if name == "context" else value.transpose(0, 1)
         if self.trainer.world_size > 1:
-            rows = self._gather_rows(rows)
+            rows = gather_rows(self.all_gather, rows, self.config.sequences_per_iteration, self.trainer.world_size)
         self._search_log = {
             "estep/reward_mean": float(rows["rewards"].float().mean()),
             "estep/oracle_calls": float(result.stats.oracle_calls),
@@ -176,17 +168,11 @@ class DAVModule(pl.LightningModule):
         self._restart, self._rejected = None, 0
         if not self.config.backtrack or self.best is None:
             return
-        rank_zero = self.trainer.global_rank == 0
-        plan = backtrack_plan(self.history[:iteration]) if rank_zero else None
-        self._restart, self._rejected = self.trainer.strategy.broadcast(plan, src=0)
-        if self._restart is None:
-            return
-        weights = self.best.weights if rank_zero else None
-        self.model.load_state_dict(self.trainer.strategy.broadcast(weights, src=0))
-        state = self.trainer.strategy.broadcast(self.best.optimizer_state if rank_zero else None, src=0)
-        if state is not None:  # None: a run resumed from a checkpoint written before backtracking kept it
-            # a copy: the optimiser updates the tensors it loads in place, and the kept state must not drift
-            self.trainer.optimizers[0].load_state_dict(copy.deepcopy(state))
+        broadcast = lambda value: self.trainer.strategy.broadcast(value, src=0)  # noqa: E731  (rank 0's to all)
+        plan = backtrack_plan(self.history[:iteration]) if self.trainer.global_rank == 0 else None
+        self._restart, self._rejected = broadcast(plan)
+        if self._restart is not None:
+            restore_kept(self.best, self.model, self.trainer.optimizers[0], broadcast)
 
     def _solved_alpha(self, iteration: int) -> float | None:
         """The α the current model was fitted to: the one the trust region solved last before
@@ -230,20 +216,6 @@ class DAVModule(pl.LightningModule):
         owner = getattr(self._frozen["reward_fn"], "__self__", None)
         return owner if callable(getattr(owner, "update", None)) else None
 
-    def _gather_rows(self, rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """All ranks' rows (batch-first tensors), in rank order, without padding duplicates."""
-        # equal-size slices are padded by one row where B is not divisible by the world size
-        local = next(iter(rows.values())).shape[0]
-        pad = math.ceil(self.config.sequences_per_iteration / self.trainer.world_size) - local
-        valid = torch.ones(local + pad, dtype=torch.bool, device=self.device)
-        if pad:
-            rows = {k: torch.cat([v, v[:pad]]) for k, v in rows.items()}
-            valid[-pad:] = False
-        rows = {k: v.contiguous() for k, v in rows.items()}
-        gathered = self.all_gather({**rows, "valid": valid})
-        keep = gathered.pop("valid").reshape(-1)
-        return {k: v.reshape(-1, *v.shape[2:])[keep] for k, v in gathered.items()}
-
     def train_dataloader(self) -> DataLoader:
         if self.current_epoch < len(self.history):
             # Restoring a run, Lightning asks for the loader of the iteration the checkpoint finished
@@ -251,28 +223,17 @@ class DAVModule(pl.LightningModule):
             # take the dual step or the backtracking decision of a finished iteration again)
             return DataLoader(TensorDataset(torch.zeros(1, 2, dtype=torch.long)), batch_size=1)
         self.trajectory = self.e_step()
-        if self.config.holdout_fraction > 0:
-            return self._held_out_dataloader(self.config.holdout_fraction)
+        if self.config.holdout_fraction > 0:  # passes judged on the transitions of held-out sequences
+            generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 6))
+            loader, self._stopper = held_out_passes(
+                self.trajectory, self.config.holdout_fraction, self.config, self._held_out_loss, generator
+            )
+            return loader
         pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
         # The order is drawn here, once, so it does not depend on how often Lightning iterates the loader.
         generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 2))
         order = torch.randperm(len(pairs), generator=generator)
         return DataLoader(TensorDataset(pairs[order].cpu()), batch_size=self.config.batch_size, shuffle=False)
-
-    def _held_out_dataloader(self, fraction: float) -> DataLoader:
-        """Batches of at most ``inner_epochs`` passes over the training sequences' transitions, each
-        pass shuffled on its own; the held-out sequences' transitions judge every pass."""
-        generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 6))
-        pairs = transition_pairs(self.trajectory)
-        train, held_out = holdout_split(pairs, self.trajectory.states.shape[1], fraction, generator)
-        batches = pass_batches(len(train), self.config.inner_epochs, self.config.batch_size, generator)
-        self._stopper = HeldOutStopper(
-            lambda: self._held_out_loss(held_out),
-            [len(b) for b in batches],
-            len(train),
-            self.config.patience,
-        )
-        return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches)
 
     def _held_out_loss(self, pairs: torch.Tensor) -> float:
         return held_out_loss(

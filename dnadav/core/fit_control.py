@@ -17,16 +17,21 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
-from dnadav.core.distill import distill_loss, transition_batch
+from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
 from dnadav.core.modes import eval_mode
 from dnadav.core.trajectory import Trajectory
 
-__all__ = ["BestKeeper", "HeldOutStopper", "backtrack_plan", "held_out_loss", "holdout_split", "pass_batches"]
+__all__ = [
+    "BestKeeper", "HeldOutStopper", "backtrack_plan", "held_out_loss", "held_out_passes", "holdout_split", "pass_batches",
+    "restore_kept",
+]  # fmt: skip
 
 
 def holdout_split(
@@ -192,3 +197,28 @@ def backtrack_plan(history: list[dict[str, float]]) -> tuple[int | None, int]:
     rejected = sum(1 for flag in flags[flags.index(1.0) + 1 :] if flag == 0.0)
     kept = int(history[-1].get("select/kept_iteration", 0))
     return (kept if flags[-1] == 0.0 and kept > 0 else None), rejected  # kept 0: no weights were kept
+
+
+def restore_kept(
+    best: BestKeeper, model: torch.nn.Module, optimizer: torch.optim.Optimizer, broadcast: Callable[[object], object]
+) -> None:
+    """Put the kept iteration's weights and optimiser state back into ``model`` and ``optimizer``.
+    ``best`` is filled on rank 0 only; ``broadcast(value)`` hands rank 0's value to every rank."""
+    model.load_state_dict(broadcast(best.weights))
+    state = broadcast(best.optimizer_state)
+    if state is not None:  # None: a run resumed from a checkpoint written before backtracking kept it
+        # a copy: the optimiser updates the tensors it loads in place, and the kept state must not drift
+        optimizer.load_state_dict(copy.deepcopy(state))
+
+
+def held_out_passes(
+    trajectory: Trajectory, fraction: float, config, loss_of: Callable[[torch.Tensor], float], generator: torch.Generator
+) -> tuple[DataLoader, HeldOutStopper]:
+    """Batches of at most ``config.inner_epochs`` passes over the training sequences' transitions, each
+    pass shuffled on its own, and the stopper that judges every pass by ``loss_of(held-out pairs)`` on
+    the ``fraction`` of the E-step's sequences held out (``config``: an ``EMConfig``)."""
+    pairs = transition_pairs(trajectory)
+    train, held_out = holdout_split(pairs, trajectory.states.shape[1], fraction, generator)
+    batches = pass_batches(len(train), config.inner_epochs, config.batch_size, generator)
+    stopper = HeldOutStopper(lambda: loss_of(held_out), [len(b) for b in batches], len(train), config.patience)
+    return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches), stopper

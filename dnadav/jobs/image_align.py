@@ -153,8 +153,9 @@ def _fit_and_save(
     options: ImageAlignOptions, out: Path, pipeline, reward_module, reward_fn, config, cuda: bool, resume: bool
 ) -> dict:
     """The EM run of ``align_images`` into the existing folder ``out`` and what it writes there."""
-    from dnadav.core.em import DAVModule, stream_seed
+    from dnadav.core.em import DAVModule
     from dnadav.core.fit import fit_em
+    from dnadav.core.ranks import stream_seed
     from dnadav.image.lora import AdaptersOff, add_lora, merged_unet
     from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import recorded_base
