@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 
@@ -151,7 +150,7 @@ class BestKeeper:
             self._since_eligible = 0
             if score > self.score:
                 self.iteration, self.score = iteration, score
-                self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                self.weights = _cpu_copy(model.state_dict())
                 self.optimizer_state = None if optimizer is None else _cpu_copy(optimizer.state_dict())
         return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
 
@@ -208,7 +207,7 @@ def restore_kept(
     state = broadcast(best.optimizer_state)
     if state is not None:  # None: a run resumed from a checkpoint written before backtracking kept it
         # a copy: the optimiser updates the tensors it loads in place, and the kept state must not drift
-        optimizer.load_state_dict(copy.deepcopy(state))
+        optimizer.load_state_dict(_cpu_copy(state))
 
 
 def held_out_passes(

@@ -30,10 +30,10 @@ def gather_rows(
     """All ranks' ``rows`` (batch-first tensors, this rank's slice of ``total``), in rank order and
     without padding duplicates. ``all_gather``: the strategy's (``LightningModule.all_gather``), which
     needs equal sizes, so a slice one row short is padded and the pad masked out afterwards."""
-    local = next(iter(rows.values())).shape[0]
+    first = next(iter(rows.values()))
+    local = first.shape[0]
     pad = math.ceil(total / world) - local
-    device = next(iter(rows.values())).device
-    valid = torch.ones(local + pad, dtype=torch.bool, device=device)
+    valid = torch.ones(local + pad, dtype=torch.bool, device=first.device)
     if pad:
         rows = {k: torch.cat([v, v[:pad]]) for k, v in rows.items()}
         valid[-pad:] = False
