@@ -75,3 +75,11 @@ def test_evaluate_counts_wrong_lengths_as_invalid_and_never_scores_them(tmp_path
     row = json.loads((tmp_path / "r" / "metrics.json").read_text())["inputs"][0]
     assert row["n"] == 3 and row["n_valid"] == 1 and row["n_invalid"] == 2
     assert "not 200 bp" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_python_dash_m_runs_the_same_command_line(tmp_path):
+    """``python -m dnadav`` parses as the ``dnadav`` script: a bad option value exits 2 with one line."""
+    command = [sys.executable, "-m", "dnadav", "design", "--n", "0", "--out", str(tmp_path / "x.fa")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "n must be an integer ≥ 1; got 0" in done.stderr
