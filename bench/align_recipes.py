@@ -58,8 +58,24 @@ def align_command(recipe: str, cell: str, out: Path, accelerator: str, extra: li
     """The ``python -m dnadav align`` command line of one run (``extra`` flags before the recipe's)."""
     flags, template = RECIPES[recipe]
     objective = template.format(margin=margin_objective(cell))
-    return [sys.executable, "-m", "dnadav", "align", "--oracle", cell, "--objective", objective, "--out", str(out),
-            "--keep-iterations", "--quiet", "--accelerator", accelerator, *extra, *flags]
+    return [
+        sys.executable,
+        "-m",
+        "dnadav",
+        "align",
+        "--oracle",
+        cell,
+        "--objective",
+        objective,
+        "--out",
+        str(out),
+        "--keep-iterations",
+        "--quiet",
+        "--accelerator",
+        accelerator,
+        *extra,
+        *flags,
+    ]
 
 
 def run_one(command: list[str], out: Path) -> float:
@@ -82,8 +98,11 @@ def kept_row(history: list[dict]) -> tuple[int, dict | None]:
 
 def table(results: dict[tuple[str, str], list[dict]], wall_minutes: dict[tuple[str, str], float]) -> str:
     """Markdown: one row per run, the kept iteration's logged figures (512 plain samples)."""
-    lines = ["| recipe | cell type | iterations | kept | ATAC-Acc | specificity | 3-mer valid. (chr2) | 3-mer test (chr1) | Lev. div. | meets (512 samples) | wall min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| recipe | cell type | iterations | kept | ATAC-Acc | specificity | 3-mer valid. (chr2) | 3-mer test (chr1) "
+        "| Lev. div. | meets (512 samples) | wall min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for (recipe, cell), history in results.items():
         kept, row = kept_row(history)
         wall = f"{wall_minutes[(recipe, cell)]:.1f}"
@@ -92,8 +111,11 @@ def table(results: dict[tuple[str, str], list[dict]], wall_minutes: dict[tuple[s
             continue
         got = {k: float(row.get(v, float("nan"))) for k, v in LOGGED.items()}
         meets = got["acc"] >= 0.95 and got["spec"] >= 0.85 and got["kmer3_test"] >= 0.92
-        lines.append(f"| {recipe} | {NAMES[cell]} | {len(history)} | {kept} | {got['acc']:.3f} | {got['spec']:.3f} | "
-                     f"{got['kmer3_valid']:.3f} | {got['kmer3_test']:.3f} | {got['levenshtein']:.1f} | {'yes' if meets else 'no'} | {wall} |")
+        lines.append(
+            f"| {recipe} | {NAMES[cell]} | {len(history)} | {kept} | {got['acc']:.3f} | {got['spec']:.3f} | "
+            f"{got['kmer3_valid']:.3f} | {got['kmer3_test']:.3f} | {got['levenshtein']:.1f} | "
+            f"{'yes' if meets else 'no'} | {wall} |"
+        )
     return "\n".join(lines)
 
 
@@ -105,14 +127,18 @@ def write_csv(results: dict[tuple[str, str], list[dict]], path: Path) -> None:
         writer.writerow(["recipe", "cell_type", "iteration", *LOGGED])
         for (recipe, cell), history in results.items():
             for i, row in enumerate(history, start=1):
-                writer.writerow([recipe, cell, i, *(("" if row.get(v) is None else round(float(row[v]), 4)) for v in LOGGED.values())])
+                writer.writerow(
+                    [recipe, cell, i, *(("" if row.get(v) is None else round(float(row[v]), 4)) for v in LOGGED.values())]
+                )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["default", "kl4"])
     parser.add_argument("--cell-types", nargs="+", choices=CELL_TYPES, default=list(CELL_TYPES))
-    parser.add_argument("--only", nargs="+", default=None, metavar="RECIPE/CELL", help="only these runs of the grid, e.g. kl4/hesc")
+    parser.add_argument(
+        "--only", nargs="+", default=None, metavar="RECIPE/CELL", help="only these runs of the grid, e.g. kl4/hesc"
+    )
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "align_recipes", help="run folders (resumed)")
     parser.add_argument("--parallel", type=int, default=2, help="runs at once (one torch thread each)")
     parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
@@ -133,7 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     outs = {key: args.runs / f"{key[0]}_{key[1]}" for key in grid}
     started = time.perf_counter()
     with ThreadPoolExecutor(args.parallel) as pool:
-        seconds = dict(zip(grid, pool.map(lambda key: run_one(align_command(*key, outs[key], args.accelerator, args.extra.split()), outs[key]), grid)))
+        seconds = dict(
+            zip(
+                grid,
+                pool.map(
+                    lambda key: run_one(align_command(*key, outs[key], args.accelerator, args.extra.split()), outs[key]), grid
+                ),
+            )
+        )
     results, wall_minutes = {}, {}
     for key in grid:
         history_file = outs[key] / "history.json"
@@ -145,8 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     body = table(results, wall_minutes)
     wall = (time.perf_counter() - started) / 60
     print(body)
-    print(f"{len(grid)} runs, {args.parallel} at a time, {wall:.1f} min wall; per run (min): "
-          + ", ".join(f"{r}/{c} {s / 60:.1f}" for (r, c), s in seconds.items()))
+    print(
+        f"{len(grid)} runs, {args.parallel} at a time, {wall:.1f} min wall; per run (min): "
+        + ", ".join(f"{r}/{c} {s / 60:.1f}" for (r, c), s in seconds.items())
+    )
     if args.no_write:
         return
     write_csv(results, args.csv)
@@ -154,10 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     command += "" if args.accelerator == "auto" else f" --accelerator {args.accelerator}"
     command += "" if args.only is None else " --only " + " ".join(args.only)
     took = f"{wall:.1f} min wall" if any(seconds.values()) else "every run read back from its folder"
-    write_section("align recipes", f"Reproduce: `{command}` ({took}). {args.note} Per-iteration log: "
-                  f"`{args.csv.relative_to(ROOT) if args.csv.is_relative_to(ROOT) else args.csv}`. Figures: the run's own "
-                  "log of 512 plain samples at its kept iteration (chosen on the validation floor alone); a screen, not "
-                  "the shipped models' evaluation (`bench/align_celltypes.py`).\n\n" + body)
+    write_section(
+        "align recipes",
+        f"Reproduce: `{command}` ({took}). {args.note} Per-iteration log: "
+        f"`{args.csv.relative_to(ROOT) if args.csv.is_relative_to(ROOT) else args.csv}`. Figures: the run's own "
+        "log of 512 plain samples at its kept iteration (chosen on the validation floor alone); a screen, not "
+        "the shipped models' evaluation (`bench/align_celltypes.py`).\n\n" + body,
+    )
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def align(out: str | Path, **options: Any) -> dict:
     """Run DAV into the folder ``out`` — the same options as ``dnadav align``, by the same names
     (``dnadav.jobs.align_options.AlignOptions``: ``oracle``, ``objective``, ``prior``, ``preset``,
     ``iterations``, ``sequences``, ``children``, ``steps``, ``temperature``, ``m_step``, ``target_kl``,
-    ``holdout``, ``min_naturalness``, ``seed``, ``constraints``, ``max_batch``, ``devices``,
+    ``holdout``, ``mstep_max_kl``, ``min_naturalness``, ``seed``, ``constraints``, ``max_batch``, ``devices``,
     ``reference``, ...). Options left at None take ``preset``'s value; the length is the prior's.
     ``oracle`` may be a ``"FILE.py:NAME"`` or your own module / scoring function. Resumes a run
     ``out`` holds; ``force=True`` starts afresh. Returns the kept iteration's record (with

@@ -17,6 +17,7 @@ import time
 
 S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill.py"
 TR, FC, EM = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py", "dnadav/core/em.py"
+ML = "dnadav/core/move_limit.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",
@@ -393,6 +394,30 @@ MUTATIONS = [
         "rejected = sum(1 for flag in flags if flag == 0.0)",
         1,
     ),
+    (
+        "move-per-transition",
+        "the M-step's move averaged per transition, not per path",
+        ML,
+        "return total / self.num_paths",
+        "return total / len(self.pairs)",
+        1,
+    ),
+    (
+        "move-limit-keeps-outside",
+        "the line search ends at the smallest scale found outside the bound",
+        ML,
+        "    _interpolate(model, meter.start_state, fitted, low)",
+        "    _interpolate(model, meter.start_state, fitted, high)",
+        1,
+    ),
+    (
+        "move-limit-unused",
+        "the loop measures each M-step's move but never bounds it",
+        EM,
+        "self._stopper.finish(self.model, self.config.mstep_max_kl)",
+        "self._stopper.finish(self.model, None)",
+        1,
+    ),
 ]
 TESTS = [
     "tests/test_align_search.py",
@@ -402,12 +427,13 @@ TESTS = [
     "tests/test_estep_exact.py",
     "tests/test_align_mstep_control.py",
     "tests/test_dav_iterations_exact.py",
+    "tests/test_move_limit.py",
 ]
 
 
 def main(names: set[str] | None = None) -> list[dict]:
-    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM]).returncode != 0:
-        raise SystemExit(f"{S}, {P}, {D}, {TR}, {FC} or {EM} has uncommitted changes; mutate a clean tree")
+    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM, ML]).returncode != 0:
+        raise SystemExit(f"{S}, {P}, {D}, {TR}, {FC}, {EM} or {ML} has uncommitted changes; mutate a clean tree")
     results = []
     for name, what, path, old, new, nth in MUTATIONS:
         if names and name not in names:

@@ -35,11 +35,18 @@ class EMConfig:
     # keeping the best weights; 0: exactly inner_epochs passes over all transitions
     holdout_fraction: float = 0.0
     patience: int = 1
+    # M-step trust region (needs holdout_fraction > 0): each M-step's move, Σ_t KL(p_new ‖ p_start) per path
+    # at the held-out E-step states, is shrunk to at most this many nats (dnadav.core.move_limit); None: off
+    mstep_max_kl: float | None = None
     stop_patience: int = 2  # with a selection rule: iterations after the last eligible one before stopping
     # with a selection rule: an iteration it rejects is undone (the next E-step restarts from the kept
     # iteration's weights, optimiser state, α and multipliers) and target_kl, when set, is halved for every
     # rejection so far; False: go on from it
     backtrack: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mstep_max_kl is not None and not self.holdout_fraction > 0:
+            raise ValueError("mstep_max_kl measures each M-step on held-out sequences: set holdout_fraction > 0")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,7 @@ from dnadav.core.config import EMConfig
 from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
 from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, held_out_passes, restore_kept
 from dnadav.core.modes import eval_mode
+from dnadav.core.move_limit import MoveMeter
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.ranks import gather_rows, local_count, stream_seed
 from dnadav.core.search import search_process
@@ -225,8 +226,9 @@ class DAVModule(pl.LightningModule):
         self.trajectory = self.e_step()
         if self.config.holdout_fraction > 0:  # passes judged on the transitions of held-out sequences
             generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 6))
+            meter_of = lambda pairs: MoveMeter(self.process, self.trajectory, pairs.to(self.device), self.config.batch_size)  # noqa: E731
             loader, self._stopper = held_out_passes(
-                self.trajectory, self.config.holdout_fraction, self.config, self._held_out_loss, generator
+                self.trajectory, self.config.holdout_fraction, self.config, self._held_out_loss, generator, meter_of
             )
             return loader
         pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
@@ -264,7 +266,7 @@ class DAVModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         record = {"iteration": float(self.current_epoch), **self._search_log}
         if self._stopper is not None:
-            record.update(self._stopper.log())
+            record.update(self._stopper.finish(self.model, self.config.mstep_max_kl))
         if self._evaluate is not None and self.trainer.global_rank == 0:
             generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 3))
             with eval_mode(self.model):

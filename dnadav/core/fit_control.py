@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
 from dnadav.core.modes import eval_mode
+from dnadav.core.move_limit import MoveMeter, limit_move
 from dnadav.core.trajectory import Trajectory
 
 __all__ = [
@@ -82,12 +83,16 @@ class HeldOutStopper:
     """Early stopping of one M-step on held-out transitions.
 
     ``held_out_loss()`` scores the current weights; ``batch_lengths`` are the epoch's batch sizes in
-    order, so the stopper knows which batch ends a pass of ``pass_rows`` rows."""
+    order, so the stopper knows which batch ends a pass of ``pass_rows`` rows. ``meter`` (optional)
+    measures how far the M-step moved the model on the same held-out transitions (``finish``)."""
 
-    def __init__(self, held_out_loss: Callable[[], float], batch_lengths: list[int], pass_rows: int, patience: int):
+    def __init__(
+        self, held_out_loss: Callable[[], float], batch_lengths: list[int], pass_rows: int, patience: int,
+        meter: MoveMeter | None = None,
+    ):  # fmt: skip
         if patience < 1:
             raise ValueError(f"patience must be ≥ 1; got {patience}")
-        self._loss = held_out_loss
+        self._loss, self.meter = held_out_loss, meter
         self._pass_ends, seen = set(), 0
         for index, length in enumerate(batch_lengths):
             seen += length
@@ -98,6 +103,8 @@ class HeldOutStopper:
         self.stopped = False
 
     def start(self, model: torch.nn.Module) -> None:
+        if self.meter is not None:
+            self.meter.start(model)
         self.initial = self.best_loss = self._loss()
         self.best_state, self.best_pass, self.passes, self._bad = _copy_state(model), 0, 0, 0
         self.stopped = False
@@ -123,6 +130,11 @@ class HeldOutStopper:
             "mstep/passes": float(self.passes),
             "mstep/best_pass": float(self.best_pass),
         }
+
+    def finish(self, model: torch.nn.Module, max_move: float | None) -> dict[str, float]:
+        """After the M-step: with a meter, its move measured and shrunk to ``max_move`` nats per path
+        (``dnadav.core.move_limit.limit_move``); returns what to log (``log()`` and the move's record)."""
+        return {**self.log(), **({} if self.meter is None else limit_move(model, self.meter, max_move))}
 
 
 class BestKeeper:
@@ -211,13 +223,16 @@ def restore_kept(
 
 
 def held_out_passes(
-    trajectory: Trajectory, fraction: float, config, loss_of: Callable[[torch.Tensor], float], generator: torch.Generator
-) -> tuple[DataLoader, HeldOutStopper]:
+    trajectory: Trajectory, fraction: float, config, loss_of: Callable[[torch.Tensor], float], generator: torch.Generator,
+    meter_of: Callable[[torch.Tensor], MoveMeter] | None = None,
+) -> tuple[DataLoader, HeldOutStopper]:  # fmt: skip
     """Batches of at most ``config.inner_epochs`` passes over the training sequences' transitions, each
     pass shuffled on its own, and the stopper that judges every pass by ``loss_of(held-out pairs)`` on
-    the ``fraction`` of the E-step's sequences held out (``config``: an ``EMConfig``)."""
+    the ``fraction`` of the E-step's sequences held out (``config``: an ``EMConfig``); ``meter_of(held-out
+    pairs)`` builds the stopper's move meter."""
     pairs = transition_pairs(trajectory)
     train, held_out = holdout_split(pairs, trajectory.states.shape[1], fraction, generator)
     batches = pass_batches(len(train), config.inner_epochs, config.batch_size, generator)
-    stopper = HeldOutStopper(lambda: loss_of(held_out), [len(b) for b in batches], len(train), config.patience)
+    meter = None if meter_of is None else meter_of(held_out)
+    stopper = HeldOutStopper(lambda: loss_of(held_out), [len(b) for b in batches], len(train), config.patience, meter)
     return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches), stopper

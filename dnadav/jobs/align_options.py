@@ -38,6 +38,7 @@ _PRESET_PATHS = {
     "pilot_sequences": "pilot_sequences",
     "holdout": "holdout_fraction",
     "patience": "patience",
+    "mstep_max_kl": "mstep_max_kl",
     "min_naturalness": "min_naturalness",
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
@@ -47,7 +48,7 @@ _PRESET_PATHS = {
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
 _NON_NEGATIVE = ("kl_weight", "skip_steps")
-_POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "holdout")  # finite and > 0
+_POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "holdout", "mstep_max_kl")  # finite and > 0
 
 
 @dataclass
@@ -101,6 +102,12 @@ class AlignOptions:
         None, "fraction of E-step sequences held out to stop each M-step (preset; default 0.125)", type=float
     )
     patience: int | None = option(None, "M-step passes without held-out gain before stopping (preset; default 2)", type=int)
+    mstep_max_kl: float | None = option(
+        None,
+        "M-step trust region: each M-step's move from the model it started from (Σ_t KL per path at the held-out "
+        "E-step states) is shrunk to at most this many nats (needs --holdout; preset; default off; docs/concepts.md)",
+        type=float,
+    )
     min_naturalness: float | None = option(
         None,
         "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset; default 0.92)",
@@ -185,6 +192,8 @@ def align_config(options: AlignOptions) -> AlignConfig:
     except ValueError as error:
         raise InputError(str(error)) from None
     spec = options.constraints
+    if top.get("mstep_max_kl", config.mstep_max_kl) is not None and not top.get("holdout_fraction", config.holdout_fraction) > 0:
+        raise InputError("--mstep-max-kl measures each M-step on held-out sequences: it needs --holdout > 0")
     return dataclasses.replace(
         config,
         oracle=options.oracle,
