@@ -13,19 +13,9 @@ from dnadav.core.move_limit import MoveMeter, limit_move
 from dnadav.core.search import SearchConfig, search_process
 from dnadav.dna.sampler import MASK_INDEX, MaskedDiffusion
 from tests.test_align_loop import tiny_module
+from tests.test_align_mstep_control import TableNetwork  # one learnable logit per base: x̂0_θ = softmax(θ)
 
 STEPS = 6
-
-
-class TableNetwork(torch.nn.Module):
-    """One learnable logit per base whatever the state: x̂0_θ = softmax(θ) at a one-base sequence."""
-
-    def __init__(self, logits: torch.Tensor):
-        super().__init__()
-        self.logits = torch.nn.Parameter(logits.clone())
-
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.logits.expand(x_t.shape[0], x_t.shape[1], 4)
 
 
 def kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> float:
