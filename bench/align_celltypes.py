@@ -158,8 +158,7 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
 (nats, docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer activity.
 `dnadav design --oracle {cell}` samples this model by default.
 
-* **Command** ({minutes:.0f} min wall-clock on 2 shared CPU cores in the session that wrote `manifest.json`;
-  the default recipe, in which only `--oracle`/`--objective` change between cell types):
+* **Command** ({minutes:.0f} min wall-clock in the session that wrote `manifest.json`; {recipe}):
 
   ```
   {command}
@@ -220,6 +219,28 @@ def objective_words(objective: str | None, name: str) -> str:
     return margin
 
 
+# flags of `dnadav align` that say where a run goes or how it reports, not what it computes
+_NOT_RECIPE = {"--oracle", "--objective", "--out", "--keep-iterations", "--quiet", "--accelerator", "--devices", "--force"}
+_WITH_VALUE = {"--oracle", "--objective", "--out", "--accelerator", "--devices"}
+
+
+def recipe_words(command: str) -> str:
+    """How a recorded ``dnadav align`` command line relates to the default recipe: the flags it adds."""
+    import shlex
+
+    words, extra = shlex.split(command)[2:], []
+    while words:
+        word = words.pop(0)
+        if word in _NOT_RECIPE:
+            if word in _WITH_VALUE and words:
+                words.pop(0)
+        else:
+            extra.append(word)
+    if not extra:
+        return "the default recipe, in which only `--oracle`/`--objective` change between cell types"
+    return f"the default recipe with `{' '.join(extra)}`"
+
+
 def write_card(cell: str, rows: list[dict]) -> Path:
     """``models/<cell>_aligned/card.md`` from the model's manifest, config and history and the measured ``rows``."""
     from dnadav.dna.checkpoint import resolve_model_dir
@@ -257,6 +278,7 @@ def write_card(cell: str, rows: list[dict]) -> Path:
         kl=f"DAV-KL λ = {kl_weight:g} to the prior" if kl_weight else "no DAV-KL",
         minutes=manifest.get("wall_minutes_this_session", float("nan")),
         command=manifest["command"],
+        recipe=recipe_words(manifest["command"]),
         sequences=config["sequences_per_iteration"],
         children=search["num_children"],
         steps=search["num_steps"],
