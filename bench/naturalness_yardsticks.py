@@ -1,10 +1,13 @@
 """How far does each naturalness yardstick track the test one? For the prior and every saved iteration
 of an align run (``--keep-iterations``): plain samples (``--n`` per set, 50 steps, one set per seed)
-and their 3-mer correlation to four references of the target cell type — the test reference (chr1,
-top 500 by the evaluation oracle: what the benchmarks judge with), the validation reference a run
-selects on (chr2, top 500 by DHS signal), chr2 ranked by the *reward* oracle instead, and all of chr2.
+and their 3-mer correlation to five references of the target cell type — the test reference (chr1,
+top 500 by the evaluation oracle: what the benchmarks judge with), chr1 ranked by DHS signal instead
+(the test chromosome ranked as validation is: test minus this is the ranking's share of a gap, this
+minus validation the chromosome's), the validation reference a run selects on (chr2, top 500 by DHS
+signal), chr2 ranked by the *reward* oracle instead, and all of chr2.
 
     python bench/naturalness_yardsticks.py RUN_DIR --oracle hesc [--seeds 0 1 2 3 4] [--n 256]
+    python bench/naturalness_yardsticks.py --models models/hesc_aligned models/dhs_prior --oracle hesc
 
 Prints one JSON line per (model, seed) and, with several seeds, the pooled correlation. No output
 file: the figures quoted in docs/concepts.md ("Fourth round") came from this script.
@@ -36,6 +39,7 @@ def references(oracle_name: str, size: int = 500) -> dict[str, list[str]]:
     by_reward = table["sequence"].to_numpy()[_rank_by_oracle(table, reward)[:size]].tolist()
     return {
         "test": reference_sequences(cell, "eval", size, oracle_name),
+        "test_signal": reference_sequences(cell, "signal", size),
         "valid_signal": validation_reference(reward, size),
         "valid_reward": by_reward,
         "valid_all": table["sequence"].tolist(),
@@ -44,15 +48,19 @@ def references(oracle_name: str, size: int = 500) -> dict[str, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="an align run folder with iterations/iteration-K")
+    parser.add_argument("run", type=Path, nargs="?", help="an align run folder with iterations/iteration-K")
     parser.add_argument("--oracle", required=True, choices=sorted(c.lower() for c in CELL_TYPES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--n", type=int, default=256, help="plain samples per set")
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--models", nargs="+", type=Path, default=None, help="model folders instead of RUN's iterations")
     args = parser.parse_args()
+    if (args.run is None) == (args.models is None):
+        parser.error("give a run folder or --models, not both")
     refs = references(args.oracle)
-    folders = sorted((args.run / "iterations").glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
-    for folder in [ROOT / "models" / "dhs_prior", *folders]:
+    if args.models is None:
+        folders = sorted((args.run / "iterations").glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
+    for folder in args.models or [ROOT / "models" / "dhs_prior", *folders]:
         network, config = load_denoiser(folder)
         length, pooled = int(config.get("length", 200)), []
         for seed in args.seeds:
