@@ -70,3 +70,17 @@ def test_a_few_steps_raise_a_toy_reward():
         after = g_fraction(relaxed_trajectory(model, None, 256, 12, plain, generator=torch.Generator().manual_seed(9))[0])
     assert float(after.mean()) > float(before.mean()) + 0.1
     assert len(history) == 15
+
+
+def test_a_second_run_from_the_same_prior_object_learns_too():
+    """bench_methods trains one seed after another from one loaded prior: the second copy must train
+    (it stayed frozen once, and its reward never rose), and the prior itself stays unchanged."""
+    torch.manual_seed(0)
+    prior = ConvDenoiser(ConvDenoiserConfig(channels=16, num_blocks=2, time_embedding_dim=8, dropout=0.0)).eval()
+    before = {k: v.clone() for k, v in prior.state_dict().items()}
+    config = DrakesConfig(num_steps=6, truncate_steps=3, kl_weight=0.01, batch_size=8, iterations=2, lr=3e-2)
+    for seed in (0, 1):
+        model, history = finetune(prior, g_fraction, 12, DrakesConfig(**{**config.as_dict(), "seed": seed}))
+        assert history[-1]["path_kl"] > 0
+        assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(torch.equal(v, before[k]) for k, v in prior.state_dict().items())

@@ -127,8 +127,12 @@ def finetune(
     relaxed trajectories are a function of the parameters and the seed only. Budget: every step
     scores ``batch_size`` sequences with the reward and runs ``batch_size · (T + k)`` network rows
     (the tuned model at every step, the reference at the last k when β > 0)."""
-    model = copy.deepcopy(prior).to(device).eval()
-    reference = prior.to(device).eval().requires_grad_(False)
+    # The copy is trained whatever the caller's prior is set to: a prior frozen by an earlier call (or
+    # loaded frozen) used to give a frozen copy, and a run whose reward never rose (its path KL stayed
+    # exactly 0; the non-learning DRAKES seed of bench_methods, issue 20). The prior itself is read only
+    # under no_grad and is not changed here.
+    model = copy.deepcopy(prior).to(device).eval().requires_grad_(True)
+    reference = prior.to(device).eval()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator(device).manual_seed(config.seed)
     history = []
@@ -137,6 +141,8 @@ def finetune(
             loss, parts = drakes_loss(model, reference, reward_fn, length, config, schedule, generator, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+        if step == 0 and all(p.grad is None or not p.grad.any() for p in model.parameters()):
+            raise RuntimeError("DRAKES: the first step's gradient is zero for every parameter; the model cannot learn")
         if config.gradient_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
         optimizer.step()
