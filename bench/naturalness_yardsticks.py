@@ -58,9 +58,10 @@ def main() -> None:
     if (args.run is None) == (args.models is None):
         parser.error("give a run folder or --models, not both")
     refs = references(args.oracle)
-    if args.models is None:
-        folders = sorted((args.run / "iterations").glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
-    for folder in args.models or [ROOT / "models" / "dhs_prior", *folders]:
+    iterations = (
+        [] if args.run is None else sorted((args.run / "iterations").glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
+    )
+    for folder in args.models or [ROOT / "models" / "dhs_prior", *iterations]:
         network, config = load_denoiser(folder)
         length, pooled = int(config.get("length", 200)), []
         for seed in args.seeds:

@@ -18,12 +18,12 @@ last k steps and the reward of the relaxed x0, not through the network's input.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 
+from dnadav.baselines.policy_loop import trainable_copy
 from dnadav.core.gumbel import gumbel_noise
 from dnadav.dna.masked import Denoiser
 from dnadav.dna.sampler import MaskedDiffusion
@@ -123,16 +123,12 @@ def finetune(
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fine-tune a copy of ``prior`` for ``config.iterations`` Adam steps -> ``(model, history)``.
 
-    The prior stays frozen (the KL reference); the copy runs in eval mode (no dropout) so the
+    A frozen copy of the prior is the KL reference and the caller's prior is left as it is
+    (``policy_loop.trainable_copy``); the copy runs in eval mode (no dropout) so the
     relaxed trajectories are a function of the parameters and the seed only. Budget: every step
     scores ``batch_size`` sequences with the reward and runs ``batch_size · (T + k)`` network rows
     (the tuned model at every step, the reference at the last k when β > 0)."""
-    # The copy is trained whatever the caller's prior is set to: a prior frozen by an earlier call (or
-    # loaded frozen) used to give a frozen copy, and a run whose reward never rose (its path KL stayed
-    # exactly 0; the non-learning DRAKES seed of bench_methods, issue 20). The prior itself is read only
-    # under no_grad and is not changed here.
-    model = copy.deepcopy(prior).to(device).eval().requires_grad_(True)
-    reference = prior.to(device).eval()
+    model, reference = trainable_copy(prior, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator(device).manual_seed(config.seed)
     history = []
@@ -141,8 +137,6 @@ def finetune(
             loss, parts = drakes_loss(model, reference, reward_fn, length, config, schedule, generator, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        if step == 0 and all(p.grad is None or not p.grad.any() for p in model.parameters()):
-            raise RuntimeError("DRAKES: the first step's gradient is zero for every parameter; the model cannot learn")
         if config.gradient_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
         optimizer.step()

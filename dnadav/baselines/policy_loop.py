@@ -19,7 +19,7 @@ from dnadav.baselines.rollouts import PolicyGradientConfig, Rollouts, sample_rol
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.trajectory import RewardFn
 
-__all__ = ["LossFn", "fit_policy", "masked_finetune"]
+__all__ = ["LossFn", "fit_policy", "masked_finetune", "trainable_copy"]
 
 LossFn = Callable[[Rollouts, int], tuple[torch.Tensor, dict[str, float]]]
 
@@ -64,6 +64,16 @@ def fit_policy(
     return history
 
 
+def trainable_copy(prior: torch.nn.Module, device: torch.device | str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """``(model, reference)`` for fine-tuning from ``prior``: a trainable copy and a frozen copy, both in
+    eval mode on ``device``. The caller's ``prior`` is left as it is, so one loaded prior serves any
+    number of runs (freezing it in place once made every later run's copy frozen: the DRAKES-style seed
+    whose reward never rose, issue 20)."""
+    model = copy.deepcopy(prior).to(device).eval().requires_grad_(True)
+    reference = copy.deepcopy(prior).to(device).eval().requires_grad_(False)
+    return model, reference
+
+
 def masked_finetune(
     prior: torch.nn.Module,
     train: Callable[..., list[dict[str, float]]],
@@ -79,8 +89,7 @@ def masked_finetune(
     the reference. ``reward_fn`` takes one-hot ``[B, 4, L]``."""
     from dnadav.dna.sampler import MaskedDiffusion  # the DNA modality, only for this entry point
 
-    model = copy.deepcopy(prior).to(device).eval().requires_grad_(True)
-    reference = prior.to(device).eval().requires_grad_(False)
+    model, reference = trainable_copy(prior, device)
     process = MaskedDiffusion(model, length, schedule, device, max_batch=None)
     history = train(process, reward_fn, config, reference, on_step=on_step)
     return model.requires_grad_(False), history

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
 from dnadav.core.modes import eval_mode
 from dnadav.core.move_limit import MoveMeter, limit_move
+from dnadav.core.state import copy_state, cpu_copy
 from dnadav.core.trajectory import Trajectory
 
 __all__ = [
@@ -75,10 +76,6 @@ def held_out_loss(
     return total / max(count, 1)
 
 
-def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
 class HeldOutStopper:
     """Early stopping of one M-step on held-out transitions.
 
@@ -106,7 +103,7 @@ class HeldOutStopper:
         if self.meter is not None:
             self.meter.start(model)
         self.initial = self.best_loss = self._loss()
-        self.best_state, self.best_pass, self.passes, self._bad = _copy_state(model), 0, 0, 0
+        self.best_state, self.best_pass, self.passes, self._bad = copy_state(model), 0, 0, 0
         self.stopped = False
 
     def after_batch(self, model: torch.nn.Module, batch_index: int) -> None:
@@ -115,7 +112,7 @@ class HeldOutStopper:
         self.passes += 1
         loss = self._loss()
         if loss < self.best_loss:
-            self.best_loss, self.best_state, self.best_pass, self._bad = loss, _copy_state(model), self.passes, 0
+            self.best_loss, self.best_state, self.best_pass, self._bad = loss, copy_state(model), self.passes, 0
         else:
             self._bad += 1
         if self._bad >= self.patience or batch_index == self._last:
@@ -162,8 +159,8 @@ class BestKeeper:
             self._since_eligible = 0
             if score > self.score:
                 self.iteration, self.score = iteration, score
-                self.weights = _cpu_copy(model.state_dict())
-                self.optimizer_state = None if optimizer is None else _cpu_copy(optimizer.state_dict())
+                self.weights = cpu_copy(model.state_dict())
+                self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
         return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
 
     def should_stop(self) -> bool:
@@ -182,17 +179,6 @@ class BestKeeper:
         self.iteration, self.score, self.weights = state["iteration"], state["score"], state["weights"]
         self.optimizer_state = state.get("optimizer")  # absent in checkpoints written before backtracking
         self._since_eligible = state["since"]
-
-
-def _cpu_copy(value):
-    """A deep copy of a (nested dict/list of) tensor state on the CPU."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, dict):
-        return {k: _cpu_copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_cpu_copy(v) for v in value)
-    return value
 
 
 def backtrack_plan(history: list[dict[str, float]]) -> tuple[int | None, int]:
@@ -219,7 +205,7 @@ def restore_kept(
     state = broadcast(best.optimizer_state)
     if state is not None:  # None: a run resumed from a checkpoint written before backtracking kept it
         # a copy: the optimiser updates the tensors it loads in place, and the kept state must not drift
-        optimizer.load_state_dict(_cpu_copy(state))
+        optimizer.load_state_dict(cpu_copy(state))
 
 
 def held_out_passes(

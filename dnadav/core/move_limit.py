@@ -24,6 +24,7 @@ import torch
 
 from dnadav.core.distill import transition_batch
 from dnadav.core.modes import eval_mode
+from dnadav.core.state import copy_state
 from dnadav.core.trajectory import Trajectory
 
 __all__ = ["MoveMeter", "limit_move"]
@@ -53,7 +54,7 @@ class MoveMeter:
 
     def start(self, model: torch.nn.Module) -> None:
         """Record the starting weights θ0 and their predictions at the held-out states."""
-        self.start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.start_state = copy_state(model)
         self._start_predictions = self._predictions()
 
     @torch.no_grad()
@@ -84,7 +85,7 @@ def limit_move(model: torch.nn.Module, meter: MoveMeter, max_move: float | None,
         return {"mstep/move_kl": moved}
     if not max_move > 0:
         raise ValueError(f"max_move must be > 0 nats per path; got {max_move}")
-    fitted = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    fitted = copy_state(model)
     low, low_move, high = 0.0, 0.0, 1.0
     for _ in range(bisections):
         middle = (low + high) / 2

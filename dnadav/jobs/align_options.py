@@ -192,16 +192,17 @@ def align_config(options: AlignOptions) -> AlignConfig:
     except ValueError as error:
         raise InputError(str(error)) from None
     spec = options.constraints
-    if top.get("mstep_max_kl", config.mstep_max_kl) is not None and not top.get("holdout_fraction", config.holdout_fraction) > 0:
-        raise InputError("--mstep-max-kl measures each M-step on held-out sequences: it needs --holdout > 0")
-    return dataclasses.replace(
-        config,
-        oracle=options.oracle,
-        prior=options.prior,
-        search=search,
-        distill=distill,
-        seed=options.seed,
-        objective=options.objective,
-        constraints=None if spec is None or spec.empty else spec.as_dict(),
-        **top,
-    )
+    try:  # the config checks how its fields go together (e.g. mstep_max_kl needs held-out sequences)
+        return dataclasses.replace(
+            config,
+            oracle=options.oracle,
+            prior=options.prior,
+            search=search,
+            distill=distill,
+            seed=options.seed,
+            objective=options.objective,
+            constraints=None if spec is None or spec.empty else spec.as_dict(),
+            **top,
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from None
