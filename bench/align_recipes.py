@@ -41,6 +41,7 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "kl4_b256": (["--target-kl", "4", "--iterations", "16", "--sequences", "256"], "{margin}"),
     "lr3e-4": (["--lr", "3e-4"], "{margin}"),
     "cap6": ([], "min({margin}, 6)"),
+    "prior_proposal": (["--proposal", "prior"], "{margin}"),
 }
 LOGGED = {
     "alpha": "estep/reward_temperature",

@@ -406,3 +406,37 @@ def test_the_pilot_of_a_prior_tilting_search_steps_between_consecutive_targets()
     pilot = SearchConfig(num_children=64, reward_temperature=1.0, num_steps=1, tilt_base="prior", record_children=True)
     recorded = search_process(process, base_reward, 64, pilot, torch.Generator().manual_seed(0), reference=TableNetwork(prior))
     assert selection_kl(recorded.trajectory.child_potential, 1 / (1 / stepped - 1.0)) == pytest.approx(0.1, abs=1e-6)
+
+
+def test_proposing_from_the_prior_makes_the_e_step_the_priors_search_whatever_the_model():
+    """``proposal="prior"``: the prior draws the children and scores them, so the E-step is the prior's
+    own per-step tilt, bit for bit, and the model being aligned is never called: no extra row, no
+    importance ratio. A model far from the prior then reaches the one tilt p_0·exp(r/α) in one fitted
+    iteration and stays there."""
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    far = torch.tensor([0.05, 0.05, 0.1, 0.8]).log()
+    process = MaskedDiffusion(TableNetwork(far), 1)
+    config = SearchConfig(
+        num_children=4, reward_temperature=1.0, num_steps=1, record_children=True, tilt_base="prior", proposal="prior"
+    )
+    proposed = search_process(process, base_reward, 16, config, torch.Generator().manual_seed(0), reference=TableNetwork(prior))
+    own = dataclasses.replace(config, tilt_base="model", proposal="model")
+    searched = search_process(MaskedDiffusion(TableNetwork(prior), 1), base_reward, 16, own, torch.Generator().manual_seed(0))
+    assert torch.equal(proposed.sequences, searched.sequences)
+    assert torch.equal(proposed.trajectory.children, searched.trajectory.children)
+    assert torch.equal(proposed.trajectory.child_potential, searched.trajectory.child_potential)
+    assert proposed.trajectory.child_log_ratio is None
+    assert proposed.stats.network_sequences == searched.stats.network_sequences
+    with pytest.raises(ValueError, match="needs tilt_base='prior'"):
+        SearchConfig(tilt_base="model", proposal="prior")
+
+    alpha = 2.0
+    target = torch.softmax(prior + REWARD / alpha, dim=0)
+    config = dataclasses.replace(config, num_children=64, reward_temperature=alpha)
+    for k in range(3):
+        trajectory = search_process(
+            process, base_reward, 512, config, torch.Generator().manual_seed(k), reference=TableNetwork(prior)
+        ).trajectory
+        fit_children(process, trajectory, alpha)
+        model = torch.softmax(process.network.logits.detach(), dim=0)
+        assert 0.5 * (model - target).abs().sum() < 0.03, k

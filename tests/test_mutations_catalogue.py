@@ -323,6 +323,22 @@ MUTATIONS = [
         1,
     ),
     (
+        "prior-proposal-ignored",
+        "proposal='prior' is ignored: the model draws and scores the children",
+        S,
+        "        network = proposer if network is None else network\n",
+        "",
+        1,
+    ),
+    (
+        "prior-proposal-ratio-kept",
+        "proposal='prior' still adds log p_prior − log p_θ to weights of children the prior drew",
+        S,
+        'if config.tilt_base == "prior" and config.proposal == "model":',
+        'if config.tilt_base == "prior":',
+        1,
+    ),
+    (
         "pilot-full-weights",
         "the pilot of a prior-tilting search solves on the full weights, not the step between targets",
         TR,

@@ -19,7 +19,11 @@ are about one at α/K). ``tilt_base="prior"`` tilts a fixed reference network's 
 prior, passed as ``reference``): the model only proposes, and the bracketed importance ratio makes
 the kept child a draw from ``p_ref(x_s | x_t)·exp(γ^n V(x_s)/α)``. Iterations at one α then converge to
 that law instead of compounding, and whatever the model learned that the reward does not pay for is
-weighed back towards the reference (docs/concepts.md, "Tilting the prior").
+weighed back towards the reference (docs/concepts.md, "Tilting the prior"). With ``proposal="prior"``
+the reference proposes too (the model takes no part in the search; the importance ratio is exactly 0
+and its extra row is not spent): the kept child is the per-step tilt of the reference at α with no
+dependence on the model, so no error of an earlier M-step can enter the E-step's particles
+(docs/concepts.md, "Proposing from the prior").
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
 SearchMode = Literal["per_sequence", "smc"]
 ValueMode = Literal["argmax", "sample"]
 TiltBase = Literal["model", "prior"]
+Proposal = Literal["model", "prior"]
 
 
 @dataclass
@@ -68,6 +73,7 @@ class SearchConfig:
     record_clean: bool = False  # keep x̂0 at every chosen child (the paper's M-step distils it)
     record_children: bool = False  # keep every step's M children and their values (M-step "children", trust region)
     tilt_base: TiltBase = "model"  # whose steps the search tilts: the current model's, or the reference's ("prior")
+    proposal: Proposal = "model"  # who draws the children: the current model, or the reference ("prior"; needs tilt_base="prior")
 
     def __post_init__(self) -> None:
         if self.num_children < 1 or self.num_steps < 1 or self.num_value_samples < 1:
@@ -80,6 +86,10 @@ class SearchConfig:
             raise ValueError(f"value must be argmax or sample; got {self.value!r}")
         if self.tilt_base not in ("model", "prior"):
             raise ValueError(f"tilt_base must be model or prior; got {self.tilt_base!r}")
+        if self.proposal not in ("model", "prior"):
+            raise ValueError(f"proposal must be model or prior; got {self.proposal!r}")
+        if self.proposal == "prior" and self.tilt_base != "prior":
+            raise ValueError("proposal='prior' needs tilt_base='prior' (the prior's steps are the ones tilted)")
         if self.record_children and self.mode != "per_sequence":
             raise ValueError("record_children needs mode='per_sequence' (SMC proposes one child per particle)")
 
@@ -165,7 +175,8 @@ def search_process(
     ``on_step(k)`` is called after step k (progress bars). The reward sees at most ``max_batch``
     rows per call (``dnadav.core.batching``; results do not depend on it). The last step's children are
     clean, so they are scored by the reward directly, with no network call. ``reference``: the network
-    whose steps ``tilt_base="prior"`` tilts (one more network row per sequence and step).
+    whose steps ``tilt_base="prior"`` tilts (one more network row per sequence and step); with
+    ``proposal="prior"`` it also proposes, and ``process.network`` is not called.
     """
     config = config or SearchConfig()
     if config.tilt_base == "prior" and reference is None:
@@ -179,7 +190,10 @@ def search_process(
     def reward(clean: torch.Tensor) -> torch.Tensor:
         return chunked_call(reward_fn, clean, max_batch=oracle_rows)
 
+    proposer = reference if config.proposal == "prior" else None  # None: the process's own network
+
     def predict(x: torch.Tensor, t: float, rows_context: torch.Tensor | None, network: Callable | None = None) -> torch.Tensor:
+        network = proposer if network is None else network
         stats.network_calls += 1
         stats.network_sequences += x.shape[0]
         return process.predict(x, torch.full((x.shape[0],), t, device=x.device), rows_context, network)
@@ -216,7 +230,7 @@ def search_process(
                 stats.oracle_calls += b  # one reward gradient per sequence
             proposal = process.propose(prediction, x, float(times[k]), float(times[k + 1]), m, generator, guidance)
             children, log_ratio = proposal.children, proposal.log_ratio
-            if config.tilt_base == "prior":
+            if config.tilt_base == "prior" and config.proposal == "model":  # proposing from the prior: the ratio is 0
                 anchor = base_log_ratio(prediction, x, children, k)
                 log_ratio = anchor if log_ratio is None else log_ratio + anchor
             child_context = repeat_rows(context, m)

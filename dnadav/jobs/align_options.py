@@ -43,6 +43,7 @@ _PRESET_PATHS = {
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
     "tilt_base": "search.tilt_base",
+    "proposal": "search.proposal",
     "backtrack": "backtrack",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
@@ -96,6 +97,13 @@ class AlignOptions:
         None,
         "whose steps each E-step tilts: model (the current one; iterations compound) or prior (the frozen prior; "
         "iterations converge to its per-step tilt; docs/concepts.md) (preset; default prior)",
+        choices=["model", "prior"],
+    )
+    proposal: str | None = option(
+        None,
+        "who draws each E-step's children: model (the current one, weighed back to the prior) or prior (the frozen "
+        "prior: the E-step is the prior's per-step tilt whatever the model; needs --tilt-base prior; docs/concepts.md) "
+        "(preset; default model)",
         choices=["model", "prior"],
     )
     holdout: float | None = option(
@@ -163,24 +171,19 @@ def align_config(options: AlignOptions) -> AlignConfig:
     from dnadav.dna.presets import preset
 
     config = preset(options.preset)
-    search, distill = config.search, config.distill
-    top: dict = {}
+    given: dict[str, dict] = {"search": {}, "distill": {}, "": {}}  # the options given, by the config part they set
     for name, path in _PRESET_PATHS.items():
         value = getattr(options, name)
         if value is None:
             continue
-        if name == "backtrack":
-            value = value == "on"
         where, _, field = path.rpartition(".")
-        if where == "search":
-            search = dataclasses.replace(search, **{field: value})
-        elif where == "distill":
-            distill = dataclasses.replace(distill, **{field: value})
-        else:
-            top[field] = value
-    try:
+        given[where][field] = value == "on" if name == "backtrack" else value
+    top = given[""]
+    try:  # all at once: the config checks how its fields go together (e.g. proposal='prior' needs tilt_base='prior')
+        distill = dataclasses.replace(config.distill, **given["distill"])
         search = dataclasses.replace(
-            search,
+            config.search,
+            **given["search"],
             discount=options.discount,
             value=options.value,
             num_value_samples=options.value_samples,
