@@ -47,7 +47,7 @@ def main() -> None:
     wall, wall_fast, wall_warm = walls["full"], walls["no_loglik"], walls["cache_warm"]
     load = os.getloadavg()[0]
     body = f"""Command: `dnadav evaluate <640 sequences>.fa --report out/` in a fresh Python process (all metrics,
-App-Log-Lik with 4 time samples, novelty against 39,254 training sequences, HTML report with plots and logos).
+App-Log-Lik with 2 masked-count rows per sequence, novelty against 39,254 training sequences, HTML report with plots and logos).
 Input: {"640 real chr2 DHS sequences" if args.fasta is None else args.fasta}. Machine: {machine()};
 1-min load average at the end {load:.1f} (other processes on the machine slow every figure here).
 Reproduce: `python bench/bench_evaluate.py`.

@@ -118,6 +118,23 @@ def test_two_count_rows_vary_less_than_four_stratified_time_rows():
         sequence_elbo(network, x0, times="antithetic")
 
 
+def test_app_log_lik_is_two_count_rows_per_sequence_by_default():
+    """What every report's App-Log-Lik is: ``prior_log_likelihood`` (evaluate, the API, the real rows)
+    and the align log use the defaults' estimator — 2 masked-count rows — bit for bit."""
+    from dnadav import defaults
+    from dnadav.evaluate.evaluator import prior_log_likelihood
+
+    torch.manual_seed(0)
+    config = ConvDenoiserConfig(channels=16, num_blocks=2, kernel_size=3, dilations=(1, 2), time_embedding_dim=8)
+    network = ConvDenoiser(config).eval()
+    x0 = torch.randint(0, 4, (8, 32), generator=torch.Generator().manual_seed(1))
+    assert (defaults.APP_LOG_LIK_ROWS, defaults.APP_LOG_LIK_TIMES) == (2, "count")
+    expected = sequence_elbo(network, x0, num_time_samples=2, generator=torch.Generator().manual_seed(0), times="count")
+    assert torch.equal(prior_log_likelihood(network)(x0), expected)
+    stratified = sequence_elbo(network, x0, num_time_samples=4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(prior_log_likelihood(network, num_time_samples=4, times="stratified")(x0), stratified)
+
+
 # ---- the cache of the real held-out rows --------------------------------------------------------------
 
 
@@ -250,3 +267,11 @@ def test_the_shipped_scorers_can_be_hashed():
     prior = load_model("dhs_prior")
     for scorer in (load_oracle("hepg2", role="reward"), load_oracle("hepg2", role="eval"), prior, prior_log_likelihood(prior)):
         assert fingerprint(scorer) is not None, scorer
+
+
+def test_an_unknown_app_log_lik_estimator_is_one_input_error():
+    import dnadav
+    from dnadav.errors import InputError
+
+    with pytest.raises(InputError, match="loglik_times must be count or stratified"):
+        dnadav.evaluate({"x": ["ACGT" * 50]}, loglik_times="antithetic")

@@ -11,19 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 
 from dnadav.data.tables import SequenceTable
+from dnadav.defaults import APP_LOG_LIK_ROWS, APP_LOG_LIK_TIMES
 from dnadav.dna.tokens import invalid_character, strings_to_onehot, strings_to_tokens
 from dnadav.evaluate import metrics
 from dnadav.evaluate.columns import HEADLINE, OPTIONAL, optional_columns
 from dnadav.evaluate.motifs import MotifSet, load_motifs, motif_correlation, motif_hit_counts
 from dnadav.evaluate.scores import optional_metrics, oracle_scores
 from dnadav.oracles.base import RegressionOracle
+
+if TYPE_CHECKING:
+    from dnadav.dna.masked import ElboTimes
 
 __all__ = [
     "HEADLINE",
@@ -62,10 +66,13 @@ class EvaluationResult:
     controls: list[str] = field(default_factory=list)
 
 
-def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0) -> LogLikelihood:
+def prior_log_likelihood(
+    prior=None, *, num_time_samples: int = APP_LOG_LIK_ROWS, seed: int = 0, times: ElboTimes = APP_LOG_LIK_TIMES
+) -> LogLikelihood:
     """App-Log-Lik as a callable: the Monte-Carlo ELBO (nats/sequence) of ``tokens [B, L]`` under
     ``prior`` (default: the shipped pretrained prior) and the masking schedule its config names
-    (``config_dict``, as ``dnadav.load_model`` gives it; log-linear otherwise), seeded so that reruns agree."""
+    (``config_dict``, as ``dnadav.load_model`` gives it; log-linear otherwise), seeded so that reruns
+    agree; ``num_time_samples`` network rows per sequence at ``times`` (``dnadav.dna.sequence_elbo``)."""
     from dnadav.dna import load_prior, sequence_elbo
     from dnadav.dna.checkpoint import model_schedule
 
@@ -75,7 +82,9 @@ def prior_log_likelihood(prior=None, *, num_time_samples: int = 4, seed: int = 0
     def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
         device = next(prior.parameters()).device if isinstance(prior, torch.nn.Module) else torch.device("cpu")
         generator = torch.Generator(device).manual_seed(seed)
-        return sequence_elbo(prior, tokens.to(device), schedule, num_time_samples=num_time_samples, generator=generator).cpu()
+        return sequence_elbo(
+            prior, tokens.to(device), schedule, num_time_samples=num_time_samples, generator=generator, times=times
+        ).cpu()
 
     return log_likelihood
 
@@ -106,7 +115,7 @@ def evaluate_sets(
     prior=None,
     motifs: MotifSet | None = None,
     length: int | None = None,
-    loglik_time_samples: int = 4,
+    loglik_time_samples: int = APP_LOG_LIK_ROWS,
     novelty_metric: metrics.NoveltyMetric = "hamming",
     kmer_js_k: int = 3,
     batch_size: int = 512,
@@ -121,7 +130,8 @@ def evaluate_sets(
     ``reward_oracle`` / ``eval_oracle``: objects with ``reward(onehot [B, 4, L]) -> [B]`` and
     ``probability(onehot) -> [B]`` (default: the shipped ``hepg2`` pair). ``log_likelihood``: a
     callable ``tokens [B, L] -> nats [B]``; ``"prior"`` (default) = the ELBO under ``prior`` (default:
-    the shipped prior) with ``loglik_time_samples`` time samples; ``"skip"`` = no App-Log-Lik (nan).
+    the shipped prior) with ``loglik_time_samples`` rows per sequence (``prior_log_likelihood``);
+    ``"skip"`` = no App-Log-Lik (nan).
     ``reference``: default = top 500 held-out HepG2 DHS by ``eval_oracle`` (see
     ``dnadav.evaluate.reference``). ``training``: default = the DHS train split. ``length``: the
     expected length (default: each input's first record); records of another length are counted as

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from dnadav.defaults import APP_LOG_LIK_ROWS, APP_LOG_LIK_TIMES
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.em import MaskedDAVModule
 from dnadav.dna.masked import sequence_elbo
@@ -52,7 +53,8 @@ def plain_sample_metrics(
         prior,
         tokens.to(next(prior.parameters()).device),
         schedule,
-        num_time_samples=4,
+        num_time_samples=APP_LOG_LIK_ROWS,
+        times=APP_LOG_LIK_TIMES,
         generator=torch.Generator(next(prior.parameters()).device).manual_seed(0),
     )
     from dnadav.oracles import CellTypeOracle

@@ -44,7 +44,13 @@ class EvaluateOptions:
     real_size: int = option(300, "real held-out sequences per real row (target, off-target)")
     real_rows: bool = option(True, "leave out the rows of real held-out sequences", flag="no-real")
     loglik: bool = option(True, "skip App-Log-Lik (the slowest metric)", flag="no-loglik")
-    loglik_samples: int = option(4, "ELBO time samples per sequence")
+    loglik_samples: int = option(defaults.APP_LOG_LIK_ROWS, "App-Log-Lik network rows per sequence (ELBO samples)")
+    loglik_times: str = option(
+        defaults.APP_LOG_LIK_TIMES,
+        "App-Log-Lik's ELBO samples: count (stratified masked counts: lower variance per row) or stratified "
+        "(stratified times: the estimator of reports before issue 22, with --loglik-samples 4)",
+        choices=["count", "stratified"],
+    )
     novelty: str = option(
         "hamming",
         "distance to the nearest training sequence (levenshtein is exact but ~2 min per 640 sequences)",
@@ -166,6 +172,8 @@ def evaluate(
         raise InputError(f"reference must be top-eval, signal, gosai or a sequence file; got {reference!r} (no such file)")
     if reference_size < 1 or loglik_samples < 1 or real_size < 2:
         raise InputError("reference_size and loglik_samples must be ≥ 1, real_size ≥ 2")
+    if o.loglik_times not in ("count", "stratified"):
+        raise InputError(f"loglik_times must be count or stratified; got {o.loglik_times!r}")
     tables = {}
     for name, given in inputs.items():
         table = as_table(name, given)
@@ -218,7 +226,7 @@ def evaluate(
     clash = set(real) & set(tables)
     if clash:
         raise InputError(f"input name {sorted(clash)[0]!r} is reserved for the real held-out rows; rename it")
-    log_likelihood, prior, loglik_note = log_likelihood_for(o.prior, sequence_length, loglik_samples, loglik)
+    log_likelihood, prior, loglik_note = log_likelihood_for(o.prior, sequence_length, loglik_samples, loglik, o.loglik_times)
     training, pool = novelty_pool(o.training, prior)
     notes = [loglik_note] if loglik_note else []
     if novelty == "hamming" and training and len(training[0]) != sequence_length:
@@ -253,6 +261,7 @@ def evaluate(
         "inputs": {k: str(v) if isinstance(v, (str, Path)) else type(v).__name__ for k, v in inputs.items()},
         **options,
         "loglik_samples": loglik_samples,
+        "loglik_times": o.loglik_times,
         "novelty": novelty,
         "kmer_js_k": kmer_js_k,
         "real_rows": list(real),

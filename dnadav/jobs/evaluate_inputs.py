@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dnadav.defaults import APP_LOG_LIK_TIMES
 from dnadav.errors import InputError
 from dnadav.jobs.design_outputs import Designs
 
@@ -64,7 +65,7 @@ def sequences_of(path: str | Path, length: int | None, what: str) -> list[str]:
     return read_sequences(path, length=length).sequences
 
 
-def log_likelihood_for(prior: str | None, length: int, samples: int, loglik: bool):
+def log_likelihood_for(prior: str | None, length: int, samples: int, loglik: bool, times: str = APP_LOG_LIK_TIMES):
     """(the evaluator's ``log_likelihood``, the prior (None when neither asked for nor needed), a note
     when App-Log-Lik is left out)."""
     from dnadav.evaluate.evaluator import prior_log_likelihood
@@ -78,7 +79,7 @@ def log_likelihood_for(prior: str | None, length: int, samples: int, loglik: boo
         name = prior or "the shipped DHS prior"
         note = f"App-Log-Lik left out: {name} was trained on {model.length} bp, the sequences are {length} bp (pass --prior)"
         return "skip", model, note
-    return prior_log_likelihood(model, num_time_samples=samples), model, None
+    return prior_log_likelihood(model, num_time_samples=samples, times=times), model, None
 
 
 def novelty_pool(training: str | None, prior) -> tuple[list[str], str]:

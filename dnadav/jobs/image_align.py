@@ -55,6 +55,12 @@ class ImageAlignOptions(ImageOptions):
         "reference; iterations converge to its per-step tilt; docs/concepts.md)",
         choices=["model", "prior"],
     )
+    proposal: str = option(
+        "model",
+        "who draws each E-step's children: model (the current one) or prior (the frozen reference: the E-step is its "
+        "per-step tilt whatever the model; needs --tilt-base prior; docs/concepts.md)",
+        choices=["model", "prior"],
+    )
     lora_rank: int = option(0, "LoRA rank on the attention projections (0 = full fine-tuning)")
     eval_images: int = option(64, "plain samples scored after every iteration")
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
@@ -131,7 +137,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
         reward_fn.to("cuda" if cuda else "cpu")
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
-                              mode=options.mode, tilt_base=options.tilt_base,
+                              mode=options.mode, tilt_base=options.tilt_base, proposal=options.proposal,
                               record_children=options.objective == "children" or options.target_kl is not None)  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
     except ValueError as error:
