@@ -42,6 +42,7 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "lr3e-4": (["--lr", "3e-4"], "{margin}"),
     "cap6": ([], "min({margin}, 6)"),
     "prior_proposal": (["--proposal", "prior"], "{margin}"),
+    "replay3": (["--replay", "3"], "{margin}"),
 }
 LOGGED = {
     "alpha": "estep/reward_temperature",

@@ -10,6 +10,7 @@ import torch
 from dnadav.core.distill import DistillConfig, children_nll, distill_loss, transition_batch, transition_pairs
 from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, holdout_split, pass_batches
 from dnadav.core.search import SearchConfig, search_process
+from dnadav.core.trajectory import Trajectory
 from dnadav.core.trust_region import pilot_temperature, selection_kl, temperature_for_kl
 from dnadav.dna.sampler import MaskedDiffusion
 from tests.toys import TimeDependentDenoiser
@@ -440,3 +441,46 @@ def test_proposing_from_the_prior_makes_the_e_step_the_priors_search_whatever_th
         fit_children(process, trajectory, alpha)
         model = torch.softmax(process.network.logits.detach(), dim=0)
         assert 0.5 * (model - target).abs().sum() < 0.03, k
+
+
+def test_replayed_sequences_are_trained_on_never_held_out_and_kept_without_the_held_out_ones():
+    """``dnadav.core.replay``: the M-step's trajectory is [current, *earlier]; only the current E-step's
+    sequences are split, the held-out ones never enter the buffer, the newest ``size`` E-steps are kept,
+    and a checkpoint's copy (integers as uint8) loads back equal."""
+    from types import SimpleNamespace
+
+    from dnadav.core.fit_control import held_out_passes
+    from dnadav.core.replay import ReplayBuffer
+
+    def e_step(offset: int, batch: int = 8) -> Trajectory:
+        states = torch.arange(offset, offset + batch).repeat(3, 1)  # [T + 1 = 3, B]: a sequence's id at every step
+        children = states[1:, :, None].repeat(1, 1, 4)  # [T, B, M = 4]
+        return Trajectory(states, torch.tensor([1.0, 0.5, 0.0]), children=children, child_potential=torch.randn(2, batch, 4))
+
+    buffer = ReplayBuffer(2)
+    config = SimpleNamespace(inner_epochs=1, batch_size=64, patience=1)
+    kept_ids = []
+    for i in range(3):
+        current = e_step(100 * i)
+        joined = buffer.joined(current)
+        assert joined.states.shape[1] == 8 + sum(len(k) for k in kept_ids[-2:])
+        _, stopper, held = held_out_passes(joined, 0.25, config, lambda pairs: 0.0, torch.Generator().manual_seed(i), None, 8)
+        assert held.tolist() == sorted(held.tolist()) and len(held) == 2 and bool((held < 8).all())
+        buffer.keep(current, held)
+        kept_ids.append([100 * i + j for j in range(8) if j not in held.tolist()])
+    assert [p.states[0].tolist() for p in buffer.parts] == [kept_ids[2], kept_ids[1]]  # newest first, held-out left out
+    again = ReplayBuffer(2)
+    again.load(torch.load(_saved(buffer.state()), weights_only=True))
+    for mine, theirs in zip(buffer.parts, again.parts):
+        assert torch.equal(mine.children, theirs.children) and mine.children.dtype == theirs.children.dtype
+        assert torch.equal(mine.child_potential, theirs.child_potential)
+    assert buffer.state()[0]["children"]["uint8"].dtype == torch.uint8  # stored small, read back as int64
+
+
+def _saved(state):
+    import io
+
+    handle = io.BytesIO()
+    torch.save(state, handle)
+    handle.seek(0)
+    return handle

@@ -136,15 +136,16 @@ def run(tmp_path, iterations: int, alpha: float, **options):
         iterations=iterations,
         sequences_per_iteration=256,
         search=SearchConfig(
-            num_children=128,
+            num_children=options.pop("children", 128),
             reward_temperature=alpha,
             num_steps=T,
             record_children=True,
             tilt_base=options.pop("tilt_base", "model"),
+            proposal=options.pop("proposal", "model"),
         ),
         distill=distill,
         inner_epochs=100,
-        batch_size=T * 256,  # full batch: the M-step reaches its optimum
+        batch_size=options.pop("batch_size", T * 256),  # full batch: the M-step reaches its optimum
         lr=0.05,
         seed=3,
         **options,
@@ -331,3 +332,30 @@ def test_a_backtracking_run_resumed_from_its_checkpoint_repeats_the_uninterrupte
         assert abs(shift - want) < 0.1, shifts
     assert [r["toy/shift"] for r in resumed.history] == [r["toy/shift"] for r in straight.history]
     assert straight.best.iteration == resumed.best.iteration == 2
+
+
+def test_replayed_e_steps_are_fitted_at_the_current_alpha(tmp_path):
+    """``replay``: iteration k's M-step also fits the two E-steps before it, their children reweighted at
+    α_k. With the trust region α_k = α*/k, so weights kept from α_1, α_2 would fit a mix of three
+    targets (mean shift ~2·s* instead of 3·s*, KL ≈ δ = 0.5 nats); reweighted, the model is the one
+    tilt at α_3 as without replay. M = 512: an E-step of two iterations ago proposed from a model 2·s*
+    short of today's target, and self-normalised weights pull towards the proposal by O(distance²/M)."""
+    target_kl, k = 0.5, 3
+    options = dict(target_kl=target_kl, pilot_sequences=256, tilt_base="prior", replay=2, children=512, batch_size=3 * T * 256)
+    module, mean = run(tmp_path, k, 10.0, **options)
+    alphas = [record["estep/reward_temperature"] for record in module.history]
+    assert kl_to(mean, sum(PRIOR) + SLOPE * VARIANCE / alphas[-1]) < KL_BOUND
+    assert module.trajectory.states.shape[1] == 3 * 256  # the current E-step's sequences and two replayed ones'
+
+
+def test_a_replaying_run_resumed_from_its_checkpoint_repeats_the_uninterrupted_one(tmp_path):
+    """The replayed sequences travel in the checkpoint: stopped after iteration 2 and resumed, the run
+    fits the same data and ends on the same model, bit for bit."""
+    options = dict(target_kl=0.5, pilot_sequences=64, tilt_base="prior", replay=2, children=16, batch_size=3 * T * 256)
+    straight, mean = run(tmp_path / "straight", 3, 10.0, **options)
+    run(tmp_path / "resumed", 2, 10.0, **options)
+    resumed, resumed_mean = run(tmp_path / "resumed", 3, 10.0, **options)
+    assert resumed_mean == mean
+    assert resumed.trajectory.states.shape[1] == 3 * 256
+    with pytest.raises(ValueError, match="prior-tilting"):
+        run(tmp_path / "model", 1, 10.0, replay=1)

@@ -17,7 +17,7 @@ import time
 
 S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill.py"
 TR, FC, EM = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py", "dnadav/core/em.py"
-ML = "dnadav/core/move_limit.py"
+ML, RP = "dnadav/core/move_limit.py", "dnadav/core/replay.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",
@@ -339,6 +339,30 @@ MUTATIONS = [
         1,
     ),
     (
+        "replay-not-joined",
+        "the buffer keeps earlier E-steps but the M-step fits the current one only",
+        RP,
+        "        if not self.parts:\n            return current\n",
+        "        return current\n",
+        1,
+    ),
+    (
+        "replay-keeps-held-out",
+        "held-out sequences enter the buffer (later M-steps train on what an earlier stopper judged on)",
+        RP,
+        "        keep[held_out_sequences.cpu()] = False\n",
+        "",
+        1,
+    ),
+    (
+        "replay-held-out-from-replayed",
+        "the held-out split draws from replayed sequences too",
+        FC,
+        "    batch = trajectory.states.shape[1] if current is None else current\n",
+        "    batch = trajectory.states.shape[1]\n",
+        1,
+    ),
+    (
         "pilot-full-weights",
         "the pilot of a prior-tilting search solves on the full weights, not the step between targets",
         TR,
@@ -448,8 +472,8 @@ TESTS = [
 
 
 def main(names: set[str] | None = None) -> list[dict]:
-    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM, ML]).returncode != 0:
-        raise SystemExit(f"{S}, {P}, {D}, {TR}, {FC}, {EM} or {ML} has uncommitted changes; mutate a clean tree")
+    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM, ML, RP]).returncode != 0:
+        raise SystemExit(f"{S}, {P}, {D}, {TR}, {FC}, {EM}, {ML} or {RP} has uncommitted changes; mutate a clean tree")
     results = []
     for name, what, path, old, new, nth in MUTATIONS:
         if names and name not in names:

@@ -43,8 +43,16 @@ class EMConfig:
     # iteration's weights, optimiser state, α and multipliers) and target_kl, when set, is halved for every
     # rejection so far; False: go on from it
     backtrack: bool = False
+    # the M-step also fits the training sequences of this many earlier E-steps, every child reweighted at
+    # the current α (dnadav.core.replay); 0: each M-step fits its own E-step only
+    replay: int = 0
 
     def __post_init__(self) -> None:
+        if self.replay < 0:
+            raise ValueError(f"replay must be ≥ 0 earlier E-steps; got {self.replay}")
+        if self.replay and not (self.search.tilt_base == "prior" and self.search.record_children):
+            # only then is an earlier child's weight at today's α a weight under today's target
+            raise ValueError("replay needs the children M-step of a prior-tilting search (tilt_base='prior')")
         if self.mstep_max_kl is not None and not self.holdout_fraction > 0:
             raise ValueError("mstep_max_kl measures each M-step on held-out sequences: set holdout_fraction > 0")
 

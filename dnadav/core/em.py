@@ -23,9 +23,10 @@ from dnadav.core.modes import eval_mode
 from dnadav.core.move_limit import MoveMeter
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.ranks import gather_rows, local_count, stream_seed
+from dnadav.core.replay import ReplayBuffer
 from dnadav.core.search import search_process
 from dnadav.core.trajectory import RewardFn, Trajectory
-from dnadav.core.trust_region import pilot_temperature, selection_kl
+from dnadav.core.trust_region import estep_kl_log, pilot_temperature
 
 __all__ = ["DAVModule", "stream_seed"]  # stream_seed: re-exported from dnadav.core.ranks
 
@@ -77,6 +78,9 @@ class DAVModule(pl.LightningModule):
         self._evaluate = evaluate
         objective = self._objective_with_update()
         self._initial_multipliers = None if objective is None else objective.multipliers.detach().cpu().clone()
+        if objective is not None and config.replay:  # its children's values were read at earlier multipliers
+            raise ValueError("replay needs a fixed reward: a constrained objective's values move with its multipliers")
+        self._replay = ReplayBuffer(config.replay)
         self._multipliers_after: dict[int, torch.Tensor] = {}  # iteration -> multipliers after its dual step
         self.trajectory: Trajectory | None = None
         self.history: list[dict[str, float]] = []
@@ -130,21 +134,14 @@ class DAVModule(pl.LightningModule):
                 rows[name] = value if name == "context" else value.transpose(0, 1)
         if self.trainer.world_size > 1:
             rows = gather_rows(self.all_gather, rows, self.config.sequences_per_iteration, self.trainer.world_size)
+        fitted_alpha = (self._solved_alpha(iteration) or self.config.search.reward_temperature) if iteration > 0 else None
         self._search_log = {
             "estep/reward_mean": float(rows["rewards"].float().mean()),
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
             **pilot_log,
+            **estep_kl_log(trajectory, search_config, fitted_alpha),
         }
-        if trajectory.child_potential is not None:
-            self._search_log["estep/selection_kl"] = selection_kl(
-                trajectory.child_potential, search_config.reward_temperature, trajectory.child_log_ratio
-            )
-            if search_config.tilt_base == "prior" and trajectory.child_log_ratio is not None and iteration > 0:
-                # the weights at the α the model was last fitted to: 0 when it is exactly that tilt of the
-                # prior, so this is the part of the E-step that corrects the previous M-step
-                alpha = self._solved_alpha(iteration) or self.config.search.reward_temperature
-                self._search_log["estep/drift_kl"] = selection_kl(trajectory.child_potential, alpha, trajectory.child_log_ratio)
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
             record = objective.update(self.process.decode(rows["states"][:, -1]))
             self._multipliers_after[iteration] = objective.multipliers.detach().cpu().clone()
@@ -156,11 +153,9 @@ class DAVModule(pl.LightningModule):
 
     def _tilt_reference(self) -> torch.nn.Module | None:
         """The network a ``tilt_base="prior"`` E-step tilts: the frozen prior (None for "model")."""
-        if self.config.search.tilt_base != "prior":
-            return None
-        if self._frozen["prior"] is None:
+        if self.config.search.tilt_base == "prior" and self._frozen["prior"] is None:
             raise ValueError("search.tilt_base='prior' needs the prior: pass prior= to the module")
-        return self._frozen["prior"]
+        return self._frozen["prior"] if self.config.search.tilt_base == "prior" else None
 
     def _backtrack(self, iteration: int) -> None:
         """With ``config.backtrack`` and a selection rule: when the rule rejected the last iteration, put
@@ -223,14 +218,18 @@ class DAVModule(pl.LightningModule):
             # before the next one's and never trains on it: no search (it would cost a whole E-step, and
             # take the dual step or the backtracking decision of a finished iteration again)
             return DataLoader(TensorDataset(torch.zeros(1, 2, dtype=torch.long)), batch_size=1)
-        self.trajectory = self.e_step()
+        current = self.e_step()
+        self.trajectory = self._replay.joined(current)  # [current, *earlier E-steps' training sequences]
         if self.config.holdout_fraction > 0:  # passes judged on the transitions of held-out sequences
             generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 6))
             meter_of = lambda pairs: MoveMeter(self.process, self.trajectory, pairs.to(self.device), self.config.batch_size)  # noqa: E731
-            loader, self._stopper = held_out_passes(
-                self.trajectory, self.config.holdout_fraction, self.config, self._held_out_loss, generator, meter_of
+            fraction, loss_of = self.config.holdout_fraction, self._held_out_loss
+            loader, self._stopper, held_out = held_out_passes(
+                self.trajectory, fraction, self.config, loss_of, generator, meter_of, len(current.final)
             )
+            self._replay.keep(current, held_out)
             return loader
+        self._replay.keep(current, torch.zeros(0, dtype=torch.long))
         pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
         # The order is drawn here, once, so it does not depend on how often Lightning iterates the loader.
         generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 2))
@@ -290,9 +289,12 @@ class DAVModule(pl.LightningModule):
             checkpoint["objective_multipliers"] = dict(self._multipliers_after)
         if self.best is not None:
             checkpoint["dav_best"] = self.best.state()
+        if self._replay.parts:
+            checkpoint["dav_replay"] = self._replay.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("dav_history", []))
         if self.best is not None and "dav_best" in checkpoint:
             self.best.load(checkpoint["dav_best"])
         self._multipliers_after = dict(checkpoint.get("objective_multipliers", {}))
+        self._replay.load(checkpoint.get("dav_replay", []))

@@ -210,15 +210,20 @@ def restore_kept(
 
 def held_out_passes(
     trajectory: Trajectory, fraction: float, config, loss_of: Callable[[torch.Tensor], float], generator: torch.Generator,
-    meter_of: Callable[[torch.Tensor], MoveMeter] | None = None,
-) -> tuple[DataLoader, HeldOutStopper]:  # fmt: skip
+    meter_of: Callable[[torch.Tensor], MoveMeter] | None = None, current: int | None = None,
+) -> tuple[DataLoader, HeldOutStopper, torch.Tensor]:  # fmt: skip
     """Batches of at most ``config.inner_epochs`` passes over the training sequences' transitions, each
-    pass shuffled on its own, and the stopper that judges every pass by ``loss_of(held-out pairs)`` on
-    the ``fraction`` of the E-step's sequences held out (``config``: an ``EMConfig``); ``meter_of(held-out
-    pairs)`` builds the stopper's move meter."""
+    pass shuffled on its own, the stopper that judges every pass by ``loss_of(held-out pairs)`` on
+    the ``fraction`` of the E-step's sequences held out (``config``: an ``EMConfig``; ``meter_of(held-out
+    pairs)`` builds the stopper's move meter) and the held-out sequences' indices. ``current``: how many
+    leading sequences this iteration's E-step made (None: all); the rest are replayed ones
+    (``dnadav.core.replay``), always trained on and never held out."""
     pairs = transition_pairs(trajectory)
-    train, held_out = holdout_split(pairs, trajectory.states.shape[1], fraction, generator)
+    batch = trajectory.states.shape[1] if current is None else current
+    is_current = pairs[:, 1] < batch
+    train, held_out = holdout_split(pairs[is_current], batch, fraction, generator)
+    train = torch.cat([train, pairs[~is_current]])
     batches = pass_batches(len(train), config.inner_epochs, config.batch_size, generator)
     meter = None if meter_of is None else meter_of(held_out)
     stopper = HeldOutStopper(lambda: loss_of(held_out), [len(b) for b in batches], len(train), config.patience, meter)
-    return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches), stopper
+    return DataLoader(TensorDataset(train.cpu()), batch_sampler=batches), stopper, held_out[:, 1].unique()

@@ -28,7 +28,7 @@ import torch
 
 from dnadav.core.search import SearchConfig, search_process
 
-__all__ = ["pilot_temperature", "selection_kl", "temperature_for_kl"]
+__all__ = ["estep_kl_log", "pilot_temperature", "selection_kl", "temperature_for_kl"]
 
 
 def selection_kl(child_potential: torch.Tensor, reward_temperature: float, child_log_ratio: torch.Tensor | None = None) -> float:
@@ -71,6 +71,19 @@ def temperature_for_kl(
         else:
             high = middle
     return math.exp(0.5 * (low + high))
+
+
+def estep_kl_log(trajectory, config: SearchConfig, fitted_alpha: float | None) -> dict[str, float]:
+    """The E-step's KLs for the log (recorded children only): ``estep/selection_kl`` at the α it ran at,
+    and for a prior-tilting search whose model proposed, ``estep/drift_kl``: the weights at
+    ``fitted_alpha`` (the α the model was last fitted to; None in the first iteration), 0 when the model
+    is exactly that tilt of the prior — the part of the E-step that corrects the previous M-step."""
+    if trajectory.child_potential is None:
+        return {}
+    log = {"estep/selection_kl": selection_kl(trajectory.child_potential, config.reward_temperature, trajectory.child_log_ratio)}
+    if config.tilt_base == "prior" and trajectory.child_log_ratio is not None and fitted_alpha is not None:
+        log["estep/drift_kl"] = selection_kl(trajectory.child_potential, fitted_alpha, trajectory.child_log_ratio)
+    return log
 
 
 def pilot_temperature(

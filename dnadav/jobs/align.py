@@ -142,18 +142,21 @@ def align(
         eval_reward_fn=eval_reward_fn,
         validation_reference=validation,
     )
-    module = MaskedDAVModule(
-        model,
-        reward_fn,
-        config,
-        schedule,
-        prior=prior if config.distill.kl_weight > 0 or config.search.tilt_base == "prior" else None,
-        evaluate=metrics_of,
-        frozen_modules=(prior, reward_oracle, eval_oracle),
-        constraint=constraint,
-        max_batch=max_batch,
-        select=select,
-    )
+    try:  # the module checks how the reward and the config go together (replay needs a fixed reward)
+        module = MaskedDAVModule(
+            model,
+            reward_fn,
+            config,
+            schedule,
+            prior=prior if config.distill.kl_weight > 0 or config.search.tilt_base == "prior" else None,
+            evaluate=metrics_of,
+            frozen_modules=(prior, reward_oracle, eval_oracle),
+            constraint=constraint,
+            max_batch=max_batch,
+            select=select,
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from None
     metadata = {
         "schedule": prior_config.get("schedule", "loglinear"),
         "length": config.length,

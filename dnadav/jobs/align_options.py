@@ -45,10 +45,11 @@ _PRESET_PATHS = {
     "tilt_base": "search.tilt_base",
     "proposal": "search.proposal",
     "backtrack": "backtrack",
+    "replay": "replay",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
-_NON_NEGATIVE = ("kl_weight", "skip_steps")
+_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay")
 _POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "holdout", "mstep_max_kl")  # finite and > 0
 
 
@@ -105,6 +106,12 @@ class AlignOptions:
         "prior: the E-step is the prior's per-step tilt whatever the model; needs --tilt-base prior; docs/concepts.md) "
         "(preset; default model)",
         choices=["model", "prior"],
+    )
+    replay: int | None = option(
+        None,
+        "the M-step also fits the training sequences of this many earlier E-steps, each child reweighted at the "
+        "iteration's α (exact for the children M-step; docs/concepts.md) (preset; default 0)",
+        type=int,
     )
     holdout: float | None = option(
         None, "fraction of E-step sequences held out to stop each M-step (preset; default 0.125)", type=float
