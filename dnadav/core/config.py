@@ -50,7 +50,7 @@ class EMConfig:
     def __post_init__(self) -> None:
         if self.replay < 0:
             raise ValueError(f"replay must be ≥ 0 earlier E-steps; got {self.replay}")
-        if self.replay and not (self.search.tilt_base == "prior" and self.search.record_children):
+        if self.replay and not (self.search.tilt_base == "prior" and self.distill.objective == "children"):
             # only then is an earlier child's weight at today's α a weight under today's target
             raise ValueError("replay needs the children M-step of a prior-tilting search (tilt_base='prior')")
         if self.mstep_max_kl is not None and not self.holdout_fraction > 0:

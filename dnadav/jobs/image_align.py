@@ -61,6 +61,10 @@ class ImageAlignOptions(ImageOptions):
         "per-step tilt whatever the model; needs --tilt-base prior; docs/concepts.md)",
         choices=["model", "prior"],
     )
+    replay: int = option(
+        0, "the M-step also fits the training images of this many earlier E-steps, reweighted at the iteration's α "
+        "(needs --tilt-base prior and the children M-step; docs/concepts.md)",
+    )
     lora_rank: int = option(0, "LoRA rank on the attention projections (0 = full fine-tuning)")
     eval_images: int = option(64, "plain samples scored after every iteration")
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
@@ -105,6 +109,7 @@ def em_config(options: ImageAlignOptions, search, distill):
         pilot_sequences=options.pilot_images,
         holdout_fraction=options.holdout,
         patience=options.patience,
+        replay=options.replay,
     )
 
 
@@ -140,6 +145,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
                               mode=options.mode, tilt_base=options.tilt_base, proposal=options.proposal,
                               record_children=options.objective == "children" or options.target_kl is not None)  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
+        config = em_config(options, search, distill)  # checks how its fields go together (replay, mstep bounds)
     except ValueError as error:
         raise InputError(str(error)) from None
     with created_folder(out):
@@ -149,7 +155,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
             pipeline,
             reward_fn,
             chunked(reward_fn, options.max_batch),
-            em_config(options, search, distill),
+            config,
             cuda,
             resume,
         )
