@@ -43,6 +43,7 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "cap6": ([], "min({margin}, 6)"),
     "prior_proposal": (["--proposal", "prior"], "{margin}"),
     "replay3": (["--replay", "3"], "{margin}"),
+    "replay9_b128": (["--replay", "9", "--sequences", "128"], "{margin}"),
 }
 LOGGED = {
     "alpha": "estep/reward_temperature",
