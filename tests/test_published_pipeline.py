@@ -3,6 +3,7 @@ import -> reward + eval oracles (disjoint chromosomes, MSE over three activities
 align --oracle PAIR -> design -> evaluate. Driven through today's CLI / Python entry points."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -98,3 +99,15 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
     assert list(table.columns) == ["Pred-Activity (median)", "3-mer Corr", "App-Log-Lik (median)", "Diversity (Levenshtein)"]
     assert abs(table.loc["designs.fa", "Pred-Activity (median)"] - float(np.median(result.pred_activity))) < 1e-5
     assert -400 < table.loc["designs.fa", "App-Log-Lik (median)"] < 0
+
+
+def test_iteration_snapshots_are_taken_after_the_modules_epoch_end():
+    """``--keep-iterations`` must save the model the iteration's log evaluated. The held-out stopper's
+    best pass and the M-step bound are applied in ``DAVModule.on_train_epoch_end``, and Lightning calls
+    plain callbacks' ``on_train_epoch_end`` *before* the module's and ``Checkpoint`` callbacks' after it
+    (pytorch_lightning/loops/fit_loop.py): as a plain callback the snapshot was the last pass instead."""
+    import pytorch_lightning as pl
+
+    from dnadav.jobs.align import _KeepIterations
+
+    assert isinstance(_KeepIterations(Path("iterations"), {}), pl.callbacks.Checkpoint)

@@ -46,9 +46,13 @@ def _portable_name(prior: str | Path) -> str:
     return Path(prior).name
 
 
-class _KeepIterations(pl.Callback):
+class _KeepIterations(pl.callbacks.Checkpoint):
     """After every EM iteration k, the model as it stands in ``folder/iteration-k/`` (model.pt +
-    config.json with ``iteration``: k): any iteration can then be designed from or evaluated."""
+    config.json with ``iteration``: k): any iteration can then be designed from or evaluated.
+
+    A ``Checkpoint`` so that Lightning calls it *after* the module's ``on_train_epoch_end``, where the
+    held-out stopper puts back its best pass and the M-step trust region shrinks the step: the snapshot
+    is the model the iteration's log evaluated (as a plain callback it ran first and kept the last pass)."""
 
     def __init__(self, folder: Path, metadata: dict) -> None:
         self.folder, self.metadata = folder, metadata
