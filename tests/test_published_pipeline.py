@@ -102,10 +102,10 @@ def test_gosai_chain_import_oracles_prior_align_design_evaluate(tmp_path):
 
 
 def test_iteration_snapshots_are_taken_after_the_modules_epoch_end():
-    """``--keep-iterations`` must save the model the iteration's log evaluated. The held-out stopper's
-    best pass and the M-step bound are applied in ``DAVModule.on_train_epoch_end``, and Lightning calls
-    plain callbacks' ``on_train_epoch_end`` *before* the module's and ``Checkpoint`` callbacks' after it
-    (pytorch_lightning/loops/fit_loop.py): as a plain callback the snapshot was the last pass instead."""
+    """``--keep-iterations`` must save the model the iteration's log evaluated. The M-step bound
+    (``--mstep-max-kl``) is applied in ``DAVModule.on_train_epoch_end``, and Lightning calls plain
+    callbacks' ``on_train_epoch_end`` *before* the module's and ``Checkpoint`` callbacks' after it
+    (pytorch_lightning/loops/fit_loop.py): as a plain callback the snapshot missed the bound."""
     import pytorch_lightning as pl
 
     from dnadav.jobs.align import _KeepIterations

@@ -51,8 +51,9 @@ class _KeepIterations(pl.callbacks.Checkpoint):
     config.json with ``iteration``: k): any iteration can then be designed from or evaluated.
 
     A ``Checkpoint`` so that Lightning calls it *after* the module's ``on_train_epoch_end``, where the
-    held-out stopper puts back its best pass and the M-step trust region shrinks the step: the snapshot
-    is the model the iteration's log evaluated (as a plain callback it ran first and kept the last pass)."""
+    M-step trust region (``--mstep-max-kl``) shrinks the step: the snapshot is the model the iteration's
+    log evaluated (as a plain callback it ran first and kept the unbounded step; the held-out stopper's
+    best pass is put back earlier, after the pass that stops it, so runs without the bound were right)."""
 
     def __init__(self, folder: Path, metadata: dict) -> None:
         self.folder, self.metadata = folder, metadata
