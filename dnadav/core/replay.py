@@ -19,8 +19,6 @@ smallest unsigned dtype that holds them), so a resumed run replays what an unint
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from dnadav.core.trajectory import Trajectory
@@ -53,7 +51,7 @@ class ReplayBuffer:
         keep = torch.ones(batch, dtype=torch.bool)
         keep[held_out_sequences.cpu()] = False
         index = keep.nonzero().squeeze(1)
-        self.parts = [_select(current.to("cpu"), index), *self.parts][: self.size]
+        self.parts = [current.to("cpu").sequences(index), *self.parts][: self.size]
 
     def state(self) -> list[dict]:
         """What a checkpoint holds: each kept E-step's tensors, integers in the smallest unsigned dtype."""
@@ -61,18 +59,6 @@ class ReplayBuffer:
 
     def load(self, state: list[dict]) -> None:
         self.parts = [Trajectory(**{k: _widen(part[k]) for k in _FIELDS}) for part in state][: self.size]
-
-
-def _select(trajectory: Trajectory, index: torch.Tensor) -> Trajectory:
-    """The sequences ``index`` of a trajectory (sequence axis: 0 for ``context``, 1 for the rest)."""
-    picked = {}
-    for name in _FIELDS:
-        value = getattr(trajectory, name)
-        if value is None or name == "times":
-            picked[name] = value
-        else:
-            picked[name] = value.index_select(0 if name == "context" else 1, index)
-    return dataclasses.replace(trajectory, **picked)
 
 
 def _compact(value: torch.Tensor | None) -> torch.Tensor | dict | None:

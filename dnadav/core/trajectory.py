@@ -71,6 +71,19 @@ class Trajectory:
         log_w = self.child_potential / reward_temperature
         return log_w if self.child_log_ratio is None else log_w + self.child_log_ratio
 
+    def sequences(self, index: torch.Tensor) -> "Trajectory":
+        """The sequences ``index`` (``[n]`` int64) of this trajectory, on the same time grid."""
+        pick = lambda x, dim: None if x is None else x.index_select(dim, index.to(x.device))  # noqa: E731
+        return Trajectory(
+            pick(self.states, 1),
+            self.times,
+            pick(self.context, 0),
+            pick(self.clean, 1),
+            pick(self.children, 1),
+            pick(self.child_potential, 1),
+            pick(self.child_log_ratio, 1),
+        )
+
     @staticmethod
     def concatenate(parts: list["Trajectory"]) -> "Trajectory":
         """Join trajectories of different sequences (same time grid) along the batch axis."""
