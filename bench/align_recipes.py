@@ -33,6 +33,21 @@ from align_celltypes import CELL_TYPES, NAMES, margin_objective  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def distil_flags(alpha: str) -> list[str]:
+    """Distil the prior's own search at a fixed α: the prior proposes and scores every E-step (its law
+    does not depend on the model), so each iteration adds independent draws of one target and the
+    children M-step fits all of them (replay 9, B = 256); the selection rule as in the default recipe."""
+    return [
+        "--preset", "quick", "--tilt-base", "prior", "--proposal", "prior", "--m-step", "children",
+        "--temperature", alpha, "--iterations", "10", "--sequences", "256", "--replay", "9",
+        "--children", "16", "--steps", "25", "--holdout", "0.125", "--patience", "2", "--inner-epochs", "8",
+        "--batch-size", "512", "--gradient-clip", "1", "--min-naturalness", "0.92", "--stop-patience", "2",
+        "--backtrack", "on", "--eval-sequences", "512", "--eval-steps", "50",
+    ]  # fmt: skip
+
+
 # name -> (extra `dnadav align` flags, objective template around the margin)
 RECIPES: dict[str, tuple[list[str], str]] = {
     "default": ([], "{margin}"),
@@ -44,6 +59,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "prior_proposal": (["--proposal", "prior"], "{margin}"),
     "replay3": (["--replay", "3"], "{margin}"),
     "replay9_b128": (["--replay", "9", "--sequences", "128"], "{margin}"),
+    "replay3_mk1.5": (["--replay", "3", "--mstep-max-kl", "1.5"], "{margin}"),
+    **{f"distil_a{alpha}": (distil_flags(alpha), "{margin}") for alpha in ("0.7", "1.0", "1.4")},
 }
 LOGGED = {
     "alpha": "estep/reward_temperature",
@@ -87,7 +104,8 @@ def run_one(command: list[str], out: Path) -> float:
         return 0.0
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))  # this checkout first
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": path}
     with open(f"{out}.log", "a") as log:
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     return time.perf_counter() - started
