@@ -35,15 +35,15 @@ from benchmarks_md import write_section  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def distil_flags(alpha: str) -> list[str]:
+def distil_flags(alpha: str, sequences: str = "256", replay: str = "9", batch_size: str = "512") -> list[str]:
     """Distil the prior's own search at a fixed α: the prior proposes and scores every E-step (its law
     does not depend on the model), so each iteration adds independent draws of one target and the
-    children M-step fits all of them (replay 9, B = 256); the selection rule as in the default recipe."""
+    children M-step fits all of them (by default B = 256, replay 9); the selection rule as in the default recipe."""
     return [
         "--preset", "quick", "--tilt-base", "prior", "--proposal", "prior", "--m-step", "children",
-        "--temperature", alpha, "--iterations", "10", "--sequences", "256", "--replay", "9",
+        "--temperature", alpha, "--iterations", "10", "--sequences", sequences, "--replay", replay,
         "--children", "16", "--steps", "25", "--holdout", "0.125", "--patience", "2", "--inner-epochs", "8",
-        "--batch-size", "512", "--gradient-clip", "1", "--min-naturalness", "0.92", "--stop-patience", "2",
+        "--batch-size", batch_size, "--gradient-clip", "1", "--min-naturalness", "0.92", "--stop-patience", "2",
         "--backtrack", "on", "--eval-sequences", "512", "--eval-steps", "50",
     ]  # fmt: skip
 
@@ -61,6 +61,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "replay9_b128": (["--replay", "9", "--sequences", "128"], "{margin}"),
     "replay3_mk1.5": (["--replay", "3", "--mstep-max-kl", "1.5"], "{margin}"),
     **{f"distil_a{alpha}": (distil_flags(alpha), "{margin}") for alpha in ("0.7", "1.0", "1.4")},
+    # eight times the E-step's sequences per M-step (a GPU run): does the distillation gap close with data?
+    "distil_a1.0_b2048": (distil_flags("1.0", "2048", "4", "2048"), "{margin}"),
 }
 LOGGED = {
     "alpha": "estep/reward_temperature",
