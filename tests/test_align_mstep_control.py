@@ -443,6 +443,38 @@ def test_proposing_from_the_prior_makes_the_e_step_the_priors_search_whatever_th
         assert 0.5 * (model - target).abs().sum() < 0.03, k
 
 
+def test_with_the_prior_proposing_the_children_m_step_distils_the_finite_m_search_law_not_the_tilt():
+    """With the prior proposing M children and picking one with probability softmax(r/α) among them, the
+    kept child's law is q(c) = E[Σ_i w_i·1{c_i = c}] (enumerated exactly over the M-tuples here), and the
+    children M-step's optimum is that same law: the search's own law at finite M, which at M = 2 and
+    α = 0.5 lies far from the infinite-M tilt p_0·exp(r/α) (docs/concepts.md, "Eighth round")."""
+    import itertools
+
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1])
+    alpha, m = 0.5, 2
+    search_law = torch.zeros(4)
+    for tuple_ in itertools.product(range(4), repeat=m):
+        chosen = list(tuple_)
+        weights = torch.softmax(REWARD[chosen] / alpha, dim=0)
+        for child, weight in zip(chosen, weights):
+            search_law[child] += prior[chosen].prod() * weight
+    tilt = torch.softmax(prior.log() + REWARD / alpha, dim=0)
+    assert search_law.sum() == pytest.approx(1.0, abs=1e-6)
+    assert 0.5 * (search_law - tilt).abs().sum() > 0.4  # the two targets are far apart
+
+    far = torch.tensor([0.05, 0.05, 0.1, 0.8]).log()
+    process = MaskedDiffusion(TableNetwork(far), 1)
+    config = SearchConfig(
+        num_children=m, reward_temperature=alpha, num_steps=1, record_children=True, tilt_base="prior", proposal="prior"
+    )
+    result = search_process(process, base_reward, 8192, config, torch.Generator().manual_seed(0), reference=TableNetwork(prior.log()))
+    kept = torch.bincount(result.sequences.view(8192, -1)[:, 0], minlength=5)[:4].float() / 8192
+    assert 0.5 * (kept - search_law).abs().sum() < 0.02  # the search samples q
+    fit_children(process, result.trajectory, alpha)
+    model = torch.softmax(process.network.logits.detach(), dim=0)
+    assert 0.5 * (model - search_law).abs().sum() < 0.02  # the M-step distils q, not the tilt
+
+
 def test_replayed_sequences_are_trained_on_never_held_out_and_kept_without_the_held_out_ones():
     """``dnadav.core.replay``: the M-step's trajectory is [current, *earlier]; only the current E-step's
     sequences are split, the held-out ones never enter the buffer, the newest ``size`` E-steps are kept,

@@ -331,6 +331,14 @@ MUTATIONS = [
         1,
     ),
     (
+        "greedy-pick",
+        "the per-sequence search keeps its best child instead of sampling one by its weight",
+        S,
+        "                choice = gumbel_argmax(log_w.view(b, m), generator, dim=1)\n",
+        "                choice = log_w.view(b, m).argmax(dim=1)\n",
+        1,
+    ),
+    (
         "prior-proposal-ratio-kept",
         "proposal='prior' still adds log p_prior − log p_θ to weights of children the prior drew",
         S,
