@@ -467,7 +467,9 @@ def test_with_the_prior_proposing_the_children_m_step_distils_the_finite_m_searc
     config = SearchConfig(
         num_children=m, reward_temperature=alpha, num_steps=1, record_children=True, tilt_base="prior", proposal="prior"
     )
-    result = search_process(process, base_reward, 8192, config, torch.Generator().manual_seed(0), reference=TableNetwork(prior.log()))
+    result = search_process(
+        process, base_reward, 8192, config, torch.Generator().manual_seed(0), reference=TableNetwork(prior.log())
+    )
     kept = torch.bincount(result.sequences.view(8192, -1)[:, 0], minlength=5)[:4].float() / 8192
     assert 0.5 * (kept - search_law).abs().sum() < 0.02  # the search samples q
     fit_children(process, result.trajectory, alpha)
