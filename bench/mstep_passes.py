@@ -1,0 +1,172 @@
+"""Does the children M-step stop too early, or does more fitting of one E-step stop helping? (issue 20)
+
+    python bench/mstep_passes.py --cell-type gm12878 --alpha 1.0 --sequences 256 --passes 12 --every 2
+    python bench/mstep_passes.py --sequences 8 --steps 4 --passes 2 --every 1 --eval 16   # smoke run
+
+One E-step of the prior's own search (``proposal="prior"``: the prior proposes and scores M children per
+step, the kept child sampled by its weight; the margin objective of ``bench/align_celltypes.py``), its
+sequences split 7 : 1 into training and held-out ones as the align M-step splits them
+(``dnadav.core.fit_control.holdout_split``), then the children M-step (the default recipe's loss, Adam
+lr ``--lr``, minibatches of ``--batch-size`` transitions, gradient norm clipped at 1) run for ``--passes``
+passes from the prior with **no** early stop. Every ``--every`` passes: the held-out children loss (what
+the align stopper reads) and the model's plain samples (``dnadav.jobs.align_metrics.plain_sample_metrics``,
+``--eval`` samples, 50 steps; evaluation-oracle accessibility and specificity, reward-oracle median,
+3-mer to the validation (chr2) and test (chr1) references). The E-step's own kept sequences are judged the
+same way, as the target the model is fitted to. Rows go to ``--csv`` (default
+docs/runs/mstep_passes_<cell>.csv); nothing in docs/benchmarks.md is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from align_celltypes import CELL_TYPES, margin_objective  # noqa: E402
+
+from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs  # noqa: E402
+from dnadav.core.fit_control import holdout_split  # noqa: E402
+from dnadav.core.search import SearchConfig, search_process  # noqa: E402
+from dnadav.dna.config import AlignConfig  # noqa: E402
+from dnadav.dna.sampler import MaskedDiffusion  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LENGTH = 200
+SHOWN = {
+    "plain/eval_accessibility_accuracy": "acc",
+    "plain/eval_specificity": "spec",
+    "plain/reward_median": "reward_median",
+    "select/kmer3_validation": "kmer3_valid",
+    "plain/kmer3_correlation": "kmer3_test",
+    "plain/levenshtein_diversity": "levenshtein",
+}
+
+
+def held_out_loss(process: MaskedDiffusion, trajectory, pairs: torch.Tensor, alpha: float, batch_size: int) -> float:
+    """Mean children loss over ``pairs`` (transition rows of the held-out sequences), eval mode."""
+    process.network.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for first in range(0, len(pairs), batch_size):
+            rows = pairs[first : first + batch_size]
+            loss, _ = distill_loss(process, transition_batch(trajectory, rows, alpha), DistillConfig(objective="children"))
+            total, count = total + float(loss) * len(rows), count + len(rows)
+    return total / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cell-type", choices=CELL_TYPES, default="gm12878")
+    parser.add_argument("--alpha", type=float, default=1.0, help="reward temperature of the E-step (nats)")
+    parser.add_argument("--sequences", type=int, default=256, help="E-step sequences B (1/8 held out)")
+    parser.add_argument("--children", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--passes", type=int, default=12)
+    parser.add_argument("--every", type=int, default=2, help="judge every this many passes")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--eval", type=int, default=512, help="plain samples per judgement")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--csv", type=Path, default=None)
+    args = parser.parse_args()
+    csv_path = args.csv or ROOT / "docs" / "runs" / f"mstep_passes_{args.cell_type}.csv"
+
+    from dnadav.dna.checkpoint import load_denoiser, model_schedule
+    from dnadav.evaluate.reference import reference_for_oracle, validation_reference
+    from dnadav.jobs.align_metrics import plain_sample_metrics
+    from dnadav.loaders import load_oracle
+    from dnadav.objectives import make_objective
+
+    torch.manual_seed(args.seed)
+    prior, prior_config = load_denoiser("dhs_prior")
+    schedule = model_schedule(prior_config)
+    reward_oracle = load_oracle(args.cell_type, role="reward").eval()
+    eval_oracle = load_oracle(args.cell_type, role="eval").eval()
+    objective = margin_objective(args.cell_type)
+    reward_fn = make_objective(objective, oracle=reward_oracle).reward
+    eval_reward_fn = make_objective(objective, oracle=eval_oracle).reward
+    test_reference, valid_reference = reference_for_oracle(eval_oracle), validation_reference(reward_oracle)
+    judge_config = AlignConfig(length=LENGTH, eval_sequences=args.eval, eval_steps=50)
+
+    def judge(model) -> dict[str, float]:
+        generator = torch.Generator().manual_seed(10_000 + args.seed)  # one draw for every judgement
+        with torch.no_grad():
+            got = plain_sample_metrics(
+                model.eval(), prior, reward_fn, eval_oracle, test_reference, judge_config, schedule, generator,
+                eval_reward_fn=eval_reward_fn, validation_reference=valid_reference,
+            )  # fmt: skip
+        return {label: float(got[key]) for key, label in SHOWN.items() if key in got}
+
+    frozen = copy.deepcopy(prior).eval().requires_grad_(False)
+    config = SearchConfig(
+        num_children=args.children, reward_temperature=args.alpha, num_steps=args.steps,
+        record_children=True, tilt_base="prior", proposal="prior",
+    )  # fmt: skip
+    started = time.perf_counter()
+    with torch.no_grad():
+        result = search_process(
+            MaskedDiffusion(frozen, LENGTH, schedule), reward_fn, args.sequences, config,
+            torch.Generator().manual_seed(args.seed), reference=frozen,
+        )  # fmt: skip
+    estep_seconds = time.perf_counter() - started
+    trajectory = result.trajectory
+    print(f"E-step {estep_seconds:.0f} s, reward median {result.rewards.median():.2f}", flush=True)
+
+    from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
+    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
+    from dnadav.objectives import class_logits, specificity_report
+
+    with torch.no_grad():
+        onehot, strings = tokens_to_onehot(result.sequences), tokens_to_strings(result.sequences)
+        report = specificity_report(class_logits(eval_oracle, onehot), tuple(eval_oracle.class_names), eval_oracle.target)
+        target = {
+            "acc": float((eval_oracle.probability(onehot) > 0.5).float().mean()),
+            "spec": float(report.specificity),
+            "reward_median": float(reward_fn(onehot).median()),
+            "kmer3_valid": float(kmer_correlation(strings, valid_reference, k=3)),
+            "kmer3_test": float(kmer_correlation(strings, test_reference, k=3)),
+            "levenshtein": float(mean_pairwise_levenshtein(strings)),
+        }
+    rows = [{"model": "E-step sequences (the target)", "passes": float("nan"), "held_out_loss": float("nan"), **target}]
+    print(rows[-1], flush=True)
+
+    pairs = transition_pairs(trajectory)
+    train_pairs, held_pairs = holdout_split(pairs, args.sequences, 0.125, torch.Generator().manual_seed(args.seed))
+    model = copy.deepcopy(prior)
+    process = MaskedDiffusion(model, LENGTH, schedule)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=args.lr)
+    generator = torch.Generator().manual_seed(args.seed)
+    loss = held_out_loss(process, trajectory, held_pairs, args.alpha, 512)
+    rows.append({"model": "prior", "passes": 0, "held_out_loss": loss, **judge(model)})
+    print(rows[-1], flush=True)
+    for done in range(1, args.passes + 1):
+        model.train()
+        order = train_pairs[torch.randperm(len(train_pairs), generator=generator)]
+        for first in range(0, len(order), args.batch_size):
+            with torch.enable_grad():
+                batch = transition_batch(trajectory, order[first : first + args.batch_size], args.alpha)
+                loss, _ = distill_loss(process, batch, DistillConfig(objective="children"))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+        if done % args.every == 0 or done == args.passes:
+            loss = held_out_loss(process, trajectory, held_pairs, args.alpha, 512)
+            rows.append({"model": "children M-step", "passes": done, "held_out_loss": loss, **judge(model)})
+            print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv_path, index=False)
+    print(table.round(4).to_string())
+    print(f"{(time.perf_counter() - started) / 60:.1f} min; rows in {csv_path}")
+
+
+if __name__ == "__main__":
+    main()
