@@ -29,8 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from align_celltypes import CELL_TYPES, margin_objective  # noqa: E402
+from children_fit import children_pass, held_out_loss  # noqa: E402
 
-from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs  # noqa: E402
+from dnadav.core.distill import transition_pairs  # noqa: E402
 from dnadav.core.fit_control import holdout_split  # noqa: E402
 from dnadav.core.search import SearchConfig, search_process  # noqa: E402
 from dnadav.dna.config import AlignConfig  # noqa: E402
@@ -46,18 +47,6 @@ SHOWN = {
     "plain/kmer3_correlation": "kmer3_test",
     "plain/levenshtein_diversity": "levenshtein",
 }
-
-
-def held_out_loss(process: MaskedDiffusion, trajectory, pairs: torch.Tensor, alpha: float, batch_size: int) -> float:
-    """Mean children loss over ``pairs`` (transition rows of the held-out sequences), eval mode."""
-    process.network.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for first in range(0, len(pairs), batch_size):
-            rows = pairs[first : first + batch_size]
-            loss, _ = distill_loss(process, transition_batch(trajectory, rows, alpha), DistillConfig(objective="children"))
-            total, count = total + float(loss) * len(rows), count + len(rows)
-    return total / count
 
 
 def main() -> None:
@@ -79,7 +68,7 @@ def main() -> None:
 
     from dnadav.dna.checkpoint import load_denoiser, model_schedule
     from dnadav.evaluate.reference import reference_for_oracle, validation_reference
-    from dnadav.jobs.align_metrics import plain_sample_metrics
+    from dnadav.jobs.align_metrics import metrics_of_tokens, plain_sample_metrics
     from dnadav.loaders import load_oracle
     from dnadav.objectives import make_objective
 
@@ -118,21 +107,10 @@ def main() -> None:
     trajectory = result.trajectory
     print(f"E-step {estep_seconds:.0f} s, reward median {result.rewards.median():.2f}", flush=True)
 
-    from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
-    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
-    from dnadav.objectives import class_logits, specificity_report
-
-    with torch.no_grad():
-        onehot, strings = tokens_to_onehot(result.sequences), tokens_to_strings(result.sequences)
-        report = specificity_report(class_logits(eval_oracle, onehot), tuple(eval_oracle.class_names), eval_oracle.target)
-        target = {
-            "acc": float((eval_oracle.probability(onehot) > 0.5).float().mean()),
-            "spec": float(report.specificity),
-            "reward_median": float(reward_fn(onehot).median()),
-            "kmer3_valid": float(kmer_correlation(strings, valid_reference, k=3)),
-            "kmer3_test": float(kmer_correlation(strings, test_reference, k=3)),
-            "levenshtein": float(mean_pairwise_levenshtein(strings)),
-        }
+    got = metrics_of_tokens(
+        result.sequences, prior, reward_fn, eval_oracle, test_reference, schedule, eval_reward_fn, valid_reference
+    )
+    target = {label: float(got[key]) for key, label in SHOWN.items() if key in got}
     rows = [{"model": "E-step sequences (the target)", "passes": float("nan"), "held_out_loss": float("nan"), **target}]
     print(rows[-1], flush=True)
 
@@ -140,25 +118,15 @@ def main() -> None:
     train_pairs, held_pairs = holdout_split(pairs, args.sequences, 0.125, torch.Generator().manual_seed(args.seed))
     model = copy.deepcopy(prior)
     process = MaskedDiffusion(model, LENGTH, schedule)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=args.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     generator = torch.Generator().manual_seed(args.seed)
-    loss = held_out_loss(process, trajectory, held_pairs, args.alpha, 512)
+    loss = held_out_loss(process, trajectory, held_pairs, args.alpha)
     rows.append({"model": "prior", "passes": 0, "held_out_loss": loss, **judge(model)})
     print(rows[-1], flush=True)
     for done in range(1, args.passes + 1):
-        model.train()
-        order = train_pairs[torch.randperm(len(train_pairs), generator=generator)]
-        for first in range(0, len(order), args.batch_size):
-            with torch.enable_grad():
-                batch = transition_batch(trajectory, order[first : first + args.batch_size], args.alpha)
-                loss, _ = distill_loss(process, batch, DistillConfig(objective="children"))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimizer.step()
+        children_pass(process, trajectory, train_pairs, optimizer, args.alpha, args.batch_size, generator)
         if done % args.every == 0 or done == args.passes:
-            loss = held_out_loss(process, trajectory, held_pairs, args.alpha, 512)
+            loss = held_out_loss(process, trajectory, held_pairs, args.alpha)
             rows.append({"model": "children M-step", "passes": done, "held_out_loss": loss, **judge(model)})
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)

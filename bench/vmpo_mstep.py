@@ -36,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
+from children_fit import children_pass  # noqa: E402
 from methods_table import mean_sd  # noqa: E402
 
 from dnadav.baselines.vmpo_particles import ParticleConfig, particle_batch, particle_loss, particle_m_step  # noqa: E402
@@ -95,24 +96,18 @@ def estep(prior, reward_fn, setup: Setup, schedule, seed: int):
 
 def fit_children(prior, schedule, trajectory, setup: Setup, seed: int):
     """The forward-KL children M-step on a copy of the prior -> (model, log)."""
+    torch.manual_seed(seed)  # dropout draws from the global generator: the same for every run of the script
     model = copy.deepcopy(prior).train()
     process = MaskedDiffusion(model, LENGTH, schedule)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=setup.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=setup.lr)
     pairs, generator = transition_pairs(trajectory), torch.Generator().manual_seed(seed)
-    config, losses, norms = DistillConfig(objective="children"), [], []
+    losses, norms = [], []
     started = time.perf_counter()
-    for _ in range(setup.epochs):
-        order = pairs[torch.randperm(len(pairs), generator=generator)]  # the same orders as particle_m_step's
-        for first in range(0, len(order), setup.batch_size):
-            with torch.enable_grad():
-                batch = transition_batch(trajectory, order[first : first + setup.batch_size], setup.alpha)
-                loss, _ = distill_loss(process, batch, config)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            norms.append(float(torch.nn.utils.clip_grad_norm_(parameters, setup.clip)))
-            optimizer.step()
-            losses.append(float(loss.detach()))
+    for _ in range(setup.epochs):  # the same orders as particle_m_step's
+        pass_losses, pass_norms = children_pass(
+            process, trajectory, pairs, optimizer, setup.alpha, setup.batch_size, generator, setup.clip
+        )
+        losses, norms = losses + pass_losses, norms + pass_norms
     seconds = time.perf_counter() - started
     log = {
         "lr": setup.lr,
@@ -130,6 +125,7 @@ def fit_children(prior, schedule, trajectory, setup: Setup, seed: int):
 
 def fit_vmpo(prior, schedule, trajectory, setup: Setup, seed: int, weighting: str, lr: float):
     """``particle_m_step`` on a copy of the prior (reference: the prior itself) -> (model, log)."""
+    torch.manual_seed(seed)  # dropout draws from the global generator: the same for every run of the script
     model = copy.deepcopy(prior).train()
     process = MaskedDiffusion(model, LENGTH, schedule)
     config = ParticleConfig(reward_temperature=setup.alpha, weighting=weighting)

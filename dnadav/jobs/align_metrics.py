@@ -13,7 +13,7 @@ from dnadav.dna.masked import sequence_elbo
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 
-__all__ = ["naturalness_floor", "plain_sample_metrics", "selection_note"]
+__all__ = ["metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note"]
 
 
 @torch.no_grad()
@@ -36,12 +36,28 @@ def plain_sample_metrics(
     objective); a cell-type classifier as ``eval_oracle`` adds the specificity figures for its target.
     ``validation_reference`` (validation-split sequences) adds ``select/kmer3_validation``, the only
     naturalness figure a run may select on."""
-    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
-
     device = next(model.parameters()).device
     tokens = sample(
         model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device, constraint=constraint
     )
+    return metrics_of_tokens(tokens, prior, reward_fn, eval_oracle, reference, schedule, eval_reward_fn, validation_reference)
+
+
+@torch.no_grad()
+def metrics_of_tokens(
+    tokens: torch.Tensor,
+    prior,
+    reward_fn,
+    eval_oracle,
+    reference: list[str],
+    schedule,
+    eval_reward_fn=None,
+    validation_reference: list[str] | None = None,
+) -> dict[str, float]:
+    """``plain_sample_metrics``' figures for given sequences ``tokens`` [B, L] (token ids): the same keys,
+    so an E-step's own sequences are judged exactly as a model's plain samples are."""
+    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
+
     onehot = tokens_to_onehot(tokens)
     owner = getattr(reward_fn, "__self__", None)
     reward_device = next(owner.parameters()).device if isinstance(owner, torch.nn.Module) else onehot.device
