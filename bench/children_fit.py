@@ -21,11 +21,13 @@ def children_pass(
     batch_size: int,
     generator: torch.Generator,
     clip: float = 1.0,
+    after_step=None,
 ) -> tuple[list[float], list[float]]:
     """One shuffled pass over ``pairs`` [P, 2] (transition rows of ``trajectory``) in minibatches of
     ``batch_size``: Adam-style steps of ``optimizer`` on the children loss at reward temperature
     ``alpha`` (nats), the gradient norm clipped at ``clip``. The network is put in train mode (dropout
-    on, as the align M-step). Returns (per-step losses, per-step gradient norms before clipping)."""
+    on, as the align M-step); ``after_step()``, if given, runs after every optimizer step (e.g. a weight
+    average's update). Returns (per-step losses, per-step gradient norms before clipping)."""
     process.network.train()
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     order = pairs[torch.randperm(len(pairs), generator=generator)]
@@ -38,6 +40,8 @@ def children_pass(
             loss.backward()
         norms.append(float(torch.nn.utils.clip_grad_norm_(parameters, clip)))
         optimizer.step()
+        if after_step is not None:
+            after_step()
         losses.append(float(loss.detach()))
     return losses, norms
 

@@ -62,6 +62,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--eval", type=int, default=512, help="plain samples per judgement")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ema", type=float, default=None, help="also judge an exponential moving average of the weights (decay per step)"
+    )
     parser.add_argument("--csv", type=Path, default=None)
     args = parser.parse_args()
     csv_path = args.csv or ROOT / "docs" / "runs" / f"mstep_passes_{args.cell_type}.csv"
@@ -123,12 +126,28 @@ def main() -> None:
     loss = held_out_loss(process, trajectory, held_pairs, args.alpha)
     rows.append({"model": "prior", "passes": 0, "held_out_loss": loss, **judge(model)})
     print(rows[-1], flush=True)
+    average = copy.deepcopy(model) if args.ema is not None else None
+
+    def update_average() -> None:
+        with torch.no_grad():
+            for kept, live in zip(average.parameters(), model.parameters(), strict=True):
+                kept.lerp_(live, 1.0 - args.ema)
+
     for done in range(1, args.passes + 1):
-        children_pass(process, trajectory, train_pairs, optimizer, args.alpha, args.batch_size, generator)
+        children_pass(
+            process, trajectory, train_pairs, optimizer, args.alpha, args.batch_size, generator,
+            after_step=update_average if average is not None else None,
+        )  # fmt: skip
         if done % args.every == 0 or done == args.passes:
             loss = held_out_loss(process, trajectory, held_pairs, args.alpha)
             rows.append({"model": "children M-step", "passes": done, "held_out_loss": loss, **judge(model)})
             print(rows[-1], flush=True)
+            if average is not None:
+                loss = held_out_loss(MaskedDiffusion(average, LENGTH, schedule), trajectory, held_pairs, args.alpha)
+                rows.append(
+                    {"model": f"children M-step, EMA {args.ema:g}", "passes": done, "held_out_loss": loss, **judge(average)}
+                )
+                print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False)
