@@ -27,6 +27,7 @@ from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_strings
 from dnadav.evaluate.metrics import kmer_correlation
 from dnadav.evaluate.reference import _rank_by_oracle, reference_sequences, validation_reference
+from dnadav.jobs.align import kept_iterations
 from dnadav.oracles import load_oracle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,9 +59,7 @@ def main() -> None:
     if (args.run is None) == (args.models is None):
         parser.error("give a run folder or --models, not both")
     refs = references(args.oracle)
-    iterations = (
-        [] if args.run is None else sorted((args.run / "iterations").glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
-    )
+    iterations = [] if args.run is None else [folder for _, folder in kept_iterations(args.run)]
     for folder in args.models or [ROOT / "models" / "dhs_prior", *iterations]:
         network, config = load_denoiser(folder)
         length, pooled = int(config.get("length", 200)), []

@@ -7,9 +7,10 @@
 
 Each ``MODEL:M`` is ``dnadav.design`` of ``--n`` sequences (``--steps`` reverse steps, seed ``--seed``) with M
 children per step at reward temperature ``--alpha`` (M = 0: plain sampling), for the margin objective of
-``bench/align_celltypes.py``. Scored by the evaluation oracle (accessibility: probability > 0.5; specificity),
-3-mer correlation to the validation (chr2) and test (chr1) references, mean pairwise Levenshtein. Prints one
-JSON line per run; nothing is written.
+``bench/align_celltypes.py``. Scored by ``dnadav.jobs.align_metrics.metrics_of_tokens`` (the align log's
+figures): evaluation-oracle accessibility (probability > 0.5) and specificity, reward-oracle median, 3-mer
+correlation to the validation (chr2) and test (chr1) references, mean pairwise Levenshtein; the columns of
+``bench/mstep_passes.py``. Prints one JSON line per run; nothing is written.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from align_celltypes import CELL_TYPES, margin_objective  # noqa: E402
+from mstep_passes import SHOWN  # noqa: E402
 
 
 def main() -> None:
@@ -37,35 +37,34 @@ def main() -> None:
     args = parser.parse_args()
 
     from dnadav import api
-    from dnadav.dna.tokens import strings_to_onehot
-    from dnadav.evaluate.metrics import kmer_correlation, mean_pairwise_levenshtein
+    from dnadav.dna.checkpoint import load_denoiser, model_schedule
+    from dnadav.dna.tokens import strings_to_tokens
     from dnadav.evaluate.reference import reference_for_oracle, validation_reference
+    from dnadav.jobs.align_metrics import metrics_of_tokens
     from dnadav.loaders import load_oracle
-    from dnadav.objectives import class_logits, specificity_report
+    from dnadav.objectives import make_objective
 
+    prior, prior_config = load_denoiser("dhs_prior")  # App-Log-Lik's prior, as in the align log
+    reward_oracle = load_oracle(args.cell_type, role="reward").eval()
     eval_oracle = load_oracle(args.cell_type, role="eval").eval()
-    test_reference = reference_for_oracle(eval_oracle)
-    valid_reference = validation_reference(load_oracle(args.cell_type, role="reward"))
+    objective = margin_objective(args.cell_type)
+    reward_fn = make_objective(objective, oracle=reward_oracle).reward
+    eval_reward_fn = make_objective(objective, oracle=eval_oracle).reward
+    test_reference, valid_reference = reference_for_oracle(eval_oracle), validation_reference(reward_oracle)
     for run in args.runs:
         model, _, children = run.rpartition(":")
         started = time.perf_counter()
         designs = api.design(
             oracle=args.cell_type, n=args.n, model=model, seed=args.seed, steps=args.steps,
-            children=int(children), temperature=args.alpha, objective=margin_objective(args.cell_type),
+            children=int(children), temperature=args.alpha, objective=objective,
         ).sequences  # fmt: skip
-        onehot = strings_to_onehot(designs)
-        with torch.no_grad():
-            accessible = float((eval_oracle.probability(onehot) > 0.5).float().mean())
-            report = specificity_report(class_logits(eval_oracle, onehot), tuple(eval_oracle.class_names), eval_oracle.target)
-        row = {
-            "model": model, "children": int(children), "alpha": args.alpha, "n": args.n,
-            "accessibility": round(accessible, 3), "specificity": round(float(report.specificity), 3),
-            "kmer3_valid": round(kmer_correlation(designs, valid_reference), 3),
-            "kmer3_test": round(kmer_correlation(designs, test_reference), 3),
-            "levenshtein": round(mean_pairwise_levenshtein(designs), 1),
-            "seconds": round(time.perf_counter() - started),
-        }  # fmt: skip
-        print(json.dumps(row), flush=True)
+        got = metrics_of_tokens(
+            strings_to_tokens(designs), prior, reward_fn, eval_oracle, test_reference, model_schedule(prior_config),
+            eval_reward_fn, valid_reference,
+        )  # fmt: skip
+        row = {"model": model, "children": int(children), "alpha": args.alpha, "n": args.n}
+        row |= {label: round(float(got[key]), 3) for key, label in SHOWN.items() if key in got}
+        print(json.dumps({**row, "seconds": round(time.perf_counter() - started)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_methods as bm  # noqa: E402
 
 from dnadav.core.search import SearchConfig  # noqa: E402
+from dnadav.jobs.align import kept_iterations  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,8 @@ def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = N
         )
         add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
     recipe = recipe_run or world.shipped_recipe(seed)
-    # the iterations the run made: it may stop before its configured count (stop_patience)
-    made = sorted(int(p.name.split("-")[1]) for p in (recipe / "iterations").glob("iteration-*"))
-    for k in made:
-        model = world.load(recipe / "iterations" / f"iteration-{k}")
+    for k, folder in kept_iterations(recipe):  # the run may stop before its configured count
+        model = world.load(folder)
         add("DAV (shipped recipe, plain)", "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
     for lam in knobs.dav_kl:
         folder = world.dav(seed, lam)

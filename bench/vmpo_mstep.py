@@ -107,7 +107,8 @@ def fit_children(prior, schedule, trajectory, setup: Setup, seed: int):
         pass_losses, pass_norms = children_pass(
             process, trajectory, pairs, optimizer, setup.alpha, setup.batch_size, generator, setup.clip
         )
-        losses, norms = losses + pass_losses, norms + pass_norms
+        losses.extend(pass_losses)
+        norms.extend(pass_norms)
     seconds = time.perf_counter() - started
     log = {
         "lr": setup.lr,

@@ -30,6 +30,7 @@ from dnadav.published.dispatch import load_denoiser_any
 
 __all__ = [
     "align",
+    "kept_iterations",
     "naturalness_floor",
     "plain_sample_metrics",
     "prior_length",
@@ -62,6 +63,13 @@ class _KeepIterations(pl.callbacks.Checkpoint):
         if trainer.global_rank == 0:
             k = trainer.current_epoch + 1  # save_denoiser copies the weights to the CPU itself
             save_denoiser(self.folder / f"iteration-{k}", pl_module.model, {**self.metadata, "iteration": k})
+
+
+def kept_iterations(run: Path) -> list[tuple[int, Path]]:
+    """``(k, folder)`` for every ``run/iterations/iteration-k`` that ``--keep-iterations`` wrote, by k:
+    a run stopped early (stopping rule, interruption) has fewer than its configured iterations."""
+    found = [(int(folder.name.split("-")[1]), folder) for folder in Path(run, "iterations").glob("iteration-*")]
+    return sorted(found)
 
 
 def _references(config: AlignConfig, reward_oracle, eval_oracle, reference: str | Path | None):
