@@ -49,6 +49,30 @@ SHOWN = {
 }
 
 
+def judging(cell_type: str):
+    """What judging a model on ``cell_type`` needs, as the align log judges it: ``(prior, schedule,
+    eval_oracle, reward_fn, eval_reward_fn, test_reference, validation_reference)`` — the shipped prior
+    (App-Log-Lik), both oracles' margin objectives, the chr1 and chr2 3-mer references."""
+    from dnadav.dna.checkpoint import load_denoiser, model_schedule
+    from dnadav.evaluate.reference import reference_for_oracle, validation_reference
+    from dnadav.loaders import load_oracle
+    from dnadav.objectives import make_objective
+
+    prior, prior_config = load_denoiser("dhs_prior")
+    reward_oracle = load_oracle(cell_type, role="reward").eval()
+    eval_oracle = load_oracle(cell_type, role="eval").eval()
+    objective = margin_objective(cell_type)
+    return (
+        prior,
+        model_schedule(prior_config),
+        eval_oracle,
+        make_objective(objective, oracle=reward_oracle).reward,
+        make_objective(objective, oracle=eval_oracle).reward,
+        reference_for_oracle(eval_oracle),
+        validation_reference(reward_oracle),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell-type", choices=CELL_TYPES, default="gm12878")
@@ -69,21 +93,10 @@ def main() -> None:
     args = parser.parse_args()
     csv_path = args.csv or ROOT / "docs" / "runs" / f"mstep_passes_{args.cell_type}.csv"
 
-    from dnadav.dna.checkpoint import load_denoiser, model_schedule
-    from dnadav.evaluate.reference import reference_for_oracle, validation_reference
     from dnadav.jobs.align_metrics import metrics_of_tokens, plain_sample_metrics
-    from dnadav.loaders import load_oracle
-    from dnadav.objectives import make_objective
 
     torch.manual_seed(args.seed)
-    prior, prior_config = load_denoiser("dhs_prior")
-    schedule = model_schedule(prior_config)
-    reward_oracle = load_oracle(args.cell_type, role="reward").eval()
-    eval_oracle = load_oracle(args.cell_type, role="eval").eval()
-    objective = margin_objective(args.cell_type)
-    reward_fn = make_objective(objective, oracle=reward_oracle).reward
-    eval_reward_fn = make_objective(objective, oracle=eval_oracle).reward
-    test_reference, valid_reference = reference_for_oracle(eval_oracle), validation_reference(reward_oracle)
+    prior, schedule, eval_oracle, reward_fn, eval_reward_fn, test_reference, valid_reference = judging(args.cell_type)
     judge_config = AlignConfig(length=LENGTH, eval_sequences=args.eval, eval_steps=50)
 
     def judge(model) -> dict[str, float]:

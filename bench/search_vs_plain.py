@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from align_celltypes import CELL_TYPES, margin_objective  # noqa: E402
-from mstep_passes import SHOWN  # noqa: E402
+from mstep_passes import SHOWN, judging  # noqa: E402
 
 
 def main() -> None:
@@ -37,29 +37,19 @@ def main() -> None:
     args = parser.parse_args()
 
     from dnadav import api
-    from dnadav.dna.checkpoint import load_denoiser, model_schedule
     from dnadav.dna.tokens import strings_to_tokens
-    from dnadav.evaluate.reference import reference_for_oracle, validation_reference
     from dnadav.jobs.align_metrics import metrics_of_tokens
-    from dnadav.loaders import load_oracle
-    from dnadav.objectives import make_objective
 
-    prior, prior_config = load_denoiser("dhs_prior")  # App-Log-Lik's prior, as in the align log
-    reward_oracle = load_oracle(args.cell_type, role="reward").eval()
-    eval_oracle = load_oracle(args.cell_type, role="eval").eval()
-    objective = margin_objective(args.cell_type)
-    reward_fn = make_objective(objective, oracle=reward_oracle).reward
-    eval_reward_fn = make_objective(objective, oracle=eval_oracle).reward
-    test_reference, valid_reference = reference_for_oracle(eval_oracle), validation_reference(reward_oracle)
+    prior, schedule, eval_oracle, reward_fn, eval_reward_fn, test_reference, valid_reference = judging(args.cell_type)
     for run in args.runs:
         model, _, children = run.rpartition(":")
         started = time.perf_counter()
         designs = api.design(
             oracle=args.cell_type, n=args.n, model=model, seed=args.seed, steps=args.steps,
-            children=int(children), temperature=args.alpha, objective=objective,
+            children=int(children), temperature=args.alpha, objective=margin_objective(args.cell_type),
         ).sequences  # fmt: skip
         got = metrics_of_tokens(
-            strings_to_tokens(designs), prior, reward_fn, eval_oracle, test_reference, model_schedule(prior_config),
+            strings_to_tokens(designs), prior, reward_fn, eval_oracle, test_reference, schedule,
             eval_reward_fn, valid_reference,
         )  # fmt: skip
         row = {"model": model, "children": int(children), "alpha": args.alpha, "n": args.n}
