@@ -1,7 +1,8 @@
 """Reward against naturalness and diversity, one curve per method traced over its knob.
 
     python bench/tradeoff_curves.py --quick   # CPU: n = 64, seed 0, a few points per curve
-    python bench/tradeoff_curves.py --full    # GPU (default): n = 640, seed 0
+    python bench/tradeoff_curves.py --cpu     # the quick profile at seeds 0 1 2: mean ± sd
+    python bench/tradeoff_curves.py --full    # GPU (default): n = 640, seeds 0 1 2
 
 Knobs: best-of-N (N), SVDD search (M children), SMC (α, M particles per design), the DAV posterior
 (α of the search on the shipped ``hepg2_aligned``; α = ∞ is plain sampling), DAV over its EM
@@ -13,7 +14,10 @@ bench/bench_methods.py (``--runs``, same profile), so DAV-KL, DRAKES, DDPO and V
 λ, β and α are not trained twice. Every
 point is judged by the evaluation oracle: median Pred-Activity against the 3-mer correlation to the
 top-500 held-out HepG2 reference and against the mean pairwise Levenshtein distance. Real held-out
-HepG2 DHS are the reference point. Writes docs/tradeoff_reward_vs_3mer.png,
+HepG2 DHS are the reference point. Each seed's points are written to
+docs/runs/tradeoff_<cache>_seed<s>.csv and reused on the next call (``--recompute`` redoes them), so
+seeds can run as separate processes; the curves are the mean over the chosen seeds, with ± 1 sd bars
+(ddof = 1) where there are several, in docs/tradeoff_reward_vs_3mer.png,
 docs/tradeoff_reward_vs_diversity.png and docs/runs/tradeoff.csv.
 """
 
@@ -120,22 +124,56 @@ def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = N
     return out
 
 
+COLUMNS = ["pred_activity_median", "accessibility_accuracy", "kmer3_correlation", "levenshtein_diversity", "reward_eval_gap"]
+POINT = ["curve", "knob", "value", "name"]
+
+
+def seed_table(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None) -> pd.DataFrame:
+    """One row per point at ``seed``: budget, knob and the evaluation oracle's figures (``COLUMNS``)."""
+    profile = world.profile
+    designs, records = {}, []
+    for curve, knob, value, method in points(world, knobs, seed, recipe_run):
+        designs[method.name], budget = bm.generate(method, profile.n, profile.batch, seed, world.device)
+        records.append({"curve": curve, "knob": knob, "value": value, "name": method.name, **budget})
+        print(method.name, budget, flush=True)
+    designs[bm.REAL] = bm.real_dhs(profile.n)(seed)
+    records.append({"curve": bm.REAL, "knob": "", "value": math.nan, "name": bm.REAL})
+    summary = bm.hepg2_evaluator(world.prior, log_likelihood="skip", training=False)(designs)
+    table = pd.DataFrame(records)
+    for column in COLUMNS:
+        table[column] = [summary.loc[n, column] for n in table["name"]]
+    table.insert(0, "seed", seed)
+    table.insert(0, "n", profile.n)
+    return table
+
+
+def over_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Mean of every numeric column per point, ``<metric>_sd`` (ddof = 1; NaN at one seed) and the
+    seeds that have the point (the shipped recipe's rerun may stop at a different iteration per seed)."""
+    grouped = per_seed.fillna({"knob": ""}).groupby(POINT, sort=False, dropna=False)
+    numeric = [c for c in per_seed.columns if c not in POINT + ["seed", "profile"]]
+    table = grouped[numeric].mean().reset_index()
+    for column in COLUMNS:
+        table[f"{column}_sd"] = grouped[column].std(ddof=1).to_numpy()
+    table["seeds"] = grouped["seed"].apply(lambda s: " ".join(map(str, sorted(s)))).to_numpy()
+    return table
+
+
 def plot(table: pd.DataFrame, x: str, xlabel: str, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    y = "pred_activity_median"
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     for curve, rows in table[table["curve"] != bm.REAL].groupby("curve", sort=False):
-        ax.plot(rows[x], rows["pred_activity_median"], marker="o", label=curve)
+        ax.errorbar(rows[x], rows[y], xerr=rows[f"{x}_sd"], yerr=rows[f"{y}_sd"], marker="o", capsize=2, label=curve)
         for _, r in rows.iterrows():
             label = "∞" if math.isinf(r["value"]) else f"{r['value']:g}"
-            ax.annotate(
-                f"{r['knob']}={label}", (r[x], r["pred_activity_median"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
-            )
+            ax.annotate(f"{r['knob']}={label}", (r[x], r[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     real = table[table["curve"] == bm.REAL]
-    ax.scatter(real[x], real["pred_activity_median"], marker="*", s=200, color="black", label=bm.REAL, zorder=5)
+    ax.scatter(real[x], real[y], marker="*", s=200, color="black", label=bm.REAL, zorder=5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Pred-Activity (median evaluation-oracle HepG2 log-odds)")
     ax.set_title(title, fontsize=9)
@@ -151,34 +189,35 @@ def main() -> None:
     cli.add_argument(
         "--recipe-run",
         type=Path,
-        help="an align run made with --keep-iterations (the shipped model's own run) to trace DAV's iterations from",
+        help="an align run made with --keep-iterations (the shipped model's own run) to trace DAV's iterations from (one seed)",
     )
+    cli.add_argument("--recompute", action="store_true", help="redo the chosen seeds' points instead of reusing their CSVs")
     args = cli.parse_args()
     name, profile = bm.profile_from(args)
-    seed = profile.seeds[0]
+    if args.recipe_run and len(profile.seeds) > 1:
+        cli.error("--recipe-run is one run at one seed: give one --seeds value with it")
     torch.set_grad_enabled(False)
-    world = bm.World(profile, args.runs / (profile.cache or name), args.device)
-    started = time.perf_counter()
-    found = points(world, KNOBS[name], seed, args.recipe_run)
-    designs, records = {}, []
-    for curve, knob, value, method in found:
-        designs[method.name], budget = bm.generate(method, profile.n, profile.batch, seed, world.device)
-        records.append({"curve": curve, "knob": knob, "value": value, "name": method.name, **budget})
-        print(method.name, budget, flush=True)
-    designs[bm.REAL] = bm.real_dhs(profile.n)(seed)
-    records.append({"curve": bm.REAL, "knob": "", "value": math.nan, "name": bm.REAL})
-    summary = bm.hepg2_evaluator(world.prior, log_likelihood="skip", training=False)(designs)
-    columns = ["pred_activity_median", "accessibility_accuracy", "kmer3_correlation", "levenshtein_diversity", "reward_eval_gap"]
-    table = pd.DataFrame(records)
-    for column in columns:
-        table[column] = [summary.loc[n, column] for n in table["name"]]
-    table.insert(0, "profile", name)
-    table.insert(1, "n", profile.n)
-    table.insert(2, "seed", seed)
+    cache = profile.cache or name
+    world = bm.World(profile, args.runs / cache, args.device)
     docs = bm.ROOT / "docs"
+    started = time.perf_counter()
+    tables = []
+    for seed in profile.seeds:
+        path = docs / "runs" / f"tradeoff_{cache}_seed{seed}.csv"
+        if path.exists() and not args.recompute:
+            print(f"seed {seed}: reusing {path.relative_to(bm.ROOT)}", flush=True)
+            table = pd.read_csv(path)
+        else:
+            table = seed_table(world, KNOBS[name], seed, args.recipe_run)
+            table.to_csv(path, index=False)
+        tables.append(table[table["n"] == profile.n])
+    table = over_seeds(pd.concat(tables, ignore_index=True))
+    table.insert(0, "profile", name)
     table.to_csv(docs / "runs" / "tradeoff.csv", index=False)
     minutes = (time.perf_counter() - started) / 60
-    title = f"profile {name}: n = {profile.n}, seed {seed}, T = {profile.steps}; {bm.machine()}; {minutes:.1f} min"
+    seeds = " ".join(map(str, profile.seeds))
+    bars = ", ± 1 sd over seeds" if len(profile.seeds) > 1 else ""
+    title = f"profile {name}: n = {profile.n}, seeds {seeds}{bars}, T = {profile.steps}; {bm.machine()}; {minutes:.1f} min"
     plot(
         table, "kmer3_correlation", "3-mer correlation to top-500 held-out HepG2 DHS", docs / "tradeoff_reward_vs_3mer.png", title
     )
