@@ -122,6 +122,8 @@ def test_align_options_follow_the_preset_and_override_it():
         (("--iterations", "0"), "--iterations"),
         (("--gradient-clip", "inf"), "--gradient-clip"),
         (("--gc", "0.7:0.2"), "--gc"),
+        (("--back-off", "-1"), "--back-off"),
+        (("--preset", "quick", "--back-off", "4"), "--back-off searches for the best point that meets --min-naturalness"),
     ],
 )
 def test_bad_align_options_are_one_line_errors(argv, message):

@@ -72,8 +72,9 @@ def _align_parser() -> argparse.ArgumentParser:
 
 
 # options added since the capture (each with its issue); every captured option must stay as it was
-# issue 24: --reference FILE, the validation naturalness set; issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay
-ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay"}
+# issue 24: --reference FILE, the validation naturalness set;
+# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off
+ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off"}
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",

@@ -18,6 +18,7 @@ import time
 S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill.py"
 TR, FC, EM = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py", "dnadav/core/em.py"
 ML, RP = "dnadav/core/move_limit.py", "dnadav/core/replay.py"
+BO, AM = "dnadav/core/back_off.py", "dnadav/jobs/align_metrics.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",
@@ -454,8 +455,8 @@ MUTATIONS = [
         "move-limit-keeps-outside",
         "the line search ends at the smallest scale found outside the bound",
         ML,
-        "    _interpolate(model, meter.start_state, fitted, low)",
-        "    _interpolate(model, meter.start_state, fitted, high)",
+        "    interpolate_weights(model, meter.start_state, fitted, low)",
+        "    interpolate_weights(model, meter.start_state, fitted, high)",
         1,
     ),
     (
@@ -464,6 +465,46 @@ MUTATIONS = [
         EM,
         "self._stopper.finish(self.model, self.config.mstep_max_kl)",
         "self._stopper.finish(self.model, None)",
+        1,
+    ),
+    (
+        "back-off-wrong-way",
+        "an eligible scale brings the upper end down",
+        BO,
+        "        low = middle\n",
+        "        high = middle\n",
+        1,
+    ),
+    (
+        "back-off-ignores-kept",
+        "a scale is kept though the kept iteration scores higher",
+        BO,
+        "if score > best_score:",
+        "if True:",
+        1,
+    ),
+    (
+        "back-off-ends-at-last-try",
+        "the model is left at the last scale tried, not the one reported",
+        BO,
+        "    interpolate_weights(model, start, end, 0.0 if outcome.scale is None else outcome.scale)\n",
+        "",
+        1,
+    ),
+    (
+        "back-off-from-prior",
+        "the run's back-off starts at the prior even when an iteration was kept",
+        AM,
+        "start = best.weights if best.weights is not None else copy_state(prior)",
+        "start = copy_state(prior)",
+        1,
+    ),
+    (
+        "back-off-leaves-prior",
+        "with nothing eligible anywhere the run ends at the prior instead of its last iteration",
+        AM,
+        "        module.model.load_state_dict(end)  # nothing eligible anywhere",
+        "        pass  # nothing eligible anywhere",
         1,
     ),
 ]
@@ -476,12 +517,13 @@ TESTS = [
     "tests/test_align_mstep_control.py",
     "tests/test_dav_iterations_exact.py",
     "tests/test_move_limit.py",
+    "tests/test_back_off.py",
 ]
 
 
 def main(names: set[str] | None = None) -> list[dict]:
-    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM, ML, RP]).returncode != 0:
-        raise SystemExit(f"{S}, {P}, {D}, {TR}, {FC}, {EM}, {ML} or {RP} has uncommitted changes; mutate a clean tree")
+    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM, ML, RP, BO, AM]).returncode != 0:
+        raise SystemExit(f"{', '.join((S, P, D, TR, FC, EM, ML, RP, BO))} or {AM} has uncommitted changes; mutate a clean tree")
     results = []
     for name, what, path, old, new, nth in MUTATIONS:
         if names and name not in names:

@@ -46,8 +46,13 @@ class EMConfig:
     # the M-step also fits the training sequences of this many earlier E-steps, every child reweighted at
     # the current α (dnadav.core.replay); 0: each M-step fits its own E-step only
     replay: int = 0
+    # with a selection rule: when the last iteration is rejected, this many bisections of the straight
+    # path in weight space from the kept iteration to it (dnadav.core.back_off); 0: keep the kept one as is
+    back_off: int = 0
 
     def __post_init__(self) -> None:
+        if self.back_off < 0:
+            raise ValueError(f"back_off must be ≥ 0 bisections; got {self.back_off}")
         if self.replay < 0:
             raise ValueError(f"replay must be ≥ 0 earlier E-steps; got {self.replay}")
         if self.replay and not (self.search.tilt_base == "prior" and self.distill.objective == "children"):

@@ -27,7 +27,7 @@ from dnadav.core.modes import eval_mode
 from dnadav.core.state import copy_state
 from dnadav.core.trajectory import Trajectory
 
-__all__ = ["MoveMeter", "limit_move"]
+__all__ = ["MoveMeter", "interpolate_weights", "limit_move"]
 
 
 class MoveMeter:
@@ -70,7 +70,7 @@ class MoveMeter:
         return total / self.num_paths
 
 
-def _interpolate(model: torch.nn.Module, start: dict, fitted: dict, scale: float) -> None:
+def interpolate_weights(model: torch.nn.Module, start: dict, fitted: dict, scale: float) -> None:
     """Load ``start + scale·(fitted − start)`` into ``model`` (floating-point entries; others as fitted)."""
     model.load_state_dict({k: (start[k] + scale * (v - start[k]) if v.is_floating_point() else v) for k, v in fitted.items()})
 
@@ -89,11 +89,11 @@ def limit_move(model: torch.nn.Module, meter: MoveMeter, max_move: float | None,
     low, low_move, high = 0.0, 0.0, 1.0
     for _ in range(bisections):
         middle = (low + high) / 2
-        _interpolate(model, meter.start_state, fitted, middle)
+        interpolate_weights(model, meter.start_state, fitted, middle)
         middle_move = meter.move()
         if middle_move <= max_move:
             low, low_move = middle, middle_move
         else:
             high = middle
-    _interpolate(model, meter.start_state, fitted, low)
+    interpolate_weights(model, meter.start_state, fitted, low)
     return {"mstep/move_kl": low_move, "mstep/move_kl_fitted": moved, "mstep/step_scale": low}

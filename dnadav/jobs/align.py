@@ -23,7 +23,7 @@ from dnadav.dna.checkpoint import (
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.em import MaskedDAVModule
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
-from dnadav.jobs.align_metrics import naturalness_floor, plain_sample_metrics, selection_note
+from dnadav.jobs.align_metrics import back_off_last, naturalness_floor, plain_sample_metrics, selection_note
 from dnadav.jobs.align_options import AlignOptions, align_config
 from dnadav.jobs.options import fit_devices
 from dnadav.published.dispatch import load_denoiser_any
@@ -186,10 +186,12 @@ def align(
     trainer = fit_em(module, out_dir, **fit_options)
     if trainer.global_rank != 0:
         return {}
+    # the back-off leaves module.model at its choice; without it the kept iteration's weights go back in
+    backed = back_off_last(module, prior, metrics_of, select, config) if config.back_off else None
     aligned = module.model.cpu().eval()
     if module.best is not None:
-        metadata = {**metadata, "selection": selection_note(module, config.min_naturalness)}
-        if module.best.weights is not None:
+        metadata = {**metadata, "selection": selection_note(module, config.min_naturalness, backed)}
+        if module.best.weights is not None and backed is None:
             aligned.load_state_dict(module.best.weights)
     save_denoiser(out_dir, aligned, metadata)
     atomic_write_text(out_dir / "history.json", json.dumps(module.history, indent=2) + "\n")

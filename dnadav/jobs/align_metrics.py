@@ -1,11 +1,15 @@
 """What an align run logs after every iteration (``plain_sample_metrics``: plain samples scored by
 both oracles, the prior's App-Log-Lik, naturalness, diversity) and which iteration it keeps
-(``naturalness_floor``, ``selection_note``)."""
+(``naturalness_floor``, ``selection_note``, and ``back_off_last``, the line search from the last,
+rejected iteration back to the kept one)."""
 
 from __future__ import annotations
 
 import torch
 
+from dnadav.core.back_off import BackOff, back_off
+from dnadav.core.ranks import stream_seed
+from dnadav.core.state import copy_state
 from dnadav.defaults import APP_LOG_LIK_ROWS, APP_LOG_LIK_TIMES
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.em import MaskedDAVModule
@@ -13,7 +17,7 @@ from dnadav.dna.masked import sequence_elbo
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 
-__all__ = ["metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note"]
+__all__ = ["back_off_last", "metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note"]
 
 
 @torch.no_grad()
@@ -112,9 +116,54 @@ def naturalness_floor(floor: float):
     return select
 
 
-def selection_note(module: MaskedDAVModule, floor: float | None) -> dict:
-    """What the card says about the kept iteration: which, and why."""
+def back_off_last(module: MaskedDAVModule, prior: torch.nn.Module, metrics_of, select, config: AlignConfig) -> BackOff | None:
+    """After the run: when its last iteration was rejected by ``select``, search the segment from the
+    kept iteration's weights (the prior's when none was eligible) to the last iteration's by
+    ``config.back_off`` bisections (``dnadav.core.back_off``); ``module.model`` ends at the result (the
+    kept weights when no scale beats them). Every scale is judged by ``metrics_of(model, generator)``,
+    the per-iteration log's judge, on one fixed seed (the same draws at every scale). None: nothing to
+    search (the last iteration is the kept one)."""
+    best, last = module.best, len(module.history)
+    if best is None or last == 0 or best.iteration == last:
+        return None
+    start = best.weights if best.weights is not None else copy_state(prior)
+    end = copy_state(module.model)
+    device = next(module.model.parameters()).device
+    seed = stream_seed(config.seed, last, 0, 7)
+    judge = lambda m: metrics_of(m, torch.Generator(device).manual_seed(seed))  # noqa: E731
+    kept = best.score if best.iteration is not None else -float("inf")
+    outcome = back_off(module.model, start, end, judge, select, kept, config.back_off)
+    if outcome.scale is None and best.iteration is None:
+        module.model.load_state_dict(end)  # nothing eligible anywhere: the last stays, as without back-off
+    return outcome
+
+
+def selection_note(module: MaskedDAVModule, floor: float | None, backed: BackOff | None = None) -> dict:
+    """What the card says about the kept iteration: which, and why (and, with ``backed``, the back-off:
+    the scale kept on the way to the last iteration and every scale tried)."""
     last = len(module.history)
+    if backed is not None:
+        kept = module.best.iteration or 0
+        origin = f"iteration {kept}" if kept else "the prior"
+        trace = [
+            {k: v for k, v in t.items() if k in ("scale", "eligible", "score") or k.startswith("select/")} for t in backed.trace
+        ]
+        if backed.scale is not None:
+            return {
+                "kept_iteration": kept,
+                "of_iterations": last,
+                "back_off_scale": backed.scale,
+                "why": f"{origin} + {backed.scale:g} × (iteration {last} − {origin}) in weight space: the "
+                f"highest reward-oracle median ({backed.score:.3f}) with validation 3-mer ≥ {floor} "
+                f"found by {len(backed.trace)} bisections of that segment",
+                "back_off": trace,
+            }
+        note = selection_note(module, floor)
+        return {
+            **note,
+            "why": note["why"] + f"; no scale toward iteration {last} beat it ({len(trace)} bisections)",
+            "back_off": trace,
+        }
     if module.best.iteration is None:
         return {"kept_iteration": last, "why": f"no iteration met 3-mer ≥ {floor} on the validation split; the last is kept"}
     return {

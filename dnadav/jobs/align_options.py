@@ -46,10 +46,11 @@ _PRESET_PATHS = {
     "proposal": "search.proposal",
     "backtrack": "backtrack",
     "replay": "replay",
+    "back_off": "back_off",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
-_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay")
+_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off")
 _POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "holdout", "mstep_max_kl")  # finite and > 0
 
 
@@ -129,6 +130,12 @@ class AlignOptions:
         type=float,
     )
     stop_patience: int | None = option(None, "iterations below the floor before stopping (preset; default 2)", type=int)
+    back_off: int | None = option(
+        None,
+        "when the last iteration falls under the floor: this many bisections of the straight path in weight space "
+        "from the kept iteration to it, keeping the best point that meets the floor (docs/concepts.md; preset; default 0)",
+        type=int,
+    )
     backtrack: str | None = option(
         None,
         "on: an iteration below the floor is undone (the next restarts from the kept one, with --target-kl halved "
@@ -203,7 +210,7 @@ def align_config(options: AlignOptions) -> AlignConfig:
         raise InputError(str(error)) from None
     spec = options.constraints
     try:  # the config checks how its fields go together (e.g. mstep_max_kl needs held-out sequences)
-        return dataclasses.replace(
+        config = dataclasses.replace(
             config,
             oracle=options.oracle,
             prior=options.prior,
@@ -216,3 +223,6 @@ def align_config(options: AlignOptions) -> AlignConfig:
         )
     except ValueError as error:
         raise InputError(str(error)) from None
+    if config.back_off and config.min_naturalness is None:
+        raise InputError("--back-off searches for the best point that meets --min-naturalness: give a floor")
+    return config
