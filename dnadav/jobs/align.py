@@ -17,16 +17,15 @@ from dnadav.core.fit import fit_em
 from dnadav.dna.checkpoint import (
     SHIPPED_MODELS,
     model_length,
-    model_schedule,
     save_denoiser,
 )
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.em import MaskedDAVModule
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
+from dnadav.jobs.align_judge import RunJudge, run_judge
 from dnadav.jobs.align_metrics import back_off_last, naturalness_floor, plain_sample_metrics, selection_note
 from dnadav.jobs.align_options import AlignOptions, align_config
 from dnadav.jobs.options import fit_devices
-from dnadav.published.dispatch import load_denoiser_any
 
 __all__ = [
     "align",
@@ -34,7 +33,9 @@ __all__ = [
     "naturalness_floor",
     "plain_sample_metrics",
     "prior_length",
+    "RunJudge",
     "run_align",
+    "run_judge",
     "selection_note",
 ]
 
@@ -72,21 +73,6 @@ def kept_iterations(run: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _references(config: AlignConfig, reward_oracle, eval_oracle, reference: str | Path | None):
-    """(the logged naturalness reference, the validation set a run may select on or None): a user's
-    ``reference`` file serves both; else the evaluation oracle's own set and, with a naturalness
-    floor, the reward oracle's validation split (``dnadav.evaluate.reference``)."""
-    from dnadav.evaluate.reference import reference_for_oracle, validation_reference
-
-    if reference is not None:
-        from dnadav.data import read_sequences
-
-        sequences = read_sequences(reference, length=config.length).sequences
-        return sequences, sequences if config.min_naturalness is not None else None
-    logged = reference_for_oracle(eval_oracle)
-    return logged, validation_reference(reward_oracle) if config.min_naturalness is not None else None
-
-
 def align(
     config: AlignConfig,
     out_dir: str | Path,
@@ -110,51 +96,14 @@ def align(
     loaded, e.g. a user's modules (``config.oracle`` then only names them). ``fit_options`` (devices,
     accelerator, strategy, resume, progress, callbacks) go to ``fit_em``."""
     from dnadav.errors import InputError
-    from dnadav.loaders import load_oracle, oracle_length
 
     out_dir = Path(out_dir)
-    prior, prior_config = load_denoiser_any(config.prior)
-    schedule = model_schedule(prior_config)  # the prior's own schedule: the checkpoint is the source of truth
-    trained = model_length(prior_config)
-    if trained is not None and trained != config.length:
-        raise InputError(f"length {config.length} bp: the prior {config.prior} was trained on {trained} bp sequences")
+    judge = run_judge(config, reference, oracles)
+    prior, prior_config, schedule, reward_fn = judge.prior, judge.prior_config, judge.schedule, judge.reward_fn
+    reward_oracle, eval_oracle, constraint, select, metrics_of = (
+        judge.reward_oracle, judge.eval_oracle, judge.constraint, judge.select, judge.metrics_of,
+    )  # fmt: skip
     model = copy.deepcopy(prior).train()
-    if oracles is None:
-        oracles = (load_oracle(config.oracle, role="reward"), load_oracle(config.oracle, role="eval"))
-    reward_oracle, eval_oracle = oracles[0].eval(), oracles[1].eval()
-    for role, oracle in (("reward", reward_oracle), ("evaluation", eval_oracle)):
-        if oracle_length(oracle) not in (None, config.length):
-            raise InputError(f"length {config.length} bp: the {role} oracle was trained on {oracle_length(oracle)} bp sequences")
-    reward_fn, eval_reward_fn = reward_oracle.reward, eval_oracle.reward
-    if config.objective is not None:
-        from dnadav.objectives import make_objective
-
-        reward_fn = make_objective(config.objective, oracle=reward_oracle).reward
-        # the logged held-out reward: the same expression under the evaluation oracle (a constrained
-        # objective's penalty at its initial multipliers)
-        eval_reward_fn = make_objective(config.objective, oracle=eval_oracle).reward
-    constraint = None
-    if config.constraints:
-        from dnadav.constraints import spec_from_options
-
-        fields = {k: config.constraints.get(k) for k in ("forbid", "gc", "max_homopolymer", "prefix", "suffix", "template")}
-        constraint = spec_from_options(**fields).compile(config.length)
-    # the reference set: the user's file, else the evaluation oracle's (its DHS cell type, its Gosai table's top 0.1%)
-    reference_set, validation = _references(config, reward_oracle, eval_oracle, reference)
-    select = naturalness_floor(config.min_naturalness) if config.min_naturalness is not None else None
-    metrics_of = lambda m, g: plain_sample_metrics(  # noqa: E731
-        m,
-        prior,
-        reward_fn,
-        eval_oracle,
-        reference_set,
-        config,
-        schedule,
-        g,
-        constraint=constraint,
-        eval_reward_fn=eval_reward_fn,
-        validation_reference=validation,
-    )
     try:  # the module checks how the reward and the config go together (replay needs a fixed reward)
         module = MaskedDAVModule(
             model,

@@ -1,0 +1,74 @@
+"""The back-off of ``dnadav align --back-off N`` applied afterwards to a finished run made with
+``--keep-iterations`` (issue 20: how much a run would have gained from it, without running it again).
+
+    python bench/back_off_run.py RUN [--bisections 4] [--save FOLDER]
+
+Reads the run's config (``align_config``) and history, takes the kept iteration (the prior when none was
+eligible) and the last one, and, when the last was rejected, searches the segment between their weights
+exactly as ``align`` does at the end of a run (``dnadav.jobs.align_metrics.back_off_last``: the run's own
+judge, ``dnadav.jobs.align_judge.run_judge``, on the same fixed seed). Prints one JSON line per scale
+tried and one for the outcome; ``--save`` writes the model it keeps (with the run's config and the
+selection note) to a new folder. The run's folder is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a finished align run made with --keep-iterations")
+    parser.add_argument("--bisections", type=int, default=4)
+    parser.add_argument("--save", type=Path, help="a new folder for the model kept")
+    parser.add_argument("--reference", type=Path, help="the run's --reference file, when it was given one")
+    args = parser.parse_args()
+
+    from dnadav.checkpoint_format import read_config
+    from dnadav.core.fit_control import BestKeeper
+    from dnadav.dna.checkpoint import load_denoiser, save_denoiser
+    from dnadav.dna.config import AlignConfig
+    from dnadav.jobs.align import kept_iterations
+    from dnadav.jobs.align_judge import run_judge
+    from dnadav.jobs.align_metrics import back_off_last, selection_note
+
+    torch.set_grad_enabled(False)
+    saved = read_config(args.run)
+    config = AlignConfig.from_dict({**saved["align_config"], "back_off": args.bisections})
+    history = json.loads((args.run / "history.json").read_text())
+    folders = dict(kept_iterations(args.run))
+    last = len(history)
+    kept = int(history[-1].get("select/kept_iteration", 0)) or None
+    if saved.get("reference") and args.reference is None:
+        parser.error(f"{args.run} was judged on a reference file ({saved['reference']}): pass it with --reference")
+    judge = run_judge(config, args.reference)
+    model, _ = load_denoiser(folders[last])
+    best = BestKeeper(judge.select, config.stop_patience)
+    if kept is not None:
+        best.iteration, best.score = kept, history[kept - 1]["plain/reward_median"]
+        best.weights = load_denoiser(folders[kept])[0].state_dict()
+    run = SimpleNamespace(best=best, history=history, model=model)
+    backed = back_off_last(run, judge.prior, judge.metrics_of, judge.select, config)
+    if backed is None:
+        print(json.dumps({"run": str(args.run), "kept": kept, "last": last, "back_off": "nothing to search"}))
+        return
+    shown = ("plain/eval_accessibility_accuracy", "plain/eval_specificity", "plain/reward_median", "select/kmer3_validation",
+             "plain/kmer3_correlation", "plain/levenshtein_diversity")  # fmt: skip
+    for point in backed.trace:
+        print(json.dumps({"scale": point["scale"], "eligible": point["eligible"], **{k: round(point[k], 4) for k in shown}}))
+    note = selection_note(run, config.min_naturalness, backed)
+    print(json.dumps({"run": str(args.run), "kept": kept or 0, "last": last, "scale": backed.scale, "why": note["why"]}))
+    if args.save:
+        if args.save.exists():
+            parser.error(f"{args.save} exists: give a new folder")
+        save_denoiser(args.save, run.model, {**saved, "selection": note})
+        print(json.dumps({"saved": str(args.save), "kept_score": None if kept is None else best.score, "score": backed.score}))
+
+
+if __name__ == "__main__":
+    main()
