@@ -3,10 +3,11 @@
 
     python bench/back_off_run.py RUN [--bisections 4] [--save FOLDER]
 
-Reads the run's config (``align_config``) and history, takes the kept iteration (the prior when none was
-eligible) and the last one, and, when the last was rejected, searches the segment between their weights
-exactly as ``align`` does at the end of a run (``dnadav.jobs.align_metrics.back_off_last``: the run's own
-judge, ``dnadav.jobs.align_judge.run_judge``, on the same fixed seed). Prints one JSON line per scale
+Reads the run's config (``align_config``), history and kept iterations and, when the last iteration was
+rejected, searches the segments from the kept iteration (the prior when none was eligible) toward the
+iterations after it exactly as ``align`` does at the end of a run
+(``dnadav.jobs.align_metrics.back_off_rejected``: the run's own judge,
+``dnadav.jobs.align_judge.run_judge``, on the same fixed seed). Prints one JSON line per scale
 tried and one for the outcome; ``--save`` writes the model it keeps (with the run's config and the
 selection note) to a new folder. The run's folder is not touched.
 """
@@ -35,7 +36,7 @@ def main() -> None:
     from dnadav.dna.config import AlignConfig
     from dnadav.jobs.align import kept_iterations
     from dnadav.jobs.align_judge import run_judge
-    from dnadav.jobs.align_metrics import back_off_last, selection_note
+    from dnadav.jobs.align_metrics import back_off_rejected, selection_note
 
     torch.set_grad_enabled(False)
     saved = read_config(args.run)
@@ -53,16 +54,20 @@ def main() -> None:
         best.iteration, best.score = kept, history[kept - 1]["plain/reward_median"]
         best.weights = load_denoiser(folders[kept])[0].state_dict()
     run = SimpleNamespace(best=best, history=history, model=model)
-    backed = back_off_last(run, judge.prior, judge.metrics_of, judge.select, config)
+    snapshots = {k: load_denoiser(folder)[0].state_dict() for k, folder in folders.items() if k != last}
+    backed = back_off_rejected(run, snapshots, judge.prior, judge.metrics_of, judge.select, config)
     if backed is None:
         print(json.dumps({"run": str(args.run), "kept": kept, "last": last, "back_off": "nothing to search"}))
         return
     shown = ("plain/eval_accessibility_accuracy", "plain/eval_specificity", "plain/reward_median", "select/kmer3_validation",
              "plain/kmer3_correlation", "plain/levenshtein_diversity")  # fmt: skip
-    for point in backed.trace:
-        print(json.dumps({"scale": point["scale"], "eligible": point["eligible"], **{k: round(point[k], 4) for k in shown}}))
+    for toward, trace in backed.tried.items():
+        for point in trace:
+            rounded = {k: round(point[k], 4) for k in shown}
+            print(json.dumps({"toward": toward, "scale": point["scale"], "eligible": point["eligible"], **rounded}))
     note = selection_note(run, config.min_naturalness, backed)
-    print(json.dumps({"run": str(args.run), "kept": kept or 0, "last": last, "scale": backed.scale, "why": note["why"]}))
+    print(json.dumps({"run": str(args.run), "kept": backed.start, "last": last, "toward": backed.toward, "scale": backed.scale,
+                      "why": note["why"]}))  # fmt: skip
     if args.save:
         if args.save.exists():
             parser.error(f"{args.save} exists: give a new folder")

@@ -82,49 +82,62 @@ def test_bisections_must_be_positive():
         back_off(OneWeight(), *states(0.0, 1.0), judge, floor(0.5), bisections=0)
 
 
-def run_with(last: int, kept: int | None, kept_w: float, last_w: float, score: float = -math.inf):
-    """A finished run as ``back_off_last`` sees it: ``last`` iterations, iteration ``kept`` (None: none
-    was eligible) kept with weight ``kept_w`` and score ``score``, the model at ``last_w``."""
+def run_with(last: int, kept: int | None, weights: dict[int, float], score: float = -math.inf):
+    """A finished run as ``back_off_rejected`` sees it: ``last`` iterations with weight ``weights[k]``
+    after iteration k (the model at the last one), iteration ``kept`` (None: none was eligible) kept
+    with score ``score``. Returns the run and the snapshots of every iteration but the last."""
     from dnadav.core.fit_control import BestKeeper
 
     model = OneWeight()
-    model.load_state_dict(states(0.0, last_w)[1])
+    model.load_state_dict(states(0.0, weights[last])[1])
     best = BestKeeper(lambda record: None, stop_patience=2)
     if kept is not None:
-        best.iteration, best.score, best.weights = kept, score, states(kept_w, 0.0)[0]
-    return SimpleNamespace(best=best, history=[{}] * last, model=model)
+        best.iteration, best.score, best.weights = kept, score, states(weights[kept], 0.0)[0]
+    snapshots = {k: states(0.0, w)[1] for k, w in weights.items() if k != last}
+    return SimpleNamespace(best=best, history=[{}] * last, model=model), snapshots
 
 
-def back_off_of(run, prior_w: float = 0.0, crossing: float = 0.3, bisections: int = 10):
-    from dnadav.jobs.align_metrics import back_off_last
+def back_off_of(run, snapshots, prior_w: float = 0.0, crossing: float = 0.3, bisections: int = 10):
+    from dnadav.jobs.align_metrics import back_off_rejected
 
     prior = OneWeight()
     prior.load_state_dict(states(prior_w, 0.0)[0])
     select = lambda record: record["reward"] if record["reward"] <= crossing else None  # noqa: E731
-    return back_off_last(run, prior, lambda m, generator: judge(m), select, SimpleNamespace(seed=0, back_off=bisections))
+    config = SimpleNamespace(seed=0, back_off=bisections)
+    return back_off_rejected(run, snapshots, prior, lambda m, generator: judge(m), select, config)
 
 
-def test_a_run_backs_off_from_its_rejected_last_iteration_toward_the_kept_one():
+def test_a_run_backs_off_toward_every_rejected_iteration_and_keeps_the_best_point():
     from dnadav.jobs.align_metrics import selection_note
 
-    run = run_with(last=3, kept=1, kept_w=0.1, last_w=1.1, score=0.1)  # eligible while 0.1 + s ≤ 0.3
-    backed = back_off_of(run)
-    assert backed.scale == 204 / 1024  # the largest multiple of 2^-10 with 0.1 + s ≤ 0.3
-    assert float(run.model.w.detach()) == pytest.approx(0.1 + 204 / 1024)
+    # kept iteration 1 (w = 1/4); iteration 2 over-shot to 3/4, iteration 3 (restarted from 1) to 5/4;
+    # eligible while w ≤ 1/2: toward 2 the best scale is 1/2, toward 3 it is 1/4 — the same w, which does
+    # not beat the point already found (strictly more score is needed)
+    run, snapshots = run_with(last=3, kept=1, weights={1: 0.25, 2: 0.75, 3: 1.25}, score=0.25)
+    backed = back_off_of(run, snapshots, crossing=0.5)
+    assert (backed.start, backed.toward, backed.scale, backed.score) == (1, 2, 0.5, 0.5)
+    assert sorted(backed.tried) == [2, 3] and [len(t) for t in backed.tried.values()] == [10, 10]
+    assert float(run.model.w.detach()) == 0.5
     note = selection_note(run, 0.92, backed)
-    assert (note["kept_iteration"], note["of_iterations"], note["back_off_scale"]) == (1, 3, backed.scale)
-    assert note["why"].startswith("iteration 1 + 0.199219 × (iteration 3 − iteration 1)") and len(note["back_off"]) == 10
+    assert (note["kept_iteration"], note["of_iterations"], note["back_off"]["toward"]) == (1, 3, 2)
+    assert note["why"].startswith("iteration 1 + 0.5 × (iteration 2 − iteration 1)")
+    # with iteration 2 at 3/8 its whole segment is eligible but reaches only w < 3/8; toward 3 wins
+    run, snapshots = run_with(last=3, kept=1, weights={1: 0.25, 2: 0.375, 3: 1.25}, score=0.25)
+    backed = back_off_of(run, snapshots, crossing=0.5)
+    assert (backed.toward, backed.scale, backed.score) == (3, 0.25, 0.5)
+    assert float(run.model.w.detach()) == 0.5
 
 
-def test_with_no_eligible_iteration_the_path_starts_at_the_prior_and_the_last_stays_when_nothing_meets_the_floor():
-    run = run_with(last=2, kept=None, kept_w=0.0, last_w=1.0)
-    backed = back_off_of(run, prior_w=0.0, crossing=0.5, bisections=3)
-    assert backed.scale == 0.5 and float(run.model.w.detach()) == pytest.approx(0.5)
-    stuck = run_with(last=2, kept=None, kept_w=0.0, last_w=1.0)
-    backed = back_off_of(stuck, prior_w=0.6, crossing=0.5, bisections=3)  # from the prior on, nothing is eligible
-    assert backed.scale is None and float(stuck.model.w.detach()) == pytest.approx(1.0)  # the last, as without back-off
+def test_with_no_eligible_iteration_the_path_runs_from_the_prior_and_the_last_stays_when_nothing_meets_the_floor():
+    run, snapshots = run_with(last=2, kept=None, weights={1: 1.0, 2: 2.0})
+    backed = back_off_of(run, snapshots, prior_w=0.0, crossing=0.5, bisections=3)
+    assert (backed.start, backed.toward, backed.scale) == (0, 1, 0.5)  # toward the first iteration
+    assert float(run.model.w.detach()) == pytest.approx(0.5)
+    stuck, snapshots = run_with(last=2, kept=None, weights={1: 1.0, 2: 2.0})
+    backed = back_off_of(stuck, snapshots, prior_w=0.6, crossing=0.5, bisections=3)  # nothing is eligible
+    assert backed.toward is None and float(stuck.model.w.detach()) == pytest.approx(2.0)  # the last, as without back-off
 
 
 def test_nothing_to_search_when_the_last_iteration_is_the_kept_one():
-    run = run_with(last=3, kept=3, kept_w=0.9, last_w=0.9, score=0.9)
-    assert back_off_of(run) is None and float(run.model.w.detach()) == pytest.approx(0.9)
+    run, snapshots = run_with(last=3, kept=3, weights={1: 0.1, 2: 0.5, 3: 0.9}, score=0.9)
+    assert back_off_of(run, snapshots) is None and float(run.model.w.detach()) == pytest.approx(0.9)

@@ -132,8 +132,8 @@ def test_the_chain_from_python_with_an_oracle_in_a_users_file(data, tmp_path):
     dnadav.align(tmp_path / "run3", prior=str(prior), oracle=spec, reference=str(data["reference_valid.fa"]),
                  min_naturalness=1.0, back_off=2, batch_size=8, accelerator="cpu", quiet=True, **small)  # fmt: skip
     selection = json.loads((tmp_path / "run3" / "config.json").read_text())["selection"]
-    assert [t["scale"] for t in selection["back_off"]] == [0.5, 0.25] and "back_off_scale" not in selection
-    assert selection["why"].endswith("no scale toward iteration 1 beat it (2 bisections)")
+    assert [t["scale"] for t in selection["back_off"]["tried"]["1"]] == [0.5, 0.25] and selection["back_off"]["toward"] is None
+    assert selection["why"].endswith("no point on the way to a later iteration beat it (2 tried)")
     report = dnadav.evaluate({"designs": designs}, oracle=spec, reference=str(data["reference_test.fa"]), prior=str(prior))
     assert list(report.metrics.index) == ["designs", "reference (reference_test.fa)"]
     assert report.metrics.loc["designs", "pred_activity_median"] == pytest.approx(float(np.median(expected)), abs=1e-6)

@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 
 from dnadav.core.fit import fit_em
+from dnadav.core.state import copy_state
 from dnadav.dna.checkpoint import (
     SHIPPED_MODELS,
     model_length,
@@ -23,7 +25,7 @@ from dnadav.dna.config import AlignConfig
 from dnadav.dna.em import MaskedDAVModule
 from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
 from dnadav.jobs.align_judge import RunJudge, run_judge
-from dnadav.jobs.align_metrics import back_off_last, naturalness_floor, plain_sample_metrics, selection_note
+from dnadav.jobs.align_metrics import back_off_rejected, naturalness_floor, plain_sample_metrics, selection_note
 from dnadav.jobs.align_options import AlignOptions, align_config
 from dnadav.jobs.options import fit_devices
 
@@ -48,22 +50,26 @@ def _portable_name(prior: str | Path) -> str:
     return Path(prior).name
 
 
-class _KeepIterations(pl.callbacks.Checkpoint):
-    """After every EM iteration k, the model as it stands in ``folder/iteration-k/`` (model.pt +
-    config.json with ``iteration``: k): any iteration can then be designed from or evaluated.
+class _EachIteration(pl.callbacks.Checkpoint):
+    """After every EM iteration k, ``on_iteration(k, model)`` on rank 0: the model as it stands.
 
     A ``Checkpoint`` so that Lightning calls it *after* the module's ``on_train_epoch_end``, where the
     M-step trust region (``--mstep-max-kl``) shrinks the step: the snapshot is the model the iteration's
     log evaluated (as a plain callback it ran first and kept the unbounded step; the held-out stopper's
     best pass is put back earlier, after the pass that stops it, so runs without the bound were right)."""
 
-    def __init__(self, folder: Path, metadata: dict) -> None:
-        self.folder, self.metadata = folder, metadata
+    def __init__(self, on_iteration: Callable[[int, torch.nn.Module], None]) -> None:
+        self.on_iteration = on_iteration
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_rank == 0:
-            k = trainer.current_epoch + 1  # save_denoiser copies the weights to the CPU itself
-            save_denoiser(self.folder / f"iteration-{k}", pl_module.model, {**self.metadata, "iteration": k})
+            self.on_iteration(trainer.current_epoch + 1, pl_module.model)
+
+
+def _KeepIterations(folder: Path, metadata: dict) -> _EachIteration:  # noqa: N802  (a callback's name)
+    """Every iteration k's model in ``folder/iteration-k/`` (model.pt + config.json with ``iteration``:
+    k): any iteration can then be designed from or evaluated (``--keep-iterations``)."""
+    return _EachIteration(lambda k, model: save_denoiser(folder / f"iteration-{k}", model, {**metadata, "iteration": k}))
 
 
 def kept_iterations(run: Path) -> list[tuple[int, Path]]:
@@ -128,15 +134,17 @@ def align(
         **({"reference": Path(reference).name} if reference is not None else {}),
         "prior_config": prior_config.get("train_config"),
     }
-    if keep_iterations:
-        keeper = _KeepIterations(out_dir / "iterations", metadata)
-        fit_options = {**fit_options, "callbacks": [*fit_options.get("callbacks", []), keeper]}
+    callbacks = [_KeepIterations(out_dir / "iterations", metadata)] if keep_iterations else []
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}  # every iteration's weights this session, for the back-off
+    if config.back_off:
+        callbacks.append(_EachIteration(lambda k, model: snapshots.__setitem__(k, copy_state(model))))
+    fit_options = {**fit_options, "callbacks": [*fit_options.get("callbacks", []), *callbacks]}
     started = time.time()
     trainer = fit_em(module, out_dir, **fit_options)
     if trainer.global_rank != 0:
         return {}
     # the back-off leaves module.model at its choice; without it the kept iteration's weights go back in
-    backed = back_off_last(module, prior, metrics_of, select, config) if config.back_off else None
+    backed = back_off_rejected(module, snapshots, prior, metrics_of, select, config) if config.back_off else None
     aligned = module.model.cpu().eval()
     if module.best is not None:
         metadata = {**metadata, "selection": selection_note(module, config.min_naturalness, backed)}

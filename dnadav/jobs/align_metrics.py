@@ -1,13 +1,16 @@
 """What an align run logs after every iteration (``plain_sample_metrics``: plain samples scored by
 both oracles, the prior's App-Log-Lik, naturalness, diversity) and which iteration it keeps
-(``naturalness_floor``, ``selection_note``, and ``back_off_last``, the line search from the last,
-rejected iteration back to the kept one)."""
+(``naturalness_floor``, ``selection_note``, and ``back_off_rejected``, the line search from the kept
+iteration toward the rejected ones after it)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
-from dnadav.core.back_off import BackOff, back_off
+from dnadav.core.back_off import back_off
+from dnadav.core.move_limit import interpolate_weights
 from dnadav.core.ranks import stream_seed
 from dnadav.core.state import copy_state
 from dnadav.defaults import APP_LOG_LIK_ROWS, APP_LOG_LIK_TIMES
@@ -17,7 +20,7 @@ from dnadav.dna.masked import sequence_elbo
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 
-__all__ = ["back_off_last", "metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note"]
+__all__ = ["RunBackOff", "back_off_rejected", "metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note"]
 
 
 @torch.no_grad()
@@ -116,54 +119,79 @@ def naturalness_floor(floor: float):
     return select
 
 
-def back_off_last(module: MaskedDAVModule, prior: torch.nn.Module, metrics_of, select, config: AlignConfig) -> BackOff | None:
-    """After the run: when its last iteration was rejected by ``select``, search the segment from the
-    kept iteration's weights (the prior's when none was eligible) to the last iteration's by
-    ``config.back_off`` bisections (``dnadav.core.back_off``); ``module.model`` ends at the result (the
-    kept weights when no scale beats them). Every scale is judged by ``metrics_of(model, generator)``,
-    the per-iteration log's judge, on one fixed seed (the same draws at every scale). None: nothing to
-    search (the last iteration is the kept one)."""
+@dataclass
+class RunBackOff:
+    """What the back-off of a run did: from iteration ``start`` (0: the prior), the point kept lies
+    ``scale`` of the way ``toward`` an iteration after it (None: none beat the start) with selection
+    ``score``; ``tried``: every scale judged, by the iteration its segment leads to."""
+
+    start: int
+    toward: int | None = None
+    scale: float | None = None
+    score: float | None = None
+    tried: dict[int, list[dict[str, float]]] = field(default_factory=dict)
+
+
+def back_off_rejected(
+    module: MaskedDAVModule, snapshots: dict[int, dict], prior: torch.nn.Module, metrics_of, select, config: AlignConfig
+) -> RunBackOff | None:
+    """After the run: when its last iteration was rejected by ``select``, search the segments from the
+    kept iteration's weights to every later iteration's (``snapshots``: iteration -> weights, the last
+    read from ``module.model``; with backtracking each of them is one M-step from the kept weights) by
+    ``config.back_off`` bisections each (``dnadav.core.back_off``), and keep the eligible point with the
+    highest score if it beats the kept iteration. With no eligible iteration the one segment searched
+    runs from the prior to the first iteration snapshotted (iterations then compound). ``module.model``
+    ends at the point kept (else at the kept weights, or at the last iteration when none was eligible, as
+    without back-off). Every point is judged by ``metrics_of(model, generator)``, the per-iteration log's
+    judge, on one fixed seed (the same draws everywhere). None: nothing to search (the last is kept)."""
     best, last = module.best, len(module.history)
     if best is None or last == 0 or best.iteration == last:
         return None
-    start = best.weights if best.weights is not None else copy_state(prior)
-    end = copy_state(module.model)
+    kept = best.iteration or 0
+    snapshots = {**snapshots, last: copy_state(module.model)}
+    start = best.weights if kept else copy_state(prior)
+    towards = [k for k in sorted(snapshots) if k > kept] if kept else [min(snapshots)]
     device = next(module.model.parameters()).device
     seed = stream_seed(config.seed, last, 0, 7)
     judge = lambda m: metrics_of(m, torch.Generator(device).manual_seed(seed))  # noqa: E731
-    kept = best.score if best.iteration is not None else -float("inf")
-    outcome = back_off(module.model, start, end, judge, select, kept, config.back_off)
-    if outcome.scale is None and best.iteration is None:
-        module.model.load_state_dict(end)  # nothing eligible anywhere: the last stays, as without back-off
+    outcome = RunBackOff(kept, score=best.score if kept else None)
+    for k in towards:
+        found = back_off(module.model, start, snapshots[k], judge, select, -float("inf") if outcome.score is None else outcome.score, config.back_off)
+        outcome.tried[k] = found.trace
+        if found.scale is not None:
+            outcome.toward, outcome.scale, outcome.score = k, found.scale, found.score
+    if outcome.toward is not None:
+        interpolate_weights(module.model, start, snapshots[outcome.toward], outcome.scale)
+    else:  # the kept weights, or the last iteration when none was eligible (as without back-off)
+        module.model.load_state_dict(start if kept else snapshots[last])
     return outcome
 
 
-def selection_note(module: MaskedDAVModule, floor: float | None, backed: BackOff | None = None) -> dict:
+def selection_note(module: MaskedDAVModule, floor: float | None, backed: RunBackOff | None = None) -> dict:
     """What the card says about the kept iteration: which, and why (and, with ``backed``, the back-off:
-    the scale kept on the way to the last iteration and every scale tried)."""
+    the point kept on the way to a later iteration and every point tried)."""
     last = len(module.history)
     if backed is not None:
-        kept = module.best.iteration or 0
-        origin = f"iteration {kept}" if kept else "the prior"
-        trace = [
-            {k: v for k, v in t.items() if k in ("scale", "eligible", "score") or k.startswith("select/")} for t in backed.trace
-        ]
-        if backed.scale is not None:
+        origin = f"iteration {backed.start}" if backed.start else "the prior"
+        tried = {
+            str(k): [
+                {n: v for n, v in t.items() if n in ("scale", "eligible", "score") or n.startswith("select/")} for t in trace
+            ]
+            for k, trace in backed.tried.items()
+        }
+        points = sum(len(trace) for trace in tried.values())
+        if backed.toward is not None:
             return {
-                "kept_iteration": kept,
+                "kept_iteration": backed.start,
                 "of_iterations": last,
-                "back_off_scale": backed.scale,
-                "why": f"{origin} + {backed.scale:g} × (iteration {last} − {origin}) in weight space: the "
-                f"highest reward-oracle median ({backed.score:.3f}) with validation 3-mer ≥ {floor} "
-                f"found by {len(backed.trace)} bisections of that segment",
-                "back_off": trace,
+                "back_off": {"toward": backed.toward, "scale": backed.scale, "tried": tried},
+                "why": f"{origin} + {backed.scale:g} × (iteration {backed.toward} − {origin}) in weight space: the highest "
+                f"reward-oracle median ({backed.score:.3f}) with validation 3-mer ≥ {floor} of {points} points on the way "
+                f"to the iterations after it",
             }
         note = selection_note(module, floor)
-        return {
-            **note,
-            "why": note["why"] + f"; no scale toward iteration {last} beat it ({len(trace)} bisections)",
-            "back_off": trace,
-        }
+        return {**note, "why": note["why"] + f"; no point on the way to a later iteration beat it ({points} tried)",
+                "back_off": {"toward": None, "scale": None, "tried": tried}}  # fmt: skip
     if module.best.iteration is None:
         return {"kept_iteration": last, "why": f"no iteration met 3-mer ≥ {floor} on the validation split; the last is kept"}
     return {
