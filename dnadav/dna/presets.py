@@ -10,7 +10,10 @@ on 1/8 of the sequences held out (patience 2, at most 8 passes, gradient norm cl
 selection rule: keep the best iteration (reward-oracle median) whose 512 plain samples have 3-mer
 correlation ≥ 0.92 to the validation split (chr2); an iteration under that floor is undone — the next
 restarts from the kept one with the trust region's δ halved for every rejection so far
-(backtracking) — and the run stops after two rejections in a row, at most 10 iterations.
+(backtracking) — and the run stops after two rejections in a row, at most 10 iterations; then the
+segments in weight space from the kept iteration toward the rejected ones after it are searched by 4
+bisections each for a point that meets the floor with more reward (``back_off``, docs/concepts.md
+"Backing off").
 ``AlignConfig()``'s own field defaults are the values that leave each mechanism off (what a checkpoint
 written before the field existed means), not this recipe.
 
@@ -55,6 +58,7 @@ def preset(name: str) -> AlignConfig:
             min_naturalness=0.92,
             stop_patience=2,
             backtrack=True,
+            back_off=4,
             eval_sequences=512,
             eval_steps=50,
         )

@@ -133,7 +133,7 @@ class AlignOptions:
     back_off: int | None = option(
         None,
         "when the last iteration falls under the floor: this many bisections of the straight path in weight space "
-        "from the kept iteration to it, keeping the best point that meets the floor (docs/concepts.md; preset; default 0)",
+        "from the kept iteration to it, keeping the best point that meets the floor (docs/concepts.md; preset; default 4)",
         type=int,
     )
     backtrack: str | None = option(
