@@ -156,7 +156,8 @@ def back_off_rejected(
     judge = lambda m: metrics_of(m, torch.Generator(device).manual_seed(seed))  # noqa: E731
     outcome = RunBackOff(kept, score=best.score if kept else None)
     for k in towards:
-        found = back_off(module.model, start, snapshots[k], judge, select, -float("inf") if outcome.score is None else outcome.score, config.back_off)
+        to_beat = -float("inf") if outcome.score is None else outcome.score
+        found = back_off(module.model, start, snapshots[k], judge, select, to_beat, config.back_off)
         outcome.tried[k] = found.trace
         if found.scale is not None:
             outcome.toward, outcome.scale, outcome.score = k, found.scale, found.score
