@@ -116,6 +116,7 @@ def test_a_run_backs_off_toward_every_rejected_iteration_and_keeps_the_best_poin
     run, snapshots = run_with(last=3, kept=1, weights={1: 0.25, 2: 0.75, 3: 1.25}, score=0.25)
     backed = back_off_of(run, snapshots, crossing=0.5)
     assert (backed.start, backed.toward, backed.scale, backed.score) == (1, 2, 0.5, 0.5)
+    assert backed.record == {"reward": 0.5, "naturalness": 0.5}  # the judge's record at that point
     assert sorted(backed.tried) == [2, 3] and [len(t) for t in backed.tried.values()] == [10, 10]
     assert float(run.model.w.detach()) == 0.5
     note = selection_note(run, 0.92, backed)

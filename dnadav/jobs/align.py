@@ -169,7 +169,10 @@ def align(
         extra={"wall_minutes_this_session": (time.time() - started) / 60},
     )
     kept = module.best.iteration if module.best is not None and module.best.iteration else len(module.history)
-    return {"model_sha256": sha256_file(out_dir / "model.pt"), **(module.history[kept - 1] if module.history else {})}
+    record = module.history[kept - 1] if module.history else {}
+    if backed is not None and backed.toward is not None:  # the point kept on the way to a later iteration
+        record = {**record, **backed.record, "select/back_off_toward": backed.toward, "select/back_off_scale": backed.scale}
+    return {"model_sha256": sha256_file(out_dir / "model.pt"), **record}
 
 
 def prior_length(prior: str | Path) -> int | None:

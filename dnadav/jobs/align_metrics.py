@@ -123,12 +123,13 @@ def naturalness_floor(floor: float):
 class RunBackOff:
     """What the back-off of a run did: from iteration ``start`` (0: the prior), the point kept lies
     ``scale`` of the way ``toward`` an iteration after it (None: none beat the start) with selection
-    ``score``; ``tried``: every scale judged, by the iteration its segment leads to."""
+    ``score`` and judge ``record``; ``tried``: every scale judged, by the iteration its segment leads to."""
 
     start: int
     toward: int | None = None
     scale: float | None = None
     score: float | None = None
+    record: dict[str, float] | None = None
     tried: dict[int, list[dict[str, float]]] = field(default_factory=dict)
 
 
@@ -160,7 +161,7 @@ def back_off_rejected(
         found = back_off(module.model, start, snapshots[k], judge, select, to_beat, config.back_off)
         outcome.tried[k] = found.trace
         if found.scale is not None:
-            outcome.toward, outcome.scale, outcome.score = k, found.scale, found.score
+            outcome.toward, outcome.scale, outcome.score, outcome.record = k, found.scale, found.score, found.record
     if outcome.toward is not None:
         interpolate_weights(module.model, start, snapshots[outcome.toward], outcome.scale)
     else:  # the kept weights, or the last iteration when none was eligible (as without back-off)
