@@ -2,8 +2,8 @@
 modality — plain sampling and the protocol (``protocol``), the E-step (``search``: per-sequence
 search and SMC), the M-step (``distill``), the EM loop on Lightning (``em``: ``DAVModule``; ``fit``: ``fit_em``; import
 them explicitly, they load Lightning) with its generic config (``config``), the trust region
-(``trust_region``), the M-step's held-out stopping and iteration selection (``fit_control``) and its
-move bound (``move_limit``), state snapshots (``state``), row
+(``trust_region``), the M-step's held-out stopping and iteration selection (``fit_control``), its
+move bound (``move_limit``), the back-off of a rejected iteration (``back_off``), state snapshots (``state``), row
 batching (``batching``), Gumbel-max draws (``gumbel``) and train/eval modes (``modes``).
 
 It imports torch, numpy, Lightning and dnadav's base helpers (``dnadav.errors``, ``dnadav.io``) only
