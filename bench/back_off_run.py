@@ -49,12 +49,11 @@ def main() -> None:
         parser.error(f"{args.run} was judged on a reference file ({saved['reference']}): pass it with --reference")
     judge = run_judge(config, args.reference)
     model, _ = load_denoiser(folders[last])
+    snapshots = {k: load_denoiser(folder)[0].state_dict() for k, folder in folders.items() if k != last}
     best = BestKeeper(judge.select, config.stop_patience)
     if kept is not None:
-        best.iteration, best.score = kept, history[kept - 1]["plain/reward_median"]
-        best.weights = load_denoiser(folders[kept])[0].state_dict()
+        best.iteration, best.score, best.weights = kept, history[kept - 1]["plain/reward_median"], snapshots[kept]
     run = SimpleNamespace(best=best, history=history, model=model)
-    snapshots = {k: load_denoiser(folder)[0].state_dict() for k, folder in folders.items() if k != last}
     backed = back_off_rejected(run, snapshots, judge.prior, judge.metrics_of, judge.select, config)
     if backed is None:
         print(json.dumps({"run": str(args.run), "kept": kept, "last": last, "back_off": "nothing to search"}))

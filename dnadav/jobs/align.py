@@ -105,23 +105,20 @@ def align(
 
     out_dir = Path(out_dir)
     judge = run_judge(config, reference, oracles)
-    prior, prior_config, schedule, reward_fn = judge.prior, judge.prior_config, judge.schedule, judge.reward_fn
-    reward_oracle, eval_oracle, constraint, select, metrics_of = (
-        judge.reward_oracle, judge.eval_oracle, judge.constraint, judge.select, judge.metrics_of,
-    )  # fmt: skip
+    prior, prior_config = judge.prior, judge.prior_config
     model = copy.deepcopy(prior).train()
     try:  # the module checks how the reward and the config go together (replay needs a fixed reward)
         module = MaskedDAVModule(
             model,
-            reward_fn,
+            judge.reward_fn,
             config,
-            schedule,
+            judge.schedule,
             prior=prior if config.distill.kl_weight > 0 or config.search.tilt_base == "prior" else None,
-            evaluate=metrics_of,
-            frozen_modules=(prior, reward_oracle, eval_oracle),
-            constraint=constraint,
+            evaluate=judge.metrics_of,
+            frozen_modules=(prior, judge.reward_oracle, judge.eval_oracle),
+            constraint=judge.constraint,
             max_batch=max_batch,
-            select=select,
+            select=judge.select,
         )
     except ValueError as error:
         raise InputError(str(error)) from None
@@ -144,7 +141,7 @@ def align(
     if trainer.global_rank != 0:
         return {}
     # the back-off leaves module.model at its choice; without it the kept iteration's weights go back in
-    backed = back_off_rejected(module, snapshots, prior, metrics_of, select, config) if config.back_off else None
+    backed = back_off_rejected(module, snapshots, prior, judge.metrics_of, judge.select, config) if config.back_off else None
     aligned = module.model.cpu().eval()
     if module.best is not None:
         metadata = {**metadata, "selection": selection_note(module, config.min_naturalness, backed)}
@@ -161,7 +158,7 @@ def align(
             "prior": prior.checkpoint_file,
             **{
                 role: oracle.checkpoint_file
-                for role, oracle in (("reward_oracle", reward_oracle), ("eval_oracle", eval_oracle))
+                for role, oracle in (("reward_oracle", judge.reward_oracle), ("eval_oracle", judge.eval_oracle))
                 if getattr(oracle, "checkpoint_file", None) is not None  # a module passed in Python has no file
             },
             **({"reference": Path(reference)} if reference is not None else {}),
