@@ -1,5 +1,6 @@
 """Digits-world numbers for a `dnadav image sample` output folder (its PNGs), read by the held-out
-classifier: share and confidence of digit K, diversity, nearest training digit.
+classifier: share and confidence of digit K, the docs' realism measure (share read as any digit with
+confidence > 0.9), diversity, nearest training digit.
 
     python bench/image_digits_report.py OUT_DIR --digit 3 [--searched OTHER_OUT_DIR]
 """
@@ -15,7 +16,7 @@ import torch
 from PIL import Image
 
 from dnadav.image.digits import load_digit_images
-from dnadav.image.metrics import digit_report
+from dnadav.image.metrics import confident_share, digit_report
 from dnadav.image.rewards import load_digit_classifier
 
 
@@ -33,7 +34,9 @@ def main() -> None:
     images = read_pngs(args.out)
     searched = read_pngs(args.searched) if args.searched else None
     train, _ = load_digit_images()
-    report = digit_report(images, args.digit, load_digit_classifier("eval"), train, searched)
+    classifier = load_digit_classifier("eval")
+    report = digit_report(images, args.digit, classifier, train, searched)
+    report["confident_share"] = confident_share(images, classifier)
     print(json.dumps({"folder": str(args.out), "n": len(images), **{k: round(v, 3) for k, v in report.items()}}))
 
 

@@ -26,7 +26,7 @@ from dnadav.dna.checkpoint import load_denoiser, model_schedule
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_strings
 from dnadav.evaluate.metrics import kmer_correlation
-from dnadav.evaluate.reference import _rank_by_oracle, reference_sequences, validation_reference
+from dnadav.evaluate.reference import rank_by_oracle, reference_sequences, validation_reference
 from dnadav.jobs.align import kept_iterations
 from dnadav.oracles import load_oracle
 
@@ -37,7 +37,7 @@ def references(oracle_name: str, size: int = 500) -> dict[str, list[str]]:
     reward = load_oracle(oracle_name, role="reward")
     cell = reward.target
     table = load_dhs("valid", cell)
-    by_reward = table["sequence"].to_numpy()[_rank_by_oracle(table, reward)[:size]].tolist()
+    by_reward = table["sequence"].to_numpy()[rank_by_oracle(table, reward)[:size]].tolist()
     return {
         "test": reference_sequences(cell, "eval", size, oracle_name),
         "test_signal": reference_sequences(cell, "signal", size),

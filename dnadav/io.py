@@ -22,6 +22,7 @@ __all__ = [
     "check_writable",
     "current_command",
     "finite_or_none",
+    "normal_file_modes",
     "read_json_object",
     "read_text_file",
     "set_command",
@@ -48,6 +49,17 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def normal_file_modes(folder: str | Path) -> Path:
+    """Give every file under ``folder`` the mode an ordinary ``open(path, "w")`` would (0666 minus the
+    umask): for folders written by other libraries (diffusers' ``save_pretrained`` leaves its
+    safetensors file 0600, readable by its owner only)."""
+    mode = 0o666 & ~_current_umask()
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(mode)
+    return Path(folder)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -5,6 +5,7 @@ raises the likelihood of the chosen transitions, LoRA merge and save/load round 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -149,3 +150,7 @@ def test_align_runs_with_lora_and_resumes(tiny_sd, tmp_path):
 
     written = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
     assert {str(p): non_finite_fields(p) for p in written if non_finite_fields(p)} == {}  # no nan/inf written (issue 23)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    expected = 0o666 & ~umask  # every file as an ordinary open() would make it (safetensors writes 0600)
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in written if p.stat().st_mode & 0o777 != expected} == {}

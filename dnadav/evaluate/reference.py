@@ -25,6 +25,7 @@ __all__ = [
     "Ranking",
     "dhs_classifier",
     "gosai_reference_sequences",
+    "rank_by_oracle",
     "reference_for_oracle",
     "reference_sequences",
     "training_sequences",
@@ -34,7 +35,9 @@ __all__ = [
 Ranking = Literal["eval", "signal"]
 
 
-def _rank_by_oracle(table, oracle, batch_size: int = 512) -> list[int]:
+def rank_by_oracle(table, oracle, batch_size: int = 512) -> list[int]:
+    """Row indices of ``table`` (a DHS table with a ``sequence`` column) by ``oracle.reward``, highest
+    first (stable on ties)."""
     onehot = strings_to_onehot(table["sequence"].tolist())
     with torch.no_grad():
         score = torch.cat([oracle.reward(onehot[i : i + batch_size]).cpu() for i in range(0, len(onehot), batch_size)])
@@ -49,7 +52,7 @@ def _reference(cell_type: str, ranking: Ranking, size: int, oracle: str) -> tupl
     elif ranking == "eval":
         from dnadav.oracles import load_oracle
 
-        order = _rank_by_oracle(table, load_oracle(oracle, role="eval"))
+        order = rank_by_oracle(table, load_oracle(oracle, role="eval"))
     else:
         raise ValueError(f"ranking must be 'eval' or 'signal'; got {ranking!r}")
     return tuple(table["sequence"].to_numpy()[order[:size]])
@@ -64,7 +67,7 @@ def reference_sequences(cell_type: str = "HepG2", ranking: Ranking = "eval", siz
     if ranking != "eval":
         return list(_reference(cell_type, ranking, size, "hepg2"))
     table = load_dhs("test", cell_type)
-    return table["sequence"].to_numpy()[_rank_by_oracle(table, oracle)[:size]].tolist()
+    return table["sequence"].to_numpy()[rank_by_oracle(table, oracle)[:size]].tolist()
 
 
 @lru_cache(maxsize=1)
