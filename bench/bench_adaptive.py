@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=640)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--bounds", type=float, nargs="+", default=[6.0])
+    parser.add_argument("--bounds", type=float, nargs="*", default=[6.0], help="adaptive bounds (nats; none: no adaptive runs)")
     parser.add_argument("--fixed-steps", type=int, nargs="*", default=[28], help="extra fixed-step samplers (T)")
     parser.add_argument("--loglik-sequences", type=int, default=64)
     parser.add_argument("--dry-run", action="store_true", help="print, do not write docs/benchmarks.md")
