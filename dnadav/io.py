@@ -22,7 +22,7 @@ __all__ = [
     "check_writable",
     "current_command",
     "finite_or_none",
-    "normal_file_modes",
+    "save_pretrained",
     "read_json_object",
     "read_text_file",
     "set_command",
@@ -51,15 +51,17 @@ def _current_umask() -> int:
     return mask
 
 
-def normal_file_modes(folder: str | Path) -> Path:
-    """Give every file under ``folder`` the mode an ordinary ``open(path, "w")`` would (0666 minus the
-    umask): for folders written by other libraries (diffusers' ``save_pretrained`` leaves its
-    safetensors file 0600, readable by its owner only)."""
+def save_pretrained(obj, folder: str | Path, **kwargs) -> Path:
+    """``obj.save_pretrained(folder, **kwargs)`` (a diffusers model or scheduler), then every file it
+    wrote gets the mode an ordinary ``open(path, "w")`` would (0666 minus the umask): diffusers leaves
+    its safetensors file 0600, readable by its owner only."""
+    folder = Path(folder)
+    obj.save_pretrained(folder, **kwargs)
     mode = 0o666 & ~_current_umask()
-    for path in Path(folder).rglob("*"):
+    for path in folder.rglob("*"):
         if path.is_file() and not path.is_symlink():
             path.chmod(mode)
-    return Path(folder)
+    return folder
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -72,7 +72,7 @@ def finetune_pipeline(
     from dnadav.baselines import ddpo, vmpo
     from dnadav.image.pipeline import load_pipeline, recorded_base
     from dnadav.image.rewards import make_reward
-    from dnadav.io import atomic_write_text, current_command, normal_file_modes, write_manifest
+    from dnadav.io import atomic_write_text, current_command, save_pretrained, write_manifest
 
     if method not in _CONFIGS:
         raise InputError(f"method must be one of {', '.join(_CONFIGS)}; got {method!r}")
@@ -104,8 +104,7 @@ def finetune_pipeline(
     seconds, cpu_seconds = time.time() - started, time.process_time() - cpu_started
 
     out.mkdir(parents=True, exist_ok=True)
-    model.cpu().eval().requires_grad_(False).save_pretrained(out / "unet", safe_serialization=True)
-    normal_file_modes(out)
+    save_pretrained(model.cpu().eval().requires_grad_(False), out / "unet", safe_serialization=True)
     atomic_write_text(out / "history.json", json.dumps(history, indent=2) + "\n")
     budget = config.budget()
     call = f"dnadav.baselines.image_finetune.finetune_pipeline({str(pipeline)!r}, {reward!r}, {method!r}, {config!r})"

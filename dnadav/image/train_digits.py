@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from dnadav.image.digits import DigitClassifier, digit_halves, load_digit_images
-from dnadav.io import atomic_write_text, normal_file_modes
+from dnadav.io import atomic_write_text, save_pretrained
 
 UNET_CONFIG = dict(
     sample_size=16,
@@ -87,9 +87,8 @@ def train_ddpm(out: Path, steps: int, batch_size: int, lr: float, seed: int) -> 
             log.append({"step": k, "loss": float(loss), "minutes": (time.time() - started) / 60})
             print(json.dumps(log[-1]), flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    ema.to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
-    scheduler.save_pretrained(out / "scheduler")
-    normal_file_modes(out)
+    save_pretrained(ema.to(torch.float16), out / "unet", safe_serialization=True)
+    save_pretrained(scheduler, out / "scheduler")
     index = {"_class_name": "DDPMPipeline", "_diffusers_version": "0.27.0", "scheduler": ["diffusers", "DDIMScheduler"],
              "unet": ["diffusers", "UNet2DModel"]}  # fmt: skip
     atomic_write_text(out / "model_index.json", json.dumps(index, indent=2) + "\n")

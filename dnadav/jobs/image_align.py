@@ -172,7 +172,7 @@ def _fit_and_save(
     from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import recorded_base
     from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
-    from dnadav.io import atomic_write_text, current_command, normal_file_modes, write_manifest
+    from dnadav.io import atomic_write_text, current_command, save_pretrained, write_manifest
 
     if options.lora_rank > 0:
         model = add_lora(pipeline.unet, options.lora_rank)
@@ -256,8 +256,7 @@ def _fit_and_save(
     if trainer.global_rank != 0:
         return {}
     aligned = (merged_unet(module.model) if options.lora_rank > 0 else module.model).cpu().eval()
-    aligned.save_pretrained(out / "unet", safe_serialization=True)
-    normal_file_modes(out)
+    save_pretrained(aligned, out / "unet", safe_serialization=True)
     # the last iteration's plain samples, for the contact sheet
     process.network = module.model.eval()
     generator = torch.Generator(process.device).manual_seed(stream_seed(options.seed, options.iterations, 0, 3))
