@@ -46,6 +46,16 @@ def test_pearson_and_spearman_on_constructed_cases():
     assert math.isnan(metrics.pearson([1, 2, 3], [5, 5, 5]))
 
 
+def test_pearson_and_spearman_equal_scipy_with_ties():
+    from scipy.stats import pearsonr, spearmanr
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b = rng.poisson(3, 50).astype(float), rng.poisson(3, 50).astype(float)  # many ties
+        assert metrics.pearson(a, b) == pytest.approx(pearsonr(a, b).statistic, abs=1e-12)
+        assert metrics.spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+
+
 def test_kmer_correlation_is_pearson_of_counts():
     designs, reference = ["ACGTACGTAAGG"], ["ACGTTTGTAAGC"]
     expected = np.corrcoef(metrics.kmer_counts(designs, 3), metrics.kmer_counts(reference, 3))[0, 1]

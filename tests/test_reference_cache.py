@@ -16,7 +16,7 @@ from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
 from dnadav.dna.masked import sequence_elbo, x0_log_probs
 from dnadav.dna.masked_count import count_weights, draw_counts
 from dnadav.dna.schedule import CosineSchedule, LogLinearSchedule
-from dnadav.dna.tokens import MASK_INDEX
+from dnadav.dna.tokens import MASK_INDEX, strings_to_onehot
 from tests.toys import TimeDependentDenoiser, all_sequences
 
 SCHEDULES = [LogLinearSchedule(eps=0.3), CosineSchedule(eps=0.3)]  # a large eps: the truncation at p(1) matters
@@ -138,6 +138,14 @@ def test_app_log_lik_is_two_count_rows_per_sequence_by_default():
 # ---- the cache of the real held-out rows --------------------------------------------------------------
 
 
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _world(seed: int = 0):
     """Tiny oracles and prior (dnadav modules, so hashable), sequences of 16 bp, a 3-wide motif."""
     from dnadav.evaluate.evaluator import prior_log_likelihood
@@ -198,7 +206,8 @@ def test_cached_rows_are_bit_identical_to_recomputing_them(tmp_path, monkeypatch
     plain = evaluator.evaluate_sets
     monkeypatch.setattr(evaluator, "evaluate_sets", lambda given, **k: evaluated.append(list(given)) or plain(given, **k))
     first = cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **keywords)
-    assert evaluated == [["designs"], ["real b", "real c"]] and len(list((tmp_path / "evaluate").glob("*.npz"))) == 1
+    (stored,) = (tmp_path / "evaluate").glob("*.npz")
+    assert evaluated == [["designs"], ["real b", "real c"]] and stored.stat().st_mode & 0o777 == 0o666 & ~_umask()
     second = cached_evaluate_sets(inputs, cached=["real b", "real c"], folder=tmp_path, **keywords)
     assert evaluated[2:] == [["designs"]]  # the real rows came from the file
     _assert_identical(first, whole)
@@ -275,3 +284,33 @@ def test_an_unknown_app_log_lik_estimator_is_one_input_error():
 
     with pytest.raises(InputError, match="loglik_times must be count or stratified"):
         dnadav.evaluate({"x": ["ACGT" * 50]}, loglik_times="antithetic")
+
+
+def test_the_reference_ranking_is_computed_once_per_oracle_and_sequences(tmp_path, monkeypatch):
+    from dnadav.evaluate.reference import rank_by_oracle
+
+    _, keywords = _world()
+    oracle = keywords["eval_oracle"]
+    table = pd.DataFrame({"sequence": keywords["reference"]})
+    calls: list[int] = []
+    oracle.register_forward_pre_hook(lambda module, args: calls.append(len(args[0])))  # hooks are not in the key
+    monkeypatch.setenv("DNADAV_CACHE_DIR", "off")
+    fresh = rank_by_oracle(table, oracle)
+    per_call = len(calls)
+    assert per_call >= 1 and rank_by_oracle(table, oracle) == fresh and len(calls) == 2 * per_call  # off: computed each time
+    with torch.no_grad():
+        score = oracle.reward(strings_to_onehot(keywords["reference"]))
+    assert fresh == score.argsort(descending=True, stable=True).tolist()
+    monkeypatch.setenv("DNADAV_CACHE_DIR", str(tmp_path))
+    calls.clear()
+    assert rank_by_oracle(table, oracle) == fresh and len(calls) == per_call  # computed and stored
+    assert rank_by_oracle(table, oracle) == fresh and len(calls) == per_call  # read from the file
+    (stored,) = (tmp_path / "ranking").glob("*.npz")
+    assert stored.stat().st_mode & 0o777 == 0o666 & ~_umask()  # an ordinary file's mode, not a temporary file's 0600
+    assert rank_by_oracle(table.iloc[::-1].reset_index(drop=True), oracle) == [
+        19 - i for i in fresh
+    ]  # other sequences: a new key
+    with torch.no_grad():
+        next(oracle.parameters()).add_(1e-3)  # other weights: a new key
+    rank_by_oracle(table, oracle)
+    assert len(calls) == 3 * per_call and len(list((tmp_path / "ranking").glob("*.npz"))) == 3

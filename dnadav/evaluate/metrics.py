@@ -75,9 +75,8 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
-    from scipy.stats import pearsonr  # lazily: scipy.stats costs ~1 s of a cold `design`
-
-    return float(pearsonr(a, b).statistic)
+    a, b = a - a.mean(), b - b.mean()  # numpy, not scipy.stats: importing that costs ~0.5 s of a cold `evaluate`
+    return float(np.clip((a @ b) / np.sqrt((a @ a) * (b @ b)), -1.0, 1.0))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,9 +85,9 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
-    from scipy.stats import spearmanr
+    import pandas as pd
 
-    return float(spearmanr(a, b).statistic)
+    return pearson(pd.Series(a).rank(method="average").to_numpy(), pd.Series(b).rank(method="average").to_numpy())
 
 
 def kmer_correlation(designs: Sequence[str] | torch.Tensor, reference: Sequence[str] | torch.Tensor, k: int = 3) -> float:

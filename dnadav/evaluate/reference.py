@@ -37,11 +37,19 @@ Ranking = Literal["eval", "signal"]
 
 def rank_by_oracle(table, oracle, batch_size: int = 512) -> list[int]:
     """Row indices of ``table`` (a DHS table with a ``sequence`` column) by ``oracle.reward``, highest
-    first (stable on ties)."""
-    onehot = strings_to_onehot(table["sequence"].tolist())
-    with torch.no_grad():
-        score = torch.cat([oracle.reward(onehot[i : i + batch_size]).cpu() for i in range(0, len(onehot), batch_size)])
-    return score.argsort(descending=True, stable=True).tolist()
+    first (stable on ties). Stored in the evaluation cache by the oracle's weights and the sequences
+    (``dnadav.evaluate.array_cache``): the held-out reference is ranked once, not on every call."""
+    from dnadav.evaluate.array_cache import cached_array
+
+    sequences = table["sequence"].tolist()
+
+    def rank():
+        onehot = strings_to_onehot(sequences)
+        with torch.no_grad():
+            score = torch.cat([oracle.reward(onehot[i : i + batch_size]).cpu() for i in range(0, len(onehot), batch_size)])
+        return score.argsort(descending=True, stable=True).numpy()
+
+    return cached_array("ranking", [oracle, sequences, batch_size], rank).tolist()
 
 
 @lru_cache(maxsize=8)

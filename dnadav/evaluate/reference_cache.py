@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
-import tempfile
 import types
 from collections.abc import Collection, Mapping
 from functools import lru_cache
@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached_evaluate_sets", "evaluation_key", "fingerprint"]
+from dnadav.io import atomic_write_bytes
+
+__all__ = ["CACHE_ENV", "cache_dir", "cached_evaluate_sets", "code_fingerprint", "content_hash", "evaluation_key", "fingerprint"]
 
 CACHE_ENV = "DNADAV_CACHE_DIR"
 FORMAT = 1
@@ -48,7 +50,7 @@ def cache_dir() -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def _code() -> str:
+def code_fingerprint() -> str:
     """The source of the whole dnadav package (any change invalidates every entry) and the numeric libraries."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(f"{FORMAT} {torch.__version__} {np.__version__} {pd.__version__}".encode())
@@ -82,10 +84,10 @@ def fingerprint(obj: Any, depth: int = 0) -> str | None:
         return hashlib.sha256(("\n".join(obj) + f"\n{type(obj).__name__}").encode()).hexdigest()  # sequence sets
     if isinstance(obj, (list, tuple)):
         parts = [fingerprint(v, depth + 1) for v in obj]
-        return None if None in parts else _hash(parts)
+        return None if None in parts else content_hash(parts)
     if isinstance(obj, dict):
         parts = [(str(k), fingerprint(v, depth + 1)) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))]
-        return None if any(p is None for _, p in parts) else _hash(parts)
+        return None if any(p is None for _, p in parts) else content_hash(parts)
     if isinstance(obj, torch.nn.Module):
         return _module_fingerprint(obj, depth)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and _ours(type(obj)):
@@ -116,33 +118,34 @@ def _module_fingerprint(module: torch.nn.Module, depth: int) -> str | None:
             if found is None:
                 return None  # e.g. a wrapped scoring function
             attributes.append((type(sub).__qualname__, name, found))
-    return _hash([type(module).__module__, type(module).__qualname__, state, attributes])
+    return content_hash([type(module).__module__, type(module).__qualname__, state, attributes])
 
 
-def _hash(parts: Any) -> str:
+def content_hash(parts: Any) -> str:
+    """SHA-256 of ``parts`` as JSON (anything else by its ``str``): the key of one cache entry."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def _sequences(given: Any) -> str | None:
     """Hash of one input: a list of strings, or a SequenceTable's ids, sequences and dropped count."""
     if hasattr(given, "ids") and hasattr(given, "sequences"):
-        return _hash([list(given.ids), list(given.sequences), int(getattr(given, "dropped", 0))])
+        return content_hash([list(given.ids), list(given.sequences), int(getattr(given, "dropped", 0))])
     if isinstance(given, (list, tuple)) and all(isinstance(s, str) for s in given):
-        return _hash(list(given))
+        return content_hash(list(given))
     return None
 
 
 def evaluation_key(inputs: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
     """The cache key of ``inputs`` evaluated with ``settings`` (``evaluate_sets``' keywords, every
     scorer given explicitly); None when something cannot be hashed."""
-    parts: list[Any] = [_code()]
+    parts: list[Any] = [code_fingerprint()]
     for name, given in inputs.items():
         parts.append((str(name), _sequences(given)))
     for name, value in sorted(settings.items()):
         parts.append((name, fingerprint(value)))
     if any(p is None or (isinstance(p, tuple) and p[1] is None) for p in parts):
         return None
-    return _hash(parts)
+    return content_hash(parts)
 
 
 def cached_evaluate_sets(
@@ -209,10 +212,9 @@ def _store(path: Path, part: dict[str, Any]) -> None:
         for name, value in part.items():
             meta[name] = _encode(value, name, arrays)
         arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(handle.name, path)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(path, buffer.getvalue())  # ordinary file mode, not a temporary file's 0600
     except (_Uncacheable, OSError):
         return
 
