@@ -1,6 +1,7 @@
 """Digits-world numbers for a `dnadav image sample` output folder (its PNGs), read by the held-out
-classifier: share and confidence of digit K, the docs' realism measure (share read as any digit with
-confidence > 0.9), diversity, nearest training digit.
+classifier: share and confidence of digit K, the share read as any digit with confidence > 0.9 — by the
+shipped evaluation classifier and, the docs' measures, averaged over the five evaluation classifiers
+(``eval_ensemble_share_digit``, ``eval_realism``) — diversity, nearest training digit.
 
     python bench/image_digits_report.py OUT_DIR --digit 3 [--searched OTHER_OUT_DIR]
 """
@@ -16,8 +17,8 @@ import torch
 from PIL import Image
 
 from dnadav.image.digits import load_digit_images
-from dnadav.image.metrics import confident_share, digit_report
-from dnadav.image.rewards import load_digit_classifier
+from dnadav.image.metrics import digit_report
+from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble
 
 
 def read_pngs(folder: Path) -> torch.Tensor:
@@ -35,8 +36,7 @@ def main() -> None:
     searched = read_pngs(args.searched) if args.searched else None
     train, _ = load_digit_images()
     classifier = load_digit_classifier("eval")
-    report = digit_report(images, args.digit, classifier, train, searched)
-    report["confident_share"] = confident_share(images, classifier)
+    report = digit_report(images, args.digit, classifier, train, searched, load_digit_ensemble("eval"))
     print(json.dumps({"folder": str(args.out), "n": len(images), **{k: round(v, 3) for k, v in report.items()}}))
 
 

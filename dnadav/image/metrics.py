@@ -3,16 +3,31 @@ held-out classifier, pixel-space diversity, and nearest-neighbour distances (mem
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-__all__ = ["confident_share", "mean_pairwise_l2", "mean_nearest_l2", "digit_report"]
+__all__ = ["confident_share", "realism", "share_read_as", "mean_pairwise_l2", "mean_nearest_l2", "digit_report"]
 
 
 @torch.no_grad()
 def confident_share(images: torch.Tensor, classifier, threshold: float = 0.9) -> float:
-    """The docs' realism measure: the share of ``images [N, 1, H, W]`` that ``classifier`` reads as any
-    class with probability > ``threshold``."""
+    """The share of ``images [N, 1, H, W]`` that ``classifier`` reads as any class with probability >
+    ``threshold`` (one network's view; the docs' realism averages it over an ensemble: ``realism``)."""
     return float((torch.softmax(classifier(images), dim=-1).max(-1).values > threshold).float().mean())
+
+
+@torch.no_grad()
+def realism(images: torch.Tensor, classifiers: Sequence[torch.nn.Module], threshold: float = 0.9) -> float:
+    """The docs' realism of ``images [N, 1, H, W]``: ``confident_share`` averaged over ``classifiers``
+    (an ensemble trained alike with other seeds; ``dnadav.image.rewards.load_digit_ensemble``)."""
+    return sum(confident_share(images, c, threshold) for c in classifiers) / len(classifiers)
+
+
+@torch.no_grad()
+def share_read_as(images: torch.Tensor, digit: int, classifiers: Sequence[torch.nn.Module]) -> float:
+    """Share of ``images`` whose most probable class is ``digit``, averaged over ``classifiers``."""
+    return sum(float((c(images.float()).argmax(-1) == digit).float().mean()) for c in classifiers) / len(classifiers)
 
 
 def mean_pairwise_l2(images: torch.Tensor) -> float:
@@ -35,16 +50,23 @@ def digit_report(
     eval_classifier: torch.nn.Module,
     train_images: torch.Tensor,
     searched: torch.Tensor | None = None,
+    eval_ensemble: Sequence[torch.nn.Module] | None = None,
 ) -> dict[str, float]:
-    """``images [N, 1, 16, 16]`` in [0, 1] -> share classified as ``digit``, its mean probability,
+    """``images [N, 1, 16, 16]`` in [0, 1] -> share classified as ``digit``, its mean probability and
+    the confident share under ``eval_classifier``; with ``eval_ensemble`` the same share and realism
+    averaged over the ensemble (``eval_ensemble_share_digit``, ``eval_realism``: the docs' measures);
     diversity and nearest distances (to ``train_images`` and, when given, the ``searched`` images)."""
     probabilities = torch.softmax(eval_classifier(images.float()), dim=-1)
     report = {
         "eval_share_digit": float((probabilities.argmax(-1) == digit).float().mean()),
         "eval_prob_digit": float(probabilities[:, digit].mean()),
+        "eval_confident_share": float((probabilities.max(-1).values > 0.9).float().mean()),
         "diversity_l2": mean_pairwise_l2(images),
         "nearest_train_l2": mean_nearest_l2(images, train_images),
     }
+    if eval_ensemble is not None:
+        report["eval_ensemble_share_digit"] = share_read_as(images, digit, eval_ensemble)
+        report["eval_realism"] = realism(images.float(), eval_ensemble)
     if searched is not None:
         report["nearest_searched_l2"] = mean_nearest_l2(images, searched)
     return report

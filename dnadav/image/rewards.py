@@ -22,6 +22,7 @@ from dnadav.errors import InputError
 from dnadav.image.digits import DigitClassifier
 
 __all__ = ["jpeg_kilobytes", "jpeg_compressibility", "jpeg_incompressibility", "load_digit_classifier",
+           "load_digit_ensemble",
            "DigitReward", "AestheticReward", "chunked", "make_reward", "REWARD_NAMES"]  # fmt: skip
 
 REWARD_NAMES = ("jpeg_compressibility", "jpeg_incompressibility", "aesthetic", "digit=K")
@@ -56,17 +57,39 @@ def jpeg_incompressibility(images: torch.Tensor) -> torch.Tensor:
     return jpeg_kilobytes(images)
 
 
-def load_digit_classifier(role: str = "reward") -> DigitClassifier:
-    """The shipped digits classifier ``oracles/digits_<role>`` (role: reward | eval), frozen, eval mode."""
+def _classifier_in(folder: Path) -> DigitClassifier:
     from safetensors.torch import load_file
 
-    from dnadav.assets import asset_path
-
-    folder = asset_path("oracles", f"digits_{role}")
     config = json.loads((folder / "config.json").read_text())
     model = DigitClassifier(channels=config["channels"])
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     return model.eval().requires_grad_(False)
+
+
+def load_digit_classifier(role: str = "reward") -> DigitClassifier:
+    """The shipped digits classifier ``oracles/digits_<role>`` (role: reward | eval), frozen, eval mode."""
+    from dnadav.assets import asset_path
+
+    return _classifier_in(asset_path("oracles", f"digits_{role}"))
+
+
+def load_digit_ensemble(role: str = "eval") -> list[DigitClassifier]:
+    """Classifiers trained the same way with other seeds, frozen, eval mode (``oracles/README.md``):
+
+    * ``"eval"``: five trained on the eval half — ``digits_eval`` (seed 0) and ``digits_eval_seeds``
+      (seeds 1–4). The judge's realism and share of a digit are their mean, so that no one network's
+      quirks decide (one seed alone reads the same images 0.1–0.5 less often as confident).
+    * ``"valid"``: four trained on the reward half with seeds 1–4 (``digits_valid``): what an align run
+      may read to select (the reward half is the run's side of the data); never the reward itself."""
+    from dnadav.assets import asset_path
+
+    if role == "eval":
+        folders = [asset_path("oracles", "digits_eval"), *sorted(asset_path("oracles", "digits_eval_seeds").glob("seed*"))]
+    elif role == "valid":
+        folders = sorted(asset_path("oracles", "digits_valid").glob("seed*"))
+    else:
+        raise ValueError(f"role must be 'eval' or 'valid'; got {role!r}")
+    return [_classifier_in(folder) for folder in folders]
 
 
 class DigitReward(torch.nn.Module):

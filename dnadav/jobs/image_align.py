@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from dnadav.errors import InputError
+from dnadav.jobs.image_judge import DigitsJudge, check_min_realism, realism_floor, selection_note, selects
 from dnadav.jobs.image_options import ImageOptions
 from dnadav.jobs.options import option
 
@@ -62,11 +63,19 @@ class ImageAlignOptions(ImageOptions):
         choices=["model", "prior"],
     )
     replay: int = option(
-        0, "the M-step also fits the training images of this many earlier E-steps, reweighted at the iteration's α "
+        0,
+        "the M-step also fits the training images of this many earlier E-steps, reweighted at the iteration's α "
         "(needs --tilt-base prior and the children M-step; docs/concepts.md)",
     )
     lora_rank: int = option(0, "LoRA rank on the attention projections (0 = full fine-tuning)")
-    eval_images: int = option(64, "plain samples scored after every iteration")
+    eval_images: int | None = option(
+        None, "plain samples scored after every iteration (default: 256 in the digits world, 64 otherwise)", type=int
+    )
+    min_realism: str = option(
+        "reference",
+        "digits world: keep the best iteration (plain reward) whose realism under the validation classifiers is ≥ "
+        "this: 'reference' (the reference model's own, measured by the run), a share in [0, 1], or 'off' (keep the last)",
+    )
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
     accelerator: str = option("auto", "cpu, gpu or auto")
     devices: str = option("1", "devices (a number, or auto)")
@@ -85,6 +94,9 @@ class ImageAlignOptions(ImageOptions):
             raise InputError(f"--holdout must be a fraction in [0, 1); got {self.holdout}")
         if self.holdout > 0 and self.images < 2:
             raise InputError("--holdout needs --images ≥ 2 (one image is held out)")
+        if self.eval_images is not None and self.eval_images < 2:
+            raise InputError(f"--eval-images must be ≥ 2; got {self.eval_images}")
+        check_min_realism(self.min_realism, self.reward)
         for flag, value in (("--patience", self.patience), ("--pilot-images", self.pilot_images)):
             if value < 1:
                 raise InputError(f"{flag} must be ≥ 1; got {value}")
@@ -92,7 +104,8 @@ class ImageAlignOptions(ImageOptions):
 
 def em_config(options: ImageAlignOptions, search, distill):
     """The core's ``EMConfig`` of an image align run: the E-step ``search``, the M-step ``distill`` and
-    the loop settings of ``options`` (held-out stopping, trust region, gradient clip)."""
+    the loop settings of ``options`` (held-out stopping, trust region, gradient clip; with a realism
+    floor, backtracking past rejected iterations)."""
     from dnadav.core.config import EMConfig
 
     return EMConfig(
@@ -110,6 +123,7 @@ def em_config(options: ImageAlignOptions, search, distill):
         holdout_fraction=options.holdout,
         patience=options.patience,
         replay=options.replay,
+        backtrack=selects(options),
     )
 
 
@@ -192,56 +206,24 @@ def _fit_and_save(
         return pipeline.encode_prompts(draw_prompts(prompt_list, num, generator))
 
     digit = re.fullmatch(r"digit=(\d)", options.reward)
-    train_images = eval_classifier = None
-    if digit:
-        from dnadav.image.digits import load_digit_images
-        from dnadav.image.rewards import load_digit_classifier
-
-        train_images, _ = load_digit_images()
-        eval_classifier = load_digit_classifier("eval")
+    eval_count = options.eval_images or (256 if digit else 64)
+    judge = DigitsJudge(int(digit.group(1))) if digit else None
 
     def metrics(network_process, generator: torch.Generator, searched: torch.Tensor | None) -> dict[str, float]:
         device = network_process.device
         context_generator = torch.Generator().manual_seed(stream_seed(options.seed, 0, 0, 5))
-        context = make_context(options.eval_images, context_generator)
-        images = _plain_images(network_process, options.eval_images, options.steps, generator,
+        context = make_context(eval_count, context_generator)
+        images = _plain_images(network_process, eval_count, options.steps, generator,
                                None if context is None else context.to(device))  # fmt: skip
         with torch.no_grad():
             record = {"plain/reward_mean": float(reward_fn(images).float().mean())}
-        if digit:
-            from dnadav.image.metrics import digit_report
-
-            cpu = images.cpu()
-            report = digit_report(
-                cpu, int(digit.group(1)), eval_classifier, train_images, None if searched is None else searched.cpu()
-            )
-            record.update({f"plain/{k}": v for k, v in report.items()})
+        if judge is not None:
+            record.update(judge.plain(images.cpu(), None if searched is None else searched.cpu()))
         return record
 
-    module_box: list[DAVModule] = []
-
-    def evaluate(network, generator: torch.Generator) -> dict[str, float]:
-        module = module_box[0]
-        searched = process.decode(module.trajectory.final).float() if module.trajectory is not None else None
-        record = metrics(process, generator, searched)
-        with torch.no_grad():
-            record["estep/searched_reward_mean"] = float(reward_fn(searched).float().mean())
-        if digit:
-            from dnadav.image.metrics import digit_report
-
-            searched_report = digit_report(searched.cpu(), int(digit.group(1)), eval_classifier, train_images)
-            record.update({f"searched/{k}": v for k, v in searched_report.items()})
-        return record
-
-    frozen = [m for m in (pipeline.vae, pipeline.text_encoder, reward_module) if isinstance(m, torch.nn.Module)]
-    needs_prior = options.kl_weight > 0 or options.tilt_base == "prior"
-    module = DAVModule(model, reward_fn, config, prior=reference if needs_prior else None,
-                       evaluate=evaluate,
-                       frozen_modules=frozen + ([reference] if isinstance(reference, torch.nn.Module) else []),
-                       process=process, make_context=make_context)  # fmt: skip
-    module_box.append(module)
     started = time.time()
-    if not (out / "baseline.json").exists() or not resume:
+    baseline = json.loads((out / "baseline.json").read_text()) if (out / "baseline.json").exists() and resume else {}
+    if not baseline or (selects(options) and "select/realism_valid" not in baseline):
         reference_process = pipeline.process(eta=options.eta, guidance_scale=options.guidance_scale, max_batch=options.max_batch)
         if options.lora_rank > 0:
             reference_process.network = reference
@@ -250,18 +232,43 @@ def _fit_and_save(
         with torch.no_grad():
             baseline = metrics(reference_process, generator, None)
         atomic_write_text(out / "baseline.json", json.dumps(baseline, indent=2) + "\n")
+    select, floor = realism_floor(options, baseline) if selects(options) else (None, None)
+    module_box: list[DAVModule] = []
+
+    def evaluate(network, generator: torch.Generator) -> dict[str, float]:
+        module = module_box[0]
+        searched = process.decode(module.trajectory.final).float() if module.trajectory is not None else None
+        record = metrics(process, generator, searched)
+        with torch.no_grad():
+            record["estep/searched_reward_mean"] = float(reward_fn(searched).float().mean())
+        if judge is not None:
+            record.update(judge.searched(searched.cpu()))
+        return record
+
+    frozen = [m for m in (pipeline.vae, pipeline.text_encoder, reward_module) if isinstance(m, torch.nn.Module)]
+    needs_prior = options.kl_weight > 0 or options.tilt_base == "prior"
+    module = DAVModule(model, reward_fn, config, prior=reference if needs_prior else None,
+                       evaluate=evaluate,
+                       frozen_modules=frozen + ([reference] if isinstance(reference, torch.nn.Module) else []),
+                       process=process, make_context=make_context, select=select)  # fmt: skip
+    module_box.append(module)
     accelerator = "gpu" if cuda else "cpu"
     devices = options.devices if options.devices == "auto" else int(options.devices)
     trainer = fit_em(module, out, devices=devices, accelerator=accelerator, resume=resume, progress=not options.quiet)
     if trainer.global_rank != 0:
         return {}
+    selection = None
+    if module.best is not None:
+        selection = selection_note(module, floor, options.min_realism)
+        if module.best.weights is not None:
+            module.model.load_state_dict(module.best.weights)
     aligned = (merged_unet(module.model) if options.lora_rank > 0 else module.model).cpu().eval()
     save_pretrained(aligned, out / "unet", safe_serialization=True)
     # the last iteration's plain samples, for the contact sheet
     process.network = module.model.eval()
     generator = torch.Generator(process.device).manual_seed(stream_seed(options.seed, options.iterations, 0, 3))
-    context = make_context(min(options.eval_images, 64), torch.Generator().manual_seed(stream_seed(options.seed, 0, 0, 5)))
-    images = _plain_images(process, min(options.eval_images, 64), options.steps, generator,
+    context = make_context(min(eval_count, 64), torch.Generator().manual_seed(stream_seed(options.seed, 0, 0, 5)))
+    images = _plain_images(process, min(eval_count, 64), options.steps, generator,
                            None if context is None else context.to(process.device)).cpu()  # fmt: skip
     with torch.no_grad():
         rewards = reward_fn(images.to(process.device)).float().cpu()
@@ -269,7 +276,15 @@ def _fit_and_save(
     atomic_write_text(out / "history.json", json.dumps(module.history, indent=2) + "\n")
     atomic_write_text(
         out / "aligned.json",
-        json.dumps({"base": recorded_base(options.pipeline, pipeline.path), "lora_rank": options.lora_rank}, indent=2) + "\n",
+        json.dumps(
+            {
+                "base": recorded_base(options.pipeline, pipeline.path),
+                "lora_rank": options.lora_rank,
+                **({"selection": selection} if selection else {}),
+            },
+            indent=2,
+        )
+        + "\n",  # fmt: skip
     )
     options_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
     write_manifest(out / "manifest.json", command=current_command(f"dnadav.jobs.image_align.align_images({options_dict!r})"),

@@ -1,0 +1,97 @@
+"""What an image align run logs about its samples and what it may select on, and the note it leaves.
+
+In the digits world (``DigitsJudge``) the log holds the evaluation classifiers' figures (read by people,
+never by the run) and, under ``select/``, the realism of the plain samples under the *validation*
+classifiers (``dnadav.image.rewards.load_digit_ensemble("valid")``: four trained on the reward half with
+other seeds). The floor (``--min-realism``, default ``reference``) is the reference model's own validation
+realism, measured by the run on its baseline samples; eligible iterations score by their plain reward
+mean, and the core keeps the best one (``dnadav.core.em.DAVModule``'s ``select``), undoing rejected ones
+(backtracking)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+
+__all__ = ["DigitsJudge", "check_min_realism", "realism_floor", "selection_note", "selects"]
+
+
+class DigitsJudge:
+    """The digits world's per-iteration figures for target ``digit``: images ``[N, 1, 16, 16]`` in [0, 1]."""
+
+    def __init__(self, digit: int):
+        from dnadav.image.digits import load_digit_images
+        from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble
+
+        self.digit = digit
+        self.train_images, _ = load_digit_images()
+        self.eval_classifier, self.eval_ensemble = load_digit_classifier("eval"), load_digit_ensemble("eval")
+        self.valid_ensemble = load_digit_ensemble("valid")
+
+    def plain(self, images: torch.Tensor, searched: torch.Tensor | None = None) -> dict[str, float]:
+        """``plain/…``: the evaluation classifiers' figures (logged, never read by the run); ``select/…``:
+        realism and share of the digit under the validation classifiers (what selection may read)."""
+        from dnadav.image.metrics import digit_report, realism, share_read_as
+
+        report = digit_report(images, self.digit, self.eval_classifier, self.train_images, searched, self.eval_ensemble)
+        return {
+            **{f"plain/{k}": v for k, v in report.items()},
+            "select/realism_valid": realism(images, self.valid_ensemble),
+            "select/share_digit_valid": share_read_as(images, self.digit, self.valid_ensemble),
+        }
+
+    def searched(self, images: torch.Tensor) -> dict[str, float]:
+        """``searched/…``: the evaluation classifier's figures of the E-step's own images."""
+        from dnadav.image.metrics import digit_report
+
+        report = digit_report(images, self.digit, self.eval_classifier, self.train_images)
+        return {f"searched/{k}": v for k, v in report.items()}
+
+
+def check_min_realism(value: str, reward: str | None) -> None:
+    """InputError (one line) unless ``value`` is ``reference``, ``off`` or a share in [0, 1] given with a
+    digits reward (no other world has a realism measure)."""
+    from dnadav.errors import InputError
+
+    if value in ("reference", "off"):
+        return
+    try:
+        floor = float(value)
+    except ValueError:
+        floor = math.nan
+    if not 0 <= floor <= 1:
+        raise InputError(f"--min-realism must be 'reference', 'off' or a share in [0, 1]; got {value!r}")
+    if not re.fullmatch(r"digit=\d", reward or ""):
+        raise InputError("--min-realism needs the digits world (--reward digit=K): no other has a realism measure")
+
+
+def selects(options) -> bool:
+    """Whether the run keeps its best eligible iteration (the digits world's realism floor) or its last."""
+    return options.min_realism != "off" and re.fullmatch(r"digit=\d", options.reward or "") is not None
+
+
+def realism_floor(options, baseline: dict[str, float]):
+    """The selection rule of ``min_realism``: an iteration is eligible when its plain samples' realism
+    under the validation classifiers (``select/realism_valid``) is ≥ the floor (``'reference'``: the
+    reference model's own, from ``baseline``); eligible ones score by their plain reward mean (the run's
+    reward classifier). The evaluation classifiers are never read."""
+    floor = baseline["select/realism_valid"] if options.min_realism == "reference" else float(options.min_realism)
+
+    def select(record: dict[str, float]) -> float | None:
+        return record["plain/reward_mean"] if record.get("select/realism_valid", -1.0) >= floor else None
+
+    return select, floor
+
+
+def selection_note(module, floor: float, min_realism: str) -> dict:
+    """What the run kept and why (``aligned.json``'s ``selection``)."""
+    last, best = len(module.history), module.best
+    source = "the reference model's own" if min_realism == "reference" else "given"
+    if best.iteration is None:
+        return {"kept_iteration": last, "of_iterations": last, "floor": floor,
+                "why": f"no iteration met validation realism ≥ {floor:.3f} ({source}); the last is kept"}  # fmt: skip
+    return {"kept_iteration": best.iteration, "of_iterations": last, "floor": floor,
+            "why": f"highest plain reward mean ({best.score:.3f}) among iterations with validation realism ≥ "
+            f"{floor:.3f} ({source})"}  # fmt: skip
