@@ -78,7 +78,8 @@ def _run(pipeline: Path, out: Path, min_realism: str) -> tuple[list[dict], dict,
     from dnadav.jobs.image_align import ImageAlignOptions, align_images
 
     options = ImageAlignOptions(pipeline=str(pipeline), out=out, reward="digit=3", steps=3, images=4, children=2,
-                                iterations=3, eval_images=8, lr=0.2, seed=0, min_realism=min_realism, quiet=True)  # fmt: skip
+                                iterations=3, eval_images=8, lr=0.2, seed=0, min_realism=min_realism, target_kl=0,
+                                quiet=True)  # fmt: skip
     align_images(options)
     history = json.loads((out / "history.json").read_text())
     weights = load_file(str(next((out / "unet").glob("*.safetensors"))))

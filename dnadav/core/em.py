@@ -188,7 +188,7 @@ class DAVModule(pl.LightningModule):
         target_kl = self.config.target_kl / 2**self._rejected
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, 0, 5))
         count = self.config.pilot_sequences
-        context = None if context_rows is None else context_rows[:count]
+        context = None if context_rows is None else context_rows[torch.arange(count) % len(context_rows)]  # rows reused in turn
         previous = self._solved_alpha(iteration)
         start = config if previous is None else dataclasses.replace(config, reward_temperature=previous)
         alpha = pilot_temperature(

@@ -28,7 +28,7 @@ __all__ = ["ImageAlignOptions", "align_images", "em_config"]
 
 @dataclass
 class ImageAlignOptions(ImageOptions):
-    iterations: int = option(3, "EM iterations")
+    iterations: int = option(6, "EM iterations, at most (the realism floor keeps the best eligible one)")
     images: int = option(48, "E-step images per iteration")
     children: int = option(8, "M children per image per step", metavar="M")
     kl_weight: float = option(0.0, "λ: KL of each step to the frozen reference (DAV-KL; 0: none)")
@@ -48,7 +48,11 @@ class ImageAlignOptions(ImageOptions):
     gradient_clip: float | None = option(1.0, "max gradient norm of the M-step", type=float)
     holdout: float = option(0.0, "fraction of E-step images held out to stop each M-step (0: none)")
     patience: int = option(1, "M-step passes without held-out gain before stopping (with --holdout)")
-    target_kl: float | None = option(None, "trust region: solve α per iteration for this selection KL (nats/path)", type=float)
+    target_kl: float | None = option(
+        4.0,
+        "trust region: solve α per iteration for this selection KL (nats/path; halved per rejection; 0: off, α = --temperature)",
+        type=float,
+    )
     pilot_images: int = option(8, "pilot search size for --target-kl")
     tilt_base: str = option(
         "model",
@@ -87,9 +91,10 @@ class ImageAlignOptions(ImageOptions):
             raise InputError("--children M must be ≥ 1 for align")
         if not self.reward:
             raise InputError("align needs --reward NAME")
-        for flag, value in (("--gradient-clip", self.gradient_clip), ("--target-kl", self.target_kl)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise InputError(f"{flag} must be a finite number > 0; got {value}")
+        if self.gradient_clip is not None and not (math.isfinite(self.gradient_clip) and self.gradient_clip > 0):
+            raise InputError(f"--gradient-clip must be a finite number > 0; got {self.gradient_clip}")
+        if self.target_kl is not None and not (math.isfinite(self.target_kl) and self.target_kl >= 0):
+            raise InputError(f"--target-kl must be a finite number ≥ 0 (0: off); got {self.target_kl}")
         if not 0 <= self.holdout < 1:
             raise InputError(f"--holdout must be a fraction in [0, 1); got {self.holdout}")
         if self.holdout > 0 and self.images < 2:
@@ -118,7 +123,7 @@ def em_config(options: ImageAlignOptions, search, distill):
         lr=options.lr,
         gradient_clip=options.gradient_clip,
         seed=options.seed,
-        target_kl=options.target_kl,
+        target_kl=options.target_kl or None,  # 0: off
         pilot_sequences=options.pilot_images,
         holdout_fraction=options.holdout,
         patience=options.patience,
@@ -157,7 +162,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     try:
         search = SearchConfig(num_children=options.children, reward_temperature=options.temperature, num_steps=options.steps,
                               mode=options.mode, tilt_base=options.tilt_base, proposal=options.proposal,
-                              record_children=options.objective == "children" or options.target_kl is not None)  # fmt: skip
+                              record_children=options.objective == "children" or bool(options.target_kl))  # fmt: skip
         distill = DistillConfig(objective=options.objective, kl_weight=options.kl_weight, step_weighting=options.step_weighting)
         config = em_config(options, search, distill)  # checks how its fields go together (replay, mstep bounds)
     except ValueError as error:
