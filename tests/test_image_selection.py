@@ -58,18 +58,9 @@ def test_the_shipped_ensembles_are_the_halves_and_seeds_their_cards_say():
 @pytest.fixture(scope="module")
 def tiny_digits(tmp_path_factory) -> Path:
     """A random pixel-space pipeline of 1×16×16 images (the digits world's size), 100-step DDIM."""
-    from diffusers import DDIMScheduler, UNet2DModel
+    from tests.toys import tiny_pixel_pipeline
 
-    root = tmp_path_factory.mktemp("tiny_digits")
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=16, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4)  # fmt: skip
-    unet.save_pretrained(root / "unet")
-    DDIMScheduler(num_train_timesteps=100, clip_sample=False).save_pretrained(root / "scheduler")
-    (root / "model_index.json").write_text(json.dumps({"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"],
-                                                       "scheduler": ["diffusers", "DDIMScheduler"]}))  # fmt: skip
-    return root
+    return tiny_pixel_pipeline(tmp_path_factory.mktemp("tiny_digits"), 16)
 
 
 def _run(pipeline: Path, out: Path, min_realism: str) -> tuple[list[dict], dict, dict]:

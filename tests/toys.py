@@ -136,3 +136,21 @@ class RecordingProcess(MaskedDiffusion):
         proposal = super().propose(prediction, x, t, s, num_children, generator, guidance)
         self.steps.append((x.clone(), float(t), float(s), proposal))
         return proposal
+
+
+def tiny_pixel_pipeline(root, size: int):
+    """A random pixel-space diffusers pipeline of 1×``size``×``size`` images (a 2-block UNet, a 100-step
+    DDIM scheduler) saved to the folder ``root``; returns ``root``."""
+    import json
+
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=size, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)  # fmt: skip
+    unet.save_pretrained(root / "unet")
+    DDIMScheduler(num_train_timesteps=100, clip_sample=False).save_pretrained(root / "scheduler")
+    (root / "model_index.json").write_text(json.dumps({"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"],
+                                                       "scheduler": ["diffusers", "DDIMScheduler"]}))  # fmt: skip
+    return root
