@@ -171,14 +171,21 @@ def test_image_align_passes_the_m_step_controls_to_the_core_config():
         0.125, 2, 4.0, 6, 1.0
     )  # fmt: skip
     default = em_config(ImageAlignOptions(out="run", reward="digit=3"), SearchConfig(), DistillConfig())
-    assert (default.holdout_fraction, default.target_kl, default.gradient_clip) == (0.0, None, 1.0)
+    assert (default.holdout_fraction, default.target_kl, default.gradient_clip, default.iterations) == (0.0, 4.0, 1.0, 6)
+    assert default.backtrack  # the digits world selects on its realism floor, and undoes rejected iterations
+    off_options = ImageAlignOptions(out="run", reward="digit=3", target_kl=0.0, min_realism="off")
+    off = em_config(off_options, SearchConfig(), DistillConfig())
+    assert (off.target_kl, off.backtrack) == (None, False)  # 0: the trust region off; 'off': keep the last iteration
 
 
 @pytest.mark.parametrize(
     "keywords, message",
     [
         ({"holdout": 1.0}, "--holdout must be a fraction in"),
-        ({"target_kl": float("nan")}, "--target-kl must be a finite number > 0"),
+        ({"target_kl": float("nan")}, "--target-kl must be a finite number ≥ 0"),
+        ({"target_kl": -1.0}, "--target-kl must be a finite number ≥ 0"),
+        ({"min_realism": "high"}, "--min-realism must be 'reference', 'off' or a share"),
+        ({"eval_images": 1}, "--eval-images must be ≥ 2"),
         ({"gradient_clip": 0.0}, "--gradient-clip must be a finite number > 0"),
         ({"patience": 0}, "--patience must be ≥ 1"),
     ],
