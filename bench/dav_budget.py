@@ -71,8 +71,8 @@ def run(name: str, seed: int, eval_n: int, runs: Path) -> dict:
         started = time.time()
         align(config, folder, progress=False, max_batch=None)
         (folder / "wall_seconds.txt").write_text(f"{time.time() - started:.1f}\n")
-    last = json.loads((folder / "history.json").read_text())[-1]
-    spent = sum(r["estep/oracle_calls"] for r in json.loads((folder / "history.json").read_text()))
+    history = json.loads((folder / "history.json").read_text())
+    last, spent = history[-1], sum(r["estep/oracle_calls"] for r in history)
     return {
         "allocation": name,
         "seed": seed,

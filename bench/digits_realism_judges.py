@@ -34,11 +34,12 @@ def main() -> None:
     args = parser.parse_args()
     judges = {f"eval{s}": m for s, m in enumerate(load_digit_ensemble("eval"))}
     validators = {f"valid{s}": m for s, m in enumerate(load_digit_ensemble("valid"), start=1)}
+    readers = {**judges, **validators, "reward": load_digit_classifier("reward")}
     rows = []
     for folder in args.folders:
         images = read_pngs(folder)
         row = {"folder": folder.name, "run": re.sub(args.run_pattern, "", folder.name), "n": len(images)}
-        for name, model in {**judges, **validators, "reward": load_digit_classifier("reward")}.items():
+        for name, model in readers.items():
             row[name] = confident_share(images, model)
         row["eval_share_digit"] = share_read_as(images, args.digit, list(judges.values()))
         rows.append(row)

@@ -47,8 +47,7 @@ def cached_array(
     buffer = io.BytesIO()
     np.savez(buffer, value=value)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, buffer.getvalue())  # makes the folder
     except OSError:
         pass  # a cache that cannot be written is passed over
     return value

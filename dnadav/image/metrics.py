@@ -7,27 +7,41 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["confident_share", "realism", "share_read_as", "mean_pairwise_l2", "mean_nearest_l2", "digit_report"]
+__all__ = ["confident_share", "realism", "share_read_as", "ensemble_reading", "mean_pairwise_l2", "mean_nearest_l2",
+           "digit_report"]  # fmt: skip
+
+CONFIDENT = 0.9  # the docs' realism: read as some class with probability above this
 
 
 @torch.no_grad()
-def confident_share(images: torch.Tensor, classifier, threshold: float = 0.9) -> float:
+def confident_share(images: torch.Tensor, classifier, threshold: float = CONFIDENT) -> float:
     """The share of ``images [N, 1, H, W]`` that ``classifier`` reads as any class with probability >
     ``threshold`` (one network's view; the docs' realism averages it over an ensemble: ``realism``)."""
     return float((torch.softmax(classifier(images), dim=-1).max(-1).values > threshold).float().mean())
 
 
 @torch.no_grad()
-def realism(images: torch.Tensor, classifiers: Sequence[torch.nn.Module], threshold: float = 0.9) -> float:
+def _probabilities(images: torch.Tensor, classifiers: Sequence[torch.nn.Module]) -> torch.Tensor:
+    """Class probabilities of ``images [N, 1, H, W]`` under each classifier -> ``[K, N, classes]`` (one pass each)."""
+    return torch.stack([torch.softmax(c(images.float()), dim=-1) for c in classifiers])
+
+
+def realism(images: torch.Tensor, classifiers: Sequence[torch.nn.Module], threshold: float = CONFIDENT) -> float:
     """The docs' realism of ``images [N, 1, H, W]``: ``confident_share`` averaged over ``classifiers``
     (an ensemble trained alike with other seeds; ``dnadav.image.rewards.load_digit_ensemble``)."""
-    return sum(confident_share(images, c, threshold) for c in classifiers) / len(classifiers)
+    return float((_probabilities(images, classifiers).max(-1).values > threshold).float().mean())
 
 
-@torch.no_grad()
 def share_read_as(images: torch.Tensor, digit: int, classifiers: Sequence[torch.nn.Module]) -> float:
     """Share of ``images`` whose most probable class is ``digit``, averaged over ``classifiers``."""
-    return sum(float((c(images.float()).argmax(-1) == digit).float().mean()) for c in classifiers) / len(classifiers)
+    return float((_probabilities(images, classifiers).argmax(-1) == digit).float().mean())
+
+
+def ensemble_reading(images: torch.Tensor, digit: int, classifiers: Sequence[torch.nn.Module]) -> tuple[float, float]:
+    """``(share_read_as, realism)`` of ``images`` under ``classifiers`` from one pass of each network."""
+    probabilities = _probabilities(images, classifiers)
+    share = float((probabilities.argmax(-1) == digit).float().mean())
+    return share, float((probabilities.max(-1).values > CONFIDENT).float().mean())
 
 
 def mean_pairwise_l2(images: torch.Tensor) -> float:
@@ -60,13 +74,12 @@ def digit_report(
     report = {
         "eval_share_digit": float((probabilities.argmax(-1) == digit).float().mean()),
         "eval_prob_digit": float(probabilities[:, digit].mean()),
-        "eval_confident_share": float((probabilities.max(-1).values > 0.9).float().mean()),
+        "eval_confident_share": float((probabilities.max(-1).values > CONFIDENT).float().mean()),
         "diversity_l2": mean_pairwise_l2(images),
         "nearest_train_l2": mean_nearest_l2(images, train_images),
     }
     if eval_ensemble is not None:
-        report["eval_ensemble_share_digit"] = share_read_as(images, digit, eval_ensemble)
-        report["eval_realism"] = realism(images.float(), eval_ensemble)
+        report["eval_ensemble_share_digit"], report["eval_realism"] = ensemble_reading(images, digit, eval_ensemble)
     if searched is not None:
         report["nearest_searched_l2"] = mean_nearest_l2(images, searched)
     return report

@@ -22,7 +22,7 @@ from dnadav.errors import InputError
 from dnadav.image.digits import DigitClassifier
 
 __all__ = ["jpeg_kilobytes", "jpeg_compressibility", "jpeg_incompressibility", "load_digit_classifier",
-           "load_digit_ensemble",
+           "load_digit_ensemble", "target_digit",
            "DigitReward", "AestheticReward", "chunked", "make_reward", "REWARD_NAMES"]  # fmt: skip
 
 REWARD_NAMES = ("jpeg_compressibility", "jpeg_incompressibility", "aesthetic", "digit=K")
@@ -147,6 +147,12 @@ def chunked(reward_fn: Callable[[torch.Tensor], torch.Tensor], max_batch: int | 
     return lambda images: torch.cat([reward_fn(part) for part in images.split(max_batch)])
 
 
+def target_digit(name: str | None) -> int | None:
+    """K of a ``digit=K`` reward name (the digits world), else None."""
+    match = re.fullmatch(r"digit=(\d)", name or "")
+    return int(match.group(1)) if match else None
+
+
 def make_reward(name: str, weights: str | Path | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The reward called ``name`` (one of ``REWARD_NAMES``; ``digit=3`` etc.)."""
     if name == "jpeg_compressibility":
@@ -157,7 +163,7 @@ def make_reward(name: str, weights: str | Path | None = None) -> Callable[[torch
         if weights is None:
             raise InputError("--reward aesthetic needs --reward-weights DIR (local CLIP + linear head; nothing is downloaded)")
         return AestheticReward(weights)
-    match = re.fullmatch(r"digit=(\d)", name)
-    if match:
-        return DigitReward(load_digit_classifier("reward"), int(match.group(1)))
+    digit = target_digit(name)
+    if digit is not None:
+        return DigitReward(load_digit_classifier("reward"), digit)
     raise InputError(f"unknown reward {name!r}; choose from {', '.join(REWARD_NAMES)}")

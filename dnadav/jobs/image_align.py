@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -191,6 +190,7 @@ def _fit_and_save(
     from dnadav.image.outputs import contact_sheet
     from dnadav.image.pipeline import recorded_base
     from dnadav.image.prompts import ANIMALS, draw_prompts, read_prompts
+    from dnadav.image.rewards import target_digit
     from dnadav.io import atomic_write_text, current_command, save_pretrained, write_manifest
 
     if options.lora_rank > 0:
@@ -210,9 +210,9 @@ def _fit_and_save(
             return None
         return pipeline.encode_prompts(draw_prompts(prompt_list, num, generator))
 
-    digit = re.fullmatch(r"digit=(\d)", options.reward)
-    eval_count = options.eval_images or (256 if digit else 64)
-    judge = DigitsJudge(int(digit.group(1))) if digit else None
+    digit = target_digit(options.reward)
+    eval_count = options.eval_images or (64 if digit is None else 256)
+    judge = None if digit is None else DigitsJudge(digit)
 
     def metrics(network_process, generator: torch.Generator, searched: torch.Tensor | None) -> dict[str, float]:
         device = network_process.device

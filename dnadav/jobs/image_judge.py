@@ -11,9 +11,10 @@ mean, and the core keeps the best one (``dnadav.core.em.DAVModule``'s ``select``
 from __future__ import annotations
 
 import math
-import re
 
 import torch
+
+from dnadav.image.rewards import target_digit
 
 __all__ = ["DigitsJudge", "check_min_realism", "realism_floor", "selection_note", "selects"]
 
@@ -33,13 +34,14 @@ class DigitsJudge:
     def plain(self, images: torch.Tensor, searched: torch.Tensor | None = None) -> dict[str, float]:
         """``plain/…``: the evaluation classifiers' figures (logged, never read by the run); ``select/…``:
         realism and share of the digit under the validation classifiers (what selection may read)."""
-        from dnadav.image.metrics import digit_report, realism, share_read_as
+        from dnadav.image.metrics import digit_report, ensemble_reading
 
         report = digit_report(images, self.digit, self.eval_classifier, self.train_images, searched, self.eval_ensemble)
+        share, realism = ensemble_reading(images, self.digit, self.valid_ensemble)
         return {
             **{f"plain/{k}": v for k, v in report.items()},
-            "select/realism_valid": realism(images, self.valid_ensemble),
-            "select/share_digit_valid": share_read_as(images, self.digit, self.valid_ensemble),
+            "select/realism_valid": realism,
+            "select/share_digit_valid": share,
         }
 
     def searched(self, images: torch.Tensor) -> dict[str, float]:
@@ -63,13 +65,13 @@ def check_min_realism(value: str, reward: str | None) -> None:
         floor = math.nan
     if not 0 <= floor <= 1:
         raise InputError(f"--min-realism must be 'reference', 'off' or a share in [0, 1]; got {value!r}")
-    if not re.fullmatch(r"digit=\d", reward or ""):
+    if target_digit(reward) is None:
         raise InputError("--min-realism needs the digits world (--reward digit=K): no other has a realism measure")
 
 
 def selects(options) -> bool:
     """Whether the run keeps its best eligible iteration (the digits world's realism floor) or its last."""
-    return options.min_realism != "off" and re.fullmatch(r"digit=\d", options.reward or "") is not None
+    return options.min_realism != "off" and target_digit(options.reward) is not None
 
 
 def realism_floor(options, baseline: dict[str, float]):
