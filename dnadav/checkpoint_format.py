@@ -14,7 +14,8 @@ import io
 import json
 import pickle
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,12 +120,33 @@ def build_checked(build: Callable[[], Module], state: dict[str, torch.Tensor], d
     """``build()`` with ``state`` loaded, the shapes checked first on the meta device (no memory):
     a config asking for more (or other) weights than ``model.pt`` holds is an InputError before any
     allocation. ``build`` must be a pure constructor (it runs twice; the meta run draws no random numbers)."""
-    with torch.device("meta"):
+    with _shapes_only():
         shell = build()
     detail = _mismatch({k: tuple(v.shape) for k, v in shell.state_dict().items()}, state)
     if detail:
         raise InputError(f"{directory}: {MODEL_FILE} does not fit the architecture in {CONFIG_FILE} ({detail})")
     return load_state(build(), state, directory)
+
+
+@contextmanager
+def _shapes_only() -> Iterator[None]:
+    """Construction on the meta device with ``torch.nn.init``'s in-place fillers as no-ops: a shell's
+    weights are never read, and filling a meta tensor goes through torch's reference ops, whose first
+    call imports ``torch._dynamo`` (~1.5 s of every command's start-up; docs/benchmarks.md "evaluate")."""
+    names = [name for name in dir(torch.nn.init) if name.endswith("_") and not name.startswith("_")]
+    fillers = {name: getattr(torch.nn.init, name) for name in names}
+    try:
+        for name in fillers:
+            setattr(torch.nn.init, name, _unfilled)
+        with torch.device("meta"):
+            yield
+    finally:
+        for name, filler in fillers.items():
+            setattr(torch.nn.init, name, filler)
+
+
+def _unfilled(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return tensor
 
 
 def _mismatch(expected: Mapping[str, tuple[int, ...]], state: Mapping[str, torch.Tensor]) -> str | None:

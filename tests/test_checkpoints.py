@@ -86,3 +86,25 @@ def test_cli_bad_model_folder_exits_2_with_one_line(tiny, tmp_path, capsys):
     assert main(["design", "--model", str(tiny), "--n", "2", "--out", str(tmp_path / "x.fa"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(tiny) in err and err.startswith("dnadav design: error:")
+
+
+def test_the_shape_check_fills_no_weights_and_restores_torch_init(tiny):
+    """The meta shell is built with torch.nn.init's fillers as no-ops (filling meta tensors imports
+    torch._dynamo, ~1.5 s of start-up) and the fillers are back afterwards, also after a refusal."""
+    import subprocess
+    import sys
+
+    before = torch.nn.init.normal_
+    model, _ = load_denoiser(tiny)
+    assert torch.nn.init.normal_ is before and model.embed.weight.device.type == "cpu"
+    config = json.loads((tiny / "config.json").read_text())
+    config["backbone"]["channels"] = 16
+    (tiny / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="does not fit the architecture"):
+        load_denoiser(tiny)
+    assert torch.nn.init.normal_ is before
+    torch.manual_seed(0)
+    fresh = ConvDenoiser(ConvDenoiserConfig(channels=8, num_blocks=1, time_embedding_dim=8)).embed.weight
+    assert fresh.std() > 0.5  # a model built after a check is initialised as always
+    code = "import sys, dnadav.dna as d; d.load_denoiser('dhs_prior'); print('torch._dynamo' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
