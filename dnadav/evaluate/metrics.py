@@ -127,11 +127,13 @@ def accessibility_accuracy(probability: np.ndarray | torch.Tensor, threshold: fl
 
 def pairwise_levenshtein(strings: Sequence[str]) -> np.ndarray:
     """All pairwise edit distances (bases: insertions, deletions, substitutions) ``[N, N]`` via
-    rapidfuzz ``cdist`` (multi-threaded C++; no Python pair loop)."""
+    rapidfuzz ``cdist`` (multi-threaded C++; no Python pair loop). One list object as both queries and
+    choices: rapidfuzz then computes one triangle of the symmetric matrix (half the time)."""
     from rapidfuzz.distance import Levenshtein
     from rapidfuzz.process import cdist
 
-    return cdist(list(strings), list(strings), scorer=Levenshtein.distance, workers=-1, dtype=np.int32)
+    both = list(strings)
+    return cdist(both, both, scorer=Levenshtein.distance, workers=-1, dtype=np.int32)
 
 
 def mean_pairwise_levenshtein(strings: Sequence[str]) -> float:
