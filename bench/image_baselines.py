@@ -56,6 +56,13 @@ CONFIGS = {
                                 reward_temperature=0.1, potential="value", granularity="step", seed=0)),
     "vmpo_lr1e-4": ("vmpo", VmpoConfig(num_steps=STEPS, batch_size=16, iterations=16, inner_epochs=1, lr=1e-4,
                                        gradient_clip=1.0, reward_temperature=0.1, potential="value", granularity="step", seed=0)),
+    # At DAV's budget: VMPO with DAV's reward calls (140 rounds × 528 = 73,920 against 73,728), DDPO with DAV's
+    # wall time (192 rounds: about 13 min on one thread; DAV's calls would be 4,608 rounds, about 8 h).
+    "ddpo_lr1e-4_long": ("ddpo", DdpoConfig(num_steps=STEPS, batch_size=16, iterations=192, inner_epochs=1, lr=1e-4,
+                                            gradient_clip=1.0, clip_range=1e-4, advantage_clip=5.0, seed=0)),
+    "vmpo_lr1e-4_long": ("vmpo", VmpoConfig(num_steps=STEPS, batch_size=16, iterations=140, inner_epochs=1, lr=1e-4,
+                                            gradient_clip=1.0, reward_temperature=0.1, potential="value",
+                                            granularity="step", seed=0)),
 }  # fmt: skip
 
 
@@ -218,6 +225,8 @@ LABELS = {
     "ddpo_lr1e-4": "DDPO from `digits`, lr 1e-4, plain",
     "vmpo": "VMPO from `digits`, lr 1e-3, plain",
     "vmpo_lr1e-4": "VMPO from `digits`, lr 1e-4, plain",
+    "ddpo_lr1e-4_long": "DDPO from `digits`, lr 1e-4, DAV's wall time, plain",
+    "vmpo_lr1e-4_long": "VMPO from `digits`, lr 1e-4, DAV's reward calls, plain",
 }
 
 
