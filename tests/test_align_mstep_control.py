@@ -267,25 +267,6 @@ def test_best_keeper_keeps_the_best_eligible_iteration_and_stops_after_patience(
     assert restored.iteration == 2 and restored.should_stop()
 
 
-def test_best_keeper_with_standard_errors_keeps_an_earlier_iteration_a_later_one_does_not_measurably_beat():
-    model = torch.nn.Linear(1, 1, bias=False)
-    keeper = BestKeeper(lambda record: (record["reward"], record["se"]), stop_patience=3)
-    # gains over the kept iteration: 0.3 < √(0.5² + 0.5²) = 0.707 (kept stays 1); 1.0 > √(0.1² + 0.5²) = 0.51 (3 kept);
-    # then 0.15 > √(0.1² + 0.1²) = 0.141 (4 kept) and 0.05 < √(0² + 0.1²) = 0.1 (4 stays)
-    records = [(1.0, 0.5), (1.3, 0.5), (2.0, 0.1), (2.15, 0.1), (2.2, 0.0)]
-    kept = []
-    for iteration, (reward, se) in enumerate(records, start=1):
-        model.weight.data.fill_(float(iteration))
-        keeper.consider(iteration, {"reward": reward, "se": se}, model)
-        kept.append(keeper.iteration)
-    assert kept == [1, 1, 3, 4, 4] and float(keeper.weights["weight"]) == 4.0
-    assert (keeper.score, keeper.error) == (2.15, 0.1)
-    restored = BestKeeper(lambda record: (record["reward"], record["se"]), stop_patience=3)
-    restored.load(keeper.state())
-    restored.consider(6, {"reward": 2.26, "se": 0.0}, model)  # 0.11 > 0.1: the restored error counts
-    assert restored.iteration == 6
-
-
 def test_backtrack_plan_restarts_after_a_rejection_and_counts_rejections_since_the_first_eligible():
     def history(*flags: int) -> list[dict[str, float]]:  # select/kept_iteration: the last eligible so far
         kept = [max((i + 1 for i, f in enumerate(flags[: n + 1]) if f), default=0) for n in range(len(flags))]

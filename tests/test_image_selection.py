@@ -4,7 +4,6 @@ classifiers an image align run may select on, and the selection itself (``dnadav
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -85,12 +84,9 @@ def test_align_keeps_the_best_iteration_over_the_realism_floor(tiny_digits, tmp_
     rewards = [r["plain/reward_mean"] for r in every]
     assert [r["plain/reward_mean"] for r in none] == rewards  # the same draws: selection changed nothing on the way
     assert all("select/realism_valid" in r and "plain/eval_realism" in r for r in every)
-    kept, score, error = 0, -math.inf, 0.0  # a later iteration must beat the kept one by the SE of the difference
-    for iteration, record in enumerate(every, start=1):
-        if record["plain/reward_mean"] - score > math.hypot(record["plain/reward_sem"], error):
-            kept, score, error = iteration, record["plain/reward_mean"], record["plain/reward_sem"]
-    assert kept != 3, "seed chosen so that the kept iteration is not the last"
-    assert kept_best["kept_iteration"] == kept and kept_best["floor"] == 0.0
+    best = max(range(3), key=lambda i: rewards[i]) + 1
+    assert best != 3, "seed chosen so that the best iteration is not the last"
+    assert kept_best["kept_iteration"] == best and kept_best["floor"] == 0.0
     assert kept_last["kept_iteration"] == 3 and "no iteration met" in kept_last["why"]
     assert any(not torch.equal(best_weights[k], last_weights[k]) for k in best_weights)  # the kept weights were saved
 
@@ -102,7 +98,7 @@ def test_the_reference_floor_is_the_baselines_validation_realism(tmp_path):
     options = ImageAlignOptions(reward="digit=3", out=tmp_path)
     select, floor = realism_floor(options, {"select/realism_valid": 0.75})
     assert floor == 0.75 and selects(options)
-    assert select({"select/realism_valid": 0.75, "plain/reward_mean": -1.0, "plain/reward_sem": 0.1}) == (-1.0, 0.1)
+    assert select({"select/realism_valid": 0.75, "plain/reward_mean": -1.0}) == -1.0
     assert select({"select/realism_valid": 0.74, "plain/reward_mean": 5.0}) is None
     assert not selects(ImageAlignOptions(reward="jpeg_compressibility", out=tmp_path))
     assert not selects(ImageAlignOptions(reward="digit=3", out=tmp_path, min_realism="off"))

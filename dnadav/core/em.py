@@ -41,8 +41,8 @@ class DAVModule(pl.LightningModule):
     When the reward is a bound method of an objective with ``update`` (a ``LagrangianObjective``),
     its multipliers take one dual step after every E-step from that E-step's final sequences and
     are saved in (and restored from) the run's checkpoints.
-    ``select(record) -> score, (score, standard error) or None`` (None: not eligible) keeps the weights
-    of the best-scoring iteration (``self.best``: ``BestKeeper``) and stops ``config.stop_patience`` after
+    ``select(record) -> score or None`` (None: the iteration is not eligible) keeps the weights of the
+    best-scoring iteration (``self.best``) and stops the run ``config.stop_patience`` iterations after
     the last eligible one; it must read only validation-side metrics of the record. With
     ``config.backtrack`` an iteration it rejects is undone: the next E-step restarts from the kept
     iteration's weights, optimiser state and α, with ``target_kl`` halved for every rejection so far
@@ -60,7 +60,7 @@ class DAVModule(pl.LightningModule):
         frozen_modules: Sequence[torch.nn.Module] = (),
         make_context: Callable[[int, torch.Generator], torch.Tensor | None] | None = None,
         max_batch: int | str | None = "auto",
-        select: Callable[[dict[str, float]], float | tuple[float, float] | None] | None = None,
+        select: Callable[[dict[str, float]], float | None] | None = None,
     ):
         super().__init__()
         self.model = model

@@ -134,22 +134,15 @@ class HeldOutStopper:
         return {**self.log(), **({} if self.meter is None else limit_move(model, self.meter, max_move))}
 
 
-Score = float | tuple[float, float]  # a score, or (score, its standard error)
-
-
 class BestKeeper:
-    """The best iteration by ``select(record) -> score, (score, standard error) or None`` (None:
-    ineligible), with its weights. An eligible iteration replaces the kept one when its score is higher;
-    with standard errors, higher by more than the standard error of the difference, √(se² + se_kept²):
-    a later iteration, which has moved further from the reference, must be measurably better to be kept
-    (a saturated reward otherwise picks the last iteration on noise; docs/concepts.md)."""
+    """The best iteration by ``select(record) -> score or None`` (None: ineligible), with its weights."""
 
-    def __init__(self, select: Callable[[dict[str, float]], Score | None], stop_patience: int):
+    def __init__(self, select: Callable[[dict[str, float]], float | None], stop_patience: int):
         if stop_patience < 1:
             raise ValueError(f"stop_patience must be ≥ 1; got {stop_patience}")
         self._select, self.stop_patience = select, stop_patience
         self.iteration: int | None = None  # 1-based EM iteration kept
-        self.score, self.error = -math.inf, 0.0  # the kept iteration's score and its standard error
+        self.score = -math.inf
         self.weights: dict[str, torch.Tensor] | None = None
         self.optimizer_state: dict | None = None  # the optimiser's state after the kept iteration
         self._since_eligible: int | None = None  # iterations since the last eligible one
@@ -159,14 +152,13 @@ class BestKeeper:
     ) -> dict[str, float]:
         """Score iteration ``iteration`` (1-based) from its ``record``, keeping the model's weights (and the
         optimiser's state, for backtracking) when it is the best so far; returns what to log."""
-        selected = self._select(record)
-        score, error = selected if isinstance(selected, tuple) else (selected, 0.0)
+        score = self._select(record)
         if score is None:
             self._since_eligible = None if self._since_eligible is None else self._since_eligible + 1
         else:
             self._since_eligible = 0
-            if score - self.score > math.hypot(error, self.error):
-                self.iteration, self.score, self.error = iteration, score, error
+            if score > self.score:
+                self.iteration, self.score = iteration, score
                 self.weights = cpu_copy(model.state_dict())
                 self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
         return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
@@ -178,7 +170,6 @@ class BestKeeper:
         return {
             "iteration": self.iteration,
             "score": self.score,
-            "error": self.error,
             "weights": self.weights,
             "optimizer": self.optimizer_state,
             "since": self._since_eligible,
@@ -186,7 +177,6 @@ class BestKeeper:
 
     def load(self, state: dict) -> None:
         self.iteration, self.score, self.weights = state["iteration"], state["score"], state["weights"]
-        self.error = state.get("error", 0.0)  # absent in checkpoints written before standard errors
         self.optimizer_state = state.get("optimizer")  # absent in checkpoints written before backtracking
         self._since_eligible = state["since"]
 

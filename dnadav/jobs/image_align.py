@@ -76,8 +76,8 @@ class ImageAlignOptions(ImageOptions):
     )
     min_realism: str = option(
         "reference",
-        "digits world: keep the best iteration (plain reward; a later one must beat it by its standard error) whose realism "
-        "under the validation classifiers is ≥ this: 'reference' (the reference model's own), a share in [0, 1], or 'off'",
+        "digits world: keep the best iteration (plain reward) whose realism under the validation classifiers is ≥ "
+        "this: 'reference' (the reference model's own, measured by the run), a share in [0, 1], or 'off' (keep the last)",
     )
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
     accelerator: str = option("auto", "cpu, gpu or auto")
@@ -221,8 +221,7 @@ def _fit_and_save(
         images = _plain_images(network_process, eval_count, options.steps, generator,
                                None if context is None else context.to(device))  # fmt: skip
         with torch.no_grad():
-            rewards = reward_fn(images).float()
-        record = {"plain/reward_mean": float(rewards.mean()), "plain/reward_sem": float(rewards.std() / len(rewards) ** 0.5)}
+            record = {"plain/reward_mean": float(reward_fn(images).float().mean())}
         if judge is not None:
             record.update(judge.plain(images.cpu(), None if searched is None else searched.cpu()))
         return record

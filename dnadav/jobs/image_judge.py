@@ -78,15 +78,11 @@ def realism_floor(options, baseline: dict[str, float]):
     """The selection rule of ``min_realism``: an iteration is eligible when its plain samples' realism
     under the validation classifiers (``select/realism_valid``) is ≥ the floor (``'reference'``: the
     reference model's own, from ``baseline``); eligible ones score by their plain reward mean (the run's
-    reward classifier) with its standard error, so a later iteration replaces the kept one only when it
-    is higher by more than the standard error of the difference (``dnadav.core.fit_control.BestKeeper``).
-    The evaluation classifiers are never read."""
+    reward classifier). The evaluation classifiers are never read."""
     floor = baseline["select/realism_valid"] if options.min_realism == "reference" else float(options.min_realism)
 
-    def select(record: dict[str, float]) -> tuple[float, float] | None:
-        if record.get("select/realism_valid", -1.0) < floor:
-            return None
-        return record["plain/reward_mean"], record.get("plain/reward_sem", 0.0)
+    def select(record: dict[str, float]) -> float | None:
+        return record["plain/reward_mean"] if record.get("select/realism_valid", -1.0) >= floor else None
 
     return select, floor
 
@@ -99,6 +95,5 @@ def selection_note(module, floor: float, min_realism: str) -> dict:
         return {"kept_iteration": last, "of_iterations": last, "floor": floor,
                 "why": f"no iteration met validation realism ≥ {floor:.3f} ({source}); the last is kept"}  # fmt: skip
     return {"kept_iteration": best.iteration, "of_iterations": last, "floor": floor,
-            "why": f"among iterations with validation realism ≥ {floor:.3f} ({source}), the first whose plain reward "
-            f"mean ({best.score:.3f} ± {best.error:.3f}) no later one beat by more than the standard error of the "
-            "difference"}  # fmt: skip
+            "why": f"highest plain reward mean ({best.score:.3f}) among iterations with validation realism ≥ "
+            f"{floor:.3f} ({source})"}  # fmt: skip
