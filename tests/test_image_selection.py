@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -96,9 +97,25 @@ def test_the_reference_floor_is_the_baselines_validation_realism(tmp_path):
     from dnadav.jobs.image_judge import realism_floor, selects
 
     options = ImageAlignOptions(reward="digit=3", out=tmp_path)
-    select, floor = realism_floor(options, {"select/realism_valid": 0.75})
-    assert floor == 0.75 and selects(options)
-    assert select({"select/realism_valid": 0.75, "plain/reward_mean": -1.0}) == -1.0
-    assert select({"select/realism_valid": 0.74, "plain/reward_mean": 5.0}) is None
+    select, floors = realism_floor(options, {"select/realism_valid": 0.75}, SimpleNamespace(real_diversity=3.0))
+    assert floors == {"realism": 0.75, "diversity": 3.0} and selects(options)
+    assert select({"select/realism_valid": 0.75, "select/diversity": 3.0, "plain/reward_mean": -1.0}) == -1.0
+    assert select({"select/realism_valid": 0.74, "select/diversity": 4.0, "plain/reward_mean": 5.0}) is None
+    assert select({"select/realism_valid": 0.90, "select/diversity": 2.9, "plain/reward_mean": 5.0}) is None  # too narrow
     assert not selects(ImageAlignOptions(reward="jpeg_compressibility", out=tmp_path))
     assert not selects(ImageAlignOptions(reward="digit=3", out=tmp_path, min_realism="off"))
+
+
+def test_the_diversity_floor_is_the_real_digits_of_the_reward_half():
+    """The judge's diversity floor: mean pairwise L2 of the real images of digit K in the reward half (the
+    run's side of the data), computed here independently of the judge."""
+    from dnadav.image.digits import digit_halves, load_digit_images
+    from dnadav.jobs.image_judge import DigitsJudge
+
+    images, labels = load_digit_images()
+    reward_half = digit_halves(len(labels))[0]
+    threes = images[reward_half[labels[reward_half] == 3]].flatten(1)
+    distances = torch.cdist(threes, threes)
+    expected = float(distances.sum() / (len(threes) * (len(threes) - 1)))
+    assert DigitsJudge(3).real_diversity == pytest.approx(expected, rel=1e-5)
+    assert DigitsJudge(3).real_diversity == pytest.approx(3.08, abs=0.005)

@@ -76,8 +76,8 @@ class ImageAlignOptions(ImageOptions):
     )
     min_realism: str = option(
         "reference",
-        "digits world: keep the best iteration (plain reward) whose realism under the validation classifiers is ≥ "
-        "this: 'reference' (the reference model's own, measured by the run), a share in [0, 1], or 'off' (keep the last)",
+        "digits world: keep the best iteration (plain reward) whose realism under the validation classifiers is ≥ this "
+        "('reference': the reference model's own; a share in [0, 1]; 'off': keep the last) and diversity ≥ real digits'",
     )
     gradient_checkpointing: str = option("auto", "auto = on for GPU", choices=["auto", "on", "off"])
     accelerator: str = option("auto", "cpu, gpu or auto")
@@ -237,7 +237,7 @@ def _fit_and_save(
         with torch.no_grad():
             baseline = metrics(reference_process, generator, None)
         atomic_write_text(out / "baseline.json", json.dumps(baseline, indent=2) + "\n")
-    select, floor = realism_floor(options, baseline) if selects(options) else (None, None)
+    select, floor = realism_floor(options, baseline, judge) if selects(options) else (None, None)
     module_box: list[DAVModule] = []
 
     def evaluate(network, generator: torch.Generator) -> dict[str, float]:

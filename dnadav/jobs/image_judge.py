@@ -23,13 +23,17 @@ class DigitsJudge:
     """The digits world's per-iteration figures for target ``digit``: images ``[N, 1, 16, 16]`` in [0, 1]."""
 
     def __init__(self, digit: int):
-        from dnadav.image.digits import load_digit_images
+        from dnadav.image.digits import digit_halves, load_digit_images
+        from dnadav.image.metrics import mean_pairwise_l2
         from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble
 
         self.digit = digit
-        self.train_images, _ = load_digit_images()
+        self.train_images, labels = load_digit_images()
         self.eval_classifier, self.eval_ensemble = load_digit_classifier("eval"), load_digit_ensemble("eval")
         self.valid_ensemble = load_digit_ensemble("valid")
+        reward_half, _ = digit_halves(len(labels))
+        real = reward_half[labels[reward_half] == digit]
+        self.real_diversity = mean_pairwise_l2(self.train_images[real])  # real digit-K images of the reward half
 
     def plain(self, images: torch.Tensor, searched: torch.Tensor | None = None) -> dict[str, float]:
         """``plain/…``: the evaluation classifiers' figures (logged, never read by the run); ``select/…``:
@@ -42,6 +46,7 @@ class DigitsJudge:
             **{f"plain/{k}": v for k, v in report.items()},
             "select/realism_valid": realism,
             "select/share_digit_valid": share,
+            "select/diversity": report["diversity_l2"],
         }
 
     def searched(self, images: torch.Tensor) -> dict[str, float]:
@@ -74,26 +79,36 @@ def selects(options) -> bool:
     return options.min_realism != "off" and target_digit(options.reward) is not None
 
 
-def realism_floor(options, baseline: dict[str, float]):
+def realism_floor(options, baseline: dict[str, float], judge: DigitsJudge):
     """The selection rule of ``min_realism``: an iteration is eligible when its plain samples' realism
     under the validation classifiers (``select/realism_valid``) is ≥ the floor (``'reference'``: the
-    reference model's own, from ``baseline``); eligible ones score by their plain reward mean (the run's
-    reward classifier). The evaluation classifiers are never read."""
+    reference model's own, from ``baseline``) and their diversity (``select/diversity``, mean pairwise L2)
+    is ≥ that of the real digit-K images of the reward half (``judge.real_diversity``: a saturated reward
+    otherwise keeps narrowing the samples; docs/image.md); eligible ones score by their plain reward mean
+    (the run's reward classifier). The evaluation classifiers are never read. Returns (rule, floors)."""
     floor = baseline["select/realism_valid"] if options.min_realism == "reference" else float(options.min_realism)
+    floors = {"realism": floor, "diversity": judge.real_diversity}
 
     def select(record: dict[str, float]) -> float | None:
-        return record["plain/reward_mean"] if record.get("select/realism_valid", -1.0) >= floor else None
+        eligible = (
+            record.get("select/realism_valid", -1.0) >= floor and record.get("select/diversity", -1.0) >= floors["diversity"]
+        )
+        return record["plain/reward_mean"] if eligible else None
 
-    return select, floor
+    return select, floors
 
 
-def selection_note(module, floor: float, min_realism: str) -> dict:
+def selection_note(module, floors: dict[str, float], min_realism: str) -> dict:
     """What the run kept and why (``aligned.json``'s ``selection``)."""
-    last, best = len(module.history), module.best
+    last, best, floor = len(module.history), module.best, floors["realism"]
     source = "the reference model's own" if min_realism == "reference" else "given"
+    rule = (f"validation realism ≥ {floor:.3f} ({source}) and diversity ≥ {floors['diversity']:.3f} (real digits of the "
+            "reward half)")  # fmt: skip
+    note = {"of_iterations": last, "floor": floor, "diversity_floor": floors["diversity"]}
     if best.iteration is None:
-        return {"kept_iteration": last, "of_iterations": last, "floor": floor,
-                "why": f"no iteration met validation realism ≥ {floor:.3f} ({source}); the last is kept"}  # fmt: skip
-    return {"kept_iteration": best.iteration, "of_iterations": last, "floor": floor,
-            "why": f"highest plain reward mean ({best.score:.3f}) among iterations with validation realism ≥ "
-            f"{floor:.3f} ({source})"}  # fmt: skip
+        return {"kept_iteration": last, **note, "why": f"no iteration met {rule}; the last is kept"}
+    return {
+        "kept_iteration": best.iteration,
+        **note,
+        "why": f"highest plain reward mean ({best.score:.3f}) among iterations with {rule}",
+    }
