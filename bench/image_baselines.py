@@ -156,8 +156,8 @@ def history_line(method: str, history: list[dict]) -> str:
     first, last = statistics.mean(rewards[:k]), statistics.mean(rewards[-k:])
     span = "round 1" if k == 1 else f"rounds 1–{k}"
     last_span = "the last round" if k == 1 else f"the last {k} rounds"
-    return (f"{method}: batch mean reward {first:.2f} ({span}) → {last:.2f} ({last_span}), "
-            f"per round {', '.join(f'{r:.2f}' for r in rewards)}")  # fmt: skip
+    rounds = f", per round {', '.join(f'{r:.2f}' for r in rewards)}" if len(rewards) <= 16 else f" over {len(rewards)} rounds"
+    return f"{method}: batch mean reward {first:.2f} ({span}) → {last:.2f} ({last_span}){rounds}"
 
 
 def write_doc_section(body: str) -> None:
@@ -286,7 +286,7 @@ def write_outputs(rows: list[Row], records: list[dict], trained: dict, args) -> 
         *lines,
         "",
         "± is the sd over sampling seeds (no ± with one seed). Wall times: 1 torch thread on 2 CPU cores shared with "
-        "other benchmark runs (DAV's from its card: 2 threads, also shared), so they compare only roughly. "
+        "other benchmark runs (DAV's from its manifest, also 1 thread, shared), so they compare only roughly. "
         "Reward calls while sampling: 0 for plain samples; the search scores every child's x̂0 at every step "
         f"(M · T = 8 · {STEPS}). DAV's training calls are the E-step's, summed from "
         "`models/digits_aligned_3/history.json`.",
