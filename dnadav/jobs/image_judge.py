@@ -3,10 +3,11 @@
 In the digits world (``DigitsJudge``) the log holds the evaluation classifiers' figures (read by people,
 never by the run) and, under ``select/``, the realism of the plain samples under the *validation*
 classifiers (``dnadav.image.rewards.load_digit_ensemble("valid")``: four trained on the reward half with
-other seeds). The floor (``--min-realism``, default ``reference``) is the reference model's own validation
-realism, measured by the run on its baseline samples; eligible iterations score by their plain reward
-mean, and the core keeps the best one (``dnadav.core.em.DAVModule``'s ``select``), undoing rejected ones
-(backtracking)."""
+other seeds) and their diversity. The floors: the reference model's own validation realism
+(``--min-realism``, default ``reference``, measured by the run on its baseline samples) and the diversity
+of the real images of the target digit in the reward half; eligible iterations score by their plain
+reward mean, and the core keeps the best one (``dnadav.core.em.DAVModule``'s ``select``), undoing
+rejected ones (backtracking)."""
 
 from __future__ import annotations
 
