@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import re
+import statistics
 from pathlib import Path
 
 import torch
@@ -16,6 +17,12 @@ def machine() -> str:
     """A one-line description of where the numbers were taken."""
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {device}, torch {torch.__version__}"
+
+
+def mean_sd(values, digits: int = 3) -> str:
+    """``"mean ± sd"`` of ``values`` (sd with ddof 1, over seeds), ``"mean"`` alone for one value."""
+    mean = statistics.mean(values)
+    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
 def write_section(name: str, body: str) -> None:

@@ -21,10 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmarks_md import machine, write_section  # noqa: E402
+from benchmarks_md import machine, mean_sd, write_section  # noqa: E402
 
 from dnadav.core.distill import DistillConfig  # noqa: E402
 from dnadav.core.search import SearchConfig  # noqa: E402
@@ -102,9 +100,7 @@ def main() -> None:
         k, b, m, objective, passes, holdout = ALLOCATIONS[name]
 
         def cell(key: str, digits: int = 3) -> str:
-            values = np.array([r[key] for r in mine], dtype=float)
-            spread = f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
-            return f"{values.mean():.{digits}f}{spread}"
+            return mean_sd([float(r[key]) for r in mine], digits)
 
         mstep = f"{objective}, {passes} passes" + (f", held-out {holdout:g}" if holdout else "")
         lines.append(f"| {name} | {k} × {b} × {m} × {STEPS} | {mstep} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "

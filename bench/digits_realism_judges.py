@@ -21,7 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from image_digits_report import read_pngs  # noqa: E402
 
-from dnadav.image.metrics import confident_share, share_read_as  # noqa: E402
+from dnadav.image.metrics import class_probabilities, reading  # noqa: E402
 from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble  # noqa: E402
 
 
@@ -39,9 +39,10 @@ def main() -> None:
     for folder in args.folders:
         images = read_pngs(folder)
         row = {"folder": folder.name, "run": re.sub(args.run_pattern, "", folder.name), "n": len(images)}
-        for name, model in readers.items():
-            row[name] = confident_share(images, model)
-        row["eval_share_digit"] = share_read_as(images, args.digit, list(judges.values()))
+        probabilities = class_probabilities(images, list(readers.values()))  # [readers, N, classes], judges first
+        for index, name in enumerate(readers):
+            row[name] = reading(probabilities[index : index + 1], args.digit)[1]
+        row["eval_share_digit"] = reading(probabilities[: len(judges)], args.digit)[0]
         rows.append(row)
     table = pd.DataFrame(rows)
     table["eval_mean"] = table[list(judges)].mean(axis=1)

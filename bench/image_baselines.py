@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_md import mean_sd  # noqa: E402
 from image_digits_report import read_pngs  # noqa: E402
 
 from dnadav.baselines.ddpo import DdpoConfig  # noqa: E402
@@ -128,11 +129,6 @@ def measure(folder: Path, classifier, ensemble, train_images) -> dict[str, float
     return {**report, "n": len(images), "sample_calls": float(calls)}
 
 
-def spread(values: list[float], digits: int = 3) -> str:
-    mean = statistics.mean(values)
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
-
-
 def minutes(value: float) -> str:
     return f"{int(value)} min {round(60 * (value - int(value))):02d} s" if value >= 1 else f"{60 * value:.0f} s"
 
@@ -203,9 +199,10 @@ def main(argv: list[str] | None = None) -> None:
     ]  # fmt: skip
     rows = [row for row in rows if row.name in args.rows]
     from dnadav.image.digits import load_digit_images
-    from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble
+    from dnadav.image.rewards import load_digit_ensemble
 
-    classifier, ensemble, (train_images, _) = load_digit_classifier("eval"), load_digit_ensemble("eval"), load_digit_images()
+    ensemble, (train_images, _) = load_digit_ensemble("eval"), load_digit_images()
+    classifier = ensemble[0]  # digits_eval, the seed-0 classifier
     records = []
     for row in sorted(rows, key=lambda r: [*CONFIGS, "dav", "reference", "search_m8"].index(r.name)):  # costliest last
         n = args.search_images if row.children else args.images
@@ -254,9 +251,9 @@ def write_outputs(rows: list[Row], records: list[dict], trained: dict, args) -> 
         per_image = statistics.mean(r["sample_calls"] / r["n"] for r in mine)
         lines.append(
             f"| {LABELS[row.name]} ({mine[0]['n']} × {len(mine)}) "
-            f"| {spread(pick('eval_ensemble_share_digit'))} / {spread(pick('eval_share_digit'))} "
-            f"| {spread(pick('eval_realism'))} / {spread(pick('eval_confident_share'))} "
-            f"| {spread(pick('diversity_l2'), 2)} | {spread(pick('nearest_train_l2'), 2)} "
+            f"| {mean_sd(pick('eval_ensemble_share_digit'))} / {mean_sd(pick('eval_share_digit'))} "
+            f"| {mean_sd(pick('eval_realism'))} / {mean_sd(pick('eval_confident_share'))} "
+            f"| {mean_sd(pick('diversity_l2'), 2)} | {mean_sd(pick('nearest_train_l2'), 2)} "
             f"| {row.train_calls:,.0f} | {per_image:,.0f} | {clock(row.train_minutes * 60, row.train_cpu_seconds)} "
             f"| {clock(statistics.mean(pick('sample_seconds')), mean_or_none(pick('sample_cpu_seconds')))} |"
         )

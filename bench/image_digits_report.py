@@ -18,7 +18,7 @@ from PIL import Image
 
 from dnadav.image.digits import load_digit_images
 from dnadav.image.metrics import digit_report
-from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble
+from dnadav.image.rewards import load_digit_ensemble
 
 
 def read_pngs(folder: Path) -> torch.Tensor:
@@ -35,8 +35,8 @@ def main() -> None:
     images = read_pngs(args.out)
     searched = read_pngs(args.searched) if args.searched else None
     train, _ = load_digit_images()
-    classifier = load_digit_classifier("eval")
-    report = digit_report(images, args.digit, classifier, train, searched, load_digit_ensemble("eval"))
+    ensemble = load_digit_ensemble("eval")  # its first member is digits_eval, the seed-0 classifier
+    report = digit_report(images, args.digit, ensemble[0], train, searched, ensemble)
     print(json.dumps({"folder": str(args.out), "n": len(images), **{k: round(v, 3) for k, v in report.items()}}))
 
 

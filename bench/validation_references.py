@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from dnadav.data.dhs import load_dhs
-from dnadav.dna.checkpoint import load_denoiser, model_schedule
+from dnadav.dna.checkpoint import load_denoiser, model_length, model_schedule
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import strings_to_onehot, tokens_to_strings
 from dnadav.evaluate.metrics import accessibility_accuracy, kmer_correlation
@@ -64,16 +64,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     eval_oracle, refs = references(args.cell_type)
-    _, prior_config = load_denoiser("dhs_prior")
-    schedule = model_schedule(prior_config)
     new_file = not args.csv.exists()
     with args.csv.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         if new_file:
             writer.writeheader()
         for name in args.models:
-            model, _ = load_denoiser(name)
-            tokens = sample(model.eval(), args.n, 200, args.steps, schedule, torch.Generator().manual_seed(0))
+            model, config = load_denoiser(name)  # each model's own length and schedule (its config)
+            length, schedule = model_length(config) or 200, model_schedule(config)
+            tokens = sample(model.eval(), args.n, length, args.steps, schedule, torch.Generator().manual_seed(0))
             strings = tokens_to_strings(tokens)
             row = {"cell_type": args.cell_type, "model": name, "n": args.n, "steps": args.steps}
             row["eval_accessible"] = round(accessibility_accuracy(eval_oracle.probability(strings_to_onehot(strings))), 4)

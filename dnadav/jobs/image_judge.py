@@ -26,11 +26,12 @@ class DigitsJudge:
     def __init__(self, digit: int):
         from dnadav.image.digits import digit_halves, load_digit_images
         from dnadav.image.metrics import mean_pairwise_l2
-        from dnadav.image.rewards import load_digit_classifier, load_digit_ensemble
+        from dnadav.image.rewards import load_digit_ensemble
 
         self.digit = digit
         self.train_images, labels = load_digit_images()
-        self.eval_classifier, self.eval_ensemble = load_digit_classifier("eval"), load_digit_ensemble("eval")
+        self.eval_ensemble = load_digit_ensemble("eval")
+        self.eval_classifier = self.eval_ensemble[0]  # digits_eval: the ensemble's seed 0, loaded and run once
         self.valid_ensemble = load_digit_ensemble("valid")
         reward_half, _ = digit_halves(len(labels))
         real = reward_half[labels[reward_half] == digit]
