@@ -118,10 +118,10 @@ def _cell(values: list[float], digits: int) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
 
 
-def keeps_quality(fixed: list[dict], other: list[dict]) -> tuple[bool, list[str]]:
-    """Every quality mean within the larger of the two seed sds of the default's mean; the figures that are not."""
+def keeps_quality(fixed: list[dict], other: list[dict], keys: tuple[str, ...] = QUALITY) -> tuple[bool, list[str]]:
+    """Every quality mean (``keys``) within the larger of the two seed sds of the default's mean; the figures that are not."""
     off = []
-    for key in QUALITY:
+    for key in keys:
         a, b = [r[key] for r in fixed], [r[key] for r in other]
         tolerance = max(statistics.stdev(a), statistics.stdev(b))
         if abs(statistics.mean(b) - statistics.mean(a)) > tolerance:

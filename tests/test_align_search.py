@@ -3,6 +3,7 @@
 recorded population). Finite α and γ < 1 throughout, with a denoiser that depends on t, so weighting,
 discounting, timing and indexing bugs all change a number the tests check."""
 
+import dataclasses
 import itertools
 import math
 
@@ -105,11 +106,20 @@ def guided_log_ratio(denoiser, x: torch.Tensor, child: torch.Tensor, t: float, s
     return (per_position * ((x == MASK_INDEX) & (child != MASK_INDEX))).sum(dim=-1)
 
 
+def parent_plug_in_value(denoiser, parents: torch.Tensor, children: torch.Tensor, t: float) -> torch.Tensor:
+    """``lookahead="parent"``: #G of each child after filling its masked positions by the *parent's* argmax
+    x̂0 at the parent's time -> ``[parents, children]``."""
+    argmax = denoiser(parents, torch.full((len(parents),), t)).argmax(dim=-1)  # [P, L]
+    filled = torch.where(children[None] == MASK_INDEX, argmax[:, None], children[None])  # [P, S, L]
+    return (filled == 2).sum(dim=-1).double()
+
+
 def exact_per_sequence_laws(denoiser, length: int, config: SearchConfig) -> torch.Tensor:
     """The law of the chosen state after each step of per-sequence search -> ``[T + 1, 5**L]``.
 
     Choosing ∝ w among M i.i.d. children from q: ``P(y) = M q(y) E[w(y) / (w(y) + Σ_{j<M} w(c_j))]``,
-    the expectation enumerated over all (M − 1)-tuples of children."""
+    the expectation enumerated over all (M − 1)-tuples of children. With ``lookahead="parent"`` a child's
+    value is read from its parent's x̂0 (except at the last step, whose children are clean)."""
     assert config.num_children == 3
     states, steps = all_states(length), config.num_steps
     times = torch.linspace(1.0, 0.0, steps + 1).tolist()
@@ -120,8 +130,12 @@ def exact_per_sequence_laws(denoiser, length: int, config: SearchConfig) -> torc
         t, s = times[k], times[k + 1]
         x0 = model_x0(denoiser, states, t)
         p, q = step_law(x0, states, t, s), step_law(proposal_x0(x0, config.guidance_scale), states, t, s)
-        potential = config.discount ** (steps - 1 - k) * plug_in_value(denoiser, states, s) / config.reward_temperature
-        log_w = potential[None] + torch.log(p) - torch.log(q)  # [parent, child]
+        if config.lookahead == "parent" and k < steps - 1:
+            value = parent_plug_in_value(denoiser, states, states, t)  # [parent, child]
+        else:
+            value = plug_in_value(denoiser, states, s)[None]
+        potential = config.discount ** (steps - 1 - k) * value / config.reward_temperature
+        log_w = potential + torch.log(p) - torch.log(q)  # [parent, child]
         w = torch.where(q > 0, torch.exp(log_w - log_w.nan_to_num(nan=-math.inf).amax(dim=1, keepdim=True)), 0.0)
         pair_sum = w[:, :, None] + w[:, None, :]  # [parent, c2, c3]
         pair_prob = q[:, :, None] * q[:, None, :]
@@ -132,13 +146,22 @@ def exact_per_sequence_laws(denoiser, length: int, config: SearchConfig) -> torc
     return torch.stack(laws)
 
 
-@pytest.mark.parametrize("guidance_scale", [0.0, 1.0])
-def test_per_sequence_search_has_the_exact_enumerated_law_after_every_step(guidance_scale):
+@pytest.mark.parametrize(
+    "guidance_scale, lookahead, seed", [(0.0, "child", 0), (1.0, "child", 0), (0.0, "parent", 7), (1.0, "parent", 7)]
+)
+def test_per_sequence_search_has_the_exact_enumerated_law_after_every_step(guidance_scale, lookahead, seed):
     # L = 2, T = 3, M = 3, finite α, γ < 1: any change to the weights (temperature, discount exponent,
-    # log p − log q, the time a child is scored at, which child is kept) moves these laws.
+    # log p − log q, the time a child is scored at, which child is kept, whose x̂0 values it) moves these laws.
+    # Seed 7's denoiser makes the parent's and the children's x̂0 disagree (seed 0's agree on every #G).
     length, num = 2, 20000
-    denoiser = TimeDependentDenoiser(length, seed=0)
-    config = SearchConfig(num_children=3, reward_temperature=0.5, discount=0.5, num_steps=3, guidance_scale=guidance_scale)
+    denoiser = TimeDependentDenoiser(length, seed=seed)
+    config = SearchConfig(
+        num_children=3, reward_temperature=0.5, discount=0.5, num_steps=3, guidance_scale=guidance_scale, lookahead=lookahead
+    )
+    other = dataclasses.replace(config, lookahead="child" if lookahead == "parent" else "parent")
+    if lookahead == "parent":  # the two lookaheads' laws differ here, so using the wrong x̂0 fails
+        gap = exact_per_sequence_laws(denoiser, length, other)[-1] - exact_per_sequence_laws(denoiser, length, config)[-1]
+        assert 0.5 * float(gap.abs().sum()) > 0.09
     process = RecordingProcess(denoiser, length)
     result = search_process(process, count_of_g, num, config, torch.Generator().manual_seed(0), max_batch=None)
     laws = exact_per_sequence_laws(denoiser, length, config)
@@ -233,6 +256,34 @@ def test_search_batches_all_children_in_one_network_call_per_step_and_counts_its
     assert result.stats.network_calls == 4 and result.stats.oracle_calls == 35 * 4
     assert result.rewards.shape == (7,)
     torch.testing.assert_close(result.rewards, count_of_g(tokens_to_onehot(result.sequences)))
+
+
+def test_parent_lookahead_calls_the_network_once_per_sequence_and_step():
+    joint = random_distribution(LENGTH, seed=1)
+    calls = []
+    denoiser = ExactDenoiser(joint, LENGTH)
+
+    def counting(x_t, t):
+        calls.append(x_t.shape[0])
+        return denoiser(x_t, t)
+
+    config = SearchConfig(num_children=5, num_steps=4, lookahead="parent")
+    result = search(counting, count_of_g, 7, LENGTH, config, generator=torch.Generator().manual_seed(0))
+    # the start, then only each kept child (B rows) after steps 0..T-2; the oracle still scores all B·M children
+    assert calls == [7] * 4
+    assert (result.stats.network_sequences, result.stats.oracle_calls) == (7 * 4, 35 * 4)
+    torch.testing.assert_close(result.rewards, count_of_g(tokens_to_onehot(result.sequences)))
+
+
+def test_parent_lookahead_is_refused_where_it_cannot_tell_children_apart():
+    from tests.test_toy_modality import PRIOR, Logits, OneToken, reward
+
+    with pytest.raises(ValueError, match="lookahead='parent' needs a process whose clean estimate reads the child"):
+        search_process(OneToken(Logits(PRIOR)), reward, 4, SearchConfig(num_children=2, num_steps=1, lookahead="parent"))
+    with pytest.raises(ValueError, match="lookahead='parent' needs mode='per_sequence'"):
+        SearchConfig(mode="smc", lookahead="parent")
+    with pytest.raises(ValueError, match="lookahead must be child or parent"):
+        SearchConfig(lookahead="sibling")
 
 
 def test_search_is_seeded_and_restores_module_mode():

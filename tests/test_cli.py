@@ -39,6 +39,16 @@ def test_design_with_search_runs_the_e_step(tmp_path):
     manifest = json.loads((tmp_path / "posterior.fa.manifest.json").read_text())
     assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * defaults.DESIGN_BLOCK  # whole blocks are searched
     assert manifest["config"]["num_children"] == 2 and manifest["config"]["reward_temperature"] == 0.5
+    assert manifest["network_rows"] == defaults.DESIGN_BLOCK * (1 + 2 * 2)  # the start, then B·M children per step
+
+
+def test_design_with_the_parent_lookahead_spends_one_network_row_per_sequence_and_step(tmp_path):
+    out = tmp_path / "parent.fa"
+    argv = ["design", "--n", "3", "--steps", "3", "--children", "2", "--lookahead", "parent", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "parent.fa.manifest.json").read_text())
+    assert manifest["network_rows"] == defaults.DESIGN_BLOCK * 3 and manifest["config"]["lookahead"] == "parent"
+    assert manifest["search_stats"]["oracle_calls"] == 3 * 2 * defaults.DESIGN_BLOCK  # every child still scored
 
 
 @pytest.mark.parametrize(
@@ -48,6 +58,7 @@ def test_design_with_search_runs_the_e_step(tmp_path):
         ["design", "--oracle", "liver", "--n", "2", "--out", "{tmp}/y.fa"],
         ["design", "--temperature", "-1", "--out", "z.fa"],
         ["design", "--temperature", "nan", "--children", "2", "--out", "z.fa"],
+        ["design", "--lookahead", "parent", "--out", "z.fa"],
         ["design", "--length", "5", "--n", "2", "--out", "{tmp}/short.fa"],
         ["design", "--n", "2", "--out", "{tmp}"],
         ["design", "--model", "{tmp}", "--n", "2", "--out", "{tmp}/m.fa"],

@@ -74,7 +74,7 @@ def _align_parser() -> argparse.ArgumentParser:
 # options added since the capture (each with its issue); every captured option must stay as it was
 # issue 24: --reference FILE, the validation naturalness set;
 # issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off
-ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off"}
+ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead"}
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
@@ -114,15 +114,17 @@ def test_align_cli_and_api_build_the_same_options():
     assert _parse(AlignOptions, ["--out", "run"]) == AlignOptions(out=Path("run")) == from_keywords(AlignOptions, out=Path("run"))
     argv = ["--out", "run", "--preset", "dav-paper", "--children", "6", "--m-step", "children", "--holdout", "0.25"]
     argv += ["--temperature", "inf", "--forbid", "BsaI", "--max-batch", "0", "--devices", "2", "--keep-iterations"]
+    argv += ["--lookahead", "parent"]
     by_cli = _parse(AlignOptions, argv)
     by_api = from_keywords(
         AlignOptions, out=Path("run"), preset="dav-paper", children=6, m_step="children", holdout=0.25,
         temperature=float("inf"), constraints=spec_from_options(forbid="BsaI"), max_batch=None, devices="2",
-        keep_iterations=True,
+        keep_iterations=True, lookahead="parent",
     )  # fmt: skip
     assert by_cli == by_api and align_config(by_cli) == align_config(by_api)
     config = align_config(by_api)
     assert (config.search.num_children, config.search.record_children, config.holdout_fraction) == (6, True, 0.25)
+    assert config.search.lookahead == "parent"
     assert config.constraints == {"forbid": ["BsaI"]} and config.iterations == 200  # the preset's
 
 

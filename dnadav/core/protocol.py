@@ -58,7 +58,10 @@ class ReverseProcess(Protocol):
     """A modality's reverse (denoising) process around one network.
 
     Optional: ``clean_target_loss(prediction, x_t, t, s, clean_target) -> [N]``, the per-transition
-    loss against a recorded clean estimate, which the paper's M-step (``objective="paper"``) needs."""
+    loss against a recorded clean estimate, which the paper's M-step (``objective="paper"``) needs.
+    Optional: ``parent_lookahead = True`` where ``clean_estimate(parent's prediction, child)`` tells children
+    apart (the masked process keeps each child's newly clean positions), which the E-step's
+    ``lookahead="parent"`` needs."""
 
     network: Callable  # the model sampled and aligned (a torch module is put in eval mode by the drivers)
 

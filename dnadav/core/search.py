@@ -55,6 +55,7 @@ SearchMode = Literal["per_sequence", "smc"]
 ValueMode = Literal["argmax", "sample"]
 TiltBase = Literal["model", "prior"]
 Proposal = Literal["model", "prior"]
+Lookahead = Literal["child", "parent"]
 
 
 @dataclass
@@ -74,6 +75,7 @@ class SearchConfig:
     record_children: bool = False  # keep every step's M children and their values (M-step "children", trust region)
     tilt_base: TiltBase = "model"  # whose steps the search tilts: the current model's, or the reference's ("prior")
     proposal: Proposal = "model"  # who draws the children: the current model, or the reference ("prior"; needs tilt_base="prior")
+    lookahead: Lookahead = "child"  # x̂0 behind each child's value: a network call on the child, or the parent's prediction
 
     def __post_init__(self) -> None:
         if self.num_children < 1 or self.num_steps < 1 or self.num_value_samples < 1:
@@ -90,6 +92,10 @@ class SearchConfig:
             raise ValueError(f"proposal must be model or prior; got {self.proposal!r}")
         if self.proposal == "prior" and self.tilt_base != "prior":
             raise ValueError("proposal='prior' needs tilt_base='prior' (the prior's steps are the ones tilted)")
+        if self.lookahead not in ("child", "parent"):
+            raise ValueError(f"lookahead must be child or parent; got {self.lookahead!r}")
+        if self.lookahead == "parent" and self.mode != "per_sequence":
+            raise ValueError("lookahead='parent' needs mode='per_sequence' (an SMC particle's child is predicted anyway)")
         if self.record_children and self.mode != "per_sequence":
             raise ValueError("record_children needs mode='per_sequence' (SMC proposes one child per particle)")
 
@@ -179,6 +185,9 @@ def search_process(
     ``proposal="prior"`` it also proposes, and ``process.network`` is not called.
     """
     config = config or SearchConfig()
+    if config.lookahead == "parent" and not getattr(process, "parent_lookahead", False):
+        name = type(process).__name__
+        raise ValueError(f"lookahead='parent' needs a process whose clean estimate reads the child's state; {name} has none")
     if config.tilt_base == "prior" and reference is None:
         raise ValueError("tilt_base='prior' needs the reference network (the prior) as reference=")
     stats = SearchStats()
@@ -234,7 +243,11 @@ def search_process(
                 anchor = base_log_ratio(prediction, x, children, k)
                 log_ratio = anchor if log_ratio is None else log_ratio + anchor
             child_context = repeat_rows(context, m)
-            if k < config.num_steps - 1:
+            parent_lookahead = config.lookahead == "parent" and k < config.num_steps - 1
+            if parent_lookahead:  # the parent's x̂0 with each child's own clean positions: no network row per child
+                child_prediction = None
+                child_value = value_of(prediction.repeat_interleave(m, dim=0), children)
+            elif k < config.num_steps - 1:
                 child_prediction = predict(children, float(times[k + 1]), child_context)
                 child_value = value_of(child_prediction, children)
             else:  # clean children: V is the reward itself
@@ -254,6 +267,8 @@ def search_process(
                 pick = torch.arange(b, device=device) * m + choice
                 x, prediction, value = children[pick], _select(child_prediction, pick), child_value[pick]
                 context = _select(child_context, pick)
+                if parent_lookahead:  # only the kept child is predicted: B rows per step instead of B·M
+                    prediction = predict(x, float(times[k + 1]), context)
             else:
                 log_weights = log_weights + child_potential - potential
                 if log_ratio is not None:

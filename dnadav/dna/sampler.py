@@ -94,6 +94,8 @@ class MaskedDiffusion:
     measured default; results do not depend on it).
     """
 
+    parent_lookahead = True  # clean_estimate keeps a child's own bases, so a parent's x̂0 values its children
+
     def __init__(
         self,
         network: Denoiser,

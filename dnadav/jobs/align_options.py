@@ -85,6 +85,12 @@ class AlignOptions:
     discount: float = option(1.0, "value discount γ per remaining step")
     value: str = option("argmax", "soft value estimate", choices=["argmax", "sample"])
     value_samples: int = option(1, "K x0 samples for --value sample")
+    lookahead: str = option(
+        "child",
+        "x̂0 behind each E-step child's value: a network call on the child, or the parent's prediction with the "
+        "child's new bases (parent: B network rows per step instead of B·M; docs/concepts.md)",
+        choices=["child", "parent"],
+    )
     search_mode: str = option("per_sequence", "E-step variant", choices=["per_sequence", "smc"])
     kl_weight: float = option(0.0, "λ of DAV-KL (KL to the frozen prior, nats)")
     m_step: str | None = option(
@@ -201,6 +207,7 @@ def align_config(options: AlignOptions) -> AlignConfig:
             discount=options.discount,
             value=options.value,
             num_value_samples=options.value_samples,
+            lookahead=options.lookahead,
             mode=options.search_mode,
             record_clean=distill.objective == "paper",
             record_children=distill.objective == "children",

@@ -37,6 +37,13 @@ class DesignOptions:
         name="children", metavar="M",
     )  # fmt: skip
     reward_temperature: float = option(defaults.REWARD_TEMPERATURE, "reward temperature α (with --children)", name="temperature")
+    lookahead: str = option(
+        "child",
+        "with --children: the x̂0 behind each candidate's value comes from a network call on the candidate (child) or "
+        "from its parent's prediction with the candidate's new bases written in (parent: one network row per sequence "
+        "and step instead of M; a weaker value, so use about half the temperature; docs/concepts.md)",
+        choices=["child", "parent"],
+    )
     seed: int = option(0, "random seed (bit-reproducible)")
     objective: str | None = option(None, 'reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)')
     constraints: object = option(None, group="constraints")  # a dnadav.constraints.ConstraintSpec, or None
@@ -67,6 +74,10 @@ class DesignOptions:
         if isinstance(self.adaptive, bool) or not isinstance(self.adaptive, (int, float)):
             raise InputError(f"adaptive must be a number of nats ≥ 0 (0 = fixed steps); got {self.adaptive!r}")
         check_number("adaptive", float(self.adaptive), 0.0)
+        if self.lookahead not in ("child", "parent"):
+            raise InputError(f"lookahead must be child or parent; got {self.lookahead!r}")
+        if self.lookahead == "parent" and self.num_children == 0:
+            raise InputError("lookahead parent is for the E-step search: give --children M > 0")
         if self.adaptive > 0 and self.num_children > 0:
             raise InputError("adaptive steps are for plain sampling; the E-step search (children > 0) runs on the fixed grid")
 
@@ -134,7 +145,8 @@ def design(
     ``model`` None picks the shipped aligned model for the oracle (else the prior). ``length`` None
     takes the model's training length; another length is refused (InputError). With
     ``num_children`` M > 0 every reverse step also runs the DAV E-step (M candidates per sequence,
-    reward temperature α = ``reward_temperature``), which costs M× the network calls. Sequences are
+    reward temperature α = ``reward_temperature``), which costs M× the network calls (``lookahead="parent"``:
+    values from the parent's prediction, no extra network rows, M× the oracle rows). Sequences are
     made in fixed blocks of ``defaults.DESIGN_BLOCK``; block k draws from its own stream seeded by
     (``seed``, k) and is always sampled whole (the last one is cut to n), so sequence i depends only
     on the seed and i — never on n or a batch size. Search statistics count whole blocks.
@@ -192,7 +204,9 @@ def design(
     timings["load_seconds"] = time.perf_counter() - started
     search_config = None
     if num_children > 0:
-        search_config = SearchConfig(num_children=num_children, reward_temperature=reward_temperature, num_steps=num_steps)
+        search_config = SearchConfig(
+            num_children=num_children, reward_temperature=reward_temperature, num_steps=num_steps, lookahead=options.lookahead
+        )
     blocks, stats, network_rows = [], [], 0
     started = time.perf_counter()
     for block, first in enumerate(range(0, num_sequences, defaults.DESIGN_BLOCK)):
@@ -252,6 +266,7 @@ def design(
         "num_steps": num_steps,
         "num_children": num_children,
         "reward_temperature": reward_temperature if num_children > 0 else None,
+        "lookahead": options.lookahead if num_children > 0 else None,
         "seed": seed,
         "schedule": config.get("schedule", "loglinear"),
         "precision": precision,
