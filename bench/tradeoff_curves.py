@@ -9,7 +9,9 @@ Knobs: best-of-N (N), SVDD search (M children), SMC (α, M particles per design)
 iterations (the shipped model's own recipe, read from its config.json, run again here with every
 iteration's model kept; plain sampling), DAV-KL (λ; λ = 0 is DAV trained here), DRAKES-style
 (β), DDPO (β of its optional KL; β = 0 is the paper's DDPO) and VMPO (α of its target p_ref·exp(r/α)),
-each trained at DAV's training reward budget. The trained rows share the cache of
+each trained at DAV's training reward budget, and the shipped DAV model backed off toward the prior
+(s: the weights prior + s·(shipped − prior), the straight segment ``align --back-off`` searches when no
+iteration is eligible; plain sampling). The trained rows share the cache of
 bench/bench_methods.py (``--runs``, same profile), so DAV-KL, DRAKES, DDPO and VMPO at the table's
 λ, β and α are not trained twice. Every
 point is judged by the evaluation oracle: median Pred-Activity against the 3-mer correlation to the
@@ -23,6 +25,7 @@ docs/tradeoff_reward_vs_diversity.png and docs/runs/tradeoff.csv.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -35,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_methods as bm  # noqa: E402
 
+from dnadav.core.move_limit import interpolate_weights  # noqa: E402
 from dnadav.core.search import SearchConfig  # noqa: E402
 from dnadav.jobs.align import kept_iterations  # noqa: E402
 
@@ -49,6 +53,7 @@ class Knobs:
     drakes: tuple[float, ...]  # β
     ddpo: tuple[float, ...]  # β of DDPO's KL to the prior
     vmpo: tuple[float, ...]  # α of VMPO's target
+    dav_line: tuple[float, ...] = (0.5, 0.7, 0.85)  # s of prior + s·(shipped − prior)
 
 
 KNOBS = {
@@ -69,14 +74,25 @@ KNOBS = {
 KNOBS["cpu"] = KNOBS["quick"]  # the cpu profile is the quick one at more seeds; curves use its first seed
 
 
-def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = None) -> list[tuple[str, str, float, bm.Method]]:
-    """``(curve, knob name, knob value, method)`` for every point of every curve (``recipe_run``: an
-    align run made with --keep-iterations to trace DAV's iterations from, instead of training one)."""
+DAV_LINE = "DAV (hepg2_aligned backed off to the prior, plain)"
+
+
+def points(
+    world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = None, only: str | None = None
+) -> list[tuple[str, str, float, bm.Method]]:
+    """``(curve, knob name, knob value, method)`` for every point of every curve, or of the curve ``only``
+    (``recipe_run``: an align run made with --keep-iterations to trace DAV's iterations from, instead of
+    training one). Another curve's models are then neither trained nor loaded."""
     p, reward, d, sch, length = world.profile, world.reward_oracle.reward, world.device, world.schedule, bm.LENGTH
     m, t, alpha = p.children, p.steps, p.temperature
     out = []
 
+    def wanted(curve: str) -> bool:
+        return only is None or curve == only
+
     def add(curve, knob, value, run, training=None):
+        if not wanted(curve):
+            return
         out.append(
             (
                 curve,
@@ -105,20 +121,26 @@ def points(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = N
             else bm.searched(world.shipped, reward, length, config, d, sch)
         )
         add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
-    recipe = recipe_run or world.shipped_recipe(seed)
-    for k, folder in kept_iterations(recipe):  # the run may stop before its configured count
+    if wanted(DAV_LINE):
+        start, end = world.prior.state_dict(), world.shipped.state_dict()
+        for scale in knobs.dav_line:
+            model = copy.deepcopy(world.shipped)
+            interpolate_weights(model, start, end, scale)
+            add(DAV_LINE, "s", scale, bm.plain(model, length, t, d, sch), shipped)
+    recipe = (recipe_run or world.shipped_recipe(seed)) if wanted("DAV (shipped recipe, plain)") else None
+    for k, folder in kept_iterations(recipe) if recipe else []:  # the run may stop before its configured count
         model = world.load(folder)
         add("DAV (shipped recipe, plain)", "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
-    for lam in knobs.dav_kl:
+    for lam in knobs.dav_kl if wanted("DAV-KL (aligned here)") else ():
         folder = world.dav(seed, lam)
         add("DAV-KL (aligned here)", "λ", lam, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
-    for beta in knobs.drakes:
+    for beta in knobs.drakes if wanted("DRAKES-style") else ():
         folder = world.drakes(seed, beta)
         add("DRAKES-style", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
-    for beta in knobs.ddpo:
+    for beta in knobs.ddpo if wanted("DDPO") else ():
         folder = world.policy("ddpo", seed, kl_weight=beta)
         add("DDPO", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
-    for a in knobs.vmpo:
+    for a in knobs.vmpo if wanted("VMPO") else ():
         folder = world.policy("vmpo", seed, reward_temperature=a)
         add("VMPO", "α", a, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
     return out
@@ -128,11 +150,12 @@ COLUMNS = ["pred_activity_median", "accessibility_accuracy", "kmer3_correlation"
 POINT = ["curve", "knob", "value", "name"]
 
 
-def seed_table(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None) -> pd.DataFrame:
-    """One row per point at ``seed``: budget, knob and the evaluation oracle's figures (``COLUMNS``)."""
+def seed_table(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None, only: str | None = None) -> pd.DataFrame:
+    """One row per point at ``seed`` (of the curve ``only``, if given): budget, knob and the evaluation
+    oracle's figures (``COLUMNS``)."""
     profile = world.profile
     designs, records = {}, []
-    for curve, knob, value, method in points(world, knobs, seed, recipe_run):
+    for curve, knob, value, method in points(world, knobs, seed, recipe_run, only):
         designs[method.name], budget = bm.generate(method, profile.n, profile.batch, seed, world.device)
         records.append({"curve": curve, "knob": knob, "value": value, "name": method.name, **budget})
         print(method.name, budget, flush=True)
@@ -207,6 +230,10 @@ def main() -> None:
         if path.exists() and not args.recompute:
             print(f"seed {seed}: reusing {path.relative_to(bm.ROOT)}", flush=True)
             table = pd.read_csv(path)
+            if DAV_LINE not in set(table["curve"]):  # a curve added since the CSV was written: its points only
+                added = seed_table(world, KNOBS[name], seed, args.recipe_run, only=DAV_LINE)
+                table = pd.concat([table, added[added["curve"] != bm.REAL]], ignore_index=True)
+                table.to_csv(path, index=False)
         else:
             table = seed_table(world, KNOBS[name], seed, args.recipe_run)
             table.to_csv(path, index=False)
