@@ -240,7 +240,8 @@ def test_smc_weights_ess_and_resampling_follow_the_closed_form(guidance_scale, t
     torch.testing.assert_close(result.rewards, count_of_g(tokens_to_onehot(result.sequences)))
 
 
-def test_search_batches_all_children_in_one_network_call_per_step_and_counts_its_budget():
+@pytest.mark.parametrize("lookahead, rows_after_the_start", [("child", [35] * 3), ("parent", [7] * 3)])
+def test_search_batches_all_children_in_one_network_call_per_step_and_counts_its_budget(lookahead, rows_after_the_start):
     joint = random_distribution(LENGTH, seed=1)
     calls = []
     denoiser = ExactDenoiser(joint, LENGTH)
@@ -249,29 +250,14 @@ def test_search_batches_all_children_in_one_network_call_per_step_and_counts_its
         calls.append(x_t.shape[0])
         return denoiser(x_t, t)
 
-    config = SearchConfig(num_children=5, num_steps=4)
+    config = SearchConfig(num_children=5, num_steps=4, lookahead=lookahead)
     result = search(counting, count_of_g, 7, LENGTH, config, generator=torch.Generator().manual_seed(0))
-    # the start, then B·M children per step; the last step's children are clean, scored without the network
-    assert calls == [7] + [35] * 3
+    # the start, then B·M children per step (parent lookahead: only each kept child, B rows); the last step's
+    # children are clean, scored without the network; the oracle scores all B·M children either way
+    assert calls == [7] + rows_after_the_start
     assert result.stats.network_calls == 4 and result.stats.oracle_calls == 35 * 4
+    assert result.stats.network_sequences == sum(calls)
     assert result.rewards.shape == (7,)
-    torch.testing.assert_close(result.rewards, count_of_g(tokens_to_onehot(result.sequences)))
-
-
-def test_parent_lookahead_calls_the_network_once_per_sequence_and_step():
-    joint = random_distribution(LENGTH, seed=1)
-    calls = []
-    denoiser = ExactDenoiser(joint, LENGTH)
-
-    def counting(x_t, t):
-        calls.append(x_t.shape[0])
-        return denoiser(x_t, t)
-
-    config = SearchConfig(num_children=5, num_steps=4, lookahead="parent")
-    result = search(counting, count_of_g, 7, LENGTH, config, generator=torch.Generator().manual_seed(0))
-    # the start, then only each kept child (B rows) after steps 0..T-2; the oracle still scores all B·M children
-    assert calls == [7] * 4
-    assert (result.stats.network_sequences, result.stats.oracle_calls) == (7 * 4, 35 * 4)
     torch.testing.assert_close(result.rewards, count_of_g(tokens_to_onehot(result.sequences)))
 
 
