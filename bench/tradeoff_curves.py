@@ -10,8 +10,7 @@ iterations (the shipped model's own recipe, read from its config.json, run again
 iteration's model kept; plain sampling), DAV-KL (λ; λ = 0 is DAV trained here), DRAKES-style
 (β), DDPO (β of its optional KL; β = 0 is the paper's DDPO) and VMPO (α of its target p_ref·exp(r/α)),
 each trained at DAV's training reward budget, and the shipped DAV model backed off toward the prior
-(s: the weights prior + s·(shipped − prior), the straight segment ``align --back-off`` searches when no
-iteration is eligible; plain sampling). The trained rows share the cache of
+(s: the weights prior + s·(shipped − prior), ``dnadav design --strength s``; plain sampling). The trained rows share the cache of
 bench/bench_methods.py (``--runs``, same profile), so DAV-KL, DRAKES, DDPO and VMPO at the table's
 λ, β and α are not trained twice. Every
 point is judged by the evaluation oracle: median Pred-Activity against the 3-mer correlation to the
@@ -25,7 +24,6 @@ docs/tradeoff_reward_vs_diversity.png and docs/runs/tradeoff.csv.
 
 from __future__ import annotations
 
-import copy
 import math
 import sys
 import time
@@ -38,9 +36,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_methods as bm  # noqa: E402
 
-from dnadav.core.move_limit import interpolate_weights  # noqa: E402
 from dnadav.core.search import SearchConfig  # noqa: E402
 from dnadav.jobs.align import kept_iterations  # noqa: E402
+from dnadav.jobs.strength import with_strength  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -121,12 +119,9 @@ def points(
             else bm.searched(world.shipped, reward, length, config, d, sch)
         )
         add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
-    if wanted(DAV_LINE):
-        start, end = world.prior.state_dict(), world.shipped.state_dict()
-        for scale in knobs.dav_line:
-            model = copy.deepcopy(world.shipped)
-            interpolate_weights(model, start, end, scale)
-            add(DAV_LINE, "s", scale, bm.plain(model, length, t, d, sch), shipped)
+    for scale in knobs.dav_line if wanted(DAV_LINE) else ():  # `dnadav design --strength s`
+        model = with_strength(world.shipped, scale, "dhs_prior")
+        add(DAV_LINE, "s", scale, bm.plain(model, length, t, d, sch), shipped)
     recipe = (recipe_run or world.shipped_recipe(seed)) if wanted("DAV (shipped recipe, plain)") else None
     for k, folder in kept_iterations(recipe) if recipe else []:  # the run may stop before its configured count
         model = world.load(folder)

@@ -48,6 +48,10 @@ class DesignOptions:
     objective: str | None = option(None, 'reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)')
     constraints: object = option(None, group="constraints")  # a dnadav.constraints.ConstraintSpec, or None
     max_batch: int | str | None = option("auto", group="max_batch")
+    strength: float = option(
+        1.0, "alignment strength s in (0, 1]: sample prior + s·(model − prior) in weight space (docs/concepts.md)", type=float
+    )
+    prior: str | None = option(None, "with --strength < 1: the prior the model was aligned from (default: its config's)")
     precision: str = option(
         "fp32",
         "denoiser arithmetic: fp32 (bit-reproducible) or bf16 autocast (about 2x faster on CPUs with bf16; other sequences)",
@@ -180,9 +184,10 @@ def design(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     model = str(model) if model is not None else default_model_for(oracle)[0]
+    from dnadav.jobs.strength import with_strength
     from dnadav.precision import with_precision
 
-    loaded = load_model(model)
+    loaded = with_strength(load_model(model), options.strength, options.prior)
     config = loaded.config_dict
     denoiser = with_precision(loaded, precision)
     aligned_to = (config.get("align_config") or {}).get("oracle")
@@ -254,7 +259,8 @@ def design(
     timings["scoring_seconds"] = time.perf_counter() - started
     search_stats = {k: sum(s[k] for s in stats) for k in stats[0]} if stats else None
     width = len(str(num_sequences))
-    checkpoints = {"model": loaded.checkpoint_file}
+    files = {"model": loaded.checkpoint_file, "strength_prior": getattr(loaded, "strength_prior_file", None)}
+    checkpoints = {role: file for role, file in files.items() if file is not None}
     for role, scorer in (("reward_oracle", reward_oracle), ("eval_oracle", eval_oracle)):
         if getattr(scorer, "checkpoint_file", None) is not None:
             checkpoints[role] = Path(scorer.checkpoint_file)
@@ -270,6 +276,7 @@ def design(
         "seed": seed,
         "schedule": config.get("schedule", "loglinear"),
         "precision": precision,
+        "strength": options.strength,
         "adaptive": options.adaptive if num_children == 0 else None,
         "constraints": None if constraint is None else constraints.as_dict(),
         "objective": objective,
