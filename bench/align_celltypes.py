@@ -164,7 +164,7 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
   {command}
   ```
 
-  E-step: {sequences} sequences × {children} candidates per step × {steps} steps, plug-in (argmax) soft value,
+  E-step: {sequences} sequences × {children} candidates per step × {steps} steps, plug-in (argmax) soft value{lookahead},
   per-sequence resampling{constraints}; {temperature}. M-step: {mstep}, at most {inner} passes, batch {batch},
   AdamW lr {lr:g}, gradient norm clipped at {clip}, {kl}; seed {seed}.
 * **Which iteration is shipped, and why**: {selection}
@@ -282,6 +282,7 @@ def write_card(cell: str, rows: list[dict]) -> Path:
         sequences=config["sequences_per_iteration"],
         children=search["num_children"],
         steps=search["num_steps"],
+        lookahead=" read from each parent's x̂0 (`--lookahead parent`)" if search.get("lookahead") == "parent" else "",
         inner=config["inner_epochs"],
         batch=config["batch_size"],
         lr=config["lr"],
