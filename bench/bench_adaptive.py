@@ -34,12 +34,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmarks_md import machine, write_section  # noqa: E402
+from benchmarks_md import machine, mean_sd_cells, write_section  # noqa: E402
 
 from dnadav.defaults import DESIGN_STEPS  # noqa: E402  the default sampler the table compares with
 
 SECTION = "adaptive sampling and App-Log-Lik by masked counts (issue 22)"
 QUALITY = ("accessible", "kmer3", "levenshtein", "app_log_lik")
+COLUMNS = [("rows", 0), ("seconds", 1), ("accessible", 3), ("kmer3", 3), ("levenshtein", 1), ("app_log_lik", 1)]  # table
 
 
 def quality(designs, reference: list[str], log_likelihood) -> dict[str, float]:
@@ -113,11 +114,6 @@ def loglik_spread(sequences: int = 64, repeats: int = 8) -> list[dict]:
     return found
 
 
-def _cell(values: list[float], digits: int) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
-    return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
-
-
 def keeps_quality(fixed: list[dict], other: list[dict], keys: tuple[str, ...] = QUALITY) -> tuple[bool, list[str]]:
     """Every quality mean (``keys``) within the larger of the two seed sds of the default's mean; the figures that are not."""
     off = []
@@ -129,6 +125,12 @@ def keeps_quality(fixed: list[dict], other: list[dict], keys: tuple[str, ...] = 
     return not off, off
 
 
+def quality_verdict(fixed: list[dict], other: list[dict], keys: tuple[str, ...] = QUALITY) -> tuple[bool, str]:
+    """``keeps_quality`` as the tables write it: (kept, ``"yes"`` or ``"no: <figures off>"``)."""
+    ok, off = keeps_quality(fixed, other, keys)
+    return ok, "yes" if ok else "no: " + ", ".join(off)
+
+
 def table(runs: dict[str, list[dict]], default: str) -> tuple[str, list[str]]:
     lines = [
         "| sampler | network rows | sampling s | eval-accessible | 3-mer | Levenshtein | App-Log-Lik | same quality? |",
@@ -138,14 +140,9 @@ def table(runs: dict[str, list[dict]], default: str) -> tuple[str, list[str]]:
     for label, rows in runs.items():
         same = "—"
         if label != default:
-            ok, off = keeps_quality(runs[default], rows)
-            same = "yes" if ok else "no: " + ", ".join(off)
+            ok, same = quality_verdict(runs[default], rows)
             verdicts.append(f"{label}: {'keeps' if ok else 'loses'} quality ({same})")
-        lines.append(
-            f"| {label} | {_cell([r['rows'] for r in rows], 0)} | {_cell([r['seconds'] for r in rows], 1)} "
-            f"| {_cell([r['accessible'] for r in rows], 3)} | {_cell([r['kmer3'] for r in rows], 3)} "
-            f"| {_cell([r['levenshtein'] for r in rows], 1)} | {_cell([r['app_log_lik'] for r in rows], 1)} | {same} |"
-        )
+        lines.append(f"| {label} | {mean_sd_cells(rows, COLUMNS)} | {same} |")
     return "\n".join(lines), verdicts
 
 

@@ -15,7 +15,7 @@ Per run: wall seconds, denoiser rows, reward-oracle rows, and the E-step's outpu
 sequences: reward-oracle mean (the E-step reward), evaluation-oracle accessibility, 3-mer correlation to
 the top-500 held-out HepG2 reference, mean pairwise Levenshtein distance. Mean ± sd over seeds. A way
 "keeps quality" when each quality mean is within the larger of the two seed sds of the published loop's
-mean (``bench_adaptive.keeps_quality``). Speed-up against the published loop: min/min and the median of
+mean (``bench_adaptive.quality_verdict``). Speed-up against the published loop: min/min and the median of
 the per-seed ratios. Writes the section "E-step lookahead (issue 22)" of docs/benchmarks.md.
 """
 
@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_adaptive import keeps_quality  # noqa: E402
-from benchmarks_md import machine, mean_sd, write_section  # noqa: E402
+from bench_adaptive import quality_verdict  # noqa: E402
+from benchmarks_md import machine, mean_sd_cells, write_section  # noqa: E402
 
 SECTION = "E-step lookahead (issue 22)"
 QUALITY = ("reward", "accessible", "kmer3", "levenshtein")
@@ -109,14 +109,11 @@ def table(runs: dict[str, list[dict]]) -> tuple[str, list[str]]:
             ratios = sorted(b["seconds"] / r["seconds"] for b, r in zip(base, rows))
             minmin = min(b["seconds"] for b in base) / min(r["seconds"] for r in rows)
             speed = f"{minmin:.2f}×, {statistics.median(ratios):.2f}×"
-            ok, off = keeps_quality(base, rows, QUALITY)
-            same = "yes" if ok else "no: " + ", ".join(off)
+            ok, same = quality_verdict(base, rows, QUALITY)
             verdicts.append(f"{label} at α = {alpha:g}: {speed}, {'keeps' if ok else 'loses'} quality")
         lines.append(
-            f"| {label} | {alpha:g} | {rows[0]['rows']:,} | {rows[0]['oracle_rows']:,} "
-            f"| {mean_sd([r['seconds'] for r in rows], 1)} | {speed} | {mean_sd([r['reward'] for r in rows], 2)} "
-            f"| {mean_sd([r['accessible'] for r in rows])} | {mean_sd([r['kmer3'] for r in rows])} "
-            f"| {mean_sd([r['levenshtein'] for r in rows], 1)} | {same} |"
+            f"| {label} | {alpha:g} | {rows[0]['rows']:,} | {rows[0]['oracle_rows']:,} | {mean_sd_cells(rows, [('seconds', 1)])} "
+            f"| {speed} | {mean_sd_cells(rows, [('reward', 2), ('accessible', 3), ('kmer3', 3), ('levenshtein', 1)])} | {same} |"
         )
     return "\n".join(lines), verdicts
 

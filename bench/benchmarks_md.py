@@ -25,6 +25,11 @@ def mean_sd(values, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
+def mean_sd_cells(rows: list[dict], columns: list[tuple[str, int]]) -> str:
+    """Markdown cells ``"a | b | …"``: ``mean_sd`` over ``rows`` of each ``(key, digits)`` column."""
+    return " | ".join(mean_sd([r[key] for r in rows], digits) for key, digits in columns)
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section ``## name`` in docs/benchmarks.md."""
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER

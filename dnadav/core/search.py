@@ -32,7 +32,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -43,6 +43,7 @@ from dnadav.core.protocol import Guidance, ReverseProcess, repeat_rows
 from dnadav.core.trajectory import RewardFn, SearchStats, Trajectory
 
 __all__ = [
+    "LOOKAHEADS",
     "SearchConfig",
     "SearchResult",
     "soft_value",
@@ -56,6 +57,7 @@ ValueMode = Literal["argmax", "sample"]
 TiltBase = Literal["model", "prior"]
 Proposal = Literal["model", "prior"]
 Lookahead = Literal["child", "parent"]
+LOOKAHEADS: tuple[str, ...] = get_args(Lookahead)  # what --lookahead accepts
 
 
 @dataclass
@@ -92,7 +94,7 @@ class SearchConfig:
             raise ValueError(f"proposal must be model or prior; got {self.proposal!r}")
         if self.proposal == "prior" and self.tilt_base != "prior":
             raise ValueError("proposal='prior' needs tilt_base='prior' (the prior's steps are the ones tilted)")
-        if self.lookahead not in ("child", "parent"):
+        if self.lookahead not in LOOKAHEADS:
             raise ValueError(f"lookahead must be child or parent; got {self.lookahead!r}")
         if self.lookahead == "parent" and self.mode != "per_sequence":
             raise ValueError("lookahead='parent' needs mode='per_sequence' (an SMC particle's child is predicted anyway)")

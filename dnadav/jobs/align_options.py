@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dnadav import defaults
+from dnadav.core.search import LOOKAHEADS
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.presets import PRESETS
 from dnadav.errors import InputError
@@ -89,7 +90,7 @@ class AlignOptions:
         "child",
         "x̂0 behind each E-step child's value: a network call on the child, or the parent's prediction with the "
         "child's new bases (parent: B network rows per step instead of B·M; docs/concepts.md)",
-        choices=["child", "parent"],
+        choices=list(LOOKAHEADS),
     )
     search_mode: str = option("per_sequence", "E-step variant", choices=["per_sequence", "smc"])
     kl_weight: float = option(0.0, "λ of DAV-KL (KL to the frozen prior, nats)")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dnadav import defaults
+from dnadav.core.search import LOOKAHEADS
 from dnadav.errors import InputError
 from dnadav.jobs.options import check_number, option
 
@@ -42,7 +43,7 @@ class DesignOptions:
         "with --children: the x̂0 behind each candidate's value comes from a network call on the candidate (child) or "
         "from its parent's prediction with the candidate's new bases written in (parent: one network row per sequence "
         "and step instead of M; a weaker value, so use about half the temperature; docs/concepts.md)",
-        choices=["child", "parent"],
+        choices=list(LOOKAHEADS),
     )
     seed: int = option(0, "random seed (bit-reproducible)")
     objective: str | None = option(None, 'reward expression, e.g. "k562 - max(hepg2,gm12878,hesc)" (docs/objectives.md)')
@@ -78,7 +79,7 @@ class DesignOptions:
         if isinstance(self.adaptive, bool) or not isinstance(self.adaptive, (int, float)):
             raise InputError(f"adaptive must be a number of nats ≥ 0 (0 = fixed steps); got {self.adaptive!r}")
         check_number("adaptive", float(self.adaptive), 0.0)
-        if self.lookahead not in ("child", "parent"):
+        if self.lookahead not in LOOKAHEADS:
             raise InputError(f"lookahead must be child or parent; got {self.lookahead!r}")
         if self.lookahead == "parent" and self.num_children == 0:
             raise InputError("lookahead parent is for the E-step search: give --children M > 0")
