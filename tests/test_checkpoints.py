@@ -9,6 +9,7 @@ import torch
 from dnadav.checkpoint_format import load_state, read_checkpoint, save_checkpoint
 from dnadav.cli import main
 from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, load_denoiser, save_denoiser
+from dnadav.dna.backbone import fourier_time_features, pointwise
 from dnadav.errors import InputError
 from dnadav.loaders import load_oracle
 
@@ -108,3 +109,23 @@ def test_the_shape_check_fills_no_weights_and_restores_torch_init(tiny):
     assert fresh.std() > 0.5  # a model built after a check is initialised as always
     code = "import sys, dnadav.dna as d; d.load_denoiser('dhs_prior'); print('torch._dynamo' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_pointwise_layers_compute_the_kernel_1_convolution():
+    """The denoiser computes its kernel-1 convolutions as matrix products (speed); the map must be the
+    Conv1d's own, with the checkpoint's parameter names and shapes unchanged."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 5, 1)
+    h = torch.randn(3, 6, 11)
+    assert torch.allclose(pointwise(conv, h), conv(h), atol=1e-6)
+    net = ConvDenoiser(ConvDenoiserConfig(channels=8, num_blocks=2, time_embedding_dim=8, dropout=0.0)).eval()
+    x_t, t = torch.randint(0, 5, (4, 12)), torch.rand(4)
+    with torch.no_grad():
+        h = net.embed(x_t).transpose(1, 2)
+        embedding = net.time_mlp(fourier_time_features(t, 8))
+        for block in net.blocks:
+            update = torch.nn.functional.gelu(block.conv1(block.norm(h))) + block.time_shift(embedding)[..., None]
+            h = h + block.conv2(torch.nn.functional.gelu(update))
+        expected = net.out(torch.nn.functional.gelu(net.out_norm(h))).transpose(1, 2)
+        assert torch.allclose(net(x_t, t), expected, atol=1e-5)
+    assert net.blocks[0].conv2.weight.shape == (8, 8, 1) and net.out.weight.shape == (4, 8, 1)

@@ -55,6 +55,14 @@ def fourier_time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
+def pointwise(conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
+    """A kernel-1 ``conv`` applied to ``h [B, C, L]`` -> ``[B, C_out, L]`` as one matrix product over the
+    B·L positions: the same map as ``conv(h)`` to float rounding (~1e-6 in the logits), and on CPU
+    faster than torch's convolution kernel for a 1×1 filter (docs/benchmarks.md, "denoiser pointwise layers").
+    The parameters stay the ``Conv1d``'s, so checkpoints are unchanged."""
+    return nn.functional.linear(h.transpose(1, 2), conv.weight.squeeze(-1), conv.bias).transpose(1, 2)
+
+
 class ResidualBlock(nn.Module):
     """LayerNorm → dilated conv → GELU → + time shift → conv → dropout, with a skip connection."""
 
@@ -71,7 +79,7 @@ class ResidualBlock(nn.Module):
         """``h [B, C, L]``, ``time_embedding [B, time_dim]`` -> ``[B, C, L]``."""
         update = nn.functional.gelu(self.conv1(self.norm(h)))
         update = update + self.time_shift(time_embedding)[..., None]
-        return h + self.dropout(self.conv2(nn.functional.gelu(update)))
+        return h + self.dropout(pointwise(self.conv2, nn.functional.gelu(update)))
 
 
 class ConvDenoiser(nn.Module):
@@ -103,4 +111,4 @@ class ConvDenoiser(nn.Module):
         h = self.embed(x_t).transpose(1, 2)
         for block in self.blocks:
             h = block(h, time_embedding)
-        return self.out(nn.functional.gelu(self.out_norm(h))).transpose(1, 2)
+        return pointwise(self.out, nn.functional.gelu(self.out_norm(h))).transpose(1, 2)
