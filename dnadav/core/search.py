@@ -95,7 +95,7 @@ class SearchConfig:
         if self.proposal == "prior" and self.tilt_base != "prior":
             raise ValueError("proposal='prior' needs tilt_base='prior' (the prior's steps are the ones tilted)")
         if self.lookahead not in LOOKAHEADS:
-            raise ValueError(f"lookahead must be child or parent; got {self.lookahead!r}")
+            raise ValueError(f"lookahead must be {' or '.join(LOOKAHEADS)}; got {self.lookahead!r}")
         if self.lookahead == "parent" and self.mode != "per_sequence":
             raise ValueError("lookahead='parent' needs mode='per_sequence' (an SMC particle's child is predicted anyway)")
         if self.record_children and self.mode != "per_sequence":

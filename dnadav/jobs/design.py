@@ -80,7 +80,7 @@ class DesignOptions:
             raise InputError(f"adaptive must be a number of nats ≥ 0 (0 = fixed steps); got {self.adaptive!r}")
         check_number("adaptive", float(self.adaptive), 0.0)
         if self.lookahead not in LOOKAHEADS:
-            raise InputError(f"lookahead must be child or parent; got {self.lookahead!r}")
+            raise InputError(f"lookahead must be {' or '.join(LOOKAHEADS)}; got {self.lookahead!r}")
         if self.lookahead == "parent" and self.num_children == 0:
             raise InputError("lookahead parent is for the E-step search: give --children M > 0")
         if self.adaptive > 0 and self.num_children > 0:
