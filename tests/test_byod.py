@@ -183,3 +183,25 @@ def test_bad_user_inputs_are_one_line_before_any_work(data, tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err, err
     assert not (tmp_path / "o" / "model.pt").exists() and not (tmp_path / "p" / "model.pt").exists()
+
+
+def test_a_resumed_runs_back_off_searches_the_segments_of_the_uninterrupted_run(data, tmp_path):
+    # The back-off reads every iteration's weights from the run folder, so an iteration finished before an
+    # interruption is still a segment's end after the resume (held in memory, it was lost: with no eligible
+    # iteration the resumed run searched prior -> iteration 2 instead of prior -> iteration 1).
+    import dnadav
+
+    oracle_file = tmp_path / "my_oracle.py"
+    oracle_file.write_text(ORACLE_FILE)
+    prior = tmp_path / "prior"
+    dnadav.pretrain(data["sequences.fa"], prior, steps=12, channels=8, blocks=1, batch_size=32, accelerator="cpu")
+    small = dict(prior=str(prior), oracle=f"{oracle_file}:Scorer", reference=str(data["reference_valid.fa"]), sequences=4,
+                 children=2, steps=4, eval_sequences=4, eval_steps=4, inner_epochs=1, min_naturalness=1.0, back_off=2,
+                 batch_size=8, accelerator="cpu", quiet=True)  # fmt: skip
+    dnadav.align(tmp_path / "whole", iterations=2, **small)
+    dnadav.align(tmp_path / "cut", iterations=1, **small)  # the "interruption": a finished checkpoint, then resumed
+    (tmp_path / "cut" / "model.pt").unlink()
+    dnadav.align(tmp_path / "cut", iterations=2, **small)
+    whole, cut = (json.loads((tmp_path / r / "config.json").read_text())["selection"] for r in ("whole", "cut"))
+    assert list(whole["back_off"]["tried"]) == ["1"]
+    assert cut["back_off"] == whole["back_off"]

@@ -50,7 +50,7 @@ def fit_em(
         devices=devices,
         strategy=strategy,
         reload_dataloaders_every_n_epochs=1,
-        callbacks=[checkpoints, *(callbacks or []), _ReleaseProcessGroup()],
+        callbacks=[*(callbacks or []), checkpoints, _ReleaseProcessGroup()],  # the run's own files before last.ckpt
         logger=pl.loggers.CSVLogger(out_dir, name="logs"),
         enable_progress_bar=progress,
         enable_model_summary=False,

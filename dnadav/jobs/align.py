@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dnadav.dna.checkpoint import (
 )
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.em import MaskedDAVModule
-from dnadav.io import atomic_write_text, current_command, sha256_file, write_manifest
+from dnadav.io import atomic_write_bytes, atomic_write_text, current_command, sha256_file, write_manifest
 from dnadav.jobs.align_judge import RunJudge, run_judge
 from dnadav.jobs.align_metrics import back_off_rejected, naturalness_floor, plain_sample_metrics, selection_note
 from dnadav.jobs.align_options import AlignOptions, align_config
@@ -70,6 +71,28 @@ def _KeepIterations(folder: Path, metadata: dict) -> _EachIteration:  # noqa: N8
     """Every iteration k's model in ``folder/iteration-k/`` (model.pt + config.json with ``iteration``:
     k): any iteration can then be designed from or evaluated (``--keep-iterations``)."""
     return _EachIteration(lambda k, model: save_denoiser(folder / f"iteration-{k}", model, {**metadata, "iteration": k}))
+
+
+class _Snapshots:
+    """Every iteration's weights for the back-off, in ``folder/iteration-k.pt`` (atomic writes), so that
+    a resumed run's back-off searches the segments an uninterrupted run's would (held in memory, the
+    iterations of an earlier session were lost on resume)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def clear(self) -> None:
+        for path in self.folder.glob("iteration-*.pt"):
+            path.unlink()
+
+    def save(self, iteration: int, model: torch.nn.Module) -> None:
+        buffer = io.BytesIO()
+        torch.save({k: v.cpu() for k, v in copy_state(model).items()}, buffer)
+        atomic_write_bytes(self.folder / f"iteration-{iteration}.pt", buffer.getvalue())
+
+    def load(self, device: torch.device) -> dict[int, dict[str, torch.Tensor]]:
+        paths = self.folder.glob("iteration-*.pt")
+        return {int(p.stem.split("-")[1]): torch.load(p, map_location=device, weights_only=True) for p in paths}
 
 
 def kept_iterations(run: Path) -> list[tuple[int, Path]]:
@@ -132,16 +155,21 @@ def align(
         "prior_config": prior_config.get("train_config"),
     }
     callbacks = [_KeepIterations(out_dir / "iterations", metadata)] if keep_iterations else []
-    snapshots: dict[int, dict[str, torch.Tensor]] = {}  # every iteration's weights this session, for the back-off
+    snapshots = _Snapshots(out_dir / "snapshots")  # every iteration's weights, for the back-off
     if config.back_off:
-        callbacks.append(_EachIteration(lambda k, model: snapshots.__setitem__(k, copy_state(model))))
+        if not (fit_options.get("resume", True) and (out_dir / "checkpoints" / "last.ckpt").is_file()):
+            snapshots.clear()  # a fresh run: an earlier run's weights in the folder are not this run's
+        callbacks.append(_EachIteration(snapshots.save))
     fit_options = {**fit_options, "callbacks": [*fit_options.get("callbacks", []), *callbacks]}
     started = time.time()
     trainer = fit_em(module, out_dir, **fit_options)
     if trainer.global_rank != 0:
         return {}
     # the back-off leaves module.model at its choice; without it the kept iteration's weights go back in
-    backed = back_off_rejected(module, snapshots, prior, judge.metrics_of, judge.select, config) if config.back_off else None
+    backed = None
+    if config.back_off:
+        weights = snapshots.load(next(module.model.parameters()).device)
+        backed = back_off_rejected(module, weights, prior, judge.metrics_of, judge.select, config)
     aligned = module.model.cpu().eval()
     if module.best is not None:
         metadata = {**metadata, "selection": selection_note(module, config.min_naturalness, backed)}
