@@ -3,11 +3,15 @@
 The cpu table (bench/bench_methods.py --cpu) trains DAV with 4,096 reward calls as one iteration of
 64 sequences × M = 4 × T = 16 and two passes of the transition M-step: 25 % ATAC-Acc. Reward calls are
 the E-step's (every child's x̂0 scored once per step; measured, ``estep/oracle_calls`` in history.json);
-M-step passes cost none. Each allocation below spends at most the same 4,096 calls (fixed α = 0.5, no
+M-step passes cost none. Each allocation below spends at most the same 4,096 calls (fixed α, no
 trust-region pilot), from ``dhs_prior`` with the ``hepg2`` reward oracle, and its last iteration's plain
 model is judged on ``--eval`` plain samples (T = 16, the cpu profile's sampler): evaluation-oracle
 accessibility, 3-mer correlation to the top-500 held-out chr1 HepG2 reference, Levenshtein diversity.
-Nothing is selected: the last iteration is the model.
+Nothing is selected: the last iteration is the model. The search allocations value every child's x̂0
+(K·B·M·T calls) on the log-odds at α = 0.5; the ``is_`` ones are the importance-sampling E-step
+(``--search-mode importance``: B·M whole plain paths per iteration, one call each, B resampled; K·B·M
+calls) on the reward oracle's class log-probability ``softmin(hepg2, 0)`` (docs/concepts.md, "An
+importance-sampling E-step").
 
     python bench/dav_budget.py [--seeds 0 1 2] [--allocations NAME ...] [--eval 256] [--no-write]
 """
@@ -19,6 +23,7 @@ import dataclasses
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,38 +37,67 @@ BUDGET = 4096
 STEPS = 16
 
 
-def allocation(iterations: int, sequences: int, children: int, objective: str, passes: int, holdout: float) -> AlignConfig:
-    return AlignConfig(
-        iterations=iterations,
-        sequences_per_iteration=sequences,
-        search=SearchConfig(
-            num_children=children, reward_temperature=0.5, num_steps=STEPS, record_children=objective == "children"
-        ),
-        distill=DistillConfig(objective=objective),
-        inner_epochs=passes,
-        holdout_fraction=holdout,
-        patience=2,
-        gradient_clip=1.0 if objective == "children" else None,
-        eval_steps=STEPS,
-    )
+@dataclass(frozen=True)
+class Allocation:
+    """K iterations × B sequences × M children (search) or paths per kept sequence (importance)."""
+
+    iterations: int
+    sequences: int
+    children: int
+    mstep: str  # the M-step loss
+    passes: int
+    holdout: float = 0.0
+    mode: str = "per_sequence"
+    alpha: float = 0.5
+    objective: str | None = None  # None: the reward oracle's log-odds
+    batch_size: int = 128
+
+    @property
+    def calls(self) -> int:
+        per_path = 1 if self.mode == "importance" else STEPS
+        return self.iterations * self.sequences * self.children * per_path
+
+    def config(self) -> AlignConfig:
+        search = SearchConfig(
+            num_children=self.children,
+            reward_temperature=self.alpha,
+            num_steps=STEPS,
+            record_children=self.mstep == "children",
+            mode=self.mode,
+        )
+        return AlignConfig(
+            iterations=self.iterations,
+            sequences_per_iteration=self.sequences,
+            search=search,
+            distill=DistillConfig(objective=self.mstep),
+            inner_epochs=self.passes,
+            holdout_fraction=self.holdout,
+            patience=2,
+            gradient_clip=None if self.mstep == "transitions" else 1.0,
+            batch_size=self.batch_size,
+            eval_steps=STEPS,
+            objective=self.objective,
+        )
 
 
-ALLOCATIONS = {  # name -> (K iterations, B sequences, M children, M-step loss, passes, held-out fraction)
-    "table": (1, 64, 4, "transitions", 2, 0.0),  # the cpu table's DAV row
-    "k1_children": (1, 64, 4, "children", 8, 0.125),
-    "k2_b32_m4": (2, 32, 4, "children", 8, 0.125),
-    "k4_b16_m4": (4, 16, 4, "children", 8, 0.125),
-    "k2_b64_m2": (2, 64, 2, "children", 8, 0.125),
-    "k4_b32_m2": (4, 32, 2, "children", 8, 0.125),
+POSTERIOR = "softmin(hepg2, 0)"  # log σ(log-odds): the reward oracle's log p(HepG2 | x)
+ALLOCATIONS = {
+    "table": Allocation(1, 64, 4, "transitions", 2),  # the cpu table's DAV row
+    "k1_children": Allocation(1, 64, 4, "children", 8, 0.125),
+    "k2_b32_m4": Allocation(2, 32, 4, "children", 8, 0.125),
+    "k4_b16_m4": Allocation(4, 16, 4, "children", 8, 0.125),
+    "k2_b64_m2": Allocation(2, 64, 2, "children", 8, 0.125),
+    "k4_b32_m2": Allocation(4, 32, 2, "children", 8, 0.125),
+    "is_k3_b341_m4": Allocation(3, 341, 4, "nelbo", 7, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
 }
 
 
 def run(name: str, seed: int, eval_n: int, runs: Path) -> dict:
     from dnadav.jobs.align import align
 
-    config = dataclasses.replace(allocation(*ALLOCATIONS[name]), seed=seed, eval_sequences=eval_n)
-    calls = config.iterations * config.sequences_per_iteration * config.search.num_children * STEPS
-    assert calls <= BUDGET, (name, calls)
+    spend = ALLOCATIONS[name]
+    config = dataclasses.replace(spend.config(), seed=seed, eval_sequences=eval_n)
+    assert spend.calls <= BUDGET, (name, spend.calls)
     folder = runs / f"{name}_seed{seed}"
     if not (folder / "history.json").is_file():
         started = time.time()
@@ -93,17 +127,19 @@ def main() -> None:
     rows = [run(name, seed, args.eval, args.runs) for name in args.allocations for seed in args.seeds]
     for row in rows:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    lines = ["| allocation | K × B × M × T | M-step | reward calls | ATAC-Acc | 3-mer | Levenshtein | s per run |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| allocation | E-step | K × B × M × T | M-step | reward calls | ATAC-Acc | 3-mer | Levenshtein | s per run |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in args.allocations:
         mine = [r for r in rows if r["allocation"] == name]
-        k, b, m, objective, passes, holdout = ALLOCATIONS[name]
+        a = ALLOCATIONS[name]
 
         def cell(key: str, digits: int = 3) -> str:
             return mean_sd([float(r[key]) for r in mine], digits)
 
-        mstep = f"{objective}, {passes} passes" + (f", held-out {holdout:g}" if holdout else "")
-        lines.append(f"| {name} | {k} × {b} × {m} × {STEPS} | {mstep} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "
+        estep = f"{'importance' if a.mode == 'importance' else 'search'}, {a.objective or 'log-odds'}, α {a.alpha:g}"
+        mstep = f"{a.mstep}, {a.passes} passes" + (f", held-out {a.holdout:g}" if a.holdout else "") + f", batch {a.batch_size}"
+        shape = f"{a.iterations} × {a.sequences} × {a.children} × {STEPS}"
+        lines.append(f"| {name} | {estep} | {shape} | {mstep} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "
                      f"{cell('kmer3')} | {cell('levenshtein', 1)} | {cell('seconds', 0)} |")  # fmt: skip
     table = "\n".join(lines)
     print(table)

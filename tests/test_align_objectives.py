@@ -125,11 +125,19 @@ def test_align_options_follow_the_preset_and_override_it():
         (("--gc", "0.7:0.2"), "--gc"),
         (("--back-off", "-1"), "--back-off"),
         (("--preset", "quick", "--back-off", "4"), "--back-off searches for the best point that meets --min-naturalness"),
+        (("--search-mode", "importance"), "mode='importance' draws the model's plain paths: no tilt_base/proposal 'prior'"),
+        (("--preset", "quick", "--search-mode", "importance", "--target-kl", "2"), "fixed α \\(no target_kl\\)"),
+        (("--preset", "quick", "--search-mode", "importance", "--m-step", "paper"), "nelbo or transitions M-step"),
     ],
 )
 def test_bad_align_options_are_one_line_errors(argv, message):
     with pytest.raises(InputError, match=message):
         config_from_args(parse(*argv))
+
+
+def test_the_importance_e_step_is_one_option_away_from_the_quick_preset():
+    config = config_from_args(parse("--preset", "quick", "--search-mode", "importance", "--m-step", "nelbo"))
+    assert (config.search.mode, config.distill.objective, config.search.record_children) == ("importance", "nelbo", False)
 
 
 def test_align_config_round_trips_through_a_checkpoint_dict():

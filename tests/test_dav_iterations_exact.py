@@ -129,8 +129,9 @@ def run(tmp_path, iterations: int, alpha: float, **options):
     """``iterations`` EM iterations of the chain through DAVModule -> (module, mean Σθ after them)."""
     select, evaluate = options.pop("select", None), options.pop("evaluate", None)
     network = Shifts(PRIOR, shared=options.pop("shared", False))
+    objective = options.pop("objective", "children")
     distill = DistillConfig(
-        objective="children", kl_weight=options.pop("kl_weight", 0.0), step_weighting=options.pop("weighting", "likelihood")
+        objective=objective, kl_weight=options.pop("kl_weight", 0.0), step_weighting=options.pop("weighting", "likelihood")
     )
     config = EMConfig(
         iterations=iterations,
@@ -139,7 +140,8 @@ def run(tmp_path, iterations: int, alpha: float, **options):
             num_children=options.pop("children", 128),
             reward_temperature=alpha,
             num_steps=T,
-            record_children=True,
+            record_children=objective == "children",
+            mode=options.pop("mode", "per_sequence"),
             tilt_base=options.pop("tilt_base", "model"),
             proposal=options.pop("proposal", "model"),
         ),
@@ -165,6 +167,18 @@ def test_plain_iterations_compound_the_tilt(tmp_path):
     shift = SLOPE * VARIANCE / alpha
     assert kl_to(mean, sum(PRIOR) + k * shift) < KL_BOUND
     assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND  # not one tilt: the iterations compound
+
+
+@pytest.mark.parametrize("objective", ["nelbo", "transitions"])
+def test_importance_iterations_compound_the_tilt_like_the_search(tmp_path, objective):
+    # The importance E-step resamples whole paths by exp(r/α); fitting their clean ends (nelbo) or their
+    # steps (transitions) moves the mean by the same s per iteration. Kills: α vs 1/α, no resampling
+    # (the plain paths: no move), the first B paths only would still pass (covered in test_importance_estep).
+    alpha, k = 2.0, 3
+    _, mean = run(tmp_path, k, alpha, mode="importance", objective=objective)
+    shift = SLOPE * VARIANCE / alpha
+    assert kl_to(mean, sum(PRIOR) + k * shift) < KL_BOUND, (mean, sum(PRIOR) + k * shift)
+    assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND
 
 
 def test_tilting_the_prior_converges_to_one_tilt_at_alpha(tmp_path):

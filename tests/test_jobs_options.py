@@ -79,7 +79,8 @@ ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl"
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
                  "pilot_sequences", "holdout", "patience", "min_naturalness", "stop_patience", "eval_sequences",
-                 "inner_epochs", "gradient_clip", "eval_steps"}  # fmt: skip
+                 "inner_epochs", "gradient_clip", "eval_steps",
+                 "search_mode"}  # issue 20 (session 12): --search-mode importance  # fmt: skip
 
 
 def _same_option(action: dict) -> dict:

@@ -58,6 +58,11 @@ class EMConfig:
         if self.replay and not (self.search.tilt_base == "prior" and self.distill.objective == "children"):
             # only then is an earlier child's weight at today's α a weight under today's target
             raise ValueError("replay needs the children M-step of a prior-tilting search (tilt_base='prior')")
+        if self.search.mode == "importance" and (
+            self.target_kl is not None or self.distill.objective not in ("nelbo", "transitions")
+        ):
+            # its paths carry no per-step children for a pilot or the children M-step to read
+            raise ValueError("search mode 'importance' runs at a fixed α (no target_kl) with the nelbo or transitions M-step")
         if self.mstep_max_kl is not None and not self.holdout_fraction > 0:
             raise ValueError("mstep_max_kl measures each M-step on held-out sequences: set holdout_fraction > 0")
 

@@ -104,8 +104,7 @@ class DAVModule(pl.LightningModule):
         count = self._local_count()
         context = None
         if self._make_context is not None:
-            context_generator = torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4))
-            context = self._make_context(count, context_generator)
+            context = self._make_context(count, torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4)))
             context = None if context is None else context.to(self.device)
         self._backtrack(iteration)
         objective = self._objective_with_update()
@@ -139,6 +138,7 @@ class DAVModule(pl.LightningModule):
             "estep/reward_mean": float(rows["rewards"].float().mean()),
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
+            **({"estep/ess": result.stats.ess_history[-1]} if result.stats.ess_history else {}),  # SMC, importance
             **pilot_log,
             **estep_kl_log(trajectory, search_config, fitted_alpha),
         }

@@ -141,17 +141,23 @@ def sample_process(
     generator: torch.Generator | None = None,
     context: torch.Tensor | None = None,
     on_step: Callable[[int], None] | None = None,
+    path: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling: ``num`` states from grid index 0 to clean -> ``[num, ...]``.
 
     All rows advance together (one network call per step). ``on_step(k)`` is called after step k.
+    ``path``: when given, every state from grid index 0 to clean is appended to it (T + 1 tensors).
     """
     with eval_mode(process.network):
         times = process.time_grid(num_steps).tolist()
         x = process.initial_state(num, generator)
+        if path is not None:
+            path.append(x)
         for k, (t, s) in enumerate(zip(times[:-1], times[1:])):
             prediction = process.predict(x, torch.full((x.shape[0],), t, device=x.device), context)
             x = process.propose(prediction, x, t, s, 1, generator).children
+            if path is not None:
+                path.append(x)
             if on_step is not None:
                 on_step(k)
     return x

@@ -10,8 +10,10 @@ model itself, or the model tilted by the reward gradient), scores each child wit
 
 and keeps one child per sequence (``mode="per_sequence"``, SVDD/DAV style), or carries a population
 with incremental weights and ESS-triggered systematic resampling (``mode="smc"``, TDS/FK-steering
-style, one child per particle). All children of all sequences go through the denoiser in one batched
-call per step; that call also yields x̂0 at the child, reused as the next step's model prediction.
+style, one child per particle), or draws M whole plain paths per sequence, scores only their clean
+ends and resamples B of the B·M (``mode="importance"``, ``dnadav.core.importance``). All children of
+all sequences go through the denoiser in one batched call per step; that call also yields x̂0 at the
+child, reused as the next step's model prediction.
 ``search_process`` drives any reverse process (the masked-DNA entry point is ``dnadav.dna.search.search``).
 
 ``tilt_base="model"`` tilts the current model's steps, so EM iterations compound (K fitted tilts at α
@@ -38,6 +40,7 @@ import torch
 
 from dnadav.core.batching import chunked_call, resolve_max_batch
 from dnadav.core.gumbel import gumbel_argmax
+from dnadav.core.importance import effective_sample_size, importance_search, resample_counts
 from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import Guidance, ReverseProcess, repeat_rows
 from dnadav.core.trajectory import RewardFn, SearchStats, Trajectory
@@ -52,7 +55,7 @@ __all__ = [
     "systematic_resample",
 ]
 
-SearchMode = Literal["per_sequence", "smc"]
+SearchMode = Literal["per_sequence", "smc", "importance"]
 ValueMode = Literal["argmax", "sample"]
 TiltBase = Literal["model", "prior"]
 Proposal = Literal["model", "prior"]
@@ -64,7 +67,7 @@ LOOKAHEADS: tuple[str, ...] = get_args(Lookahead)  # what --lookahead accepts
 class SearchConfig:
     """Knobs of the E-step (names follow docs/concepts.md)."""
 
-    num_children: int = 8  # M, children per sequence per step ("per_sequence" mode)
+    num_children: int = 8  # M, children per sequence per step ("per_sequence"); whole paths per sequence ("importance")
     reward_temperature: float = 0.1  # α in p*(x) ∝ p(x) exp(r(x)/α)
     discount: float = 1.0  # γ; the value at a step with n steps left is weighted γ^n
     num_steps: int = 32  # T reverse steps
@@ -84,8 +87,12 @@ class SearchConfig:
             raise ValueError("num_children, num_steps and num_value_samples must be ≥ 1")
         if not self.reward_temperature > 0:
             raise ValueError(f"reward_temperature must be > 0 (use math.inf for no tilt); got {self.reward_temperature}")
-        if self.mode not in ("per_sequence", "smc"):
-            raise ValueError(f"mode must be per_sequence or smc; got {self.mode!r}")
+        if self.mode not in get_args(SearchMode):
+            raise ValueError(f"mode must be {', '.join(get_args(SearchMode))}; got {self.mode!r}")
+        if self.mode == "importance" and (self.tilt_base, self.proposal, self.guidance_scale) != ("model", "model", 0.0):
+            raise ValueError("mode='importance' draws the model's plain paths: no tilt_base/proposal 'prior', no guidance")
+        if self.mode == "importance" and (self.record_children or self.record_clean):
+            raise ValueError("mode='importance' records no per-step children or x̂0: use the nelbo or transitions M-step")
         if self.value not in ("argmax", "sample"):
             raise ValueError(f"value must be argmax or sample; got {self.value!r}")
         if self.tilt_base not in ("model", "prior"):
@@ -149,15 +156,7 @@ def value_potential(value: torch.Tensor, config: SearchConfig, steps_left: int) 
 
 def systematic_resample(log_weights: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Indices ``[N]`` drawn by systematic resampling from normalised ``exp(log_weights [N])``."""
-    n = log_weights.shape[0]
-    cumulative = torch.softmax(log_weights, dim=0).cumsum(dim=0)
-    cumulative[-1] = 1.0
-    points = (torch.rand(1, generator=generator, device=log_weights.device) + torch.arange(n, device=log_weights.device)) / n
-    return torch.searchsorted(cumulative, points).clamp(max=n - 1)
-
-
-def _effective_sample_size(log_weights: torch.Tensor) -> float:
-    return float(torch.exp(2 * torch.logsumexp(log_weights, 0) - torch.logsumexp(2 * log_weights, 0)))
+    return resample_counts(log_weights, log_weights.shape[0], generator)
 
 
 def _select(rows: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
@@ -187,6 +186,9 @@ def search_process(
     ``proposal="prior"`` it also proposes, and ``process.network`` is not called.
     """
     config = config or SearchConfig()
+    if config.mode == "importance":  # M whole plain paths per sequence, one reward call each, resampled
+        steps = (config.num_children, config.reward_temperature, config.num_steps)
+        return importance_search(process, reward_fn, num_sequences, *steps, generator, context, on_step, max_batch)
     if config.lookahead == "parent" and not getattr(process, "parent_lookahead", False):
         name = type(process).__name__
         raise ValueError(f"lookahead='parent' needs a process whose clean estimate reads the child's state; {name} has none")
@@ -276,7 +278,7 @@ def search_process(
                 if log_ratio is not None:
                     log_weights = log_weights + log_ratio
                 x, prediction, value, potential = children, child_prediction, child_value, child_potential
-                ess = _effective_sample_size(log_weights)
+                ess = effective_sample_size(log_weights)
                 stats.ess_history.append(ess)
                 last = k == config.num_steps - 1
                 if ess < config.ess_threshold * b or last:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from dnadav import defaults
-from dnadav.core.search import LOOKAHEADS
+from dnadav.core.search import LOOKAHEADS, SearchMode
 from dnadav.dna.config import AlignConfig
 from dnadav.dna.presets import PRESETS
 from dnadav.errors import InputError
@@ -92,7 +93,12 @@ class AlignOptions:
         "child's new bases (parent: B network rows per step instead of B·M; docs/concepts.md)",
         choices=list(LOOKAHEADS),
     )
-    search_mode: str = option("per_sequence", "E-step variant", choices=["per_sequence", "smc"])
+    search_mode: str = option(
+        "per_sequence",
+        "E-step variant; importance: M whole plain paths per sequence, one reward call each, B resampled by exp(r/α) "
+        "(fixed --temperature, --m-step nelbo or transitions; docs/concepts.md)",
+        choices=list(get_args(SearchMode)),
+    )
     kl_weight: float = option(0.0, "λ of DAV-KL (KL to the frozen prior, nats)")
     m_step: str | None = option(
         None, "M-step loss (preset; default children); children: all M children weighted by the search's selection weights",
