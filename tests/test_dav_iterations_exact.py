@@ -107,7 +107,7 @@ class GaussianChain:
         return SIGMA[t.long()] ** 2
 
     def transition_log_prob(self, prediction, x_t, x_s, t, s):
-        return -((x_s - x_t)[:, 0] - prediction[:, 0]) ** 2 / (2 * self.step_variance(t, s))
+        return -(((x_s - x_t)[:, 0] - prediction[:, 0]) ** 2) / (2 * self.step_variance(t, s))
 
     def divergence(self, prediction, reference, x_t, t, s):
         return (prediction[:, 0] - reference[:, 0]) ** 2 / (2 * self.step_variance(t, s))
@@ -152,7 +152,9 @@ def run(tmp_path, iterations: int, alpha: float, **options):
         seed=3,
         **options,
     )
-    module = DAVModule(network, reward, config, GaussianChain(network), prior=copy.deepcopy(network), select=select, evaluate=evaluate)
+    module = DAVModule(
+        network, reward, config, GaussianChain(network), prior=copy.deepcopy(network), select=select, evaluate=evaluate
+    )
     fit_em(module, tmp_path, accelerator="cpu", progress=False)
     return module, float(network.shifts.detach().sum())
 

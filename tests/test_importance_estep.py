@@ -43,7 +43,9 @@ def test_the_population_is_the_models_plain_samples_and_each_costs_one_reward_ca
     length, steps, num, paths = 4, 5, 16, 3
     joint = random_distribution(length, seed=2)
     result = _importance(joint, length, 0.5, num=num, paths=paths, steps=steps, seed=7)
-    plain = sample_process(MaskedDiffusion(ExactDenoiser(joint, length), length), num * paths, steps, torch.Generator().manual_seed(7))
+    plain = sample_process(
+        MaskedDiffusion(ExactDenoiser(joint, length), length), num * paths, steps, torch.Generator().manual_seed(7)
+    )
     kept_rows = [(plain == row).all(-1).any() for row in result.sequences]
     assert all(kept_rows), "a kept sequence is not one of the model's own samples"
     assert result.stats.oracle_calls == num * paths
@@ -57,7 +59,9 @@ def test_near_alpha_zero_every_kept_path_is_the_best_of_the_whole_population():
     length, steps, num, paths = 6, 4, 3, 40
     joint = random_distribution(length, seed=4)
     result = _importance(joint, length, 1e-3, num=num, paths=paths, steps=steps, seed=3)
-    plain = sample_process(MaskedDiffusion(ExactDenoiser(joint, length), length), num * paths, steps, torch.Generator().manual_seed(3))
+    plain = sample_process(
+        MaskedDiffusion(ExactDenoiser(joint, length), length), num * paths, steps, torch.Generator().manual_seed(3)
+    )
     best = count_of_g(torch.nn.functional.one_hot(plain, 4).transpose(1, 2).float()).max()
     first = count_of_g(torch.nn.functional.one_hot(plain[:num], 4).transpose(1, 2).float()).max()
     assert first < best, "the toy must have its best path outside the first B"
