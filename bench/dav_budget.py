@@ -89,6 +89,7 @@ ALLOCATIONS = {
     "k2_b64_m2": Allocation(2, 64, 2, "children", 8, 0.125),
     "k4_b32_m2": Allocation(4, 32, 2, "children", 8, 0.125),
     "is_k3_b341_m4": Allocation(3, 341, 4, "nelbo", 7, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
+    "is_k2_b512_m4": Allocation(2, 512, 4, "nelbo", 5, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
 }
 
 
