@@ -90,6 +90,8 @@ ALLOCATIONS = {
     "k4_b32_m2": Allocation(4, 32, 2, "children", 8, 0.125),
     "is_k3_b341_m4": Allocation(3, 341, 4, "nelbo", 7, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
     "is_k2_b512_m4": Allocation(2, 512, 4, "nelbo", 5, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
+    "is_k3_b341_m4_p3": Allocation(3, 341, 4, "nelbo", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
+    "is_k4_b256_m4_p3": Allocation(4, 256, 4, "nelbo", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
 }
 
 
