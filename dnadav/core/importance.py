@@ -80,12 +80,16 @@ def importance_search(
     states: list[torch.Tensor] = []
     x = sample_process(process, population, num_steps, generator, rows_context, on_step, path=states)
     rewards = chunked_call(reward_fn, process.decode(x), max_batch=resolve_max_batch(max_batch, x.device)).float()
-    stats = SearchStats(oracle_calls=population, network_calls=num_steps, network_sequences=population * num_steps)
     log_weights = rewards / reward_temperature if math.isfinite(reward_temperature) else torch.zeros_like(rewards)
-    stats.ess_history.append(effective_sample_size(log_weights))
     kept = resample_counts(log_weights, num_sequences, generator)
-    stats.resamples += 1
-    stats.wall_seconds = time.perf_counter() - started
-    times = process.time_grid(num_steps).cpu()
-    trajectory = Trajectory(torch.stack(states)[:, kept], times, None if rows_context is None else rows_context[kept])
+    stats = SearchStats(
+        oracle_calls=population,
+        network_calls=num_steps,
+        network_sequences=population * num_steps,
+        resamples=1,
+        wall_seconds=time.perf_counter() - started,
+        ess_history=[effective_sample_size(log_weights)],
+    )
+    kept_states = torch.stack([state[kept] for state in states])  # [T+1, B, ...]: only the kept rows are copied
+    trajectory = Trajectory(kept_states, process.time_grid(num_steps).cpu(), None if rows_context is None else rows_context[kept])
     return SearchResult(sequences=x[kept], rewards=rewards[kept], trajectory=trajectory, stats=stats)
