@@ -183,6 +183,18 @@ def test_importance_iterations_compound_the_tilt_like_the_search(tmp_path, objec
     assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND
 
 
+@pytest.mark.parametrize("objective", ["nelbo", "transitions"])
+def test_importance_iterations_tilting_the_prior_converge_to_one_tilt(tmp_path, objective):
+    # With a reference, each path's weight adds log p_0(τ) − log p_θ(τ): every iteration aims at p_0·exp(r/α),
+    # so three iterations land on the one tilt instead of compounding. Kills: the path ratio left out
+    # (compounds to 3 tilts), its sign flipped (overshoots past them).
+    alpha, k = 2.0, 3
+    _, mean = run(tmp_path, k, alpha, mode="importance", objective=objective, tilt_base="prior")
+    shift = SLOPE * VARIANCE / alpha
+    assert kl_to(mean, sum(PRIOR) + shift) < KL_BOUND, (mean, sum(PRIOR) + shift)
+    assert kl_to(mean, sum(PRIOR) + k * shift) > 10 * KL_BOUND
+
+
 def test_tilting_the_prior_converges_to_one_tilt_at_alpha(tmp_path):
     """tilt_base="prior": the E-step weighs children by V/α + log p_0 − log p_θ, so three iterations at
     α land on the one tilt p_0·exp(r/α) (mean shift a·Σσ²/α), not the compounded 3·a·Σσ²/α."""

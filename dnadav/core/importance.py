@@ -10,6 +10,12 @@ sample of η, consistent as M grows. The M-step then fits them as it fits any E-
 (``objective="nelbo"`` fits their clean ends with the model's own training loss, which over resampled
 draws is the weighted NELBO Σ_i w_i·NELBO(x0_i)).
 
+With ``tilt_base="prior"`` (a ``reference`` network) the target is the reference's tilted path law
+π(τ) ∝ p_ref(τ)·exp(r(x0)/α) instead, and the model only proposes: each path's weight gains the path
+log-ratio Σ_k log p_ref(x_{k+1} | x_k) − log p_θ(x_{k+1} | x_k) (2T more network rows per path, no
+reward call). Every iteration then aims at the same π, so what one M-step failed to fit is corrected
+by the next E-step's weights instead of compounding (docs/concepts.md).
+
 Where the reward is bounded above, e.g. a class log-probability ``softmin(hepg2, 0)`` = log σ(log-odds),
 α = 1 makes η the model's own posterior given the class and α < 1 sharpens it; iterating compounds the
 tilt, but a bounded reward saturates instead of running off to extreme margins (docs/concepts.md,
@@ -25,10 +31,11 @@ from collections.abc import Callable
 import torch
 
 from dnadav.core.batching import chunked_call, resolve_max_batch
+from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import ReverseProcess, repeat_rows, sample_process
 from dnadav.core.trajectory import RewardFn, SearchStats, Trajectory
 
-__all__ = ["importance_search", "resample_counts", "effective_sample_size"]
+__all__ = ["importance_search", "path_log_ratio", "resample_counts", "effective_sample_size"]
 
 
 def effective_sample_size(log_weights: torch.Tensor) -> float:
@@ -50,6 +57,28 @@ def resample_counts(log_weights: torch.Tensor, count: int, generator: torch.Gene
 
 
 @torch.no_grad()
+def path_log_ratio(
+    process: ReverseProcess, states: list[torch.Tensor], reference: Callable, context: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``Σ_k log p_ref(x_{k+1} | x_k) − log p_θ(x_{k+1} | x_k)`` along recorded paths ``states`` (T + 1
+    tensors ``[N, ...]`` from grid index 0 to clean; p_θ is ``process.network``) -> ``[N]`` (nats): the
+    log importance ratio of each whole path under the reference's and the model's path laws. Terms
+    that do not depend on the network (which positions a masked step reveals) cancel. 2T network rows
+    per path, one batched call per step and network."""
+    steps = len(states) - 1
+    times = process.time_grid(steps).tolist()
+    total = torch.zeros(states[0].shape[0], device=states[0].device)
+    with eval_mode(process.network), eval_mode(reference):
+        for k, (t, s) in enumerate(zip(times[:-1], times[1:])):
+            x_t, x_s = states[k], states[k + 1]
+            at_t, at_s = (torch.full((x_t.shape[0],), v, device=x_t.device) for v in (t, s))
+            for sign, network in ((1.0, reference), (-1.0, process.network)):
+                prediction = process.predict(x_t, at_t, context, network=network)
+                total += sign * process.transition_log_prob(prediction, x_t, x_s, at_t, at_s).float()
+    return total
+
+
+@torch.no_grad()
 def importance_search(
     process: ReverseProcess,
     reward_fn: RewardFn,
@@ -61,12 +90,15 @@ def importance_search(
     context: torch.Tensor | None = None,
     on_step: Callable[[int], None] | None = None,
     max_batch: int | str | None = "auto",
+    reference: Callable | None = None,
 ):
     """Draw ``num_sequences · paths_per_sequence`` (N) paths of ``num_steps`` plain reverse steps from
     ``process``'s network in one population (every row of a step in one batched call), score each clean
     end once, and keep ``num_sequences`` (B) paths resampled with weights ``exp(r/α)``.
 
     ``context [B, ...]`` is repeated for the M paths of each row and follows the kept paths.
+    ``reference``: the network whose path law is tilted (``tilt_base="prior"``); the weights then add
+    ``path_log_ratio`` and ``network_sequences`` counts its 2T more rows per path.
     -> ``dnadav.core.search.SearchResult``: ``sequences [B, ...]``, ``rewards [B]``, the kept paths as a
     ``Trajectory`` (``states [T+1, B, ...]``), and stats with ``oracle_calls = N`` and
     ``ess_history = [ESS of the N weights]``."""
@@ -81,11 +113,13 @@ def importance_search(
     x = sample_process(process, population, num_steps, generator, rows_context, on_step, path=states)
     rewards = chunked_call(reward_fn, process.decode(x), max_batch=resolve_max_batch(max_batch, x.device)).float()
     log_weights = rewards / reward_temperature if math.isfinite(reward_temperature) else torch.zeros_like(rewards)
+    if reference is not None:
+        log_weights = log_weights + path_log_ratio(process, states, reference, rows_context)
     kept = resample_counts(log_weights, num_sequences, generator)
     stats = SearchStats(
         oracle_calls=population,
-        network_calls=num_steps,
-        network_sequences=population * num_steps,
+        network_calls=num_steps * (1 if reference is None else 3),
+        network_sequences=population * num_steps * (1 if reference is None else 3),
         resamples=1,
         wall_seconds=time.perf_counter() - started,
         ess_history=[effective_sample_size(log_weights)],

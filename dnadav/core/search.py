@@ -13,14 +13,13 @@ with incremental weights and ESS-triggered systematic resampling (``mode="smc"``
 style, one child per particle), or draws M whole plain paths per sequence, scores only their clean
 ends and resamples B of the B·M (``mode="importance"``, ``dnadav.core.importance``). All children of
 all sequences go through the denoiser in one batched call per step; that call also yields x̂0 at the
-child, reused as the next step's model prediction.
-``search_process`` drives any reverse process (the masked-DNA entry point is ``dnadav.dna.search.search``).
+child, reused as the next step's model prediction. ``search_process`` drives any process (DNA: ``dnadav.dna.search.search``).
 
 ``tilt_base="model"`` tilts the current model's steps, so EM iterations compound (K fitted tilts at α
 are about one at α/K). ``tilt_base="prior"`` tilts a fixed reference network's steps instead (the
 prior, passed as ``reference``): the model only proposes, and the bracketed importance ratio makes
-the kept child a draw from ``p_ref(x_s | x_t)·exp(γ^n V(x_s)/α)``. Iterations at one α then converge to
-that law instead of compounding, and whatever the model learned that the reward does not pay for is
+the kept child a draw from ``p_ref(x_s | x_t)·exp(γ^n V(x_s)/α)`` (whole paths in importance mode). Iterations
+at one α converge to that law instead of compounding, and whatever the model learned that the reward does not pay for is
 weighed back towards the reference (docs/concepts.md, "Tilting the prior"). With ``proposal="prior"``
 the reference proposes too (the model takes no part in the search; the importance ratio is exactly 0
 and its extra row is not spent): the kept child is the per-step tilt of the reference at α with no
@@ -89,8 +88,8 @@ class SearchConfig:
             raise ValueError(f"reward_temperature must be > 0 (use math.inf for no tilt); got {self.reward_temperature}")
         if self.mode not in get_args(SearchMode):
             raise ValueError(f"mode must be {', '.join(get_args(SearchMode))}; got {self.mode!r}")
-        if self.mode == "importance" and (self.tilt_base, self.proposal, self.guidance_scale) != ("model", "model", 0.0):
-            raise ValueError("mode='importance' draws the model's plain paths: no tilt_base/proposal 'prior', no guidance")
+        if self.mode == "importance" and (self.proposal, self.guidance_scale) != ("model", 0.0):
+            raise ValueError("mode='importance' draws the model's plain paths: no proposal 'prior', no guidance")
         if self.mode == "importance" and (self.record_children or self.record_clean):
             raise ValueError("mode='importance' records no per-step children or x̂0: use the nelbo or transitions M-step")
         if self.value not in ("argmax", "sample"):
@@ -186,14 +185,15 @@ def search_process(
     ``proposal="prior"`` it also proposes, and ``process.network`` is not called.
     """
     config = config or SearchConfig()
+    if config.tilt_base == "prior" and reference is None:
+        raise ValueError("tilt_base='prior' needs the reference network (the prior) as reference=")
     if config.mode == "importance":  # M whole plain paths per sequence, one reward call each, resampled
         steps = (config.num_children, config.reward_temperature, config.num_steps)
-        return importance_search(process, reward_fn, num_sequences, *steps, generator, context, on_step, max_batch)
+        base = reference if config.tilt_base == "prior" else None  # whose path law is tilted (None: the model's)
+        return importance_search(process, reward_fn, num_sequences, *steps, generator, context, on_step, max_batch, base)
     if config.lookahead == "parent" and not getattr(process, "parent_lookahead", False):
         name = type(process).__name__
         raise ValueError(f"lookahead='parent' needs a process whose clean estimate reads the child's state; {name} has none")
-    if config.tilt_base == "prior" and reference is None:
-        raise ValueError("tilt_base='prior' needs the reference network (the prior) as reference=")
     stats = SearchStats()
     started = time.perf_counter()
     times = process.time_grid(config.num_steps)
