@@ -13,7 +13,9 @@ Nothing is selected: the last iteration is the model. The search allocations val
 calls) on the reward oracle's class log-probability ``softmin(hepg2, 0)`` (docs/concepts.md, "An
 importance-sampling E-step").
 
-    python bench/dav_budget.py [--seeds 0 1 2] [--allocations NAME ...] [--eval 256] [--no-write]
+    python bench/dav_budget.py [--seeds 0 1 2] [--allocations NAME ...] [--eval 256] [--cached] [--no-write]
+
+``--cached`` tabulates only the runs already in ``--runs`` (each row says which seeds it averages).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Allocation:
     alpha: float = 0.5
     objective: str | None = None  # None: the reward oracle's log-odds
     batch_size: int = 128
+    kl_weight: float = 0.0  # DAV-KL's λ: each fitted step pulled towards the prior's
+    tilt_base: str = "model"  # "prior": every iteration's E-step aims at the prior's tilt (importance weights × path ratio)
 
     @property
     def calls(self) -> int:
@@ -64,12 +68,13 @@ class Allocation:
             num_steps=STEPS,
             record_children=self.mstep == "children",
             mode=self.mode,
+            tilt_base=self.tilt_base,
         )
         return AlignConfig(
             iterations=self.iterations,
             sequences_per_iteration=self.sequences,
             search=search,
-            distill=DistillConfig(objective=self.mstep),
+            distill=DistillConfig(objective=self.mstep, kl_weight=self.kl_weight),
             inner_epochs=self.passes,
             holdout_fraction=self.holdout,
             patience=2,
@@ -92,6 +97,10 @@ ALLOCATIONS = {
     "is_k2_b512_m4": Allocation(2, 512, 4, "nelbo", 5, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
     "is_k3_b341_m4_p3": Allocation(3, 341, 4, "nelbo", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
     "is_k4_b256_m4_p3": Allocation(4, 256, 4, "nelbo", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
+    "is_k4_t3": Allocation(4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
+    "is_k4_t3_kl": Allocation(
+        4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
+    ),
 }
 
 
@@ -125,15 +134,20 @@ def main() -> None:
     parser.add_argument("--allocations", nargs="+", default=list(ALLOCATIONS), choices=list(ALLOCATIONS))
     parser.add_argument("--eval", type=int, default=256)
     parser.add_argument("--runs", type=Path, default=Path("runs/dav_budget"))
+    parser.add_argument("--cached", action="store_true", help="only the runs already in --runs; start none")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    rows = [run(name, seed, args.eval, args.runs) for name in args.allocations for seed in args.seeds]
+    done = lambda name, seed: (args.runs / f"{name}_seed{seed}" / "history.json").is_file()  # noqa: E731
+    jobs = [(name, seed) for name in args.allocations for seed in args.seeds if not args.cached or done(name, seed)]
+    rows = [run(name, seed, args.eval, args.runs) for name, seed in jobs]
     for row in rows:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    lines = ["| allocation | E-step | K × B × M × T | M-step | reward calls | ATAC-Acc | 3-mer | Levenshtein | s per run |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| allocation | E-step | K × B × M × T | M-step | seeds | reward calls | ATAC-Acc | 3-mer | Levenshtein "
+             "| s per run |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in args.allocations:
         mine = [r for r in rows if r["allocation"] == name]
+        if not mine:
+            continue
         a = ALLOCATIONS[name]
 
         def cell(key: str, digits: int = 3) -> str:
@@ -141,16 +155,21 @@ def main() -> None:
 
         estep = f"{'importance' if a.mode == 'importance' else 'search'}, {a.objective or 'log-odds'}, α {a.alpha:g}"
         mstep = f"{a.mstep}, {a.passes} passes" + (f", held-out {a.holdout:g}" if a.holdout else "") + f", batch {a.batch_size}"
+        mstep += f", DAV-KL λ {a.kl_weight:g}" if a.kl_weight else ""
+        estep += ", prior tilt" if a.tilt_base == "prior" else ""
+        seeds_of = ", ".join(str(r["seed"]) for r in mine)
         shape = f"{a.iterations} × {a.sequences} × {a.children} × {STEPS}"
-        lines.append(f"| {name} | {estep} | {shape} | {mstep} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "
+        lines.append(f"| {name} | {estep} | {shape} | {mstep} | {seeds_of} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "
                      f"{cell('kmer3')} | {cell('levenshtein', 1)} | {cell('seconds', 0)} |")  # fmt: skip
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
         seeds = " ".join(map(str, args.seeds))
         about = __doc__.split("\n\n")[1]
-        body = (f"Command: `python bench/dav_budget.py --seeds {seeds} --eval {args.eval}`. Machine: {machine()}.\n"
-                f"{about}\n\nMean ± sd over seeds {seeds}; {args.eval} plain samples per model.\n\n{table}\n")  # fmt: skip
+        cached = " --cached" if args.cached else ""
+        body = (f"Command: `python bench/dav_budget.py --seeds {seeds} --eval {args.eval}{cached}`. Machine: {machine()}.\n"
+                f"{about}\n\nMean ± sd over the seeds each row names; {args.eval} plain samples per model.\n\n"
+                f"{table}\n")  # fmt: skip
         write_section("DAV at one training budget, spent other ways (issue 20)", body)
 
 

@@ -1,0 +1,119 @@
+"""How much of one importance E-step the M-step carries into the model (HepG2, the DHS prior).
+
+One E-step of ``bench/dav_budget.py``'s ``is_k4_b256_m4_p3`` from the prior: N plain paths (T = 16),
+each scored once by the reward oracle's class log-probability ``softmin(hepg2, 0)``, resampled with
+weights exp(r/α). Judged as an align run's log judges plain samples (evaluation-oracle accessibility,
+3-mer correlation to the held-out chr1 HepG2 reference):
+
+* the tilted targets: the N paths resampled at several α (ESS of their weights): the law K iterations
+  at α = 0.2 aim at is the one at α = 0.2/K;
+* the kept set at α = 0.2 itself, and the model fitted to its paths by each M-step loss (``nelbo``: the
+  clean ends with the model's training loss; ``transitions``: every step of the kept paths), through the
+  core's ``distill_loss`` as ``dnadav align`` fits them (one pass = every (path, step) pair once, batch 64,
+  AdamW, gradient norm clipped at 1): how much of the set's accessibility each carries, pass by pass;
+* each last fitted model sampled at T = 16 and T = 64: whether parallel unmasking loses any of it.
+
+    python bench/importance_transfer.py [--paths 1024] [--kept 256] [--passes 6] [--lr 1e-3] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_md import machine, write_section  # noqa: E402
+from dav_budget import ALLOCATIONS  # noqa: E402
+
+from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs  # noqa: E402
+from dnadav.core.importance import effective_sample_size, resample_counts  # noqa: E402
+from dnadav.core.protocol import sample_process  # noqa: E402
+from dnadav.core.trajectory import Trajectory  # noqa: E402
+from dnadav.dna.sampler import MaskedDiffusion  # noqa: E402
+from dnadav.jobs.align_judge import _references, run_judge  # noqa: E402
+from dnadav.jobs.align_metrics import metrics_of_tokens  # noqa: E402
+
+STEPS = 16
+
+
+def judged(record: dict[str, float]) -> dict[str, float]:
+    return {"atac_acc": record["plain/eval_accessibility_accuracy"], "kmer3": record["plain/kmer3_correlation"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--paths", type=int, default=1024)
+    parser.add_argument("--kept", type=int, default=256)
+    parser.add_argument("--alpha", type=float, default=0.2)
+    parser.add_argument("--passes", type=int, default=6)
+    parser.add_argument("--m-steps", nargs="+", default=["nelbo", "transitions"], choices=["nelbo", "transitions"])
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)  # dropout in the fit
+    config = dataclasses.replace(ALLOCATIONS["is_k4_b256_m4_p3"].config(), seed=args.seed, eval_sequences=args.kept)
+    judge = run_judge(config)
+    reference, _ = _references(config, judge.reward_oracle, judge.eval_oracle, None)
+
+    def of_tokens(tokens: torch.Tensor) -> dict[str, float]:
+        return judged(metrics_of_tokens(tokens, judge.prior, judge.reward_fn, judge.eval_oracle, reference, judge.schedule))
+
+    generator = torch.Generator().manual_seed(args.seed + 1)
+    prior_process = MaskedDiffusion(copy.deepcopy(judge.prior).eval(), config.length, judge.schedule)
+    states: list[torch.Tensor] = []
+    population = sample_process(prior_process, args.paths, STEPS, generator, path=states)
+    rewards = judge.reward_fn(prior_process.decode(population)).float()
+    rows = []
+    for alpha in (1.0, args.alpha, args.alpha / 2, args.alpha / 4):
+        kept = resample_counts(rewards / alpha, args.kept, generator)
+        row = {"what": f"target at α = {alpha:g}", "ess": effective_sample_size(rewards / alpha), **of_tokens(population[kept])}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if alpha == args.alpha:
+            trajectory = Trajectory(torch.stack([state[kept] for state in states]), prior_process.time_grid(STEPS), None)
+    pairs = transition_pairs(trajectory)
+    for objective in args.m_steps:
+        model = copy.deepcopy(judge.prior).train()
+        process = MaskedDiffusion(model, config.length, judge.schedule)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+        fit = torch.Generator().manual_seed(args.seed + 2)
+        for done in range(1, args.passes + 1):
+            model.train()
+            order = pairs[torch.randperm(len(pairs), generator=fit)]
+            for start in range(0, len(order), 64):
+                batch = transition_batch(trajectory, order[start : start + 64])
+                loss, _ = distill_loss(process, batch, DistillConfig(objective=objective), generator=fit)
+                optimiser.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimiser.step()
+            model.eval()
+            for eval_steps in (STEPS, 64) if done == args.passes else (STEPS,):
+                metrics_of = run_judge(dataclasses.replace(config, eval_steps=eval_steps)).metrics_of
+                record = judged(metrics_of(model, torch.Generator().manual_seed(3)))
+                row = {"what": f"{objective}, {done} passes, sampled at T = {eval_steps}", **record}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    lines = ["| what | ESS | ATAC-Acc | 3-mer |", "|---|---|---|---|"]
+    for row in rows:
+        ess = f"{row['ess']:.0f}" if "ess" in row else ""
+        lines.append(f"| {row['what']} | {ess} | {row['atac_acc']:.3f} | {row['kmer3']:.3f} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        command = (f"python bench/importance_transfer.py --paths {args.paths} --kept {args.kept} --alpha {args.alpha:g} "
+                   f"--passes {args.passes} --lr {args.lr:g} --seed {args.seed}")  # fmt: skip
+        about = __doc__.split("\n\n")[1]
+        body = f"Command: `{command}`. Machine: {machine()}.\n{about}\n\nOne seed; {args.kept} sequences per row.\n\n{table}\n"
+        write_section("How much of one importance E-step the M-step carries (issue 20)", body)
+
+
+if __name__ == "__main__":
+    main()
