@@ -231,6 +231,18 @@ def test_dav_kl_iterations_converge_to_one_tilt_at_alpha_times_lambda(tmp_path):
     assert abs(closed_form - (sum(PRIOR) + shift / lam)) < 0.07 * shift  # near its fixed point s/λ
 
 
+def test_importance_iterations_with_dav_kl_reach_the_same_closed_form(tmp_path):
+    # The budget allocation's M-step (docs/benchmarks.md, is_k4_t3_kl): the importance E-step's kept paths
+    # fitted step by step with λ·KL to the prior. Each fit lands each step's shift at (target + λ·prior)/(1 + λ),
+    # so K iterations move s·Σ_i (1 + λ)^−i, as the search's do. Kills: the KL term dropped (4 compounded tilts).
+    alpha, k, lam = 1.0, 4, 1.0
+    _, mean = run(tmp_path, k, alpha, kl_weight=lam, mode="importance", objective="transitions")
+    shift = SLOPE * VARIANCE / alpha
+    closed_form = sum(PRIOR) + shift * sum((1 + lam) ** -i for i in range(1, k + 1))
+    assert kl_to(mean, closed_form) < KL_BOUND, (mean, closed_form)
+    assert kl_to(mean, sum(PRIOR) + k * shift) > 10 * KL_BOUND
+
+
 def test_the_trust_region_solves_the_closed_form_temperature_every_iteration(tmp_path):
     target_kl, k = 0.5, 3
     module, mean = run(tmp_path, k, 10.0, target_kl=target_kl, pilot_sequences=256)
