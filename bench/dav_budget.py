@@ -101,6 +101,12 @@ ALLOCATIONS = {
     "is_k4_t3_kl": Allocation(
         4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
     ),
+    "is_k5_t3_kl": Allocation(
+        5, 204, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
+    ),
+    "is_k4_t3_kl_a015": Allocation(
+        4, 256, 4, "transitions", 3, mode="importance", alpha=0.15, objective=POSTERIOR, batch_size=64, kl_weight=0.25
+    ),
 }
 
 
