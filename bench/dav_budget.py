@@ -54,7 +54,6 @@ class Allocation:
     objective: str | None = None  # None: the reward oracle's log-odds
     batch_size: int = 128
     kl_weight: float = 0.0  # DAV-KL's λ: each fitted step pulled towards the prior's
-    tilt_base: str = "model"  # "prior": every iteration's E-step aims at the prior's tilt (importance weights × path ratio)
 
     @property
     def calls(self) -> int:
@@ -68,7 +67,6 @@ class Allocation:
             num_steps=STEPS,
             record_children=self.mstep == "children",
             mode=self.mode,
-            tilt_base=self.tilt_base,
         )
         return AlignConfig(
             iterations=self.iterations,
@@ -162,7 +160,6 @@ def main() -> None:
         estep = f"{'importance' if a.mode == 'importance' else 'search'}, {a.objective or 'log-odds'}, α {a.alpha:g}"
         mstep = f"{a.mstep}, {a.passes} passes" + (f", held-out {a.holdout:g}" if a.holdout else "") + f", batch {a.batch_size}"
         mstep += f", DAV-KL λ {a.kl_weight:g}" if a.kl_weight else ""
-        estep += ", prior tilt" if a.tilt_base == "prior" else ""
         seeds_of = ", ".join(str(r["seed"]) for r in mine)
         shape = f"{a.iterations} × {a.sequences} × {a.children} × {STEPS}"
         lines.append(f"| {name} | {estep} | {shape} | {mstep} | {seeds_of} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "

@@ -66,7 +66,7 @@ def main() -> None:
         return judged(metrics_of_tokens(tokens, judge.prior, judge.reward_fn, judge.eval_oracle, reference, judge.schedule))
 
     generator = torch.Generator().manual_seed(args.seed + 1)
-    prior_process = MaskedDiffusion(copy.deepcopy(judge.prior).eval(), config.length, judge.schedule)
+    prior_process = MaskedDiffusion(judge.prior, config.length, judge.schedule)  # sample_process puts it in eval mode
     states: list[torch.Tensor] = []
     population = sample_process(prior_process, args.paths, STEPS, generator, path=states)
     rewards = judge.reward_fn(prior_process.decode(population)).float()
@@ -79,6 +79,7 @@ def main() -> None:
         if alpha == args.alpha:
             trajectory = Trajectory(torch.stack([state[kept] for state in states]), prior_process.time_grid(STEPS), None)
     pairs = transition_pairs(trajectory)
+    metrics_at = {STEPS: judge.metrics_of, 64: run_judge(dataclasses.replace(config, eval_steps=64)).metrics_of}  # built once
     for objective in args.m_steps:
         model = copy.deepcopy(judge.prior).train()
         process = MaskedDiffusion(model, config.length, judge.schedule)
@@ -96,8 +97,7 @@ def main() -> None:
                 optimiser.step()
             model.eval()
             for eval_steps in (STEPS, 64) if done == args.passes else (STEPS,):
-                metrics_of = run_judge(dataclasses.replace(config, eval_steps=eval_steps)).metrics_of
-                record = judged(metrics_of(model, torch.Generator().manual_seed(3)))
+                record = judged(metrics_at[eval_steps](model, torch.Generator().manual_seed(3)))
                 row = {"what": f"{objective}, {done} passes, sampled at T = {eval_steps}", **record}
                 rows.append(row)
                 print(json.dumps(row), flush=True)

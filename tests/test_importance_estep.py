@@ -106,8 +106,7 @@ def test_importance_mode_refuses_per_step_options(options):
 
 def test_with_a_reference_the_kept_paths_follow_the_references_law_tilted_whatever_the_model():
     # tilt_base="prior": the model only proposes; the path log-ratio makes the target the reference's
-    # sampler law times exp(r/α). Kills: the ratio's sign flipped, the ratio left out (the model's own
-    # tilt), the clean step's term dropped, the ratio taken on the model's prediction twice.
+    # sampler law times exp(r/α). Kills: the ratio's sign flipped, the ratio left out (the model's own tilt).
     length, alpha, steps = 3, 0.7, 4
     prior_joint, model_joint = random_distribution(length, seed=5), random_distribution(length, seed=9)
     config = SearchConfig(mode="importance", num_children=4, reward_temperature=alpha, num_steps=steps, tilt_base="prior")

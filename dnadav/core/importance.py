@@ -116,10 +116,11 @@ def importance_search(
     if reference is not None:
         log_weights = log_weights + path_log_ratio(process, states, reference, rows_context)
     kept = resample_counts(log_weights, num_sequences, generator)
+    passes = 1 if reference is None else 3  # the model's sampling rows, then both networks' rows for the ratio
     stats = SearchStats(
         oracle_calls=population,
-        network_calls=num_steps * (1 if reference is None else 3),
-        network_sequences=population * num_steps * (1 if reference is None else 3),
+        network_calls=num_steps * passes,
+        network_sequences=population * num_steps * passes,
         resamples=1,
         wall_seconds=time.perf_counter() - started,
         ess_history=[effective_sample_size(log_weights)],
