@@ -30,6 +30,15 @@ def mean_sd_cells(rows: list[dict], columns: list[tuple[str, int]]) -> str:
     return " | ".join(mean_sd([r[key] for r in rows], digits) for key, digits in columns)
 
 
+def section_rows(name: str) -> dict[str, str]:
+    """The table rows of the section ``## name`` as written now, keyed by their first cell (empty if none)."""
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else ""
+    found = re.search(rf"^## {re.escape(name)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    lines = found.group(1).splitlines() if found else []
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("|---")]
+    return {line.split("|")[1].strip(): line for line in rows[1:]}  # rows[0] is the header
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section ``## name`` in docs/benchmarks.md."""
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER

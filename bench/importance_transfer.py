@@ -36,7 +36,7 @@ from dnadav.core.importance import effective_sample_size, resample_counts  # noq
 from dnadav.core.protocol import sample_process  # noqa: E402
 from dnadav.core.trajectory import Trajectory  # noqa: E402
 from dnadav.dna.sampler import MaskedDiffusion  # noqa: E402
-from dnadav.jobs.align_judge import _references, run_judge  # noqa: E402
+from dnadav.jobs.align_judge import run_judge  # noqa: E402
 from dnadav.jobs.align_metrics import metrics_of_tokens  # noqa: E402
 
 STEPS = 16
@@ -60,7 +60,7 @@ def main() -> None:
     torch.manual_seed(args.seed)  # dropout in the fit
     config = dataclasses.replace(ALLOCATIONS["is_k4_b256_m4_p3"].config(), seed=args.seed, eval_sequences=args.kept)
     judge = run_judge(config)
-    reference, _ = _references(config, judge.reward_oracle, judge.eval_oracle, None)
+    reference = judge.reference_set
 
     def of_tokens(tokens: torch.Tensor) -> dict[str, float]:
         return judged(metrics_of_tokens(tokens, judge.prior, judge.reward_fn, judge.eval_oracle, reference, judge.schedule))

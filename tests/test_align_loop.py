@@ -8,6 +8,7 @@ import torch
 
 from dnadav.core.distill import DistillConfig
 from dnadav.core.fit import fit_em
+from dnadav.core.ranks import local_count
 from dnadav.core.search import SearchConfig
 from dnadav.dna import ConvDenoiser, ConvDenoiserConfig, LogLinearSchedule, sample
 from dnadav.dna.config import AlignConfig
@@ -94,7 +95,8 @@ class RecordingDAV(DAVModule):
     def e_step(self):
         trajectory = super().e_step()
         rank = self.trainer.global_rank
-        torch.save({"local": self._local_count(), "gathered": trajectory.states[-1].cpu()}, f"{self.record_dir}/rank{rank}.pt")
+        local = local_count(self.config.sequences_per_iteration, self.trainer.world_size, rank)
+        torch.save({"local": local, "gathered": trajectory.states[-1].cpu()}, f"{self.record_dir}/rank{rank}.pt")
         return trajectory
 
 

@@ -126,7 +126,7 @@ def test_align_options_follow_the_preset_and_override_it():
         (("--back-off", "-1"), "--back-off"),
         (("--preset", "quick", "--back-off", "4"), "--back-off searches for the best point that meets --min-naturalness"),
         (("--search-mode", "importance"), "mode='importance' records no per-step children or x̂0"),
-        (("--preset", "quick", "--search-mode", "importance", "--target-kl", "2"), "fixed α \\(no target_kl\\)"),
+        (("--preset", "quick", "--search-mode", "importance", "--target-kl", "2"), "target_ess \\(no target_kl\\)"),
         (("--preset", "quick", "--search-mode", "importance", "--m-step", "paper"), "nelbo or transitions M-step"),
     ],
 )

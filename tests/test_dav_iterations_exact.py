@@ -144,6 +144,7 @@ def run(tmp_path, iterations: int, alpha: float, **options):
             mode=options.pop("mode", "per_sequence"),
             tilt_base=options.pop("tilt_base", "model"),
             proposal=options.pop("proposal", "model"),
+            target_ess=options.pop("target_ess", None),
         ),
         distill=distill,
         inner_epochs=100,
@@ -181,6 +182,21 @@ def test_importance_iterations_compound_the_tilt_like_the_search(tmp_path, objec
     shift = SLOPE * VARIANCE / alpha
     assert kl_to(mean, sum(PRIOR) + k * shift) < KL_BOUND, (mean, sum(PRIOR) + k * shift)
     assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND
+
+
+@pytest.mark.parametrize("objective", ["nelbo", "transitions"])
+def test_importance_iterations_at_a_target_ess_move_by_equal_steps(tmp_path, objective):
+    # The log-weights a·x/α of the model's clean law N(m, Σσ²) are normal with variance v = a²·Σσ²/α², and
+    # the Kish ESS fraction of lognormal weights is e^−v: the α solved for ρ is a·√(Σσ²/(−ln ρ)) at every
+    # iteration (the fits move only the mean), and each iteration moves the mean by a·Σσ²/α = √(Σσ²·(−ln ρ)),
+    # whatever --temperature says (100 here). Kills: the solved α not logged, the weights at the configured α.
+    rho, k = 0.3, 3
+    module, mean = run(tmp_path, k, 100.0, mode="importance", objective=objective, target_ess=rho)
+    alpha = SLOPE * math.sqrt(VARIANCE / -math.log(rho))
+    solved = [r["estep/reward_temperature"] for r in module.history]
+    assert solved == pytest.approx([alpha] * k, rel=0.1), (solved, alpha)
+    target = sum(PRIOR) + k * math.sqrt(VARIANCE * -math.log(rho))
+    assert kl_to(mean, target) < KL_BOUND, (mean, target)
 
 
 @pytest.mark.parametrize("objective", ["nelbo", "transitions"])

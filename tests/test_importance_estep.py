@@ -7,11 +7,12 @@ and systematic resampling of B from N gives every path ⌊B·w⌋ or ⌈B·w⌉ 
 """
 
 import dataclasses
+import math
 
 import pytest
 import torch
 
-from dnadav.core.importance import effective_sample_size, resample_counts
+from dnadav.core.importance import effective_sample_size, ess_temperature, resample_counts
 from dnadav.core.protocol import sample_process
 from dnadav.core.search import SearchConfig, search_process
 from dnadav.dna import MaskedDiffusion
@@ -97,11 +98,48 @@ def test_effective_sample_size_of_equal_and_of_one_hot_weights():
         {"record_children": True},
         {"record_clean": True},
         {"lookahead": "parent"},
+        {"target_ess": 0.1, "tilt_base": "prior"},
     ],
 )
 def test_importance_mode_refuses_per_step_options(options):
     with pytest.raises(ValueError, match="mode="):
         SearchConfig(mode="importance", **options)
+
+
+@pytest.mark.parametrize("options", [{"target_ess": 0.1}, {"target_ess": 1.0, "mode": "importance"}])
+def test_target_ess_needs_the_importance_mode_and_a_fraction(options):
+    with pytest.raises(ValueError, match="target_ess"):
+        SearchConfig(**options)
+
+
+def test_the_ess_temperature_of_two_paths_in_closed_form():
+    # rewards 0 and 1: ESS(β = 1/α) = (1 + e^β)² / (1 + e^2β), which is 1.5 (= 0.75 · 2) at e^β = 2 + √3.
+    # Kills: α returned as β, the bisection stepping the wrong way.
+    assert ess_temperature(torch.tensor([0.0, 1.0]), 0.75) == pytest.approx(1 / math.log(2 + math.sqrt(3)), rel=1e-9)
+    assert ess_temperature(torch.tensor([-80.0, -79.0]), 0.75) == pytest.approx(1 / math.log(2 + math.sqrt(3)), rel=1e-9)
+
+
+@pytest.mark.parametrize("target", [0.02, 0.1, 0.5, 0.9])
+def test_the_ess_temperature_keeps_that_fraction_of_the_weights(target):
+    rewards = torch.randn(1000, generator=torch.Generator().manual_seed(0)) * 3 - 50
+    alpha = ess_temperature(rewards, target)
+    assert effective_sample_size(rewards.double() / alpha) == pytest.approx(target * 1000, rel=1e-6)
+    # monotone: a stronger tilt keeps fewer paths, a weaker one more
+    assert effective_sample_size(rewards / (0.9 * alpha)) < target * 1000 < effective_sample_size(rewards / (1.1 * alpha))
+
+
+def test_with_target_ess_the_kept_paths_follow_the_sampler_law_tilted_at_the_solved_alpha():
+    # Kills: α solved but the weights taken at the configured α (here 100, almost no tilt), the solved α
+    # not recorded.
+    length, steps = 3, 4
+    joint = random_distribution(length, seed=5)
+    config = SearchConfig(mode="importance", num_children=4, reward_temperature=100.0, num_steps=steps, target_ess=0.3)
+    result = search(ExactDenoiser(joint, length), count_of_g, 20000, length, config, generator=torch.Generator().manual_seed(1))
+    alpha = result.stats.reward_temperature
+    assert alpha < 10 and result.stats.ess_history[0] == pytest.approx(0.3 * 80000, rel=1e-3)
+    exact = tilted(sampler_law(joint, length, steps), length, alpha)
+    assert tv(exact, sampler_law(joint, length, steps)) > 0.1, tv(exact, sampler_law(joint, length, steps))
+    assert tv(empirical(result.sequences), exact) < 0.03, tv(empirical(result.sequences), exact)
 
 
 def test_with_a_reference_the_kept_paths_follow_the_references_law_tilted_whatever_the_model():

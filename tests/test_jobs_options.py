@@ -73,8 +73,8 @@ def _align_parser() -> argparse.ArgumentParser:
 
 # options added since the capture (each with its issue); every captured option must stay as it was
 # issue 24: --reference FILE, the validation naturalness set;
-# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off
-ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead"}
+# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess
+ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess"}
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
@@ -137,6 +137,8 @@ def test_align_cli_and_api_build_the_same_options():
         ({"temperature": 0.0}, "--temperature must be a number > 0"),
         ({"pilot_sequences": 0}, "--pilot-sequences must be ≥ 1"),
         ({"devices": "two"}, "--devices must be a positive whole number"),
+        ({"target_ess": 1.0}, "--target-ess must be a fraction below 1"),
+        ({"target_ess": float("nan")}, "--target-ess must be a finite number > 0"),
     ],
 )
 def test_align_api_refuses_what_the_cli_refuses(keywords, message):
@@ -144,6 +146,17 @@ def test_align_api_refuses_what_the_cli_refuses(keywords, message):
 
     with pytest.raises(InputError, match=message):
         from_keywords(AlignOptions, out="run", **keywords)
+
+
+def test_align_refuses_target_ess_outside_the_importance_mode_in_one_line():
+    from dnadav.jobs.align_options import AlignOptions, align_config
+
+    with pytest.raises(InputError, match="target_ess needs mode='importance'"):
+        align_config(from_keywords(AlignOptions, out="run", target_ess=0.1))
+    options = from_keywords(
+        AlignOptions, out="run", preset="quick", search_mode="importance", m_step="transitions", target_ess=0.1
+    )
+    assert align_config(options).search.target_ess == 0.1
 
 
 def test_dnadav_align_refuses_a_finished_run(tmp_path):

@@ -62,7 +62,10 @@ class EMConfig:
             self.target_kl is not None or self.distill.objective not in ("nelbo", "transitions")
         ):
             # its paths carry no per-step children for a pilot or the children M-step to read
-            raise ValueError("search mode 'importance' runs at a fixed α (no target_kl) with the nelbo or transitions M-step")
+            raise ValueError(
+                "search mode 'importance' runs at a fixed α or one solved for target_ess (no target_kl), with the nelbo "
+                "or transitions M-step"
+            )
         if self.mstep_max_kl is not None and not self.holdout_fraction > 0:
             raise ValueError("mstep_max_kl measures each M-step on held-out sequences: set holdout_fraction > 0")
 

@@ -94,14 +94,11 @@ class DAVModule(pl.LightningModule):
         for module in self._frozen["modules"]:
             module.to(self.device).eval().requires_grad_(False)
 
-    def _local_count(self) -> int:
-        return local_count(self.config.sequences_per_iteration, self.trainer.world_size, self.trainer.global_rank)
-
     def e_step(self) -> Trajectory:
         """Search with the current model on this rank's slice; gather all ranks' trajectories."""
         iteration, rank = self.current_epoch, self.trainer.global_rank
         generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, iteration, rank, 0))
-        count = self._local_count()
+        count = local_count(self.config.sequences_per_iteration, self.trainer.world_size, self.trainer.global_rank)
         context = None
         if self._make_context is not None:
             context = self._make_context(count, torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4)))
@@ -139,6 +136,7 @@ class DAVModule(pl.LightningModule):
             "estep/oracle_calls": float(result.stats.oracle_calls),
             "estep/seconds": result.stats.wall_seconds,
             **({"estep/ess": result.stats.ess_history[-1]} if result.stats.ess_history else {}),  # SMC, importance
+            **({"estep/reward_temperature": result.stats.reward_temperature} if result.stats.reward_temperature else {}),
             **pilot_log,
             **estep_kl_log(trajectory, search_config, fitted_alpha),
         }

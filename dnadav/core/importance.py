@@ -33,14 +33,33 @@ import torch
 from dnadav.core.batching import chunked_call, resolve_max_batch
 from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import ReverseProcess, repeat_rows, sample_process
-from dnadav.core.trajectory import RewardFn, SearchStats, Trajectory
+from dnadav.core.trajectory import RewardFn, SearchResult, SearchStats, Trajectory
 
-__all__ = ["importance_search", "path_log_ratio", "resample_counts", "effective_sample_size"]
+__all__ = ["importance_search", "path_log_ratio", "resample_counts", "effective_sample_size", "ess_temperature"]
 
 
 def effective_sample_size(log_weights: torch.Tensor) -> float:
     """Kish's ESS ``(Σ w)² / Σ w²`` of unnormalised ``exp(log_weights [N])``."""
     return float(torch.exp(2 * torch.logsumexp(log_weights, 0) - torch.logsumexp(2 * log_weights, 0)))
+
+
+def ess_temperature(log_potentials: torch.Tensor, target_ess: float, bisections: int = 80) -> float:
+    """The α (nats) at which the weights ``exp(log_potentials [N] / α)`` have Kish ESS ``target_ess · N``.
+
+    ESS falls monotonically from N (α → ∞) to the number of paths tied at the largest potential
+    (α → 0), so bisection on log(1/α) over [e^-20, e^20] finds it; a target under that floor (e.g. all
+    potentials equal and ``target_ess`` < 1 cannot be met) returns the strongest tilt searched, e^-20.
+    A trust region in the weights: every iteration's resampling keeps about the same effective number
+    of paths, however close the model has come to the target (docs/concepts.md)."""
+    if not 0 < target_ess < 1:
+        raise ValueError(f"target_ess must be in (0, 1); got {target_ess}")
+    potentials = log_potentials.double() - log_potentials.double().max()
+    wanted = target_ess * potentials.shape[0]
+    low, high = -20.0, 20.0  # log β, β = 1/α
+    for _ in range(bisections):
+        middle = (low + high) / 2
+        low, high = (middle, high) if effective_sample_size(potentials * math.exp(middle)) > wanted else (low, middle)
+    return math.exp(-(low + high) / 2)
 
 
 def resample_counts(log_weights: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -91,6 +110,7 @@ def importance_search(
     on_step: Callable[[int], None] | None = None,
     max_batch: int | str | None = "auto",
     reference: Callable | None = None,
+    target_ess: float | None = None,
 ):
     """Draw ``num_sequences · paths_per_sequence`` (N) paths of ``num_steps`` plain reverse steps from
     ``process``'s network in one population (every row of a step in one batched call), score each clean
@@ -98,20 +118,24 @@ def importance_search(
 
     ``context [B, ...]`` is repeated for the M paths of each row and follows the kept paths.
     ``reference``: the network whose path law is tilted (``tilt_base="prior"``); the weights then add
-    ``path_log_ratio`` and ``network_sequences`` counts its 2T more rows per path.
-    -> ``dnadav.core.search.SearchResult``: ``sequences [B, ...]``, ``rewards [B]``, the kept paths as a
+    ``path_log_ratio`` and ``network_sequences`` counts its 2T more rows per path. ``target_ess`` (a
+    fraction of N): α is not ``reward_temperature`` but solved on this population's weights for that
+    ESS (``ess_temperature``), and recorded in ``stats.reward_temperature``.
+    -> ``SearchResult``: ``sequences [B, ...]``, ``rewards [B]``, the kept paths as a
     ``Trajectory`` (``states [T+1, B, ...]``), and stats with ``oracle_calls = N`` and
     ``ess_history = [ESS of the N weights]``."""
-    from dnadav.core.search import SearchResult  # the result type lives with the other modes
-
     if not reward_temperature > 0:
         raise ValueError(f"reward_temperature must be > 0; got {reward_temperature}")
+    if target_ess is not None and reference is not None:  # the path ratio does not scale with α: ESS is not monotone
+        raise ValueError("target_ess solves α on the rewards alone: it does not go with a reference (tilt_base='prior')")
     started = time.perf_counter()
     population = num_sequences * paths_per_sequence
     rows_context = repeat_rows(context, paths_per_sequence)
     states: list[torch.Tensor] = []
     x = sample_process(process, population, num_steps, generator, rows_context, on_step, path=states)
     rewards = chunked_call(reward_fn, process.decode(x), max_batch=resolve_max_batch(max_batch, x.device)).float()
+    if target_ess is not None:  # the tilt that keeps target_ess · N effective paths of this population
+        reward_temperature = ess_temperature(rewards, target_ess)
     log_weights = rewards / reward_temperature if math.isfinite(reward_temperature) else torch.zeros_like(rewards)
     if reference is not None:
         log_weights = log_weights + path_log_ratio(process, states, reference, rows_context)
@@ -124,6 +148,7 @@ def importance_search(
         resamples=1,
         wall_seconds=time.perf_counter() - started,
         ess_history=[effective_sample_size(log_weights)],
+        reward_temperature=reward_temperature,
     )
     kept_states = torch.stack([state[kept] for state in states])  # [T+1, B, ...]: only the kept rows are copied
     trajectory = Trajectory(kept_states, process.time_grid(num_steps).cpu(), None if rows_context is None else rows_context[kept])

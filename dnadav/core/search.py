@@ -42,7 +42,7 @@ from dnadav.core.gumbel import gumbel_argmax
 from dnadav.core.importance import effective_sample_size, importance_search, resample_counts
 from dnadav.core.modes import eval_mode
 from dnadav.core.protocol import Guidance, ReverseProcess, repeat_rows
-from dnadav.core.trajectory import RewardFn, SearchStats, Trajectory
+from dnadav.core.trajectory import RewardFn, SearchResult, SearchStats, Trajectory
 
 __all__ = [
     "LOOKAHEADS",
@@ -80,6 +80,7 @@ class SearchConfig:
     tilt_base: TiltBase = "model"  # whose steps the search tilts: the current model's, or the reference's ("prior")
     proposal: Proposal = "model"  # who draws the children: the current model, or the reference ("prior"; needs tilt_base="prior")
     lookahead: Lookahead = "child"  # x̂0 behind each child's value: a network call on the child, or the parent's prediction
+    target_ess: float | None = None  # "importance": α solved per E-step for this ESS fraction of the paths' weights
 
     def __post_init__(self) -> None:
         if self.num_children < 1 or self.num_steps < 1 or self.num_value_samples < 1:
@@ -90,6 +91,9 @@ class SearchConfig:
             raise ValueError(f"mode must be {', '.join(get_args(SearchMode))}; got {self.mode!r}")
         if self.mode == "importance" and (self.proposal, self.guidance_scale) != ("model", 0.0):
             raise ValueError("mode='importance' draws the model's plain paths: no proposal 'prior', no guidance")
+        ess = self.target_ess
+        if ess is not None and not (self.mode == "importance" and self.tilt_base == "model" and 0 < ess < 1):
+            raise ValueError(f"target_ess needs mode='importance', tilt_base='model' and a value in (0, 1); got {ess}")
         if self.mode == "importance" and (self.record_children or self.record_clean):
             raise ValueError("mode='importance' records no per-step children or x̂0: use the nelbo or transitions M-step")
         if self.value not in ("argmax", "sample"):
@@ -109,14 +113,6 @@ class SearchConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    sequences: torch.Tensor  # [B, ...] final clean states (DNA: tokens [B, L])
-    rewards: torch.Tensor  # [B] reward-oracle score of each final state
-    trajectory: Trajectory  # chosen paths, what the M-step distils
-    stats: SearchStats
 
 
 def soft_value(
@@ -190,7 +186,9 @@ def search_process(
     if config.mode == "importance":  # M whole plain paths per sequence, one reward call each, resampled
         steps = (config.num_children, config.reward_temperature, config.num_steps)
         base = reference if config.tilt_base == "prior" else None  # whose path law is tilted (None: the model's)
-        return importance_search(process, reward_fn, num_sequences, *steps, generator, context, on_step, max_batch, base)
+        return importance_search(
+            process, reward_fn, num_sequences, *steps, generator, context, on_step, max_batch, base, config.target_ess
+        )
     if config.lookahead == "parent" and not getattr(process, "parent_lookahead", False):
         name = type(process).__name__
         raise ValueError(f"lookahead='parent' needs a process whose clean estimate reads the child's state; {name} has none")

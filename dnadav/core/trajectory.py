@@ -9,7 +9,7 @@ from typing import Protocol
 
 import torch
 
-__all__ = ["RewardFn", "Trajectory", "SearchStats"]
+__all__ = ["RewardFn", "Trajectory", "SearchStats", "SearchResult"]
 
 
 class RewardFn(Protocol):
@@ -113,6 +113,17 @@ class SearchStats:
     resamples: int = 0  # population resampling events (SMC)
     wall_seconds: float = 0.0
     ess_history: list[float] = field(default_factory=list)
+    reward_temperature: float | None = None  # the α the weights were taken at, where the search chose it (importance)
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "ess_history"}
+        return {k: v for k, v in self.__dict__.items() if k != "ess_history" and v is not None}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What an E-step returns (``dnadav.core.search.search_process``)."""
+
+    sequences: torch.Tensor  # [B, ...] final clean states (DNA: tokens [B, L])
+    rewards: torch.Tensor  # [B] reward-oracle score of each final state
+    trajectory: Trajectory  # chosen paths, what the M-step distils
+    stats: SearchStats

@@ -48,6 +48,7 @@ class RunJudge:
     constraint: object
     select: Callable[[dict[str, float]], float | None] | None
     metrics_of: Callable[[torch.nn.Module, torch.Generator], dict[str, float]]
+    reference_set: list
 
 
 def run_judge(
@@ -100,4 +101,6 @@ def run_judge(
         eval_reward_fn=eval_reward_fn,
         validation_reference=validation,
     )
-    return RunJudge(prior, prior_config, schedule, reward_oracle, eval_oracle, reward_fn, constraint, select, metrics_of)
+    return RunJudge(
+        prior, prior_config, schedule, reward_oracle, eval_oracle, reward_fn, constraint, select, metrics_of, reference_set
+    )

@@ -49,6 +49,7 @@ _PRESET_PATHS = {
     "backtrack": "backtrack",
     "replay": "replay",
     "back_off": "back_off",
+    "target_ess": "search.target_ess",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
@@ -98,6 +99,12 @@ class AlignOptions:
         "E-step variant; importance: M whole plain paths per sequence, one reward call each, B resampled by exp(r/α) "
         "(fixed --temperature, --m-step nelbo or transitions; docs/concepts.md)",
         choices=list(get_args(SearchMode)),
+    )
+    target_ess: float | None = option(
+        None,
+        "--search-mode importance: solve α per E-step so the paths' weights keep this fraction of them as effective "
+        "sample size (Kish ESS / N, in (0, 1); --temperature is then unused; docs/concepts.md)",
+        type=float,
     )
     kl_weight: float = option(0.0, "λ of DAV-KL (KL to the frozen prior, nats)")
     m_step: str | None = option(
@@ -182,6 +189,9 @@ class AlignOptions:
         for name in _POSITIVE:
             check_number(_flag(name), getattr(self, name), 0, strict=True)
         check_number("--temperature", self.temperature, 0, strict=True, allow_inf=True)
+        check_number("--target-ess", self.target_ess, 0, strict=True)
+        if self.target_ess is not None and not self.target_ess < 1:
+            raise InputError(f"--target-ess must be a fraction below 1; got {self.target_ess}")
         if self.holdout is not None and not self.holdout < 1:
             raise InputError(f"--holdout must be a fraction below 1; got {self.holdout}")
         if self.min_naturalness is not None and not -1 <= self.min_naturalness <= 1:
