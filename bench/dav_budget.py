@@ -106,6 +106,15 @@ ALLOCATIONS = {
     "is_k5_t3_kl": Allocation(
         5, 204, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
     ),
+    "is_k4_t3_kl015": Allocation(
+        4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.15
+    ),
+    "is_k4_t3_kl04": Allocation(
+        4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.4
+    ),
+    "is_k4_t6_kl": Allocation(
+        4, 256, 4, "transitions", 6, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
+    ),
     "is_k4_t3_kl_ess10": Allocation(
         4, 256, 4, "transitions", 3, mode="importance", objective=POSTERIOR, batch_size=64, kl_weight=0.25, target_ess=0.1
     ),

@@ -10,10 +10,12 @@ weights exp(r/α). Judged as an align run's log judges plain samples (evaluation
 * the kept set at α = 0.2 itself, and the model fitted to its paths by each M-step loss (``nelbo``: the
   clean ends with the model's training loss; ``transitions``: every step of the kept paths), through the
   core's ``distill_loss`` as ``dnadav align`` fits them (one pass = every (path, step) pair once, batch 64,
-  AdamW, gradient norm clipped at 1): how much of the set's accessibility each carries, pass by pass;
+  AdamW, gradient norm clipped at ``--clip``, DAV-KL ``--kl-weight`` towards the prior): how much of the
+  set's accessibility each carries, pass by pass;
 * each last fitted model sampled at T = 16 and T = 64: whether parallel unmasking loses any of it.
 
-    python bench/importance_transfer.py [--paths 1024] [--kept 256] [--passes 6] [--lr 1e-3] [--no-write]
+    python bench/importance_transfer.py [--paths 1024] [--kept 256] [--passes 6] [--lr 1e-3] [--kl-weight 0] [--clip 1]
+        [--m-steps nelbo transitions] [--no-write]
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=6)
     parser.add_argument("--m-steps", nargs="+", default=["nelbo", "transitions"], choices=["nelbo", "transitions"])
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--kl-weight", type=float, default=0.0, help="DAV-KL's λ towards the prior in every fit")
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip; 0: none (as the transitions allocations)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -80,6 +84,7 @@ def main() -> None:
             trajectory = Trajectory(torch.stack([state[kept] for state in states]), prior_process.time_grid(STEPS), None)
     pairs = transition_pairs(trajectory)
     metrics_at = {STEPS: judge.metrics_of, 64: run_judge(dataclasses.replace(config, eval_steps=64)).metrics_of}  # built once
+    m_step = lambda objective: DistillConfig(objective=objective, kl_weight=args.kl_weight)  # noqa: E731
     for objective in args.m_steps:
         model = copy.deepcopy(judge.prior).train()
         process = MaskedDiffusion(model, config.length, judge.schedule)
@@ -90,10 +95,11 @@ def main() -> None:
             order = pairs[torch.randperm(len(pairs), generator=fit)]
             for start in range(0, len(order), 64):
                 batch = transition_batch(trajectory, order[start : start + 64])
-                loss, _ = distill_loss(process, batch, DistillConfig(objective=objective), generator=fit)
+                loss, _ = distill_loss(process, batch, m_step(objective), judge.prior, generator=fit)
                 optimiser.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                if args.clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimiser.step()
             model.eval()
             for eval_steps in (STEPS, 64) if done == args.passes else (STEPS,):
@@ -109,7 +115,8 @@ def main() -> None:
     print(table)
     if not args.no_write:
         command = (f"python bench/importance_transfer.py --paths {args.paths} --kept {args.kept} --alpha {args.alpha:g} "
-                   f"--passes {args.passes} --lr {args.lr:g} --seed {args.seed}")  # fmt: skip
+                   f"--passes {args.passes} --lr {args.lr:g} --kl-weight {args.kl_weight:g} --clip {args.clip:g} "
+                   f"--m-steps {' '.join(args.m_steps)} --seed {args.seed}")  # fmt: skip
         about = __doc__.split("\n\n")[1]
         body = f"Command: `{command}`. Machine: {machine()}.\n{about}\n\nOne seed; {args.kept} sequences per row.\n\n{table}\n"
         write_section("How much of one importance E-step the M-step carries (issue 20)", body)

@@ -48,7 +48,7 @@ class RunJudge:
     constraint: object
     select: Callable[[dict[str, float]], float | None] | None
     metrics_of: Callable[[torch.nn.Module, torch.Generator], dict[str, float]]
-    reference_set: list
+    reference_set: list[str]
 
 
 def run_judge(
