@@ -88,6 +88,10 @@ class Allocation:
 
 
 POSTERIOR = "softmin(hepg2, 0)"  # log σ(log-odds): the reward oracle's log p(HepG2 | x)
+# the best allocation measured (session 13); the ones after it change one field of it
+IS_K4_T3_KL = Allocation(
+    4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
+)
 ALLOCATIONS = {
     "table": Allocation(1, 64, 4, "transitions", 2),  # the cpu table's DAV row
     "k1_children": Allocation(1, 64, 4, "children", 8, 0.125),
@@ -100,42 +104,34 @@ ALLOCATIONS = {
     "is_k3_b341_m4_p3": Allocation(3, 341, 4, "nelbo", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
     "is_k4_b256_m4_p3": Allocation(4, 256, 4, "nelbo", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
     "is_k4_t3": Allocation(4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64),
-    "is_k4_t3_kl": Allocation(
-        4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
-    ),
-    "is_k5_t3_kl": Allocation(
-        5, 204, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
-    ),
-    "is_k4_t3_kl015": Allocation(
-        4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.15
-    ),
-    "is_k4_t3_kl04": Allocation(
-        4, 256, 4, "transitions", 3, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.4
-    ),
-    "is_k4_t6_kl": Allocation(
-        4, 256, 4, "transitions", 6, mode="importance", alpha=0.2, objective=POSTERIOR, batch_size=64, kl_weight=0.25
-    ),
-    "is_k4_t3_kl_ess10": Allocation(
-        4, 256, 4, "transitions", 3, mode="importance", objective=POSTERIOR, batch_size=64, kl_weight=0.25, target_ess=0.1
-    ),
-    "is_k4_t3_kl_a015": Allocation(
-        4, 256, 4, "transitions", 3, mode="importance", alpha=0.15, objective=POSTERIOR, batch_size=64, kl_weight=0.25
-    ),
+    "is_k4_t3_kl": IS_K4_T3_KL,
+    "is_k5_t3_kl": dataclasses.replace(IS_K4_T3_KL, iterations=5, sequences=204),
+    "is_k4_t3_kl015": dataclasses.replace(IS_K4_T3_KL, kl_weight=0.15),
+    "is_k4_t3_kl04": dataclasses.replace(IS_K4_T3_KL, kl_weight=0.4),
+    "is_k4_t6_kl": dataclasses.replace(IS_K4_T3_KL, passes=6),
+    "is_k4_t3_kl_ess10": dataclasses.replace(IS_K4_T3_KL, target_ess=0.1),
+    "is_k4_t3_kl_a015": dataclasses.replace(IS_K4_T3_KL, alpha=0.15),
 }
 
 
-def run(name: str, seed: int, eval_n: int, runs: Path) -> dict:
+def aligned_history(config: AlignConfig, folder: Path, **options) -> list[dict]:
+    """``dnadav.jobs.align.align(config, folder, **options)`` unless ``folder`` already holds a finished run
+    (a cut one resumes), its wall seconds in ``folder/wall_seconds.txt``; -> the run's history."""
     from dnadav.jobs.align import align
 
+    if not (folder / "history.json").is_file():
+        started = time.time()
+        align(config, folder, progress=False, **options)
+        (folder / "wall_seconds.txt").write_text(f"{time.time() - started:.1f}\n")
+    return json.loads((folder / "history.json").read_text())
+
+
+def run(name: str, seed: int, eval_n: int, runs: Path) -> dict:
     spend = ALLOCATIONS[name]
     config = dataclasses.replace(spend.config(), seed=seed, eval_sequences=eval_n)
     assert spend.calls <= BUDGET, (name, spend.calls)
     folder = runs / f"{name}_seed{seed}"
-    if not (folder / "history.json").is_file():
-        started = time.time()
-        align(config, folder, progress=False, max_batch=None)
-        (folder / "wall_seconds.txt").write_text(f"{time.time() - started:.1f}\n")
-    history = json.loads((folder / "history.json").read_text())
+    history = aligned_history(config, folder, max_batch=None)
     last, spent = history[-1], sum(r["estep/oracle_calls"] for r in history)
     return {
         "allocation": name,

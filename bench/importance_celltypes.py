@@ -24,11 +24,11 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from align_celltypes import CELL_TYPES, margin_objective  # noqa: E402
+from dav_budget import aligned_history  # noqa: E402
 
 from dnadav.core.distill import DistillConfig  # noqa: E402
 from dnadav.core.search import SearchConfig  # noqa: E402
@@ -63,14 +63,7 @@ def recipe(cell: str, seed: int) -> AlignConfig:
 
 def run(cell: str, seed: int, runs: Path) -> list[dict]:
     """Align ``cell`` with the recipe into ``runs/<cell>_seed<seed>`` (resumed if cut) and return its history."""
-    from dnadav.jobs.align import align
-
-    folder = runs / f"{cell}_seed{seed}"
-    if not (folder / "history.json").is_file():
-        started = time.time()
-        align(recipe(cell, seed), folder, progress=False)
-        (folder / "wall_seconds.txt").write_text(f"{time.time() - started:.1f}\n")
-    return json.loads((folder / "history.json").read_text())
+    return aligned_history(recipe(cell, seed), runs / f"{cell}_seed{seed}")
 
 
 def main() -> None:
