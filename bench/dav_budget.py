@@ -57,6 +57,7 @@ class Allocation:
     batch_size: int = 128
     kl_weight: float = 0.0  # DAV-KL's λ: each fitted step pulled towards the prior's
     target_ess: float | None = None  # importance: α solved per iteration for this ESS fraction (alpha unused)
+    mstep_floor: float | None = None  # the last of `passes` M-step passes whose validation 3-mer is ≥ this is kept
 
     @property
     def calls(self) -> int:
@@ -84,6 +85,7 @@ class Allocation:
             batch_size=self.batch_size,
             eval_steps=STEPS,
             objective=self.objective,
+            mstep_min_naturalness=self.mstep_floor,
         )
 
 
@@ -111,6 +113,8 @@ ALLOCATIONS = {
     "is_k4_t6_kl": dataclasses.replace(IS_K4_T3_KL, passes=6),
     "is_k4_t3_kl_ess10": dataclasses.replace(IS_K4_T3_KL, target_ess=0.1),
     "is_k4_t3_kl_a015": dataclasses.replace(IS_K4_T3_KL, alpha=0.15),
+    # up to 6 passes, the last whose plain samples' 3-mer to the validation split (chr2) is ≥ 0.92 kept (no reward call)
+    "is_k4_g6_kl": dataclasses.replace(IS_K4_T3_KL, passes=6, mstep_floor=0.92),
 }
 
 
@@ -175,6 +179,7 @@ def main() -> None:
         estep = f"{'importance' if a.mode == 'importance' else 'search'}, {a.objective or 'log-odds'}, {tilt}"
         mstep = f"{a.mstep}, {a.passes} passes" + (f", held-out {a.holdout:g}" if a.holdout else "") + f", batch {a.batch_size}"
         mstep += f", DAV-KL λ {a.kl_weight:g}" if a.kl_weight else ""
+        mstep += f", last pass at validation 3-mer ≥ {a.mstep_floor:g} kept" if a.mstep_floor is not None else ""
         seeds_of = ", ".join(str(r["seed"]) for r in mine)
         shape = f"{a.iterations} × {a.sequences} × {a.children} × {STEPS}"
         lines.append(f"| {name} | {estep} | {shape} | {mstep} | {seeds_of} | {cell('reward_calls', 0)} | {cell('atac_acc')} | "

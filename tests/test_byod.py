@@ -134,6 +134,13 @@ def test_the_chain_from_python_with_an_oracle_in_a_users_file(data, tmp_path):
     selection = json.loads((tmp_path / "run3" / "config.json").read_text())["selection"]
     assert [t["scale"] for t in selection["back_off"]["tried"]["1"]] == [0.5, 0.25] and selection["back_off"]["toward"] is None
     assert selection["why"].endswith("no point on the way to a later iteration beat it (2 tried)")
+    # the guarded M-step: every pass meets a floor of −1, so the last is kept; its score is the 3-mer of the saved
+    # model's plain samples to the user's validation file, on the iteration's own stream
+    guarded = dnadav.align(tmp_path / "run4", prior=str(prior), oracle=spec, reference=str(data["reference_valid.fa"]),
+                           min_naturalness=-1.0, mstep_min_naturalness=-1.0, holdout=0.0, batch_size=8,
+                           accelerator="cpu", quiet=True, **{**small, "inner_epochs": 2})  # fmt: skip
+    assert (guarded["mstep/passes"], guarded["mstep/kept_pass"]) == (2.0, 2.0)
+    assert guarded["mstep/guard_kept"] == _rescored(tmp_path / "run4", data["reference_valid.fa"])
     report = dnadav.evaluate({"designs": designs}, oracle=spec, reference=str(data["reference_test.fa"]), prior=str(prior))
     assert list(report.metrics.index) == ["designs", "reference (reference_test.fa)"]
     assert report.metrics.loc["designs", "pred_activity_median"] == pytest.approx(float(np.median(expected)), abs=1e-6)
@@ -145,6 +152,24 @@ def test_the_chain_from_python_with_an_oracle_in_a_users_file(data, tmp_path):
     assert any(n.startswith("novelty left out: the pool (the DHS train split) is 200 bp") for n in notes)
     with pytest.raises(InputError, match="trained on 120 bp"):
         dnadav.design(spec, n=2, model="dhs_prior", steps=2)
+
+
+def _rescored(run: Path, reference: Path) -> float:
+    """``validation_naturalness`` of the model ``run`` saved, on the stream of its first M-step's guard."""
+    import torch
+
+    from dnadav.core.ranks import stream_seed
+    from dnadav.data import read_sequences
+    from dnadav.dna.checkpoint import model_schedule
+    from dnadav.dna.config import AlignConfig
+    from dnadav.jobs.align_metrics import validation_naturalness
+    from dnadav.published.dispatch import load_denoiser_any
+
+    model, config = load_denoiser_any(run)
+    align_config = AlignConfig.from_dict(config["align_config"])
+    sequences = read_sequences(reference, length=align_config.length).sequences
+    generator = torch.Generator().manual_seed(stream_seed(align_config.seed, 0, 0, 7))
+    return validation_naturalness(model, sequences, align_config, model_schedule(config), generator)
 
 
 def _scorer(path: Path):

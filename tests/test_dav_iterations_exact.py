@@ -127,7 +127,7 @@ VARIANCE = float(SIGMA.pow(2).sum())
 
 def run(tmp_path, iterations: int, alpha: float, **options):
     """``iterations`` EM iterations of the chain through DAVModule -> (module, mean Σθ after them)."""
-    select, evaluate = options.pop("select", None), options.pop("evaluate", None)
+    select, evaluate, pass_score = options.pop("select", None), options.pop("evaluate", None), options.pop("pass_score", None)
     network = Shifts(PRIOR, shared=options.pop("shared", False))
     objective = options.pop("objective", "children")
     distill = DistillConfig(
@@ -154,8 +154,9 @@ def run(tmp_path, iterations: int, alpha: float, **options):
         **options,
     )
     module = DAVModule(
-        network, reward, config, GaussianChain(network), prior=copy.deepcopy(network), select=select, evaluate=evaluate
-    )
+        network, reward, config, GaussianChain(network), prior=copy.deepcopy(network), select=select, evaluate=evaluate,
+        pass_score=pass_score,
+    )  # fmt: skip
     fit_em(module, tmp_path, accelerator="cpu", progress=False)
     return module, float(network.shifts.detach().sum())
 
@@ -291,6 +292,25 @@ def test_the_selection_rule_keeps_the_last_iteration_under_the_floor_and_stops_a
     kept = float(module.best.weights["theta"].sum())
     assert kl_to(kept, sum(PRIOR) + 2 * shift) < KL_BOUND
     assert kl_to(last_mean, sum(PRIOR) + (2 + stop_patience) * shift) < KL_BOUND
+
+
+def test_the_guarded_m_step_stops_each_fit_at_the_naturalness_floor(tmp_path):
+    # Naturalness = minus the mean's shift from the prior, floor −1.5·s: iteration 1's full fit (shift s) meets
+    # it; iteration 2 fits toward 2·s and keeps the last pass still at 1.5·s or under; iteration 3 starts there
+    # and can only creep up to it. Unguarded, three iterations reach 3·s. Adam moves each of the 4 shifts by
+    # about lr = 0.05 per pass, so the kept shift lies within 0.3 of the floor. Kills: the last pass kept
+    # instead of the guarded one (3·s), the best-scoring pass kept (no move at all), the floor's sign.
+    alpha = 2.0
+    shift = SLOPE * VARIANCE / alpha
+    floor = -1.5 * shift
+    naturalness = lambda model, generator: -(float(model.shifts.detach().sum()) - sum(PRIOR))  # noqa: E731
+    module, mean = run(tmp_path, 3, alpha, pass_score=naturalness, mstep_min_naturalness=floor)
+    first, second, third = module.history
+    assert first["mstep/kept_pass"] == first["mstep/passes"] == 100  # s < 1.5·s: the whole fit stays
+    assert kl_to(sum(PRIOR) - first["mstep/guard_kept"], sum(PRIOR) + shift) < KL_BOUND
+    assert 0 < second["mstep/kept_pass"] < 100 and second["mstep/guard_last"] < floor  # the fit went on past it
+    assert -0.3 < mean - sum(PRIOR) - 1.5 * shift <= 0, (mean, shift)
+    assert mean - sum(PRIOR) == pytest.approx(-third["mstep/guard_kept"])  # the kept pass's weights are the model
 
 
 @pytest.mark.parametrize("weighting", ["likelihood", "variance"])

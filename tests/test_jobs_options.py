@@ -74,7 +74,8 @@ def _align_parser() -> argparse.ArgumentParser:
 # options added since the capture (each with its issue); every captured option must stay as it was
 # issue 24: --reference FILE, the validation naturalness set;
 # issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess
-ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess"}
+ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess",
+               "mstep_min_naturalness"}  # fmt: skip
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
@@ -134,6 +135,8 @@ def test_align_cli_and_api_build_the_same_options():
     [
         ({"holdout": 1.0}, "--holdout must be a fraction below 1"),
         ({"min_naturalness": 2.0}, "--min-naturalness is a correlation"),
+        ({"mstep_min_naturalness": float("nan")}, "--mstep-min-naturalness is a correlation"),
+        ({"holdout": -0.1}, "--holdout must be ≥ 0"),
         ({"temperature": 0.0}, "--temperature must be a number > 0"),
         ({"pilot_sequences": 0}, "--pilot-sequences must be ≥ 1"),
         ({"devices": "two"}, "--devices must be a positive whole number"),
@@ -211,3 +214,12 @@ def test_image_align_refuses_bad_m_step_controls(keywords, message):
 
     with pytest.raises(InputError, match=message):
         from_keywords(ImageAlignOptions, out="run", reward="digit=3", **keywords).check()
+
+
+def test_the_guarded_m_step_keeps_passes_by_naturalness_not_by_held_out_sequences():
+    from dnadav.jobs.align_options import AlignOptions, align_config
+
+    with pytest.raises(InputError, match="kept by it or by held-out data, not both"):
+        align_config(from_keywords(AlignOptions, out="run", mstep_min_naturalness=0.92))  # the default preset holds out 1/8
+    config = align_config(from_keywords(AlignOptions, out="run", mstep_min_naturalness=0.92, holdout=0.0))
+    assert (config.mstep_min_naturalness, config.holdout_fraction) == (0.92, 0.0)

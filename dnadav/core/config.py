@@ -4,6 +4,7 @@ A modality's run config extends it with its own fields (DNA: ``dnadav.dna.config
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from dnadav.core.distill import DistillConfig
@@ -38,6 +39,10 @@ class EMConfig:
     # M-step trust region (needs holdout_fraction > 0): each M-step's move, Σ_t KL(p_new ‖ p_start) per path
     # at the held-out E-step states, is shrunk to at most this many nats (dnadav.core.move_limit); None: off
     mstep_max_kl: float | None = None
+    # naturalness-guarded M-step (dnadav.core.pass_guard): the model is scored before the M-step and after each
+    # of its inner_epochs passes by the modality's naturalness measure (no reward call), and the last pass
+    # scoring ≥ this floor is kept (none: the best-scoring one); None: every pass is kept
+    mstep_min_naturalness: float | None = None
     stop_patience: int = 2  # with a selection rule: iterations after the last eligible one before stopping
     # with a selection rule: an iteration it rejects is undone (the next E-step restarts from the kept
     # iteration's weights, optimiser state, α and multipliers) and target_kl, when set, is halved for every
@@ -65,6 +70,12 @@ class EMConfig:
             raise ValueError(
                 "search mode 'importance' runs at a fixed α or one solved for target_ess (no target_kl), with the nelbo "
                 "or transitions M-step"
+            )
+        if self.mstep_min_naturalness is not None and (
+            self.holdout_fraction > 0 or not math.isfinite(self.mstep_min_naturalness)
+        ):
+            raise ValueError(
+                "mstep_min_naturalness is a finite floor, and the M-step is kept by it or by held-out data, not both"
             )
         if self.mstep_max_kl is not None and not self.holdout_fraction > 0:
             raise ValueError("mstep_max_kl measures each M-step on held-out sequences: set holdout_fraction > 0")

@@ -21,6 +21,7 @@ from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
 from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, held_out_passes, restore_kept
 from dnadav.core.modes import eval_mode
 from dnadav.core.move_limit import MoveMeter
+from dnadav.core.pass_guard import PassGuard, guarded_passes
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.ranks import gather_rows, local_count, stream_seed
 from dnadav.core.replay import ReplayBuffer
@@ -61,6 +62,7 @@ class DAVModule(pl.LightningModule):
         make_context: Callable[[int, torch.Generator], torch.Tensor | None] | None = None,
         max_batch: int | str | None = "auto",
         select: Callable[[dict[str, float]], float | None] | None = None,
+        pass_score: Callable[[torch.nn.Module, torch.Generator], float] | None = None,
     ):
         super().__init__()
         self.model = model
@@ -75,7 +77,9 @@ class DAVModule(pl.LightningModule):
         owner = getattr(reward_fn, "__self__", reward_fn)
         modules = [m for m in (prior, owner, *frozen_modules) if isinstance(m, torch.nn.Module)]
         self._frozen = {"reward_fn": reward_fn, "prior": prior, "modules": modules}
-        self._evaluate = evaluate
+        self._evaluate, self._pass_score = evaluate, pass_score
+        if config.mstep_min_naturalness is not None and pass_score is None:
+            raise ValueError("mstep_min_naturalness needs the modality's naturalness score: pass pass_score=")
         objective = self._objective_with_update()
         self._initial_multipliers = None if objective is None else objective.multipliers.detach().cpu().clone()
         if objective is not None and config.replay:  # its children's values were read at earlier multipliers
@@ -85,7 +89,7 @@ class DAVModule(pl.LightningModule):
         self.trajectory: Trajectory | None = None
         self.history: list[dict[str, float]] = []
         self.best = BestKeeper(select, config.stop_patience) if select is not None else None
-        self._stopper: HeldOutStopper | None = None
+        self._stopper: HeldOutStopper | PassGuard | None = None
         self._reward_temperature = config.search.reward_temperature
         self._restart: int | None = None  # this iteration's backtracking: the kept iteration it restarts from
         self._rejected = 0  # iterations rejected so far (the trust region's step is halved this often)
@@ -123,11 +127,7 @@ class DAVModule(pl.LightningModule):
             reference=self._tilt_reference(),
         )
         trajectory = result.trajectory
-        rows = {"states": trajectory.states.transpose(0, 1), "rewards": result.rewards}
-        for name in ("context", "clean", "children", "child_potential", "child_log_ratio"):
-            value = getattr(trajectory, name)
-            if value is not None:
-                rows[name] = value if name == "context" else value.transpose(0, 1)
+        rows = {**trajectory.sequence_major(), "rewards": result.rewards}
         if self.trainer.world_size > 1:
             rows = gather_rows(self.all_gather, rows, self.config.sequences_per_iteration, self.trainer.world_size)
         fitted_alpha = (self._solved_alpha(iteration) or self.config.search.reward_temperature) if iteration > 0 else None
@@ -144,10 +144,7 @@ class DAVModule(pl.LightningModule):
             record = objective.update(self.process.decode(rows["states"][:, -1]))
             self._multipliers_after[iteration] = objective.multipliers.detach().cpu().clone()
             self._search_log.update({f"objective/{k}": v for k, v in record.items()})
-        step_major = {
-            k: rows[k].transpose(0, 1) if k in rows else None for k in ("clean", "children", "child_potential", "child_log_ratio")
-        }
-        return Trajectory(rows["states"].transpose(0, 1), trajectory.times.to(self.device), rows.get("context"), **step_major)
+        return Trajectory.from_sequence_major(rows, trajectory.times.to(self.device))
 
     def _tilt_reference(self) -> torch.nn.Module | None:
         """The network a ``tilt_base="prior"`` E-step tilts: the frozen prior (None for "model")."""
@@ -228,9 +225,13 @@ class DAVModule(pl.LightningModule):
             self._replay.keep(current, held_out)
             return loader
         self._replay.keep(current, torch.zeros(0, dtype=torch.long))
-        pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
         # The order is drawn here, once, so it does not depend on how often Lightning iterates the loader.
         generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 2))
+        if self.config.mstep_min_naturalness is not None:  # the passes kept by naturalness (no reward call)
+            score_seed = stream_seed(self.config.seed, self.current_epoch, 0, 7)
+            loader, self._stopper = guarded_passes(self.trajectory, self.config, self._pass_score, score_seed, generator)
+            return loader
+        pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
         order = torch.randperm(len(pairs), generator=generator)
         return DataLoader(TensorDataset(pairs[order].cpu()), batch_size=self.config.batch_size, shuffle=False)
 

@@ -31,7 +31,7 @@ from dnadav.core.trajectory import Trajectory
 
 __all__ = [
     "BestKeeper", "HeldOutStopper", "backtrack_plan", "held_out_loss", "held_out_passes", "holdout_split", "pass_batches",
-    "restore_kept",
+    "pass_end_batches", "restore_kept",
 ]  # fmt: skip
 
 
@@ -59,6 +59,16 @@ def pass_batches(num_rows: int, passes: int, batch_size: int, generator: torch.G
         order = torch.randperm(num_rows, generator=generator).tolist()
         batches.extend(order[i : i + batch_size] for i in range(0, num_rows, batch_size))
     return batches
+
+
+def pass_end_batches(batch_lengths: list[int], pass_rows: int) -> set[int]:
+    """The indices of the batches (of ``batch_lengths`` rows, in order) that end a pass of ``pass_rows`` rows."""
+    seen, ends = 0, set()
+    for index, length in enumerate(batch_lengths):
+        seen += length
+        if seen % pass_rows == 0:
+            ends.add(index)
+    return ends
 
 
 @torch.no_grad()
@@ -90,11 +100,7 @@ class HeldOutStopper:
         if patience < 1:
             raise ValueError(f"patience must be ≥ 1; got {patience}")
         self._loss, self.meter = held_out_loss, meter
-        self._pass_ends, seen = set(), 0
-        for index, length in enumerate(batch_lengths):
-            seen += length
-            if seen % pass_rows == 0:
-                self._pass_ends.add(index)
+        self._pass_ends = pass_end_batches(batch_lengths, pass_rows)
         self._last = len(batch_lengths) - 1
         self.patience = patience
         self.stopped = False

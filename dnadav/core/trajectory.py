@@ -84,6 +84,24 @@ class Trajectory:
             pick(self.child_log_ratio, 1),
         )
 
+    def sequence_major(self) -> dict[str, torch.Tensor]:
+        """The recorded fields with the sequence axis first (``states [B, T+1, ...]``, ``context``,
+        ``clean [B, T, ...]``, ...; None fields left out): rows to gather across ranks."""
+        rows = {"states": self.states.transpose(0, 1)}
+        for name in ("context", "clean", "children", "child_potential", "child_log_ratio"):
+            value = getattr(self, name)
+            if value is not None:
+                rows[name] = value if name == "context" else value.transpose(0, 1)
+        return rows
+
+    @staticmethod
+    def from_sequence_major(rows: dict[str, torch.Tensor], times: torch.Tensor) -> "Trajectory":
+        """``sequence_major``'s inverse on the grid ``times`` (keys it does not know are passed over)."""
+        step_major = {
+            k: rows[k].transpose(0, 1) if k in rows else None for k in ("clean", "children", "child_potential", "child_log_ratio")
+        }
+        return Trajectory(rows["states"].transpose(0, 1), times, rows.get("context"), **step_major)
+
     @staticmethod
     def concatenate(parts: list["Trajectory"]) -> "Trajectory":
         """Join trajectories of different sequences (same time grid) along the batch axis."""

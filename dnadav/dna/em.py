@@ -32,7 +32,9 @@ class MaskedDAVModule(DAVModule):
         constraint: StepConstraint | None = None,
         max_batch: int | str | None = "auto",
         select: Callable[[dict[str, float]], float | None] | None = None,
+        pass_score: Callable[[torch.nn.Module, torch.Generator], float] | None = None,
     ):
         process = MaskedDiffusion(model, config.length, schedule, constraint=constraint, max_batch=max_batch)
-        super().__init__(model, reward_fn, config, process, prior, evaluate, frozen_modules, max_batch=max_batch, select=select)
+        options = {"max_batch": max_batch, "select": select, "pass_score": pass_score}
+        super().__init__(model, reward_fn, config, process, prior, evaluate, frozen_modules, **options)
         self.schedule = schedule

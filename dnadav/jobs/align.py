@@ -142,6 +142,7 @@ def align(
             constraint=judge.constraint,
             max_batch=max_batch,
             select=judge.select,
+            pass_score=judge.pass_score,
         )
     except ValueError as error:
         raise InputError(str(error)) from None

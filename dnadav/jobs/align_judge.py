@@ -12,7 +12,7 @@ import torch
 
 from dnadav.dna.checkpoint import model_length, model_schedule
 from dnadav.dna.config import AlignConfig
-from dnadav.jobs.align_metrics import naturalness_floor, plain_sample_metrics
+from dnadav.jobs.align_metrics import naturalness_floor, plain_sample_metrics, validation_naturalness
 from dnadav.published.dispatch import load_denoiser_any
 
 __all__ = ["RunJudge", "run_judge"]
@@ -21,23 +21,32 @@ __all__ = ["RunJudge", "run_judge"]
 def _references(config: AlignConfig, reward_oracle, eval_oracle, reference: str | Path | None):
     """(the logged naturalness reference, the validation set a run may select on or None): a user's
     ``reference`` file serves both; else the evaluation oracle's own set and, with a naturalness
-    floor, the reward oracle's validation split (``dnadav.evaluate.reference``)."""
+    floor (of iterations or of M-step passes), the reward oracle's validation split
+    (``dnadav.evaluate.reference``)."""
     from dnadav.evaluate.reference import reference_for_oracle, validation_reference
 
     if reference is not None:
         from dnadav.data import read_sequences
 
         sequences = read_sequences(reference, length=config.length).sequences
-        return sequences, sequences if config.min_naturalness is not None else None
+        return sequences, sequences if _reads_validation(config) else None
     logged = reference_for_oracle(eval_oracle)
-    return logged, validation_reference(reward_oracle) if config.min_naturalness is not None else None
+    return logged, validation_reference(reward_oracle) if _reads_validation(config) else None
+
+
+def _reads_validation(config: AlignConfig) -> bool:
+    """Whether the run keeps iterations (``min_naturalness``) or M-step passes (``mstep_min_naturalness``)
+    by naturalness on the validation set."""
+    return config.min_naturalness is not None or config.mstep_min_naturalness is not None
 
 
 @dataclass
 class RunJudge:
     """What an align run is judged by, built once from its config: the prior (and its config and
     schedule), both oracles, the run's reward, its constraint, the selection rule (None without a
-    floor) and ``metrics_of(model, generator)``, the per-iteration log of plain samples."""
+    floor) and ``metrics_of(model, generator)``, the per-iteration log of plain samples;
+    ``pass_score(model, generator)``, the naturalness a guarded M-step keeps its passes by (None
+    without ``mstep_min_naturalness``)."""
 
     prior: torch.nn.Module
     prior_config: dict
@@ -49,6 +58,7 @@ class RunJudge:
     select: Callable[[dict[str, float]], float | None] | None
     metrics_of: Callable[[torch.nn.Module, torch.Generator], dict[str, float]]
     reference_set: list[str]
+    pass_score: Callable[[torch.nn.Module, torch.Generator], float] | None = None
 
 
 def run_judge(
@@ -101,6 +111,10 @@ def run_judge(
         eval_reward_fn=eval_reward_fn,
         validation_reference=validation,
     )
+    pass_score = None
+    if config.mstep_min_naturalness is not None:
+        pass_score = lambda m, g: validation_naturalness(m, validation, config, schedule, g, constraint)  # noqa: E731
     return RunJudge(
-        prior, prior_config, schedule, reward_oracle, eval_oracle, reward_fn, constraint, select, metrics_of, reference_set
-    )
+        prior, prior_config, schedule, reward_oracle, eval_oracle, reward_fn, constraint, select, metrics_of, reference_set,
+        pass_score,
+    )  # fmt: skip

@@ -20,7 +20,18 @@ from dnadav.dna.masked import sequence_elbo
 from dnadav.dna.sampler import sample
 from dnadav.dna.tokens import tokens_to_onehot, tokens_to_strings
 
-__all__ = ["RunBackOff", "back_off_rejected", "metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note"]
+__all__ = [
+    "RunBackOff", "back_off_rejected", "metrics_of_tokens", "naturalness_floor", "plain_sample_metrics", "selection_note",
+    "validation_naturalness",
+]  # fmt: skip
+
+
+def plain_tokens(model, config: AlignConfig, schedule, generator: torch.Generator, constraint=None) -> torch.Tensor:
+    """``config.eval_sequences`` plain samples of ``model`` at ``config.eval_steps`` steps -> token ids [n, L]."""
+    device = next(model.parameters()).device
+    return sample(
+        model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device, constraint=constraint
+    )
 
 
 @torch.no_grad()
@@ -43,11 +54,21 @@ def plain_sample_metrics(
     objective); a cell-type classifier as ``eval_oracle`` adds the specificity figures for its target.
     ``validation_reference`` (validation-split sequences) adds ``select/kmer3_validation``, the only
     naturalness figure a run may select on."""
-    device = next(model.parameters()).device
-    tokens = sample(
-        model, config.eval_sequences, config.length, config.eval_steps, schedule, generator, device, constraint=constraint
-    )
+    tokens = plain_tokens(model, config, schedule, generator, constraint)
     return metrics_of_tokens(tokens, prior, reward_fn, eval_oracle, reference, schedule, eval_reward_fn, validation_reference)
+
+
+@torch.no_grad()
+def validation_naturalness(
+    model, validation_reference: list[str], config: AlignConfig, schedule, generator: torch.Generator, constraint=None
+) -> float:
+    """The 3-mer correlation of ``config.eval_sequences`` plain samples of ``model`` (``config.eval_steps``
+    steps) to ``validation_reference``: the naturalness a guarded M-step keeps its passes by
+    (``EMConfig.mstep_min_naturalness``). No reward call."""
+    from dnadav.evaluate.metrics import kmer_correlation
+
+    tokens = plain_tokens(model, config, schedule, generator, constraint)
+    return float(kmer_correlation(tokens_to_strings(tokens.cpu()), validation_reference, k=3))
 
 
 @torch.no_grad()

@@ -42,6 +42,7 @@ _PRESET_PATHS = {
     "patience": "patience",
     "mstep_max_kl": "mstep_max_kl",
     "min_naturalness": "min_naturalness",
+    "mstep_min_naturalness": "mstep_min_naturalness",
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
     "tilt_base": "search.tilt_base",
@@ -53,8 +54,8 @@ _PRESET_PATHS = {
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
-_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off")
-_POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "holdout", "mstep_max_kl")  # finite and > 0
+_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off", "holdout")
+_POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "mstep_max_kl")  # finite and > 0
 
 
 @dataclass
@@ -135,7 +136,7 @@ class AlignOptions:
         type=int,
     )
     holdout: float | None = option(
-        None, "fraction of E-step sequences held out to stop each M-step (preset; default 0.125)", type=float
+        None, "fraction of E-step sequences held out to stop each M-step, 0: none (preset; default 0.125)", type=float
     )
     patience: int | None = option(None, "M-step passes without held-out gain before stopping (preset; default 2)", type=int)
     mstep_max_kl: float | None = option(
@@ -147,6 +148,13 @@ class AlignOptions:
     min_naturalness: float | None = option(
         None,
         "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset; default 0.92)",
+        type=float,
+    )
+    mstep_min_naturalness: float | None = option(
+        None,
+        "naturalness-guarded M-step: score the model before it and after each pass by the 3-mer correlation of "
+        "--eval-sequences plain samples to the validation split (no reward call), and keep the last pass ≥ this "
+        "(none: the best-scoring one); needs --holdout 0 (docs/concepts.md; default off)",
         type=float,
     )
     stop_patience: int | None = option(None, "iterations below the floor before stopping (preset; default 2)", type=int)
@@ -194,8 +202,10 @@ class AlignOptions:
             raise InputError(f"--target-ess must be a fraction below 1; got {self.target_ess}")
         if self.holdout is not None and not self.holdout < 1:
             raise InputError(f"--holdout must be a fraction below 1; got {self.holdout}")
-        if self.min_naturalness is not None and not -1 <= self.min_naturalness <= 1:
-            raise InputError(f"--min-naturalness is a correlation in [-1, 1]; got {self.min_naturalness}")
+        for name in ("min_naturalness", "mstep_min_naturalness"):
+            value = getattr(self, name)
+            if value is not None and not -1 <= value <= 1:
+                raise InputError(f"{_flag(name)} is a correlation in [-1, 1]; got {value}")
         fit_devices(self.devices)
 
 
