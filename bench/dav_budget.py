@@ -115,6 +115,8 @@ ALLOCATIONS = {
     "is_k4_t3_kl_a015": dataclasses.replace(IS_K4_T3_KL, alpha=0.15),
     # up to 6 passes, the last whose plain samples' 3-mer to the validation split (chr2) is ≥ 0.92 kept (no reward call)
     "is_k4_g6_kl": dataclasses.replace(IS_K4_T3_KL, passes=6, mstep_floor=0.92),
+    "is_k4_g6": dataclasses.replace(IS_K4_T3_KL, passes=6, mstep_floor=0.92, kl_weight=0.0),  # the guard without the anchor
+    "is_k4_g3_kl": dataclasses.replace(IS_K4_T3_KL, mstep_floor=0.92),  # the guard on the best allocation's own 3 passes
 }
 
 
