@@ -51,30 +51,26 @@ class PassGuard:
 
     def start(self, model: torch.nn.Module) -> None:
         self.scores = [self.score(model)]  # [passes + 1]: before the M-step, then after every pass
-        self._last_state = copy_state(model) if self.scores[0] >= self.floor else None
-        self._best_state = copy_state(model)
+        self._kept, self._kept_state = 0, copy_state(model)
 
     def after_batch(self, model: torch.nn.Module, batch_index: int) -> None:
         if batch_index not in self._pass_ends:
             return
-        score = self.score(model)
-        if score >= self.floor:
-            self._last_state = copy_state(model)
-        if score > max(self.scores):
-            self._best_state = copy_state(model)
-        self.scores.append(score)
+        self.scores.append(self.score(model))
+        score, kept = self.scores[-1], self.scores[self._kept]
+        if score >= self.floor or (kept < self.floor and score > kept):  # the last at the floor, else the best so far
+            self._kept, self._kept_state = len(self.scores) - 1, copy_state(model)
 
     def kept_pass(self) -> int:
         """The pass whose weights the M-step keeps (0: the weights it started from)."""
-        meeting = [index for index, score in enumerate(self.scores) if score >= self.floor]
-        return meeting[-1] if meeting else max(range(len(self.scores)), key=self.scores.__getitem__)
+        return self._kept
 
     def finish(self, model: torch.nn.Module, max_move: float | None = None) -> dict[str, float]:
         """Put the kept pass's weights in ``model`` (unless it is the last) -> what to log. ``max_move``:
         unused (the M-step trust region measures held-out sequences, which a guarded M-step has none of)."""
-        kept = self.kept_pass()
+        kept = self._kept
         if kept != len(self.scores) - 1:
-            model.load_state_dict(self._last_state if self.scores[kept] >= self.floor else self._best_state)
+            model.load_state_dict(self._kept_state)
         return {
             "mstep/passes": float(len(self.scores) - 1),
             "mstep/kept_pass": float(kept),
