@@ -117,6 +117,9 @@ ALLOCATIONS = {
     "is_k4_g6_kl": dataclasses.replace(IS_K4_T3_KL, passes=6, mstep_floor=0.92),
     "is_k4_g6": dataclasses.replace(IS_K4_T3_KL, passes=6, mstep_floor=0.92, kl_weight=0.0),  # the guard without the anchor
     "is_k4_g3_kl": dataclasses.replace(IS_K4_T3_KL, mstep_floor=0.92),  # the guard on the best allocation's own 3 passes
+    # twice the kept paths (512 of the same 1,024 per iteration, same reward calls), fitted in twice the batch: the same
+    # optimiser steps over up to twice the distinct sequences once the model is near its target (ESS > 256)
+    "is_k4_b512_m2_t3_kl": dataclasses.replace(IS_K4_T3_KL, sequences=512, children=2, batch_size=128),
 }
 
 

@@ -13,9 +13,15 @@ weights exp(r/α). Judged as an align run's log judges plain samples (evaluation
   AdamW, gradient norm clipped at ``--clip``, DAV-KL ``--kl-weight`` towards the prior): how much of the
   set's accessibility each carries, pass by pass;
 * each last fitted model sampled at T = 16 and T = 64: whether parallel unmasking loses any of it.
+* with ``--ema``, exponential moving averages of the fit's weights (one update per optimiser step) judged
+  on the same sampling stream as the fitted weights, pass by pass: whether the optimiser's noise costs any of it.
+* where the fit carries it: ``--fit-steps a:b`` fits only grid steps a..b−1 of each path, ``--late-kl-weight``
+  gives the second half of the steps its own DAV-KL λ, ``--train-only`` fits only the parameters whose names
+  match (the rest stay the prior's).
 
     python bench/importance_transfer.py [--paths 1024] [--kept 256] [--passes 6] [--lr 1e-3] [--kl-weight 0] [--clip 1]
-        [--m-steps nelbo transitions] [--no-write]
+        [--m-steps nelbo transitions] [--fit-seed S] [--ema DECAY ...] [--fit-steps A:B] [--late-kl-weight W]
+        [--train-only REGEX] [--no-write]
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ import argparse
 import copy
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
@@ -59,6 +67,11 @@ def main() -> None:
     parser.add_argument("--kl-weight", type=float, default=0.0, help="DAV-KL's λ towards the prior in every fit")
     parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip; 0: none (as the transitions allocations)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fit-seed", type=int, default=None, help="the fit's batch order and dropout; default: --seed")
+    parser.add_argument("--ema", type=float, nargs="*", default=[], help="also judge EMAs of the fit's weights at these decays")
+    parser.add_argument("--late-kl-weight", type=float, default=None, help="DAV-KL's λ on the paths' second half of steps")
+    parser.add_argument("--fit-steps", default=None, help="fit only the grid steps a:b of each path (e.g. 0:8), all by default")
+    parser.add_argument("--train-only", default=None, help="fit only the parameters whose names match this regex")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(args.seed)  # dropout in the fit
@@ -83,25 +96,54 @@ def main() -> None:
         if alpha == args.alpha:
             trajectory = Trajectory(torch.stack([state[kept] for state in states]), prior_process.time_grid(STEPS), None)
     pairs = transition_pairs(trajectory)
+    if args.fit_steps is not None:  # where along the paths the fit carries the E-step's choice
+        first, last = (int(v) for v in args.fit_steps.split(":"))
+        pairs = pairs[(pairs[:, 0] >= first) & (pairs[:, 0] < last)]
     metrics_at = {STEPS: judge.metrics_of, 64: run_judge(dataclasses.replace(config, eval_steps=64)).metrics_of}  # built once
-    m_step = lambda objective: DistillConfig(objective=objective, kl_weight=args.kl_weight)  # noqa: E731
+    m_step = lambda objective, weight: DistillConfig(objective=objective, kl_weight=weight)  # noqa: E731
+    late_kl_weight = args.kl_weight if args.late_kl_weight is None else args.late_kl_weight
     for objective in args.m_steps:
         model = copy.deepcopy(judge.prior).train()
         process = MaskedDiffusion(model, config.length, judge.schedule)
-        optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-        fit = torch.Generator().manual_seed(args.seed + 2)
+        for name, parameter in model.named_parameters():  # the others stay the prior's
+            parameter.requires_grad_(args.train_only is None or re.search(args.train_only, name) is not None)
+        fitted = [parameter for parameter in model.parameters() if parameter.requires_grad]
+        optimiser = torch.optim.AdamW(fitted, lr=args.lr, weight_decay=0.0)
+        fit_seed = args.seed if args.fit_seed is None else args.fit_seed
+        fit = torch.Generator().manual_seed(fit_seed + 2)
+        if args.fit_seed is not None:
+            torch.manual_seed(fit_seed)  # dropout
+        averages = {decay: AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay)) for decay in args.ema}
         for done in range(1, args.passes + 1):
             model.train()
             order = pairs[torch.randperm(len(pairs), generator=fit)]
             for start in range(0, len(order), 64):
-                batch = transition_batch(trajectory, order[start : start + 64])
-                loss, _ = distill_loss(process, batch, m_step(objective), judge.prior, generator=fit)
+                chunk = order[start : start + 64]
+                # one λ, or one per half of the grid (the mean of both halves' losses by count)
+                late = chunk[:, 0] >= (STEPS // 2 if args.late_kl_weight is not None else STEPS)
+                parts = [(chunk[~late], args.kl_weight), (chunk[late], late_kl_weight)]
+                loss = sum(
+                    len(part)
+                    / len(chunk)
+                    * distill_loss(
+                        process, transition_batch(trajectory, part), m_step(objective, weight), judge.prior, generator=fit
+                    )[0]
+                    for part, weight in parts
+                    if len(part)
+                )
                 optimiser.zero_grad()
                 loss.backward()
                 if args.clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimiser.step()
+                for average in averages.values():
+                    average.update_parameters(model)
             model.eval()
+            for decay, average in averages.items():
+                record = judged(metrics_at[STEPS](average.module.eval(), torch.Generator().manual_seed(3)))
+                row = {"what": f"{objective}, {done} passes, EMA {decay:g}, sampled at T = {STEPS}", **record}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
             for eval_steps in (STEPS, 64) if done == args.passes else (STEPS,):
                 record = judged(metrics_at[eval_steps](model, torch.Generator().manual_seed(3)))
                 row = {"what": f"{objective}, {done} passes, sampled at T = {eval_steps}", **record}
@@ -116,7 +158,12 @@ def main() -> None:
     if not args.no_write:
         command = (f"python bench/importance_transfer.py --paths {args.paths} --kept {args.kept} --alpha {args.alpha:g} "
                    f"--passes {args.passes} --lr {args.lr:g} --kl-weight {args.kl_weight:g} --clip {args.clip:g} "
-                   f"--m-steps {' '.join(args.m_steps)} --seed {args.seed}")  # fmt: skip
+                   f"--m-steps {' '.join(args.m_steps)} --seed {args.seed}"
+                   + ("" if args.fit_seed is None else f" --fit-seed {args.fit_seed}")
+                   + ("" if args.fit_steps is None else f" --fit-steps {args.fit_steps}")
+                   + ("" if args.late_kl_weight is None else f" --late-kl-weight {args.late_kl_weight:g}")
+                   + ("" if args.train_only is None else f" --train-only '{args.train_only}'")
+                   + (f" --ema {' '.join(f'{d:g}' for d in args.ema)}" if args.ema else ""))  # fmt: skip
         about = __doc__.split("\n\n")[1]
         body = f"Command: `{command}`. Machine: {machine()}.\n{about}\n\nOne seed; {args.kept} sequences per row.\n\n{table}\n"
         write_section("How much of one importance E-step the M-step carries (issue 20)", body)
