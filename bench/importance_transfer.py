@@ -56,6 +56,17 @@ def judged(record: dict[str, float]) -> dict[str, float]:
     return {"atac_acc": record["plain/eval_accessibility_accuracy"], "kmer3": record["plain/kmer3_correlation"]}
 
 
+def step_range(text: str) -> tuple[int, int]:
+    """``"a:b"`` -> ``(a, b)``, grid steps a..b−1 of a T-step path (0 ≤ a < b ≤ T)."""
+    try:
+        first, last = (int(value) for value in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a:b (two integers), got {text!r}") from None
+    if not 0 <= first < last <= STEPS:
+        raise argparse.ArgumentTypeError(f"expected 0 ≤ a < b ≤ {STEPS}, got {text!r}")
+    return first, last
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--paths", type=int, default=1024)
@@ -70,7 +81,7 @@ def main() -> None:
     parser.add_argument("--fit-seed", type=int, default=None, help="the fit's batch order and dropout; default: --seed")
     parser.add_argument("--ema", type=float, nargs="*", default=[], help="also judge EMAs of the fit's weights at these decays")
     parser.add_argument("--late-kl-weight", type=float, default=None, help="DAV-KL's λ on the paths' second half of steps")
-    parser.add_argument("--fit-steps", default=None, help="fit only the grid steps a:b of each path (e.g. 0:8), all by default")
+    parser.add_argument("--fit-steps", type=step_range, default=None, help="fit only the grid steps a:b of each path (e.g. 0:8)")
     parser.add_argument("--train-only", default=None, help="fit only the parameters whose names match this regex")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -97,11 +108,12 @@ def main() -> None:
             trajectory = Trajectory(torch.stack([state[kept] for state in states]), prior_process.time_grid(STEPS), None)
     pairs = transition_pairs(trajectory)
     if args.fit_steps is not None:  # where along the paths the fit carries the E-step's choice
-        first, last = (int(v) for v in args.fit_steps.split(":"))
+        first, last = args.fit_steps
         pairs = pairs[(pairs[:, 0] >= first) & (pairs[:, 0] < last)]
     metrics_at = {STEPS: judge.metrics_of, 64: run_judge(dataclasses.replace(config, eval_steps=64)).metrics_of}  # built once
     m_step = lambda objective, weight: DistillConfig(objective=objective, kl_weight=weight)  # noqa: E731
     late_kl_weight = args.kl_weight if args.late_kl_weight is None else args.late_kl_weight
+    late_from = STEPS if args.late_kl_weight is None else STEPS // 2  # first grid step of the "late" half (none: one λ)
     for objective in args.m_steps:
         model = copy.deepcopy(judge.prior).train()
         process = MaskedDiffusion(model, config.length, judge.schedule)
@@ -119,8 +131,7 @@ def main() -> None:
             order = pairs[torch.randperm(len(pairs), generator=fit)]
             for start in range(0, len(order), 64):
                 chunk = order[start : start + 64]
-                # one λ, or one per half of the grid (the mean of both halves' losses by count)
-                late = chunk[:, 0] >= (STEPS // 2 if args.late_kl_weight is not None else STEPS)
+                late = chunk[:, 0] >= late_from  # the batch's loss: both halves' means weighed by their counts
                 parts = [(chunk[~late], args.kl_weight), (chunk[late], late_kl_weight)]
                 loss = sum(
                     len(part)
@@ -160,7 +171,7 @@ def main() -> None:
                    f"--passes {args.passes} --lr {args.lr:g} --kl-weight {args.kl_weight:g} --clip {args.clip:g} "
                    f"--m-steps {' '.join(args.m_steps)} --seed {args.seed}"
                    + ("" if args.fit_seed is None else f" --fit-seed {args.fit_seed}")
-                   + ("" if args.fit_steps is None else f" --fit-steps {args.fit_steps}")
+                   + ("" if args.fit_steps is None else f" --fit-steps {args.fit_steps[0]}:{args.fit_steps[1]}")
                    + ("" if args.late_kl_weight is None else f" --late-kl-weight {args.late_kl_weight:g}")
                    + ("" if args.train_only is None else f" --train-only '{args.train_only}'")
                    + (f" --ema {' '.join(f'{d:g}' for d in args.ema)}" if args.ema else ""))  # fmt: skip
