@@ -45,7 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmarks_md import machine, write_section  # noqa: E402
 from dav_budget import ALLOCATIONS  # noqa: E402
 
-from dnadav.core.distill import DistillConfig, distill_loss, transition_batch, transition_pairs  # noqa: E402
+from dnadav.core.distill import (  # noqa: E402
+    DistillConfig,
+    TransitionBatch,
+    distill_loss,
+    transition_batch,
+    transition_pairs,
+)
 from dnadav.core.importance import effective_sample_size, resample_counts  # noqa: E402
 from dnadav.core.protocol import sample_process  # noqa: E402
 from dnadav.core.trajectory import Trajectory  # noqa: E402
@@ -71,9 +77,12 @@ def step_range(text: str) -> tuple[int, int]:
     return first, last
 
 
-def path_log_probs(process, trajectory: Trajectory, sequences: torch.Tensor) -> torch.Tensor:
+def path_log_probs(
+    process, trajectory: Trajectory, sequences: torch.Tensor
+) -> tuple[torch.Tensor, TransitionBatch, torch.Tensor]:
     """``Σ_k log p_θ(x_{k+1} | x_k)`` (the θ-dependent part) of the whole paths ``sequences [P]`` of ``trajectory``
-    -> ``[P]`` nats, one batched network call over their T·P transitions (row k·P + j: step k of path j)."""
+    -> (``[P]`` nats, their T·P transitions (row k·P + j: step k of path j), the network's prediction at them), from
+    one batched network call."""
     steps = torch.arange(trajectory.num_steps)
     pairs = torch.stack([steps.repeat_interleave(len(sequences)), sequences.repeat(trajectory.num_steps)], dim=1)
     batch = transition_batch(trajectory, pairs)
@@ -125,6 +134,8 @@ def main() -> None:
     parser.add_argument("--ratio-paths", type=int, default=4, help="--m-steps ratio: whole paths per optimiser step")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if "ratio" in args.m_steps and (args.ema or args.fit_steps or args.late_kl_weight is not None):
+        parser.error("--m-steps ratio fits every step of every path with one λ: no --ema, --fit-steps or --late-kl-weight")
     torch.manual_seed(args.seed)  # dropout in the fit
     config = dataclasses.replace(ALLOCATIONS["is_k4_b256_m4_p3"].config(), seed=args.seed, eval_sequences=args.kept)
     judge = run_judge(config)
