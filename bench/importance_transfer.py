@@ -237,7 +237,7 @@ def main() -> None:
                    + ("" if args.fit_steps is None else f" --fit-steps {args.fit_steps[0]}:{args.fit_steps[1]}")
                    + ("" if args.late_kl_weight is None else f" --late-kl-weight {args.late_kl_weight:g}")
                    + ("" if args.train_only is None else f" --train-only '{args.train_only}'")
-            + (f" --ratio-paths {args.ratio_paths}" if "ratio" in args.m_steps else "")
+                   + (f" --ratio-paths {args.ratio_paths}" if "ratio" in args.m_steps else "")
                    + (f" --ema {' '.join(f'{d:g}' for d in args.ema)}" if args.ema else ""))  # fmt: skip
         about = __doc__.split("\n\n")[1]
         body = f"Command: `{command}`. Machine: {machine()}.\n{about}\n\nOne seed; {args.kept} sequences per row.\n\n{table}\n"

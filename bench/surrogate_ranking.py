@@ -31,42 +31,32 @@ from benchmarks_md import machine, write_section  # noqa: E402
 from dav_budget import ALLOCATIONS  # noqa: E402
 
 from dnadav.core.protocol import sample_process  # noqa: E402
-from dnadav.dna.backbone import fourier_time_features  # noqa: E402
 from dnadav.dna.sampler import MaskedDiffusion  # noqa: E402
-from dnadav.dna.tokens import NUM_BASES  # noqa: E402
+from dnadav.dna.tokens import reverse_complement  # noqa: E402
+from dnadav.evaluate.metrics import kmer_counts, spearman  # noqa: E402
 from dnadav.jobs.align_judge import run_judge  # noqa: E402
 
 STEPS = 16
 TOP = 100
 
 
-def kmer_counts(tokens: torch.Tensor, k: int) -> np.ndarray:
-    """Counts of each of the 4^k k-mers in ``tokens [N, L]`` (A, C, G, T = 0..3) and in their reverse
-    complements, summed -> ``[N, 4^k]``."""
-    windows = tokens.unfold(1, k, 1)  # [N, L − k + 1, k]
-    powers = NUM_BASES ** torch.arange(k - 1, -1, -1)
-    forward = (windows * powers).sum(-1)
-    reverse = ((NUM_BASES - 1 - windows.flip(-1)) * powers).sum(-1)
-    counts = torch.zeros(tokens.shape[0], NUM_BASES**k)
-    for codes in (forward, reverse):
-        counts.scatter_add_(1, codes, torch.ones_like(codes, dtype=counts.dtype))
-    return counts.numpy()
+def both_strands_kmer_counts(tokens: torch.Tensor, k: int) -> np.ndarray:
+    """Each sequence's counts of the 4^k k-mers over ``tokens [N, L]`` and their reverse complements -> ``[N, 4^k]``."""
+    return kmer_counts(tokens, k, per_sequence=True) + kmer_counts(reverse_complement(tokens), k, per_sequence=True)
 
 
 @torch.no_grad()
 def prior_features(network: torch.nn.Module, tokens: torch.Tensor) -> np.ndarray:
-    """The denoiser's last residual block output at t = 0 for clean ``tokens [N, L]``, mean- and max-pooled
-    over positions -> ``[N, 2·channels]``."""
+    """The denoiser's last residual block output at t = 0 for clean ``tokens [N, L]`` (read by a forward hook
+    on the network's own forward), mean- and max-pooled over positions -> ``[N, 2·channels]``."""
     network.eval()
-    time_embedding = network.time_mlp(fourier_time_features(torch.zeros(tokens.shape[0]), network.config.time_embedding_dim))
-    hidden = network.embed(tokens).transpose(1, 2)
-    for block in network.blocks:
-        hidden = block(hidden, time_embedding)
-    return torch.cat([hidden.mean(-1), hidden.amax(-1)], dim=1).numpy()
-
-
-def ranks(values: np.ndarray) -> np.ndarray:
-    return np.argsort(np.argsort(values)).astype(float)
+    seen = []
+    hook = network.blocks[-1].register_forward_hook(lambda module, inputs, output: seen.append(output))
+    try:
+        network(tokens, torch.zeros(tokens.shape[0]))
+    finally:
+        hook.remove()
+    return torch.cat([seen[0].mean(-1), seen[0].amax(-1)], dim=1).numpy()
 
 
 def main() -> None:
@@ -83,16 +73,15 @@ def main() -> None:
         rewards = judge.reward_fn(process.decode(tokens)).float().numpy()
     train, test = slice(0, args.paths), slice(args.paths, 2 * args.paths)
     oracle_top = float(np.sort(rewards[test])[-TOP:].mean())
-    features = {f"{k}-mer counts, both strands": lambda k=k: kmer_counts(tokens, k) for k in (4, 5, 6)}
+    features = {f"{k}-mer counts, both strands": lambda k=k: both_strands_kmer_counts(tokens, k) for k in (4, 5, 6)}
     features["prior's last hidden layer (t = 0), mean and max"] = lambda: prior_features(judge.prior, tokens)
     rows = []
     for name, make in features.items():
         values = make()
         fitted = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit(values[train], rewards[train])
         predicted = fitted.predict(values[test])
-        spearman = float(np.corrcoef(ranks(predicted), ranks(rewards[test]))[0, 1])
         top = float(rewards[test][np.argsort(-predicted)[:TOP]].mean())
-        rows.append({"features": name, "dims": values.shape[1], "spearman": spearman, "top_mean": top})
+        rows.append({"features": name, "dims": values.shape[1], "spearman": spearman(predicted, rewards[test]), "top_mean": top})
         print(json.dumps(rows[-1]), flush=True)
     lines = [
         f"| features | dims | Spearman (test) | mean reward of its top {TOP} |",

@@ -28,6 +28,15 @@ def test_three_mer_counts_of_a_short_string_by_hand():
     assert metrics.kmer_counts(["AC"], 3).sum() == 0
 
 
+def test_kmer_counts_per_sequence_are_each_sequences_own_and_sum_to_the_pooled_counts():
+    per_sequence = metrics.kmer_counts(["ACGTAC", "AAAACC"], 3, per_sequence=True)
+    assert per_sequence.shape == (2, 64)
+    assert per_sequence[0, kmer_index("ACG")] == 1 and per_sequence[0, kmer_index("AAA")] == 0
+    assert per_sequence[1, kmer_index("AAA")] == 2 and per_sequence[1, kmer_index("ACG")] == 0
+    assert np.array_equal(per_sequence.sum(axis=0), metrics.kmer_counts(["ACGTAC", "AAAACC"], 3))
+    assert metrics.kmer_counts(["AC", "GT"], 3, per_sequence=True).shape == (2, 64)
+
+
 def test_kmer_counts_refuse_masked_tokens():
     with pytest.raises(ValueError, match="A/C/G/T tokens"):
         metrics.kmer_counts(torch.tensor([[0, 1, 4, 2]]), 2)

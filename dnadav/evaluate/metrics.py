@@ -55,19 +55,24 @@ def _tokens(sequences: Sequence[str] | torch.Tensor) -> torch.Tensor:
     return tokens.long()
 
 
-def kmer_counts(sequences: Sequence[str] | torch.Tensor, k: int = 3) -> np.ndarray:
-    """Counts (windows) of all ``4**k`` k-mers over every window of every sequence -> ``[4**k]``.
+def kmer_counts(sequences: Sequence[str] | torch.Tensor, k: int = 3, per_sequence: bool = False) -> np.ndarray:
+    """Counts (windows) of all ``4**k`` k-mers over every window of every sequence -> ``[4**k]``, or with
+    ``per_sequence`` each sequence's own -> ``[N, 4**k]``.
 
     Index = base-4 number of the k-mer, lexicographic with A < C < G < T (0 = AAA, 1 = AAC, ...);
     one ``bincount`` over all windows, no loop over positions."""
     tokens = _tokens(sequences)
+    rows = tokens.shape[0] if per_sequence else 1
     windows = tokens.shape[1] - k + 1 if tokens.dim() == 2 else 0
     if windows <= 0:
-        return np.zeros(4**k, dtype=np.int64)
+        return np.zeros((rows, 4**k) if per_sequence else 4**k, dtype=np.int64)
     index = torch.zeros(tokens.shape[0], windows, dtype=torch.long)
     for offset in range(k):  # k is tiny: a loop over offsets, not positions
         index = index * 4 + tokens[:, offset : offset + windows]
-    return torch.bincount(index.flatten(), minlength=4**k).numpy()
+    if per_sequence:  # sequence i's k-mers in bins i·4^k … (i + 1)·4^k − 1
+        index = index + 4**k * torch.arange(rows)[:, None]
+    counts = torch.bincount(index.flatten(), minlength=rows * 4**k).numpy()
+    return counts.reshape(rows, 4**k) if per_sequence else counts
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
