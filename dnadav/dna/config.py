@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from dnadav.core.config import EMConfig
 from dnadav.core.distill import DistillConfig
 from dnadav.core.search import SearchConfig
+from dnadav.core.warm_start import WarmStart
 
 __all__ = ["AlignConfig"]
 
@@ -37,6 +38,21 @@ class AlignConfig(EMConfig):
     # samples have 3-mer correlation ≥ min_naturalness to the validation split (chr2) of the
     # target cell type; stop after stop_patience iterations below it once one met it (stop_patience); None: keep the last
     min_naturalness: float | None = None
+    # warm start (dnadav.jobs.align_warm): before the first iteration the prior is fitted for this many steps to
+    # warm_start_kept draws of its own training data (or the file warm_start_data) resampled by exp(r/α), α solved
+    # for a Kish ESS of warm_start_ess × the data; the fitted model is where the run starts and what it is anchored
+    # to. 0: off (the prior itself)
+    warm_start_steps: int = 0
+    warm_start_kept: int = 4096
+    warm_start_ess: float = 0.1
+    warm_start_data: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.warm_start_steps:  # its own checks: counts ≥ 1, the ESS a fraction
+            WarmStart(steps=self.warm_start_steps, kept=self.warm_start_kept, target_ess=self.warm_start_ess)
+        elif self.warm_start_steps < 0:
+            raise ValueError(f"warm_start_steps must be ≥ 0; got {self.warm_start_steps}")
 
     def as_dict(self) -> dict:
         """The flat dict a checkpoint records: the recorded order first, any field added since after it."""

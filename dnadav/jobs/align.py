@@ -129,16 +129,21 @@ def align(
     out_dir = Path(out_dir)
     judge = run_judge(config, reference, oracles)
     prior, prior_config = judge.prior, judge.prior_config
-    model = copy.deepcopy(prior).train()
+    anchor, warm = prior, None  # the model the run starts from and tilts / anchors to
+    if config.warm_start_steps:
+        from dnadav.jobs.align_warm import warm_started_prior
+
+        anchor, warm = warm_started_prior(config, prior, prior_config, judge.reward_fn, out_dir)
+    model = copy.deepcopy(anchor).train()
     try:  # the module checks how the reward and the config go together (replay needs a fixed reward)
         module = MaskedDAVModule(
             model,
             judge.reward_fn,
             config,
             judge.schedule,
-            prior=prior if config.distill.kl_weight > 0 or config.search.tilt_base == "prior" else None,
+            prior=anchor if config.distill.kl_weight > 0 or config.search.tilt_base == "prior" else None,
             evaluate=judge.metrics_of,
-            frozen_modules=(prior, judge.reward_oracle, judge.eval_oracle),
+            frozen_modules=(prior, anchor, judge.reward_oracle, judge.eval_oracle),
             constraint=judge.constraint,
             max_batch=max_batch,
             select=judge.select,
@@ -154,6 +159,7 @@ def align(
         **({"objective": config.objective} if config.objective else {}),
         **({"reference": Path(reference).name} if reference is not None else {}),
         "prior_config": prior_config.get("train_config"),
+        **({"warm_start": warm} if warm is not None else {}),
     }
     callbacks = [_KeepIterations(out_dir / "iterations", metadata)] if keep_iterations else []
     snapshots = _Snapshots(out_dir / "snapshots")  # every iteration's weights, for the back-off
@@ -170,7 +176,7 @@ def align(
     backed = None
     if config.back_off:
         weights = snapshots.load(next(module.model.parameters()).device)
-        backed = back_off_rejected(module, weights, prior, judge.metrics_of, judge.select, config)
+        backed = back_off_rejected(module, weights, anchor, judge.metrics_of, judge.select, config)
     aligned = module.model.cpu().eval()
     if module.best is not None:
         metadata = {**metadata, "selection": selection_note(module, config.min_naturalness, backed)}
@@ -230,6 +236,8 @@ def run_align(options: AlignOptions) -> dict:
         raise InputError(f"{out}: already holds a finished run (model.pt); pass --force to start again")
     if options.reference is not None and not Path(options.reference).is_file():
         raise InputError(f"{options.reference}: no such reference file (--reference takes a FASTA/CSV/TSV/HDF5 file)")
+    if options.warm_start_data is not None and not Path(options.warm_start_data).is_file():
+        raise InputError(f"{options.warm_start_data}: no such file (--warm-start-data takes a FASTA/CSV/TSV/HDF5 file)")
     oracles = None
     if not isinstance(options.oracle, (str, Path)):
         oracles = (load_oracle(options.oracle, role="reward"), load_oracle(options.oracle, role="eval"))

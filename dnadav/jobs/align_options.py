@@ -51,10 +51,13 @@ _PRESET_PATHS = {
     "replay": "replay",
     "back_off": "back_off",
     "target_ess": "search.target_ess",
+    "warm_start": "warm_start_steps",
+    "warm_start_kept": "warm_start_kept",
+    "warm_start_ess": "warm_start_ess",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
-           "pilot_sequences", "patience", "stop_patience", "eval_sequences")  # fmt: skip
-_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off", "holdout")
+           "pilot_sequences", "patience", "stop_patience", "eval_sequences", "warm_start_kept")  # fmt: skip
+_NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off", "holdout", "warm_start")
 _POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "mstep_max_kl")  # finite and > 0
 
 
@@ -170,6 +173,21 @@ class AlignOptions:
         "per rejection so far when set); off: go on from it (preset; default on)",
         choices=["on", "off"],
     )
+    warm_start: int | None = option(
+        None,
+        "warm start: before the first iteration, fit the prior for this many steps to its own training data resampled "
+        "by exp(r/α) (the data set its checkpoint names, or --warm-start-data); the run starts from and is anchored to "
+        "the fitted model; 0: off (preset; docs/concepts.md)",
+        type=int,
+        metavar="STEPS",
+    )
+    warm_start_kept: int | None = option(None, "data sequences resampled for the warm start (preset; 4096)", type=int)
+    warm_start_ess: float | None = option(
+        None, "warm start: α solved so the data's weights keep this fraction as Kish ESS, in (0, 1) (preset; 0.1)", type=float
+    )
+    warm_start_data: str | None = option(
+        None, "warm start data: a FASTA/CSV/TSV/HDF5 file (its training split) instead of the prior's own", metavar="FILE"
+    )
     eval_sequences: int | None = option(None, "plain samples logged per iteration (preset; default 512)", type=int)
     skip_steps: float | None = option(None, "--m-step paper: leading steps left out (count or fraction)", type=float)
     inner_epochs: int | None = option(None, "M-step passes per iteration, at most (preset; default 8)", type=int)
@@ -200,6 +218,9 @@ class AlignOptions:
         check_number("--target-ess", self.target_ess, 0, strict=True)
         if self.target_ess is not None and not self.target_ess < 1:
             raise InputError(f"--target-ess must be a fraction below 1; got {self.target_ess}")
+        check_number("--warm-start-ess", self.warm_start_ess, 0, strict=True)
+        if self.warm_start_ess is not None and not self.warm_start_ess < 1:
+            raise InputError(f"--warm-start-ess must be a fraction below 1; got {self.warm_start_ess}")
         if self.holdout is not None and not self.holdout < 1:
             raise InputError(f"--holdout must be a fraction below 1; got {self.holdout}")
         for name in ("min_naturalness", "mstep_min_naturalness"):
@@ -252,6 +273,7 @@ def align_config(options: AlignOptions) -> AlignConfig:
             distill=distill,
             seed=options.seed,
             objective=options.objective,
+            warm_start_data=options.warm_start_data,
             constraints=None if spec is None or spec.empty else spec.as_dict(),
             **top,
         )
