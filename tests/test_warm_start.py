@@ -103,11 +103,12 @@ def test_an_align_run_starts_from_the_warm_model_and_a_resumed_run_reads_it_back
     small = dict(prior=str(prior), oracle=f"{tmp_path}/my_oracle.py:Scorer", objective="gata",
                  reference=str(data["reference_valid.fa"]), sequences=4, children=2, steps=4, eval_sequences=4,
                  eval_steps=4, inner_epochs=1, min_naturalness=-1.0, batch_size=8, accelerator="cpu", quiet=True,
-                 warm_start=20, warm_start_kept=64, warm_start_ess=0.2)  # fmt: skip
+                 warm_start=20, warm_start_kept=64, warm_start_ess=0.2, warm_start_pool=200)  # fmt: skip
     dnadav.align(tmp_path / "run", iterations=1, **small)
     warm, saved = load_denoiser(tmp_path / "run" / "warm_start")
     record = saved["warm_start"]
     assert record["data"] == "the prior's training split (sequences.fa)" and record["steps"] == 20
+    assert (record["data_sequences"], record["scored"]) == (328, 200)  # a random pool of the 328 training rows
     assert record["reward_mean_kept"] > record["reward_mean_data"]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["warm_start"] == record
     start, _ = load_denoiser(prior)

@@ -46,11 +46,14 @@ class AlignConfig(EMConfig):
     warm_start_kept: int = 4096
     warm_start_ess: float = 0.1
     warm_start_data: str | None = None
+    warm_start_pool: int | None = None  # score only this many of the data, drawn at random (a reward budget); None: all
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.warm_start_steps:  # its own checks: counts ≥ 1, the ESS a fraction
             WarmStart(steps=self.warm_start_steps, kept=self.warm_start_kept, target_ess=self.warm_start_ess)
+            if self.warm_start_pool is not None and self.warm_start_pool < 2:
+                raise ValueError(f"warm_start_pool must be ≥ 2 sequences; got {self.warm_start_pool}")
         elif self.warm_start_steps < 0:
             raise ValueError(f"warm_start_steps must be ≥ 0; got {self.warm_start_steps}")
 

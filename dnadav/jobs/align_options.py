@@ -54,9 +54,10 @@ _PRESET_PATHS = {
     "warm_start": "warm_start_steps",
     "warm_start_kept": "warm_start_kept",
     "warm_start_ess": "warm_start_ess",
+    "warm_start_pool": "warm_start_pool",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
-           "pilot_sequences", "patience", "stop_patience", "eval_sequences", "warm_start_kept")  # fmt: skip
+           "pilot_sequences", "patience", "stop_patience", "eval_sequences", "warm_start_kept", "warm_start_pool")  # fmt: skip
 _NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off", "holdout", "warm_start")
 _POSITIVE = ("lr", "gradient_clip", "discount", "target_kl", "mstep_max_kl")  # finite and > 0
 
@@ -184,6 +185,9 @@ class AlignOptions:
     warm_start_kept: int | None = option(None, "data sequences resampled for the warm start (preset; 4096)", type=int)
     warm_start_ess: float | None = option(
         None, "warm start: α solved so the data's weights keep this fraction as Kish ESS, in (0, 1) (preset; 0.1)", type=float
+    )
+    warm_start_pool: int | None = option(
+        None, "warm start: score only this many data sequences, drawn at random (fewer reward calls); default: all", type=int
     )
     warm_start_data: str | None = option(
         None, "warm start data: a FASTA/CSV/TSV/HDF5 file (its training split) instead of the prior's own", metavar="FILE"

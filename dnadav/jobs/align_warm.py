@@ -68,6 +68,11 @@ def warm_started_prior(config: AlignConfig, prior: torch.nn.Module, prior_config
         model, saved = load_denoiser(folder, device=device)
         return model.eval(), saved["warm_start"]
     sequences, where = warm_start_sequences(config, prior_config)
+    available = len(sequences)
+    if config.warm_start_pool is not None and config.warm_start_pool < available:  # a random pool: fewer reward calls
+        pool = torch.Generator().manual_seed(stream_seed(config.seed, 0, 0, 12))
+        chosen = torch.randperm(available, generator=pool)[: config.warm_start_pool].sort().values
+        sequences = [sequences[i] for i in chosen.tolist()]
     settings = WarmStart(
         steps=config.warm_start_steps, kept=config.warm_start_kept, target_ess=config.warm_start_ess, lr=config.lr
     )
@@ -76,7 +81,7 @@ def warm_started_prior(config: AlignConfig, prior: torch.nn.Module, prior_config
     generator = torch.Generator(device).manual_seed(stream_seed(config.seed, 0, 0, 11))
     data = strings_to_tokens(sequences).to(device)
     result = warm_start(process, data, reward_fn, settings, generator)
-    record = {"data": where, "data_sequences": len(sequences), **vars(settings), **result.record()}
+    record = {"data": where, "data_sequences": available, "scored": len(sequences), **vars(settings), **result.record()}
     metadata = {k: prior_config[k] for k in ("schedule", "length") if k in prior_config}
     save_denoiser(folder, model.cpu(), {**metadata, "train_config": prior_config.get("train_config"), "warm_start": record})
     return model.to(device).eval(), record
