@@ -58,11 +58,14 @@ class Allocation:
     kl_weight: float = 0.0  # DAV-KL's λ: each fitted step pulled towards the prior's
     target_ess: float | None = None  # importance: α solved per iteration for this ESS fraction (alpha unused)
     mstep_floor: float | None = None  # the last of `passes` M-step passes whose validation 3-mer is ≥ this is kept
+    warm_pool: int = 0  # warm start: this many training sequences scored (reward calls) and fitted first; 0: none
+    warm_steps: int = 1600  # the warm start's optimiser steps (no reward call)
+    warm_ess: float = 0.2  # the warm start's α solved for this Kish ESS fraction of the pool
 
     @property
     def calls(self) -> int:
         per_path = 1 if self.mode == "importance" else STEPS
-        return self.iterations * self.sequences * self.children * per_path
+        return self.iterations * self.sequences * self.children * per_path + self.warm_pool
 
     def config(self) -> AlignConfig:
         search = SearchConfig(
@@ -86,6 +89,9 @@ class Allocation:
             eval_steps=STEPS,
             objective=self.objective,
             mstep_min_naturalness=self.mstep_floor,
+            warm_start_steps=self.warm_steps if self.warm_pool else 0,
+            warm_start_pool=self.warm_pool or None,
+            warm_start_ess=self.warm_ess,
         )
 
 
@@ -120,6 +126,10 @@ ALLOCATIONS = {
     # twice the kept paths (512 of the same 1,024 per iteration, same reward calls), fitted in twice the batch: the same
     # optimiser steps over up to twice the distinct sequences once the model is near its target (ESS > 256)
     "is_k4_b512_m2_t3_kl": dataclasses.replace(IS_K4_T3_KL, sequences=512, children=2, batch_size=128),
+    # a warm start first (issue 20, session 18): 2,048 random training sequences scored, 4,096 resampled at ESS 0.2 and
+    # fitted for 1,600 steps with the prior's NELBO; then two importance iterations of 1,024 paths anchored to it
+    "warm2048_is_k2_t3_kl": dataclasses.replace(IS_K4_T3_KL, iterations=2, warm_pool=2048),
+    "warm1024_is_k3_t3_kl": dataclasses.replace(IS_K4_T3_KL, iterations=3, warm_pool=1024),
 }
 
 
@@ -141,7 +151,7 @@ def run(name: str, seed: int, eval_n: int, runs: Path) -> dict:
     assert spend.calls <= BUDGET, (name, spend.calls)
     folder = runs / f"{name}_seed{seed}"
     history = aligned_history(config, folder, max_batch=None)
-    last, spent = history[-1], sum(r["estep/oracle_calls"] for r in history)
+    last, spent = history[-1], sum(r["estep/oracle_calls"] for r in history) + spend.warm_pool
     return {
         "allocation": name,
         "seed": seed,

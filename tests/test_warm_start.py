@@ -79,7 +79,7 @@ def test_the_fit_brings_the_models_law_to_the_tilted_data_law():
         model_law = any_order_model_probability(process.network, length)
     assert effective_sample_size(rewards / result.temperature) == pytest.approx(0.5 * len(data), rel=1e-6)
     assert 0.5 * float((model_law - target).abs().sum()) < 0.02  # the kept set itself is 0.008 from it
-    assert 0.5 * float((untilted - target).abs().sum()) > 0.1  # the tilt is not small: the test can tell them apart
+    assert 0.5 * float((untilted - target).abs().sum()) > 0.3  # the tilt is not small: the test can tell them apart
     assert result.reward_mean_kept > result.reward_mean_data
     assert len(result.losses) == 10 and result.losses[-1] < result.losses[0]
 
