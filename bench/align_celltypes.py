@@ -167,7 +167,7 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
   E-step: {sequences} sequences × {children} candidates per step × {steps} steps, plug-in (argmax) soft value{lookahead},
   per-sequence resampling{constraints}; {temperature}. M-step: {mstep}, at most {inner} passes, batch {batch},
   AdamW lr {lr:g}, gradient norm clipped at {clip}, {kl}; seed {seed}.
-* **Which iteration is shipped, and why**: {selection}
+{warm}* **Which iteration is shipped, and why**: {selection}
 * **Evaluation** (`python bench/align_celltypes.py --cell-types {cell}`: {n} plain samples — no search —
   50 steps, seeds 0, 1, 2; evaluation oracle `oracles/dhs_eval`, which no alignment saw; 3-mer correlation
   to the top-500 held-out chr1 {name} DHS; Levenshtein as a fraction of real held-out {name} DHS):
@@ -201,6 +201,22 @@ def mstep_words(config: dict) -> str:
             f"{config['patience']} without a better held-out loss, the best pass kept"
         )
     return words
+
+
+def warm_words(record: dict | None) -> str:
+    """The card's warm-start line from a run's recorded ``warm_start`` (empty when the run had none)."""
+    if not record:
+        return ""
+    scored = record.get("scored", record["data_sequences"])
+    return (
+        f"* **Warm start** (`--warm-start {record['steps']}`, docs/concepts.md): before iteration 1, {scored:,} sequences of "
+        f"{record['data']} scored once by the reward, {record['kept']:,} resampled by exp(r/α) at "
+        f"α = {record['temperature']:.2f} "
+        f"(solved for a Kish ESS of {record['target_ess']:g} × N: {record['ess']:.0f}; {record['distinct_kept']:,} distinct; "
+        f"mean reward {record['reward_mean_data']:.2f} → {record['reward_mean_kept']:.2f}), and the prior fitted to them "
+        f"with its NELBO ({record['steps']} AdamW steps of {record['batch_size']}, lr {record['lr']:g}); the iterations start "
+        "from that model and tilt and anchor to it.\n"
+    )
 
 
 def objective_words(objective: str | None, name: str) -> str:
@@ -288,6 +304,7 @@ def write_card(cell: str, rows: list[dict]) -> Path:
         lr=config["lr"],
         seed=config["seed"],
         selection=f"iteration {kept} of {len(history)} run: {why}.",
+        warm=warm_words(json.loads((folder / "config.json").read_text()).get("warm_start")),
         n=mine[0]["n"] if mine else 0,
         table=table,
         eval_n=config["eval_sequences"],
