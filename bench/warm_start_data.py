@@ -93,8 +93,17 @@ def warm_model_row(run: Path) -> dict:
     return row
 
 
+def table(lead: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table: the ``lead`` columns, then ``COLUMNS``; each row its lead cells then its metrics."""
+    names = [*lead, *(name for _, name in COLUMNS)]
+    return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def metric_cells(row: dict) -> list[str]:
+    return [f"{row[k]:.1f}" if "levenshtein" in k else f"{row[k]:.3f}" for k, _ in COLUMNS]
+
+
 def markdown(kept: list[dict], warm: list[dict]) -> str:
-    head = "| " + " | ".join(name for _, name in COLUMNS) + " |"
     lines = [
         "Command: `python bench/warm_start_data.py" + (" --runs …" if warm else "") + "`. Machine: " + machine() + ".",
         "",
@@ -103,27 +112,35 @@ def markdown(kept: list[dict], warm: list[dict]) -> str:
         "samples (evaluation oracle; 3-mer to the chr2 validation reference and to the chr1 judge's). ESS: the "
         "weights' Kish ESS / N; own label: the share of kept sequences labelled with the target cell type.",
         "",
-        "| cell type | rule | ESS | distinct | own label " + head,
-        "|---|---|---|---|---|" + "---|" * len(COLUMNS),
+        *table(
+            ["cell type", "rule", "ESS", "distinct", "own label"],
+            [
+                [r["cell_type"], r["rule"], f"{r['ess']:.3f}", str(r["distinct"]), f"{r['own_label']:.2f}", *metric_cells(r)]
+                for r in kept
+            ],
+        ),  # fmt: skip
     ]
-    for row in kept:
-        cells = " | ".join(f"{row[k]:.3f}" if "levenshtein" not in k else f"{row[k]:.1f}" for k, _ in COLUMNS)
-        lines.append(
-            f"| {row['cell_type']} | {row['rule']} | {row['ess']:.3f} | {row['distinct']} | {row['own_label']:.2f} | {cells} |"
-        )
     if warm:
         lines += [
             "",
             "**The warm models of align runs** (`RUN/warm_start/`, judged by the run's own per-iteration judge: its "
             "plain samples, steps and seed).",
             "",
-            "| run | cell type | steps | α | reward median " + head,
-            "|---|---|---|---|---|" + "---|" * len(COLUMNS),
+            *table(
+                ["run", "cell type", "steps", "α", "reward median"],
+                [
+                    [
+                        r["run"],
+                        r["cell_type"],
+                        str(r["steps"]),
+                        f"{r['temperature']:.2f}",
+                        f"{r['reward_median']:.2f}",
+                        *metric_cells(r),
+                    ]
+                    for r in warm
+                ],
+            ),  # fmt: skip
         ]
-        for row in warm:
-            cells = " | ".join(f"{row[k]:.3f}" if "levenshtein" not in k else f"{row[k]:.1f}" for k, _ in COLUMNS)
-            lines.append(f"| {row['run']} | {row['cell_type']} | {row['steps']} | {row['temperature']:.2f} | "
-                         f"{row['reward_median']:.2f} | {cells} |")  # fmt: skip
     return "\n".join(lines)
 
 
