@@ -11,7 +11,10 @@ Nothing is selected: the last iteration is the model. The search allocations val
 (K·B·M·T calls) on the log-odds at α = 0.5; the ``is_`` ones are the importance-sampling E-step
 (``--search-mode importance``: B·M whole plain paths per iteration, one call each, B resampled; K·B·M
 calls) on the reward oracle's class log-probability ``softmin(hepg2, 0)`` (docs/concepts.md, "An
-importance-sampling E-step").
+importance-sampling E-step"). The ``warm`` ones first spend part of the budget on a warm start (``dnadav align
+--warm-start``): a random pool of training sequences (all four cell types) scored once each, 4,096 resampled by
+exp(r/α) at α solved for a Kish ESS fraction of the pool, and the prior fitted to them with its NELBO; the
+iterations then start from and anchor to that model (docs/concepts.md, "A warm start from the training data").
 
     python bench/dav_budget.py [--seeds 0 1 2] [--allocations NAME ...] [--eval 256] [--cached] [--no-write]
 
@@ -192,6 +195,8 @@ def main() -> None:
 
         tilt = f"ESS {a.target_ess:g} · N" if a.target_ess else f"α {a.alpha:g}"
         estep = f"{'importance' if a.mode == 'importance' else 'search'}, {a.objective or 'log-odds'}, {tilt}"
+        if a.warm_pool:  # the warm start's E-step over data comes first (its calls are in the reward calls)
+            estep = f"warm start ({a.warm_pool:,} training sequences, ESS {a.warm_ess:g}, {a.warm_steps} steps), then {estep}"
         mstep = f"{a.mstep}, {a.passes} passes" + (f", held-out {a.holdout:g}" if a.holdout else "") + f", batch {a.batch_size}"
         mstep += f", DAV-KL λ {a.kl_weight:g}" if a.kl_weight else ""
         mstep += f", last pass at validation 3-mer ≥ {a.mstep_floor:g} kept" if a.mstep_floor is not None else ""
