@@ -10,6 +10,7 @@ warm start did), so a resumed run reads it back instead of fitting it again.
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 import torch
@@ -80,8 +81,16 @@ def warm_started_prior(config: AlignConfig, prior: torch.nn.Module, prior_config
     process = MaskedDiffusion(model, config.length, schedule_of(prior_config))
     generator = torch.Generator(device).manual_seed(stream_seed(config.seed, 0, 0, 11))
     data = strings_to_tokens(sequences).to(device)
+    started = time.time()
     result = warm_start(process, data, reward_fn, settings, generator)
-    record = {"data": where, "data_sequences": available, "scored": len(sequences), **vars(settings), **result.record()}
+    record = {
+        "seconds": time.time() - started,
+        "data": where,
+        "data_sequences": available,
+        "scored": len(sequences),
+        **vars(settings),
+        **result.record(),
+    }
     metadata = {k: prior_config[k] for k in ("schedule", "length") if k in prior_config}
     save_denoiser(folder, model.cpu(), {**metadata, "train_config": prior_config.get("train_config"), "warm_start": record})
     return model.to(device).eval(), record
