@@ -82,7 +82,7 @@ def warm_model_row(run: Path) -> dict:
     from dnadav.dna.checkpoint import load_denoiser
 
     saved = json.loads((run / "warm_start" / "config.json").read_text())
-    config = AlignConfig.from_dict(json.loads((run / "checkpoints" / "config.json").read_text()))
+    config = AlignConfig.from_dict(json.loads((run / "config.json").read_text())["align_config"])  # a finished run's
     judge = run_judge(config)
     model, _ = load_denoiser(run / "warm_start")
     metrics = judge.metrics_of(model, torch.Generator().manual_seed(config.seed))
