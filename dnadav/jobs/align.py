@@ -133,7 +133,7 @@ def align(
     if config.warm_start_steps:
         from dnadav.jobs.align_warm import warm_started_prior
 
-        anchor, warm = warm_started_prior(config, prior, prior_config, judge.reward_fn, out_dir)
+        anchor, warm = warm_started_prior(config, judge, out_dir)
     model = copy.deepcopy(anchor).train()
     try:  # the module checks how the reward and the config go together (replay needs a fixed reward)
         module = MaskedDAVModule(

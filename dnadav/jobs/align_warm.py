@@ -20,6 +20,7 @@ from dnadav.core.warm_start import WarmStart, warm_start
 from dnadav.dna.checkpoint import save_denoiser
 from dnadav.dna.config import AlignConfig
 from dnadav.errors import InputError
+from dnadav.jobs.align_judge import RunJudge
 
 __all__ = ["warm_start_sequences", "warm_started_prior"]
 
@@ -55,39 +56,39 @@ def warm_start_sequences(config: AlignConfig, prior_config: dict) -> tuple[list[
     return sequences, where
 
 
-def warm_started_prior(config: AlignConfig, prior: torch.nn.Module, prior_config: dict, reward_fn, out_dir: Path):
-    """The prior after the warm start (a copy; ``prior`` is untouched) and the record of what it did:
-    read back from ``out_dir/warm_start/`` when a run there made it, else fitted and saved there."""
+def warm_started_prior(config: AlignConfig, judge: RunJudge, out_dir: Path):
+    """The run's prior (``judge.prior``, untouched: the warm model is a copy) after the warm start, fitted with the
+    run's reward and the prior's own schedule, and the record of what it did: read back from ``out_dir/warm_start/``
+    when a run there made it, else fitted and saved there."""
     from dnadav.dna.checkpoint import load_denoiser
-    from dnadav.dna.checkpoint import model_schedule as schedule_of
     from dnadav.dna.sampler import MaskedDiffusion
     from dnadav.dna.tokens import strings_to_tokens
 
+    prior, prior_config = judge.prior, judge.prior_config
     folder = Path(out_dir) / FOLDER
     device = next(prior.parameters()).device
     if (folder / "model.pt").is_file():
         model, saved = load_denoiser(folder, device=device)
         return model.eval(), saved["warm_start"]
     sequences, where = warm_start_sequences(config, prior_config)
-    available = len(sequences)
+    data = strings_to_tokens(sequences)
+    available = len(data)
     if config.warm_start_pool is not None and config.warm_start_pool < available:  # a random pool: fewer reward calls
         pool = torch.Generator().manual_seed(stream_seed(config.seed, 0, 0, 12))
-        chosen = torch.randperm(available, generator=pool)[: config.warm_start_pool].sort().values
-        sequences = [sequences[i] for i in chosen.tolist()]
+        data = data[torch.randperm(available, generator=pool)[: config.warm_start_pool].sort().values]
     settings = WarmStart(
         steps=config.warm_start_steps, kept=config.warm_start_kept, target_ess=config.warm_start_ess, lr=config.lr
     )
     model = copy.deepcopy(prior)
-    process = MaskedDiffusion(model, config.length, schedule_of(prior_config))
+    process = MaskedDiffusion(model, config.length, judge.schedule)
     generator = torch.Generator(device).manual_seed(stream_seed(config.seed, 0, 0, 11))
-    data = strings_to_tokens(sequences).to(device)
     started = time.time()
-    result = warm_start(process, data, reward_fn, settings, generator)
+    result = warm_start(process, data.to(device), judge.reward_fn, settings, generator)
     record = {
         "seconds": time.time() - started,
         "data": where,
         "data_sequences": available,
-        "scored": len(sequences),
+        "scored": len(data),
         **vars(settings),
         **result.record(),
     }
