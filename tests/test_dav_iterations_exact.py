@@ -410,6 +410,27 @@ def test_a_backtracking_run_resumed_from_its_checkpoint_repeats_the_uninterrupte
     assert straight.best.iteration == resumed.best.iteration == 2
 
 
+def test_a_run_resumed_after_its_stopping_rule_fired_stays_stopped(tmp_path):
+    """The backtracking chain above stops after iteration 6 (two rejections in a row). Its checkpoint of
+    iteration 6 resumed with room for more iterations (a process killed after that checkpoint was written,
+    before the run's end) must end there with the same history and weights, not run a 7th iteration."""
+    full_step = SLOPE * VARIANCE / (SLOPE * math.sqrt(VARIANCE / (2 * 0.5)))
+
+    def evaluate(model, generator):
+        return {"toy/shift": float(model.shifts.detach().sum()) - sum(PRIOR)}
+
+    def select(record):
+        return None if record["toy/shift"] > 2.85 * full_step else record["toy/shift"]
+
+    options = dict(target_kl=0.5, pilot_sequences=256, tilt_base="model", select=select, evaluate=evaluate,
+                   stop_patience=2, backtrack=True)  # fmt: skip
+    stopped, stopped_mean = run(tmp_path, 10, 10.0, **options)
+    assert len(stopped.history) == 6 and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    resumed, resumed_mean = run(tmp_path, 10, 10.0, **options)
+    assert [r["toy/shift"] for r in resumed.history] == [r["toy/shift"] for r in stopped.history]
+    assert resumed_mean == stopped_mean and resumed.best.iteration == stopped.best.iteration == 4
+
+
 def test_replayed_e_steps_are_fitted_at_the_current_alpha(tmp_path):
     """``replay``: iteration k's M-step also fits the two E-steps before it, their children reweighted at
     α_k. With the trust region α_k = α*/k, so weights kept from α_1, α_2 would fit a mix of three

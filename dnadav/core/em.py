@@ -37,17 +37,15 @@ class DAVModule(pl.LightningModule):
 
     The E-step and M-step drive ``process``, a modality's ``ReverseProcess`` whose network is
     ``model`` (DNA: ``dnadav.dna.em.MaskedDAVModule`` builds it); ``make_context(num, generator)``
-    conditions the rows (e.g. on prompts). ``max_batch`` rows go through the network and the reward
-    per call.
-    When the reward is a bound method of an objective with ``update`` (a ``LagrangianObjective``),
-    its multipliers take one dual step after every E-step from that E-step's final sequences and
-    are saved in (and restored from) the run's checkpoints.
+    conditions the rows (e.g. on prompts). ``max_batch`` rows go through the network and the reward per call.
+    When the reward is a bound method of an objective with ``update`` (a ``LagrangianObjective``), its multipliers take
+    one dual step after every E-step from that E-step's final sequences, saved in (and restored from) the run's checkpoints.
     ``select(record) -> score or None`` (None: the iteration is not eligible) keeps the weights of the
     best-scoring iteration (``self.best``) and stops the run ``config.stop_patience`` iterations after
-    the last eligible one; it must read only validation-side metrics of the record. With
-    ``config.backtrack`` an iteration it rejects is undone: the next E-step restarts from the kept
-    iteration's weights, optimiser state and α, with ``target_kl`` halved for every rejection so far
-    (``dnadav.core.fit_control.backtrack_plan``).
+    the last eligible one (a run resumed after that iteration stops too); it must read only validation-side
+    metrics of the record. With ``config.backtrack`` an iteration it rejects is undone: the next E-step
+    restarts from the kept iteration's weights, optimiser state and α, with ``target_kl`` halved for every
+    rejection so far (``dnadav.core.fit_control.backtrack_plan``).
     """
 
     def __init__(
@@ -97,6 +95,12 @@ class DAVModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         for module in self._frozen["modules"]:
             module.to(self.device).eval().requires_grad_(False)
+        self._stop_by_rule()  # resumed after the iteration the stopping rule ended the run at: end there too
+
+    def _stop_by_rule(self) -> None:
+        stop = self.trainer.global_rank == 0 and self.best is not None and self.best.should_stop()
+        if self.trainer.strategy.reduce_boolean_decision(stop, all=False):
+            self.trainer.should_stop = True
 
     def e_step(self) -> Trajectory:
         """Search with the current model on this rank's slice; gather all ranks' trajectories."""
@@ -269,13 +273,10 @@ class DAVModule(pl.LightningModule):
             generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 3))
             with eval_mode(self.model):
                 record.update(self._evaluate(self.model, generator))
-        if self.best is not None:  # the records (and so the choice) live on rank 0
-            if self.trainer.global_rank == 0:
-                optimizer = self.trainer.optimizers[0] if self.config.backtrack else None
-                record.update(self.best.consider(self.current_epoch + 1, record, self.model, optimizer))
-            stop = self.trainer.global_rank == 0 and self.best.should_stop()
-            if self.trainer.strategy.reduce_boolean_decision(stop, all=False):
-                self.trainer.should_stop = True
+        if self.best is not None and self.trainer.global_rank == 0:  # the records (and so the choice) live on rank 0
+            optimizer = self.trainer.optimizers[0] if self.config.backtrack else None
+            record.update(self.best.consider(self.current_epoch + 1, record, self.model, optimizer))
+        self._stop_by_rule()
         self.history.append(record)
         self.log_dict({k: float(v) for k, v in record.items() if k != "iteration"}, rank_zero_only=True)
 
