@@ -1,7 +1,7 @@
 """The back-off of ``dnadav align --back-off N`` applied afterwards to a finished run made with
 ``--keep-iterations`` (issue 20: how much a run would have gained from it, without running it again).
 
-    python bench/back_off_run.py RUN [--bisections 4] [--save FOLDER]
+    python bench/back_off_run.py RUN [--bisections 4] [--min-naturalness F] [--save FOLDER]
 
 Reads the run's config (``align_config``), history and kept iterations and, when the last iteration was
 rejected, searches the segments from the kept iteration (the prior when none was eligible) toward the
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--bisections", type=int, default=4)
     parser.add_argument("--save", type=Path, help="a new folder for the model kept")
     parser.add_argument("--reference", type=Path, help="the run's --reference file, when it was given one")
+    parser.add_argument("--min-naturalness", type=float, help="the validation 3-mer floor (default: the run's own)")
     args = parser.parse_args()
 
     from dnadav.checkpoint_format import read_config
@@ -40,11 +41,15 @@ def main() -> None:
 
     torch.set_grad_enabled(False)
     saved = read_config(args.run)
-    config = AlignConfig.from_dict({**saved["align_config"], "back_off": args.bisections})
+    floor = {} if args.min_naturalness is None else {"min_naturalness": args.min_naturalness}
+    config = AlignConfig.from_dict({**saved["align_config"], "back_off": args.bisections, **floor})
     history = json.loads((args.run / "history.json").read_text())
     folders = dict(kept_iterations(args.run))
     last = len(history)
     kept = int(history[-1].get("select/kept_iteration", 0)) or None
+    if floor:  # the kept iteration under the new floor (the iterations themselves are the run's)
+        eligible = [i for i, row in enumerate(history, 1) if row["select/kmer3_validation"] >= args.min_naturalness]
+        kept = max(eligible, key=lambda i: history[i - 1]["plain/reward_median"]) if eligible else None
     if saved.get("reference") and args.reference is None:
         parser.error(f"{args.run} was judged on a reference file ({saved['reference']}): pass it with --reference")
     judge = run_judge(config, args.reference)
@@ -65,12 +70,15 @@ def main() -> None:
             rounded = {k: round(point[k], 4) for k in shown}
             print(json.dumps({"toward": toward, "scale": point["scale"], "eligible": point["eligible"], **rounded}))
     note = selection_note(run, config.min_naturalness, backed)
+    if floor and args.min_naturalness != saved["align_config"]["min_naturalness"]:
+        redone = f"`python bench/back_off_run.py RUN --min-naturalness {args.min_naturalness:g}`"
+        note["why"] += f" (the back-off redone with {redone} after a run at floor {saved['align_config']['min_naturalness']:g})"
     print(json.dumps({"run": str(args.run), "kept": backed.start, "last": last, "toward": backed.toward, "scale": backed.scale,
                       "why": note["why"]}))  # fmt: skip
     if args.save:
         if args.save.exists():
             parser.error(f"{args.save} exists: give a new folder")
-        save_denoiser(args.save, run.model, {**saved, "selection": note})
+        save_denoiser(args.save, run.model, {**saved, "align_config": config.as_dict(), "selection": note})  # the floor used
         print(json.dumps({"saved": str(args.save), "kept_score": None if kept is None else best.score, "score": backed.score}))
 
 
