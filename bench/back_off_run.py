@@ -46,18 +46,19 @@ def main() -> None:
     history = json.loads((args.run / "history.json").read_text())
     folders = dict(kept_iterations(args.run))
     last = len(history)
-    kept = int(history[-1].get("select/kept_iteration", 0)) or None
-    if floor:  # the kept iteration under the new floor (the iterations themselves are the run's)
-        eligible = [i for i, row in enumerate(history, 1) if row["select/kmer3_validation"] >= args.min_naturalness]
-        kept = max(eligible, key=lambda i: history[i - 1]["plain/reward_median"]) if eligible else None
     if saved.get("reference") and args.reference is None:
         parser.error(f"{args.run} was judged on a reference file ({saved['reference']}): pass it with --reference")
     judge = run_judge(config, args.reference)
+    if judge.select is None:
+        parser.error(f"{args.run} ran without a naturalness floor: give one with --min-naturalness")
+    # the kept iteration by the run's selection rule at this floor (the iterations themselves are the run's)
+    scores = {i: judge.select(row) for i, row in enumerate(history, 1)}
+    kept = max((i for i in scores if scores[i] is not None), key=scores.get, default=None)
     model, _ = load_denoiser(folders[last])
     snapshots = {k: load_denoiser(folder)[0].state_dict() for k, folder in folders.items() if k != last}
     best = BestKeeper(judge.select, config.stop_patience)
     if kept is not None:
-        best.iteration, best.score, best.weights = kept, history[kept - 1]["plain/reward_median"], snapshots[kept]
+        best.iteration, best.score, best.weights = kept, scores[kept], snapshots[kept]
     run = SimpleNamespace(best=best, history=history, model=model)
     backed = back_off_rejected(run, snapshots, judge.prior, judge.metrics_of, judge.select, config)
     if backed is None:

@@ -42,13 +42,13 @@ def main() -> None:
     model, _ = load_denoiser(args.run)
     rows = []
     for seed in args.seeds:
-        record = judge.metrics_of(model.eval(), torch.Generator("cpu").manual_seed(seed))
+        record = judge.metrics_of(model, torch.Generator("cpu").manual_seed(seed))
         rows.append({k: record[k] for k in SHOWN})
         print(json.dumps({"run": str(args.run), "seed": seed, **{k: round(v, 4) for k, v in rows[-1].items()}}), flush=True)
-    sd = (lambda values: round(statistics.stdev(values), 4)) if len(rows) > 1 else (lambda values: None)
-    spread = {k: [round(statistics.mean(r[k] for r in rows), 4), sd([r[k] for r in rows])] for k in SHOWN}
-    floor = config.min_naturalness
-    print(json.dumps({"run": str(args.run), "n": config.eval_sequences, "floor": floor, "mean_sd": spread}))
+    columns = {k: [r[k] for r in rows] for k in SHOWN}
+    spread = {k: [round(statistics.mean(v), 4), round(statistics.stdev(v), 4) if len(v) > 1 else None]
+              for k, v in columns.items()}  # fmt: skip
+    print(json.dumps({"run": str(args.run), "n": config.eval_sequences, "floor": config.min_naturalness, "mean_sd": spread}))
 
 
 if __name__ == "__main__":
