@@ -95,7 +95,8 @@ def test_align_options_follow_the_preset_and_override_it():
     assert default.search.record_children and default.distill.objective == "children"  # the children M-step needs them
     assert default.search.tilt_base == "prior" and quick_base(parse("--tilt-base", "model")) == "model"
     recipe = (default.target_kl, default.holdout_fraction, default.min_naturalness, default.sequences_per_iteration)
-    assert recipe == (8.0, 0.125, 0.92, 64) and default.backtrack and not backtrack_when_off()
+    assert recipe == (8.0, 0.125, 0.925, 64) and default.backtrack and not backtrack_when_off()
+    assert default.warm_start_steps == 1600 and config_from_args(parse("--preset", "quick")).warm_start_steps == 0
     assert default.back_off == 4 and config_from_args(parse("--back-off", "0")).back_off == 0
     quick = config_from_args(parse("--preset", "quick"))
     assert quick == AlignConfig(search=quick.search) and quick.target_kl is None  # AlignConfig's own defaults

@@ -88,6 +88,9 @@ def test_the_whole_chain_from_the_command_line(data, tmp_path, capsys):
     # align and design at the prior's length, the constraint held, the reference recorded
     aligned = json.loads((run / "config.json").read_text())
     assert aligned["length"] == LENGTH and aligned["reference"] == "reference_valid.fa"
+    # the default recipe warm-starts on the prior's own training data (the user's FASTA), scored by their oracle
+    warm = aligned["warm_start"]
+    assert warm["steps"] == 1600 and warm["data_sequences"] == warm["scored"] > 0 and "sequences.fa" in warm["data"]
     sequences = _fasta(designs)
     assert len(sequences) == 8 and {len(s) for s in sequences} == {LENGTH}
     assert all(0.45 <= (s.count("G") + s.count("C")) / LENGTH <= 0.55 for s in sequences)

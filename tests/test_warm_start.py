@@ -84,6 +84,24 @@ def test_the_fit_brings_the_models_law_to_the_tilted_data_law():
     assert len(result.losses) == 10 and result.losses[-1] < result.losses[0]
 
 
+def test_the_fit_depends_on_its_generator_alone_not_on_the_global_stream():
+    # dropout draws from torch's global stream; two fits in one process (e.g. two dnadav.align calls) must agree
+    from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+
+    length, data = 12, torch.randint(0, NUM_BASES, (64, 12), generator=torch.Generator().manual_seed(0))
+    settings = WarmStart(steps=6, kept=32, target_ess=0.5, batch_size=8, lr=0.01)
+    fitted = []
+    for global_seed in (0, 1):
+        torch.manual_seed(7)
+        network = ConvDenoiser(ConvDenoiserConfig(channels=8, num_blocks=1, dropout=0.5))
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        warm_start(MaskedDiffusion(network, length), data, g_count, settings, torch.Generator().manual_seed(2))
+        assert torch.equal(torch.get_rng_state(), before)  # the caller's global stream is left as it was
+        fitted.append(network.state_dict())
+    assert all(torch.equal(fitted[0][k], fitted[1][k]) for k in fitted[0])
+
+
 def test_settings_out_of_range_are_refused():
     for bad in (dict(target_ess=1.0), dict(target_ess=0.0), dict(kept=0), dict(steps=-1), dict(batch_size=0)):
         with pytest.raises(ValueError, match="warm start"):

@@ -91,7 +91,17 @@ def fit_clean_samples(
 ) -> list[float]:
     """Fit ``process.network`` to clean ``samples [K, ...]`` with its training loss: ``settings.steps``
     AdamW steps, each on the next ``settings.batch_size`` samples of a fresh permutation per pass, the
-    loss averaged per sample dimension, gradient norm clipped. -> the mean loss of each tenth of the steps."""
+    loss averaged per sample dimension, gradient norm clipped. -> the mean loss of each tenth of the steps.
+    Dropout draws from torch's global stream: the fit seeds it from ``generator``'s seed (and restores the
+    caller's global state after), so the fitted weights depend on ``generator`` alone."""
+    cuda = [generator.device.index or 0] if generator is not None and generator.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        if generator is not None:
+            torch.manual_seed((generator.initial_seed() + 1) % (2**63 - 1))
+        return _fit(process, samples, settings, generator)
+
+
+def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, generator: torch.Generator | None) -> list[float]:
     network = process.network
     parameters = [p for p in network.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=0.0)

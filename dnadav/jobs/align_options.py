@@ -151,7 +151,7 @@ class AlignOptions:
     )
     min_naturalness: float | None = option(
         None,
-        "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset; default 0.92)",
+        "keep the best iteration whose 3-mer correlation to the validation split (chr2) is ≥ this (preset: 0.925 in default)",
         type=float,
     )
     mstep_min_naturalness: float | None = option(
@@ -178,7 +178,7 @@ class AlignOptions:
         None,
         "warm start: before the first iteration, fit the prior for this many steps to its own training data resampled "
         "by exp(r/α) (the data set its checkpoint names, or --warm-start-data); the run starts from and is anchored to "
-        "the fitted model; 0: off (preset; docs/concepts.md)",
+        "the fitted model; 0: off (preset: 1600 in default, 0 in quick and dav-paper; docs/concepts.md)",
         type=int,
         metavar="STEPS",
     )
