@@ -73,12 +73,32 @@ KNOBS["cpu"] = KNOBS["quick"]  # the cpu profile is the quick one at more seeds;
 
 
 DAV_LINE = "DAV (hepg2_aligned backed off to the prior, plain)"
+RECIPE = "DAV (shipped recipe, plain)"
+
+
+def posterior_curve(profile: bm.Profile) -> str:
+    return f"DAV posterior (hepg2_aligned, M={profile.children})"
+
+
+def smc_curve(profile: bm.Profile) -> str:
+    return f"SMC ({profile.children} particles/design)"
+
+
+def shipped_curves(profile: bm.Profile) -> set[str]:
+    """The curves whose points depend on the shipped ``hepg2_aligned`` (recomputed when it changes)."""
+    return {posterior_curve(profile), DAV_LINE, RECIPE}
+
+
+def curve_names(profile: bm.Profile) -> set[str]:
+    """Every curve ``points`` traces."""
+    others = {"best-of-N", "SVDD search", smc_curve(profile), "DAV-KL (aligned here)", "DRAKES-style", "DDPO", "VMPO"}
+    return others | shipped_curves(profile)
 
 
 def points(
-    world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = None, only: str | None = None
+    world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None = None, only: set[str] | None = None
 ) -> list[tuple[str, str, float, bm.Method]]:
-    """``(curve, knob name, knob value, method)`` for every point of every curve, or of the curve ``only``
+    """``(curve, knob name, knob value, method)`` for every point of every curve, or of the curves ``only``
     (``recipe_run``: an align run made with --keep-iterations to trace DAV's iterations from, instead of
     training one). Another curve's models are then neither trained nor loaded."""
     p, reward, d, sch, length = world.profile, world.reward_oracle.reward, world.device, world.schedule, bm.LENGTH
@@ -86,7 +106,7 @@ def points(
     out = []
 
     def wanted(curve: str) -> bool:
-        return only is None or curve == only
+        return only is None or curve in only
 
     def add(curve, knob, value, run, training=None):
         if not wanted(curve):
@@ -109,7 +129,7 @@ def points(
         add("SVDD search", "M", children, bm.searched(world.prior, reward, length, config, d, sch))
     for a in knobs.smc:
         config = SearchConfig(reward_temperature=a, num_steps=t, mode="smc")
-        add(f"SMC ({m} particles/design)", "α", a, bm.searched(world.prior, reward, length, config, d, sch, m))
+        add(smc_curve(p), "α", a, bm.searched(world.prior, reward, length, config, d, sch, m))
     shipped = bm.dav_training_budget(Path(world.shipped.checkpoint_file).parent)
     for a in knobs.dav:
         config = SearchConfig(num_children=m, reward_temperature=a, num_steps=t)
@@ -118,14 +138,14 @@ def points(
             if math.isinf(a)
             else bm.searched(world.shipped, reward, length, config, d, sch)
         )
-        add(f"DAV posterior (hepg2_aligned, M={m})", "α", a, run, shipped)
+        add(posterior_curve(p), "α", a, run, shipped)
     for scale in knobs.dav_line if wanted(DAV_LINE) else ():  # `dnadav design --strength s`
         model = with_strength(world.shipped, scale, "dhs_prior")
         add(DAV_LINE, "s", scale, bm.plain(model, length, t, d, sch), shipped)
-    recipe = (recipe_run or world.shipped_recipe(seed)) if wanted("DAV (shipped recipe, plain)") else None
+    recipe = (recipe_run or world.shipped_recipe(seed)) if wanted(RECIPE) else None
     for k, folder in kept_iterations(recipe) if recipe else []:  # the run may stop before its configured count
         model = world.load(folder)
-        add("DAV (shipped recipe, plain)", "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
+        add(RECIPE, "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
     for lam in knobs.dav_kl if wanted("DAV-KL (aligned here)") else ():
         folder = world.dav(seed, lam)
         add("DAV-KL (aligned here)", "λ", lam, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
@@ -145,9 +165,9 @@ COLUMNS = ["pred_activity_median", "accessibility_accuracy", "kmer3_correlation"
 POINT = ["curve", "knob", "value", "name"]
 
 
-def seed_table(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None, only: str | None = None) -> pd.DataFrame:
-    """One row per point at ``seed`` (of the curve ``only``, if given): budget, knob and the evaluation
-    oracle's figures (``COLUMNS``)."""
+def seed_table(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None, only: set[str] | None = None) -> pd.DataFrame:
+    """One row per point at ``seed`` (of the curves ``only``, if given): budget, knob, the evaluation
+    oracle's figures (``COLUMNS``) and the sha256 of the shipped ``hepg2_aligned`` the table was made with."""
     profile = world.profile
     designs, records = {}, []
     for curve, knob, value, method in points(world, knobs, seed, recipe_run, only):
@@ -162,7 +182,29 @@ def seed_table(world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None
         table[column] = [summary.loc[n, column] for n in table["name"]]
     table.insert(0, "seed", seed)
     table.insert(0, "n", profile.n)
+    table["shipped_sha256"] = shipped_sha(world)
     return table
+
+
+def shipped_sha(world: bm.World) -> str:
+    from dnadav.io import sha256_file
+
+    return sha256_file(Path(world.shipped.checkpoint_file))
+
+
+def refreshed(table: pd.DataFrame, world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None) -> pd.DataFrame | None:
+    """A reused seed table with the points that are out of date recomputed: every curve added since it was
+    written, and the ``shipped_curves`` when it was made with another ``hepg2_aligned`` (its sha256). None:
+    nothing to redo."""
+    redo = curve_names(world.profile) - set(table["curve"])
+    sha = shipped_sha(world)
+    if "shipped_sha256" not in table or (table["shipped_sha256"] != sha).any():
+        redo |= shipped_curves(world.profile)
+    if not redo:
+        return None
+    added = seed_table(world, knobs, seed, recipe_run, only=redo)
+    kept = table[~table["curve"].isin(redo)].drop(columns=["shipped_sha256"], errors="ignore")
+    return pd.concat([kept, added[added["curve"] != bm.REAL]], ignore_index=True).assign(shipped_sha256=sha)
 
 
 def over_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
@@ -225,9 +267,9 @@ def main() -> None:
         if path.exists() and not args.recompute:
             print(f"seed {seed}: reusing {path.relative_to(bm.ROOT)}", flush=True)
             table = pd.read_csv(path)
-            if DAV_LINE not in set(table["curve"]):  # a curve added since the CSV was written: its points only
-                added = seed_table(world, KNOBS[name], seed, args.recipe_run, only=DAV_LINE)
-                table = pd.concat([table, added[added["curve"] != bm.REAL]], ignore_index=True)
+            redone = refreshed(table, world, KNOBS[name], seed, args.recipe_run)
+            if redone is not None:  # curves added since, or made with another shipped model: those points only
+                table = redone
                 table.to_csv(path, index=False)
         else:
             table = seed_table(world, KNOBS[name], seed, args.recipe_run)
