@@ -203,8 +203,10 @@ def estep_oracle_calls(config: AlignConfig) -> int:
 def dav_training_budget(run: Path, iterations: int | None = None) -> dict[str, float]:
     """Reward calls (measured, history.json) and denoiser rows (E-step + M-step, from the config; the
     per-iteration logging samples left out) of an align run folder, over its first ``iterations``
-    (None: all); nan where they cannot be read."""
-    config = json.loads((run / "config.json").read_text()).get("align_config")
+    (None: all), the warm start's (every data sequence scored once, steps × batch training rows) included
+    when the run made one; nan where they cannot be read."""
+    saved = json.loads((run / "config.json").read_text())
+    config, warm = saved.get("align_config"), saved.get("warm_start") or {}
     history_file = run / "history.json"
     if config is None or not history_file.is_file():
         return {"train_oracle_calls": math.nan, "train_network_sequences": math.nan}
@@ -215,8 +217,8 @@ def dav_training_budget(run: Path, iterations: int | None = None) -> dict[str, f
     estep = b * (1 + (s["num_steps"] - 1) * per_step)
     mstep = config["inner_epochs"] * b * s["num_steps"] * (2 if config["distill"]["kl_weight"] > 0 else 1)
     return {
-        "train_oracle_calls": float(sum(r.get("estep/oracle_calls", 0.0) for r in history)),
-        "train_network_sequences": float(k * (estep + mstep)),
+        "train_oracle_calls": float(sum(r.get("estep/oracle_calls", 0.0) for r in history) + warm.get("scored", 0)),
+        "train_network_sequences": float(k * (estep + mstep) + warm.get("steps", 0) * warm.get("batch_size", 0)),
     }
 
 

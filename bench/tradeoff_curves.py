@@ -211,7 +211,7 @@ def over_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Mean of every numeric column per point, ``<metric>_sd`` (ddof = 1; NaN at one seed) and the
     seeds that have the point (the shipped recipe's rerun may stop at a different iteration per seed)."""
     grouped = per_seed.fillna({"knob": ""}).groupby(POINT, sort=False, dropna=False)
-    numeric = [c for c in per_seed.columns if c not in POINT + ["seed", "profile"]]
+    numeric = [c for c in per_seed.columns if c not in POINT + ["seed", "profile", "shipped_sha256"]]
     table = grouped[numeric].mean().reset_index()
     for column in COLUMNS:
         table[f"{column}_sd"] = grouped[column].std(ddof=1).to_numpy()

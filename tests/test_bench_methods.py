@@ -145,3 +145,21 @@ def test_mean_sd_text_and_grouped_markdown(world):
     assert f"| {N * M * T:,} |" in svdd and " ± " in svdd
     # the SVDD row sits under its group's line, with SMC
     assert lines.index(svdd) > lines.index(next(line for line in lines if "**n·M·T**" in line))
+
+
+def test_dav_training_budget_counts_the_warm_start(tmp_path):
+    import json
+
+    config = AlignConfig(iterations=3, sequences_per_iteration=8, search=SearchConfig(num_children=4, num_steps=6))
+    history = [{"estep/oracle_calls": 100.0}, {"estep/oracle_calls": 120.0}, {"estep/oracle_calls": 90.0}]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    rows_per_iteration = 8 * (1 + 5 * 4) + config.inner_epochs * 8 * 6  # E-step + M-step rows
+    (tmp_path / "config.json").write_text(json.dumps({"align_config": config.as_dict()}))
+    cold = bm.dav_training_budget(tmp_path, 2)
+    assert cold == {"train_oracle_calls": 220.0, "train_network_sequences": 2.0 * rows_per_iteration}
+    warm = {"scored": 5000, "steps": 40, "batch_size": 64}
+    (tmp_path / "config.json").write_text(json.dumps({"align_config": config.as_dict(), "warm_start": warm}))
+    assert bm.dav_training_budget(tmp_path, 2) == {
+        "train_oracle_calls": 220.0 + 5000,
+        "train_network_sequences": 2.0 * rows_per_iteration + 40 * 64,
+    }
