@@ -158,7 +158,7 @@ The shipped `dhs_prior` fine-tuned by `dnadav align` toward the objective `{obje
 (nats, docs/objectives.md). The oracles measure DHS **accessibility**, not enhancer activity.
 `dnadav design --oracle {cell}` samples this model by default.
 
-* **Command** ({minutes:.0f} min wall-clock in the session that wrote `manifest.json`; {recipe}):
+* **Command** ({minutes:.0f} min wall-clock in the session that wrote `manifest.json`{after_warm}; {recipe}):
 
   ```
   {command}
@@ -217,6 +217,11 @@ def warm_words(record: dict | None) -> str:
         f"with its NELBO ({record['steps']} AdamW steps of {record['batch_size']}, lr {record['lr']:g}); the iterations start "
         "from that model and tilt and anchor to it.\n"
     )
+
+
+def after_warm_words(record: dict | None) -> str:
+    """ ", after a N-min warm start" for the card's command line when the run made one (its minutes are the iterations')."""
+    return f", after a {record['seconds'] / 60:.0f}-min warm start" if record and "seconds" in record else ""
 
 
 def objective_words(objective: str | None, name: str) -> str:
@@ -293,6 +298,7 @@ def write_card(cell: str, rows: list[dict]) -> Path:
         clip=config.get("gradient_clip"),
         kl=f"DAV-KL λ = {kl_weight:g} to the prior" if kl_weight else "no DAV-KL",
         minutes=manifest.get("wall_minutes_this_session", float("nan")),
+        after_warm=after_warm_words(json.loads((folder / "config.json").read_text()).get("warm_start")),
         command=manifest["command"],
         recipe=recipe_words(manifest["command"]),
         sequences=config["sequences_per_iteration"],
