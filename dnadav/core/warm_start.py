@@ -93,9 +93,10 @@ def fit_clean_samples(
     AdamW steps, each on the next ``settings.batch_size`` samples of a fresh permutation per pass, the
     loss averaged per sample dimension, gradient norm clipped. -> the mean loss of each tenth of the steps.
     Dropout draws from torch's global stream: the fit seeds it from ``generator``'s seed (and restores the
-    caller's global state after), so the fitted weights depend on ``generator`` alone."""
+    caller's global state after), so the fitted weights depend on ``generator`` alone; it runs with gradients
+    on even when called under ``torch.no_grad()``."""
     cuda = [generator.device.index or 0] if generator is not None and generator.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    with torch.random.fork_rng(devices=cuda), torch.enable_grad():  # a fit, whatever the caller's grad mode
         if generator is not None:
             torch.manual_seed((generator.initial_seed() + 1) % (2**63 - 1))
         return _fit(process, samples, settings, generator)
