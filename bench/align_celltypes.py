@@ -270,7 +270,8 @@ def write_card(cell: str, rows: list[dict]) -> Path:
     folder = resolve_model_dir(f"{cell}_aligned")
     manifest = json.loads((folder / "manifest.json").read_text())
     history = json.loads((folder / "history.json").read_text())
-    selection = json.loads((folder / "config.json").read_text()).get("selection", {})
+    saved = json.loads((folder / "config.json").read_text())
+    selection = saved.get("selection", {})
     config = manifest["config"]
     search = config["search"]
     constraints, kl_weight = config.get("constraints"), config["distill"].get("kl_weight", 0.0)
@@ -298,7 +299,7 @@ def write_card(cell: str, rows: list[dict]) -> Path:
         clip=config.get("gradient_clip"),
         kl=f"DAV-KL λ = {kl_weight:g} to the prior" if kl_weight else "no DAV-KL",
         minutes=manifest.get("wall_minutes_this_session", float("nan")),
-        after_warm=after_warm_words(json.loads((folder / "config.json").read_text()).get("warm_start")),
+        after_warm=after_warm_words(saved.get("warm_start")),
         command=manifest["command"],
         recipe=recipe_words(manifest["command"]),
         sequences=config["sequences_per_iteration"],
@@ -310,7 +311,7 @@ def write_card(cell: str, rows: list[dict]) -> Path:
         lr=config["lr"],
         seed=config["seed"],
         selection=f"iteration {kept} of {len(history)} run: {why}.",
-        warm=warm_words(json.loads((folder / "config.json").read_text()).get("warm_start")),
+        warm=warm_words(saved.get("warm_start")),
         n=mine[0]["n"] if mine else 0,
         table=table,
         eval_n=config["eval_sequences"],

@@ -74,6 +74,12 @@ KNOBS["cpu"] = KNOBS["quick"]  # the cpu profile is the quick one at more seeds;
 
 DAV_LINE = "DAV (hepg2_aligned backed off to the prior, plain)"
 RECIPE = "DAV (shipped recipe, plain)"
+BEST_OF = "best-of-N"
+SVDD = "SVDD search"
+DAV_KL = "DAV-KL (aligned here)"
+DRAKES = "DRAKES-style"
+DDPO = "DDPO"
+VMPO = "VMPO"
 
 
 def posterior_curve(profile: bm.Profile) -> str:
@@ -91,7 +97,7 @@ def shipped_curves(profile: bm.Profile) -> set[str]:
 
 def curve_names(profile: bm.Profile) -> set[str]:
     """Every curve ``points`` traces."""
-    others = {"best-of-N", "SVDD search", smc_curve(profile), "DAV-KL (aligned here)", "DRAKES-style", "DDPO", "VMPO"}
+    others = {BEST_OF, SVDD, smc_curve(profile), DAV_KL, DRAKES, DDPO, VMPO}
     return others | shipped_curves(profile)
 
 
@@ -123,10 +129,10 @@ def points(
         )
 
     for n_draws in knobs.best_of:
-        add("best-of-N", "N", n_draws, bm.best_of_n(world.prior, reward, length, t, n_draws, d, sch))
+        add(BEST_OF, "N", n_draws, bm.best_of_n(world.prior, reward, length, t, n_draws, d, sch))
     for children in knobs.svdd:
         config = SearchConfig(num_children=children, reward_temperature=alpha, num_steps=t)
-        add("SVDD search", "M", children, bm.searched(world.prior, reward, length, config, d, sch))
+        add(SVDD, "M", children, bm.searched(world.prior, reward, length, config, d, sch))
     for a in knobs.smc:
         config = SearchConfig(reward_temperature=a, num_steps=t, mode="smc")
         add(smc_curve(p), "α", a, bm.searched(world.prior, reward, length, config, d, sch, m))
@@ -146,18 +152,18 @@ def points(
     for k, folder in kept_iterations(recipe) if recipe else []:  # the run may stop before its configured count
         model = world.load(folder)
         add(RECIPE, "K", k, bm.plain(model, length, t, d, sch), bm.dav_training_budget(recipe, k))
-    for lam in knobs.dav_kl if wanted("DAV-KL (aligned here)") else ():
+    for lam in knobs.dav_kl if wanted(DAV_KL) else ():
         folder = world.dav(seed, lam)
-        add("DAV-KL (aligned here)", "λ", lam, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
-    for beta in knobs.drakes if wanted("DRAKES-style") else ():
+        add(DAV_KL, "λ", lam, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    for beta in knobs.drakes if wanted(DRAKES) else ():
         folder = world.drakes(seed, beta)
-        add("DRAKES-style", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
-    for beta in knobs.ddpo if wanted("DDPO") else ():
+        add(DRAKES, "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    for beta in knobs.ddpo if wanted(DDPO) else ():
         folder = world.policy("ddpo", seed, kl_weight=beta)
-        add("DDPO", "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
-    for a in knobs.vmpo if wanted("VMPO") else ():
+        add(DDPO, "β", beta, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+    for a in knobs.vmpo if wanted(VMPO) else ():
         folder = world.policy("vmpo", seed, reward_temperature=a)
-        add("VMPO", "α", a, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
+        add(VMPO, "α", a, bm.plain(world.load(folder), length, t, d, sch), bm.model_budget(folder))
     return out
 
 
