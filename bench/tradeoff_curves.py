@@ -198,18 +198,24 @@ def shipped_sha(world: bm.World) -> str:
     return sha256_file(Path(world.shipped.checkpoint_file))
 
 
-def refreshed(table: pd.DataFrame, world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None) -> pd.DataFrame | None:
+def refreshed(
+    table: pd.DataFrame, world: bm.World, knobs: Knobs, seed: int, recipe_run: Path | None, without_recipe: bool = False
+) -> pd.DataFrame | None:
     """A reused seed table with the points that are out of date recomputed: every curve added since it was
     written, and the ``shipped_curves`` when it was made with another ``hepg2_aligned`` (its sha256). None:
-    nothing to redo."""
+    nothing to redo. ``without_recipe``: the recipe's curve is not recomputed; its out-of-date points are
+    dropped, never kept beside another model's (a later call without the flag adds the curve)."""
     redo = curve_names(world.profile) - set(table["curve"])
     sha = shipped_sha(world)
     if "shipped_sha256" not in table or (table["shipped_sha256"] != sha).any():
         redo |= shipped_curves(world.profile)
-    if not redo:
+    stale = set(redo)
+    if without_recipe:
+        redo.discard(RECIPE)
+    if not redo and not stale & set(table["curve"]):  # nothing to compute, nothing out of date to drop
         return None
-    added = seed_table(world, knobs, seed, recipe_run, only=redo)
-    kept = table[~table["curve"].isin(redo)].drop(columns=["shipped_sha256"], errors="ignore")
+    added = seed_table(world, knobs, seed, recipe_run, only=redo) if redo else table.iloc[0:0]
+    kept = table[~table["curve"].isin(stale)].drop(columns=["shipped_sha256"], errors="ignore")
     return pd.concat([kept, added[added["curve"] != bm.REAL]], ignore_index=True).assign(shipped_sha256=sha)
 
 
@@ -258,6 +264,12 @@ def main() -> None:
         help="an align run made with --keep-iterations (the shipped model's own run) to trace DAV's iterations from (one seed)",
     )
     cli.add_argument("--recompute", action="store_true", help="redo the chosen seeds' points instead of reusing their CSVs")
+    cli.add_argument(
+        "--without-recipe",
+        action="store_true",
+        help="leave out the curve of the shipped recipe's rerun (about 40 min per seed on one thread); "
+        "its out-of-date points are dropped; a later call without the flag adds it",
+    )
     args = cli.parse_args()
     name, profile = bm.profile_from(args)
     if args.recipe_run and len(profile.seeds) > 1:
@@ -273,12 +285,13 @@ def main() -> None:
         if path.exists() and not args.recompute:
             print(f"seed {seed}: reusing {path.relative_to(bm.ROOT)}", flush=True)
             table = pd.read_csv(path)
-            redone = refreshed(table, world, KNOBS[name], seed, args.recipe_run)
+            redone = refreshed(table, world, KNOBS[name], seed, args.recipe_run, args.without_recipe)
             if redone is not None:  # curves added since, or made with another shipped model: those points only
                 table = redone
                 table.to_csv(path, index=False)
         else:
-            table = seed_table(world, KNOBS[name], seed, args.recipe_run)
+            only = curve_names(profile) - {RECIPE} if args.without_recipe else None
+            table = seed_table(world, KNOBS[name], seed, args.recipe_run, only)
             table.to_csv(path, index=False)
         tables.append(table[table["n"] == profile.n])
     table = over_seeds(pd.concat(tables, ignore_index=True))

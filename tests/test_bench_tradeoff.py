@@ -22,7 +22,9 @@ def fake_table(curves: set[str], figure: float, sha: str | None) -> pd.DataFrame
     return table if sha is None else table.assign(shipped_sha256=sha)
 
 
-def refresh(table: pd.DataFrame, sha: str, monkeypatch) -> tuple[pd.DataFrame | None, list[set[str]]]:
+def refresh(
+    table: pd.DataFrame, sha: str, monkeypatch, without_recipe: bool = False
+) -> tuple[pd.DataFrame | None, list[set[str]]]:
     asked = []
 
     def seed_table(world, knobs, seed, recipe_run, only=None):
@@ -31,7 +33,7 @@ def refresh(table: pd.DataFrame, sha: str, monkeypatch) -> tuple[pd.DataFrame | 
 
     monkeypatch.setattr(tc, "seed_table", seed_table)
     monkeypatch.setattr(tc, "shipped_sha", lambda world: sha)
-    return tc.refreshed(table, SimpleNamespace(profile=PROFILE), None, 0, None), asked
+    return tc.refreshed(table, SimpleNamespace(profile=PROFILE), None, 0, None, without_recipe), asked
 
 
 def test_a_table_of_the_current_model_is_reused_as_it_is(monkeypatch):
@@ -50,3 +52,12 @@ def test_a_table_without_the_sha_or_with_a_curve_missing_redoes_those(monkeypatc
     assert refresh(fake_table(tc.curve_names(PROFILE), 1.0, None), "a", monkeypatch)[1] == [tc.shipped_curves(PROFILE)]
     missing = tc.curve_names(PROFILE) - {"VMPO"}
     assert refresh(fake_table(missing, 1.0, "a"), "a", monkeypatch)[1] == [{"VMPO"}]
+
+
+def test_without_the_recipe_its_stale_points_are_dropped_and_a_later_call_adds_them(monkeypatch):
+    redone, asked = refresh(fake_table(tc.curve_names(PROFILE), 1.0, "old"), "new", monkeypatch, without_recipe=True)
+    assert asked == [tc.shipped_curves(PROFILE) - {tc.RECIPE}]
+    assert tc.RECIPE not in set(redone["curve"])  # the old model's recipe points are not kept beside the new model's
+    assert set(redone["curve"]) == tc.curve_names(PROFILE) - {tc.RECIPE} | {bm.REAL}
+    assert refresh(redone, "new", monkeypatch)[1] == [{tc.RECIPE}]
+    assert refresh(redone, "new", monkeypatch, without_recipe=True)[0] is None
