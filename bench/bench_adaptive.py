@@ -2,11 +2,12 @@
 stratified times (issue 22).
 
     OMP_NUM_THREADS=1 nice -n 19 python bench/bench_adaptive.py [--n 640] [--seeds 0 1 2] [--bounds 6]
-        [--fixed-steps 28]
+        [--fixed-steps 28] [--stratified-steps 20]
 
 Part 1: `dnadav design --oracle hepg2 --n N` (the shipped aligned model, plain sampling) per seed with
 the default sampler (50 fixed steps), with `--adaptive BOUND` (50-step grid) for each bound and with
-fewer fixed steps (`--steps T` for each of --fixed-steps: the plain way to spend fewer rows), in
+fewer fixed steps (`--steps T` for each of --fixed-steps: the plain way to spend fewer rows) and with the
+stratified unmask order at fewer steps (`--steps T --unmask stratified` for each of --stratified-steps), in
 alternating order. Per run: network rows, sampling seconds, and the designs' quality —
 evaluation-oracle accessibility (share with p(HepG2) > 0.5), 3-mer correlation with the top-500 held-out
 reference, mean pairwise Levenshtein distance, median App-Log-Lik under the shipped prior (masked counts,
@@ -59,7 +60,7 @@ def quality(designs, reference: list[str], log_likelihood) -> dict[str, float]:
 
 
 def run_samplers(n: int, seeds: list[int], samplers: list[tuple[str, int, float]]) -> dict[str, list[dict]]:
-    """{sampler label: one dict per seed (rows, seconds, quality)}; a sampler is (label, steps, bound)."""
+    """{sampler label: one dict per seed (rows, seconds, quality)}; a sampler is (label, steps, bound, unmask order)."""
     import dnadav
     from dnadav.dna.checkpoint import model_schedule
     from dnadav.dna.masked import sequence_elbo
@@ -73,11 +74,11 @@ def run_samplers(n: int, seeds: list[int], samplers: list[tuple[str, int, float]
     def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
         return sequence_elbo(prior, tokens, schedule, 4, torch.Generator().manual_seed(0), times="count")
 
-    runs: dict[str, list[dict]] = {label: [] for label, _, _ in samplers}
+    runs: dict[str, list[dict]] = {label: [] for label, *_ in samplers}
     for seed in seeds:
         order = samplers if seed % 2 == 0 else samplers[::-1]  # alternate who runs first
-        for label, steps, bound in order:
-            designs = dnadav.design("hepg2", n=n, seed=seed, steps=steps, adaptive=bound)
+        for label, steps, bound, unmask in order:
+            designs = dnadav.design("hepg2", n=n, seed=seed, steps=steps, adaptive=bound, unmask=unmask)
             row = {"rows": designs.result.network_rows, "seconds": designs.result.timings["sampling_seconds"]}
             row.update(quality(designs, reference, log_likelihood))
             runs[label].append(row)
@@ -152,14 +153,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--bounds", type=float, nargs="*", default=[6.0], help="adaptive bounds (nats; none: no adaptive runs)")
     parser.add_argument("--fixed-steps", type=int, nargs="*", default=[28], help="extra fixed-step samplers (T)")
+    parser.add_argument("--stratified-steps", type=int, nargs="*", default=[20], help="stratified unmask order at T steps")
     parser.add_argument("--loglik-sequences", type=int, default=64)
     parser.add_argument("--dry-run", action="store_true", help="print, do not write docs/benchmarks.md")
     args = parser.parse_args()
     started = time.perf_counter()
     default = f"fixed {DESIGN_STEPS} steps (default)"
-    samplers = [(default, DESIGN_STEPS, 0.0)]
-    samplers += [(f"adaptive {b:g} nats ({DESIGN_STEPS}-step grid)", DESIGN_STEPS, b) for b in args.bounds]
-    samplers += [(f"fixed {t} steps", t, 0.0) for t in args.fixed_steps]
+    samplers = [(default, DESIGN_STEPS, 0.0, "random")]
+    samplers += [(f"adaptive {b:g} nats ({DESIGN_STEPS}-step grid)", DESIGN_STEPS, b, "random") for b in args.bounds]
+    samplers += [(f"fixed {t} steps", t, 0.0, "random") for t in args.fixed_steps]
+    samplers += [(f"stratified, {t} steps", t, 0.0, "stratified") for t in args.stratified_steps]
     runs = run_samplers(args.n, args.seeds, samplers)
     spread = loglik_spread(args.loglik_sequences)
     body_table, verdicts = table(runs, default)
@@ -189,7 +192,8 @@ reference, mean pairwise Levenshtein distance, median App-Log-Lik under the ship
 {body_table}
 
 {"; ".join(verdicts)}.{size_note} Why adaptive sampling stays opt-in, and what the law it samples is:
-docs/concepts.md, "Adaptive-step sampling and the law it samples".
+docs/concepts.md, "Adaptive-step sampling and the law it samples"; the stratified unmask order
+(`--unmask stratified`: one position per block of T per call): "Stratified unmasking".
 
 **App-Log-Lik by masked counts.** {args.loglik_sequences} real held-out HepG2 DHS rows, each estimated 8 times
 with reseeded draws; sd = each sequence's sd over the 8 (nats), median and mean over sequences;

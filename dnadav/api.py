@@ -33,7 +33,7 @@ __all__ = ["Designs", "Report", "align", "design", "evaluate", "load_model", "lo
 def design(oracle: str = defaults.ORACLE, n: int = 128, *, progress: bool = False, **options: Any) -> Designs:
     """Design ``n`` sequences for ``oracle`` — the same options as ``dnadav design``, by the same
     names (``dnadav.jobs.design.DesignOptions``): ``length``, ``model``, ``steps``, ``children``,
-    ``temperature``, ``seed``, ``objective``, ``constraints``, ``max_batch``, ``precision``, ``adaptive``.
+    ``temperature``, ``seed``, ``objective``, ``constraints``, ``max_batch``, ``precision``, ``adaptive``, ``unmask``.
 
     ``model``: a shipped name or folder (default: the aligned model shipped for the oracle, else the
     prior). ``length`` None = the model's training length (another is refused). ``children`` M > 0
@@ -45,6 +45,8 @@ def design(oracle: str = defaults.ORACLE, n: int = 128, *, progress: bool = Fals
     do not depend on it. ``precision="bf16"``: the denoiser under bf16 autocast (faster where the
     hardware has bf16; other sequences than float32's for the same seed). ``adaptive``: nats > 0 for
     adaptive steps (fewer network rows, plain sampling only; docs/concepts.md); 0 = fixed steps.
+    ``unmask="stratified"``: each step unmasks one position per block of ``steps`` positions instead of
+    independent ones (plain sampling; docs/concepts.md "Stratified unmasking").
     """
     from dnadav.jobs.design import DesignOptions
     from dnadav.jobs.design_outputs import run_designs

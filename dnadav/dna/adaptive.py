@@ -41,6 +41,7 @@ from dnadav.dna.clock import masked_share, masking_time
 from dnadav.dna.masked import LOG_ZERO, Denoiser
 from dnadav.dna.sampler import MaskedDiffusion, StepConstraint, reverse_log_probs
 from dnadav.dna.schedule import Schedule
+from dnadav.dna.stratified import check_order, stratified_calls, stratified_rows
 from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 
 __all__ = ["AdaptiveSample", "check_bound", "confident_positions", "adaptive_step", "sample_adaptive"]
@@ -120,21 +121,27 @@ def sample_adaptive(
     on_step: Callable[[int], None] | None = None,
     constraint: StepConstraint | None = None,
     max_batch: int | str | None = "auto",
+    order: str = "random",
 ) -> AdaptiveSample:
     """Adaptive-step sampling from all-MASK on the ``num_steps`` grid (module docstring) -> ``AdaptiveSample``.
 
     ``bound`` (nats, ≥ 0): the confident set's summed entropy per call; 0 reproduces
     ``dnadav.dna.sampler.sample`` with the same arguments bit for bit. Every call's rows go through the
     denoiser together (``max_batch`` per chunk); with ``bound > 0`` only the rows still masked somewhere.
+    ``order="stratified"`` (bound 0 only): each call unmasks the positions ``dnadav.dna.stratified`` gives
+    it, one per block of ``num_steps`` positions, instead of independent ones (same grid, same rows).
     ``on_step(k)`` is called after call k. Sets eval mode for the call and restores the module's mode.
     """
     bound = check_bound(bound)
+    if check_order(order) == "stratified" and bound > 0:
+        raise ValueError("the stratified unmask order runs on the fixed grid: the adaptive bound must be 0")
     process = MaskedDiffusion(denoiser, length, schedule, device, constraint, max_batch)
     grid = process.time_grid(num_steps)  # [T + 1] float32, 1 -> 0
     rows = calls = 0
     with eval_mode(denoiser):
         x = process.initial_state(num_sequences, generator)
         tau = grid[0].expand(num_sequences).clone()
+        turns = stratified_calls(num_sequences, length, num_steps, generator, x.device) if order == "stratified" else None
         while bool((x == MASK_INDEX).any()) and calls < num_steps:
             # bound 0 keeps every row in every call: the network then sees the very batches of the fixed-step
             # sampler (a row's output may differ in the last bit with the batch it is in)
@@ -146,7 +153,10 @@ def sample_adaptive(
             else:
                 log_x0 = torch.zeros(*x.shape, NUM_BASES, device=x.device)
                 log_x0[active] = process.predict(x[active], tau[active])  # finished rows: kept rows need no x̂0
-            log_rows, tau = adaptive_step(log_x0, x, tau, s, bound, process.schedule)
+            if turns is None:
+                log_rows, tau = adaptive_step(log_x0, x, tau, s, bound, process.schedule)
+            else:
+                log_rows, tau = stratified_rows(log_x0, x, turns, calls, last=calls == num_steps - 1), s
             nearest = grid[(grid[None, :] - tau[:, None]).abs().argmin(dim=1)]
             tau = torch.where((nearest - tau).abs() <= 1e-6, nearest, tau)  # a clock on a grid time is that time
             x = _draw(log_rows, x, process.constraint, generator)

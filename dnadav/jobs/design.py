@@ -18,6 +18,7 @@ import torch
 
 from dnadav import defaults
 from dnadav.core.search import LOOKAHEADS
+from dnadav.dna.stratified import UNMASK_ORDERS
 from dnadav.errors import InputError
 from dnadav.jobs.options import check_number, option
 
@@ -66,6 +67,12 @@ class DesignOptions:
         metavar="NATS",
         type=float,
     )
+    unmask: str = option(
+        "random",
+        "which masked positions each step unmasks (plain sampling): random (each independently) or stratified (one per "
+        "block of --steps positions, so bases drawn together lie apart; exact at --steps = length; docs/concepts.md)",
+        choices=list(UNMASK_ORDERS),
+    )
 
     def __post_init__(self) -> None:  # checked before any work, whichever front end built the options
         if not isinstance(self.num_sequences, int) or self.num_sequences < 1:
@@ -85,6 +92,10 @@ class DesignOptions:
             raise InputError("lookahead parent is for the E-step search: give --children M > 0")
         if self.adaptive > 0 and self.num_children > 0:
             raise InputError("adaptive steps are for plain sampling; the E-step search (children > 0) runs on the fixed grid")
+        if self.unmask not in UNMASK_ORDERS:
+            raise InputError(f"unmask must be {' or '.join(UNMASK_ORDERS)}; got {self.unmask!r}")
+        if self.unmask != "random" and (self.num_children > 0 or self.adaptive > 0):
+            raise InputError("unmask stratified is for plain sampling on the fixed grid: not with --children or --adaptive")
 
 
 @dataclass(frozen=True)
@@ -221,32 +232,16 @@ def design(
         size = defaults.DESIGN_BLOCK  # a whole block even for the last one, so its first `count` do not depend on n
         if search_config is not None:
             result = search(
-                denoiser,
-                reward_fn,
-                size,
-                length,
-                search_config,
-                schedule,
-                generator,
-                on_step=on_step,
-                constraint=constraint,
-                max_batch=max_batch,
-            )
+                denoiser, reward_fn, size, length, search_config, schedule, generator,
+                on_step=on_step, constraint=constraint, max_batch=max_batch,
+            )  # fmt: skip
             blocks.append(result.sequences[:count])
             stats.append(result.stats.as_dict())
         else:
-            sampled = sample_adaptive(  # adaptive 0 is dnadav.dna.sampler.sample, bit for bit
-                denoiser,
-                size,
-                length,
-                num_steps,
-                options.adaptive,
-                schedule,
-                generator,
-                on_step=on_step,
-                constraint=constraint,
-                max_batch=max_batch,
-            )
+            sampled = sample_adaptive(  # adaptive 0, order random: dnadav.dna.sampler.sample, bit for bit
+                denoiser, size, length, num_steps, options.adaptive, schedule, generator,
+                on_step=on_step, constraint=constraint, max_batch=max_batch, order=options.unmask,
+            )  # fmt: skip
             blocks.append(sampled.tokens[:count])
             network_rows += sampled.network_rows
     tokens = torch.cat(blocks)
@@ -279,6 +274,7 @@ def design(
         "precision": precision,
         "strength": options.strength,
         "adaptive": options.adaptive if num_children == 0 else None,
+        "unmask": options.unmask if num_children == 0 else None,
         "constraints": None if constraint is None else constraints.as_dict(),
         "objective": objective,
     }

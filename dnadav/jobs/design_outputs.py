@@ -130,4 +130,6 @@ def _recorded(options: DesignOptions) -> dict[str, Any]:
         recorded["precision"] = o.precision
     if o.adaptive > 0:
         recorded["adaptive"] = o.adaptive
+    if o.unmask != "random":
+        recorded["unmask"] = o.unmask
     return recorded
