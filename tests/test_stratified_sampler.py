@@ -147,3 +147,15 @@ def test_design_takes_the_order_records_it_and_refuses_it_with_search(tmp_path):
         with pytest.raises(InputError) as error:
             DesignOptions(**bad)
         assert "\n" not in str(error.value) and "unmask" in str(error.value)
+
+
+def test_hard_constraints_hold_in_the_stratified_order():
+    import dnadav
+    from dnadav.constraints import spec_from_options
+
+    spec = spec_from_options(gc="0.45:0.55", prefix="ACGTACGT", max_homopolymer=4)
+    designs = dnadav.design("hepg2", n=8, steps=5, seed=1, model="dhs_prior", unmask="stratified", constraints=spec)
+    for sequence in designs.sequences:
+        gc = (sequence.count("G") + sequence.count("C")) / len(sequence)
+        assert sequence.startswith("ACGTACGT") and 0.45 <= gc <= 0.55
+        assert all(base * 5 not in sequence for base in "ACGT")
