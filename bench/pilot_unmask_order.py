@@ -60,28 +60,23 @@ class Rule:
 
     def new_order(self, n: int, length: int) -> torch.Tensor:
         """The call index of every position of ``n`` fresh all-MASK rows -> ``[n, L]``."""
+        from dnadav.dna.stratified import stratified_calls
+
         t = self.steps
         if self.mode == "dilated":
             classes = torch.rand(n, t, generator=self.generator).argsort(dim=1).argsort(dim=1)  # class -> call
             return classes[:, torch.arange(length) % t]
-        keys = torch.rand(n, length // t, t, generator=self.generator)
-        return keys.argsort(dim=-1).argsort(dim=-1).reshape(n, length)  # rank inside its block = its call
+        return stratified_calls(n, length, t, self.generator)
 
     def step(self, original, log_x0, x, tau, s, bound, schedule):
-        from dnadav.dna.masked import LOG_ZERO
-        from dnadav.dna.sampler import reverse_log_probs
-        from dnadav.dna.tokens import MASK_INDEX
+        from dnadav.dna.stratified import stratified_rows
 
         if self.mode == "random" or self.mode.startswith("power"):
             return original(log_x0, x, tau, s, bound, schedule)
         call = min(self.steps - 1, round((1.0 - float(tau[0])) * self.steps))
         if call == 0 or self.call_of is None or self.call_of.shape[0] != x.shape[0]:
             self.call_of = self.new_order(x.shape[0], x.shape[1])
-        masked = x == MASK_INDEX
-        forced = masked if float(s[0]) == 0.0 else (self.call_of == call) & masked
-        stay = reverse_log_probs(log_x0, x, schedule.alpha(tau), schedule.alpha(tau))  # masked stay masked
-        unmask_now = torch.cat([log_x0, torch.full_like(log_x0[..., :1], LOG_ZERO)], dim=-1)
-        return torch.where(forced[..., None], unmask_now, stay), s
+        return stratified_rows(log_x0, x, self.call_of, call, last=float(s[0]) == 0.0), s
 
     def install(self) -> None:
         import dnadav.dna.adaptive as adaptive

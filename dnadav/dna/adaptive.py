@@ -38,8 +38,8 @@ import torch
 from dnadav.core.gumbel import gumbel_argmax
 from dnadav.core.modes import eval_mode
 from dnadav.dna.clock import masked_share, masking_time
-from dnadav.dna.masked import LOG_ZERO, Denoiser
-from dnadav.dna.sampler import MaskedDiffusion, StepConstraint, reverse_log_probs
+from dnadav.dna.masked import Denoiser
+from dnadav.dna.sampler import MaskedDiffusion, StepConstraint, reverse_log_probs, unmask_log_probs
 from dnadav.dna.schedule import Schedule
 from dnadav.dna.stratified import check_order, stratified_calls, stratified_rows
 from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
@@ -90,8 +90,7 @@ def adaptive_step(
     forced = confident_positions(log_x0, x, bound)
     if not forced.any():
         return rows, s
-    unmask_now = torch.cat([log_x0, torch.full_like(log_x0[..., :1], LOG_ZERO)], dim=-1)
-    rows = torch.where(forced[..., None], unmask_now, rows)
+    rows = torch.where(forced[..., None], unmask_log_probs(log_x0), rows)
     masked = (x == MASK_INDEX).sum(dim=1).double()
     left = masked - forced.sum(dim=1).double()
     share = masked_share(schedule, s.double()) * left / masked.clamp_min(1.0)

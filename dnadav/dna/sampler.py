@@ -24,6 +24,8 @@ from dnadav.dna.tokens import MASK_INDEX, NUM_BASES, tokens_to_onehot
 
 __all__ = [
     "time_grid",
+    "kept_log_probs",
+    "unmask_log_probs",
     "reverse_log_probs",
     "transition_log_prob",
     "StepConstraint",
@@ -40,6 +42,20 @@ def time_grid(num_steps: int, device: torch.device | str = "cpu") -> torch.Tenso
     return torch.linspace(1.0, 0.0, num_steps + 1, device=device)
 
 
+def kept_log_probs(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Every token stays what it is (MASK included): log one-hot of ``x [B, L]`` over the 5 tokens -> ``[B, L, 5]``
+    (0 at ``x``, ``LOG_ZERO`` elsewhere)."""
+    kept = torch.nn.functional.one_hot(x, NUM_BASES + 1).bool()
+    return torch.where(
+        kept, torch.zeros((), dtype=dtype, device=x.device), torch.full((), LOG_ZERO, dtype=dtype, device=x.device)
+    )
+
+
+def unmask_log_probs(log_x0: torch.Tensor) -> torch.Tensor:
+    """A masked position unmasked now: its base drawn from ``log_x0 [B, L, 4]``, MASK impossible -> ``[B, L, 5]``."""
+    return torch.cat([log_x0, torch.full_like(log_x0[..., :1], LOG_ZERO)], dim=-1)
+
+
 def reverse_log_probs(log_x0: torch.Tensor, x_t: torch.Tensor, alpha_t: torch.Tensor, alpha_s: torch.Tensor) -> torch.Tensor:
     """``log p(x_s | x_t)`` per position over the 5 tokens (A, C, G, T, MASK) -> ``[B, L, 5]``."""
     stay = ((1.0 - alpha_s) / (1.0 - alpha_t)).clamp(0.0, 1.0)[:, None, None]
@@ -47,9 +63,7 @@ def reverse_log_probs(log_x0: torch.Tensor, x_t: torch.Tensor, alpha_t: torch.Te
     log_stay = torch.log(stay.clamp_min(1e-30)).expand(*log_x0.shape[:2], 1)
     log_stay = torch.where(stay > 0, log_stay, torch.full_like(log_stay, LOG_ZERO))
     masked_row = torch.cat([log_unmask, log_stay], dim=-1)
-    kept = torch.nn.functional.one_hot(x_t, NUM_BASES + 1).bool()
-    kept_row = torch.where(kept, torch.zeros_like(masked_row), torch.full_like(masked_row, LOG_ZERO))
-    return torch.where((x_t == MASK_INDEX)[..., None], masked_row, kept_row)
+    return torch.where((x_t == MASK_INDEX)[..., None], masked_row, kept_log_probs(x_t, masked_row.dtype))
 
 
 def transition_log_prob(

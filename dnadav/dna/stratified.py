@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import torch
 
-from dnadav.dna.masked import LOG_ZERO
-from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
+from dnadav.dna.sampler import kept_log_probs, unmask_log_probs
+from dnadav.dna.tokens import MASK_INDEX
 
 __all__ = ["UNMASK_ORDERS", "check_order", "stratified_calls", "stratified_rows"]
 
@@ -61,7 +61,4 @@ def stratified_rows(log_x0: torch.Tensor, x: torch.Tensor, calls: torch.Tensor, 
     (``log_x0 [N, L, 4]``), the other masked positions stay masked and unmasked ones keep their base."""
     masked = x == MASK_INDEX
     now = masked if last else masked & (calls == call)
-    same = torch.nn.functional.one_hot(x, NUM_BASES + 1).bool()  # every token stays what it is (MASK included)
-    keep = torch.where(same, torch.zeros_like(same, dtype=log_x0.dtype), torch.full_like(same, LOG_ZERO, dtype=log_x0.dtype))
-    unmask = torch.cat([log_x0, torch.full_like(log_x0[..., :1], LOG_ZERO)], dim=-1)
-    return torch.where(now[..., None], unmask, keep)
+    return torch.where(now[..., None], unmask_log_probs(log_x0), kept_log_probs(x, log_x0.dtype))

@@ -18,7 +18,7 @@ import torch
 
 from dnadav import defaults
 from dnadav.core.search import LOOKAHEADS
-from dnadav.dna.stratified import UNMASK_ORDERS
+from dnadav.dna.stratified import UNMASK_ORDERS, check_order
 from dnadav.errors import InputError
 from dnadav.jobs.options import check_number, option
 
@@ -92,8 +92,10 @@ class DesignOptions:
             raise InputError("lookahead parent is for the E-step search: give --children M > 0")
         if self.adaptive > 0 and self.num_children > 0:
             raise InputError("adaptive steps are for plain sampling; the E-step search (children > 0) runs on the fixed grid")
-        if self.unmask not in UNMASK_ORDERS:
-            raise InputError(f"unmask must be {' or '.join(UNMASK_ORDERS)}; got {self.unmask!r}")
+        try:
+            check_order(self.unmask)
+        except ValueError as error:
+            raise InputError(str(error)) from None
         if self.unmask != "random" and (self.num_children > 0 or self.adaptive > 0):
             raise InputError("unmask stratified is for plain sampling on the fixed grid: not with --children or --adaptive")
 
