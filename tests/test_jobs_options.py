@@ -76,7 +76,8 @@ def _align_parser() -> argparse.ArgumentParser:
 # issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess, --warm-start*
 ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess",
                "mstep_min_naturalness",
-               "warm_start", "warm_start_kept", "warm_start_ess", "warm_start_data", "warm_start_pool"}  # fmt: skip
+               "warm_start", "warm_start_kept", "warm_start_ess", "warm_start_data", "warm_start_pool",
+               "warm_start_average"}  # fmt: skip
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
@@ -148,6 +149,8 @@ def test_align_cli_and_api_build_the_same_options():
         ({"warm_start_ess": 1.0}, "--warm-start-ess must be a fraction below 1"),
         ({"warm_start_ess": float("nan")}, "--warm-start-ess must be a finite number > 0"),
         ({"warm_start_pool": 0}, "--warm-start-pool must be ≥ 1"),
+        ({"warm_start_average": 1.5}, "--warm-start-average must be a fraction in \\[0, 1\\]"),
+        ({"warm_start_average": float("nan")}, "--warm-start-average must be ≥ 0"),
     ],
 )
 def test_align_api_refuses_what_the_cli_refuses(keywords, message):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dnadav.core.importance import effective_sample_size
-from dnadav.core.warm_start import WarmStart, tilt_data, warm_start
+from dnadav.core.warm_start import WarmStart, fit_clean_samples, tilt_data, warm_start
 from dnadav.dna.sampler import MaskedDiffusion
 from dnadav.dna.tokens import MASK_INDEX, NUM_BASES
 from tests.toys import all_sequences, any_order_model_probability, random_distribution
@@ -103,8 +103,33 @@ def test_the_fit_depends_on_its_generator_alone_not_on_the_global_stream_or_grad
     assert all(torch.equal(fitted[0][k], fitted[1][k]) for k in fitted[0])
 
 
+def test_tail_averaging_keeps_the_mean_of_the_last_iterates_and_zero_keeps_the_last():
+    # a fit of j steps is the first j steps of a longer fit (same generator), so the iterates W_1..W_n are
+    # fits of 1..n steps: tail_average = 3/6 must give (W_4 + W_5 + W_6) / 3, and 0 must give W_6 bit for bit
+    from dnadav.dna.backbone import ConvDenoiser, ConvDenoiserConfig
+
+    length, steps = 12, 6
+    samples = torch.randint(0, NUM_BASES, (40, length), generator=torch.Generator().manual_seed(0))
+
+    def fitted(num_steps: int, tail_average: float) -> dict[str, torch.Tensor]:
+        torch.manual_seed(7)
+        network = ConvDenoiser(ConvDenoiserConfig(channels=8, num_blocks=1, dropout=0.5))
+        settings = WarmStart(steps=num_steps, kept=32, target_ess=0.5, batch_size=8, lr=0.05, tail_average=tail_average)
+        fit_clean_samples(MaskedDiffusion(network, length), samples, settings, torch.Generator().manual_seed(2))
+        return {k: v.clone() for k, v in network.named_parameters()}
+
+    iterates = [fitted(j, 0.0) for j in range(1, steps + 1)]
+    averaged = fitted(steps, 0.5)
+    for name, value in averaged.items():
+        expected = torch.stack([iterate[name] for iterate in iterates[3:]]).mean(dim=0)
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(iterates[-1][k], averaged[k]) for k in averaged)  # the mean is not the last iterate
+    assert all(torch.equal(fitted(steps, 0.0)[k], iterates[-1][k]) for k in averaged)
+
+
 def test_settings_out_of_range_are_refused():
-    for bad in (dict(target_ess=1.0), dict(target_ess=0.0), dict(kept=0), dict(steps=-1), dict(batch_size=0)):
+    bad_settings = (dict(target_ess=1.0), dict(target_ess=0.0), dict(kept=0), dict(steps=-1), dict(batch_size=0))
+    for bad in (*bad_settings, dict(tail_average=-0.1), dict(tail_average=1.5), dict(tail_average=math.nan)):
         with pytest.raises(ValueError, match="warm start"):
             WarmStart(**bad)
 

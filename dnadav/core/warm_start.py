@@ -9,7 +9,9 @@ sample of p_data·exp(r/α) — with α solved so that the weights' Kish ESS is 
 (``dnadav.core.importance.ess_temperature``: scale-free, whatever the reward's units), and fits the
 model to the kept samples with its own training loss (``ReverseProcess.sample_loss``, the forward KL
 from the resampled law to the model), ``steps`` AdamW steps of ``batch_size`` samples, the gradient norm
-clipped at ``gradient_clip``. The fitted model is where DAV's iterations start and what they are
+clipped at ``gradient_clip``; with ``tail_average`` > 0 the fitted weights are the mean of the iterates of the
+last ``tail_average`` of the steps (tail averaging, which removes most of SGD's final-iterate noise; 0: the last
+iterate). The fitted model is where DAV's iterations start and what they are
 anchored to (docs/concepts.md, "A warm start from the training data").
 """
 
@@ -31,7 +33,8 @@ __all__ = ["WarmStart", "WarmStartResult", "fit_clean_samples", "tilt_data", "wa
 class WarmStart:
     """The warm start's settings: ``steps`` optimiser steps (0: none), ``kept`` resampled data samples, α
     solved for a Kish ESS of ``target_ess`` × the data's size, AdamW at ``lr`` on ``batch_size`` samples
-    per step with the gradient norm clipped at ``gradient_clip``."""
+    per step with the gradient norm clipped at ``gradient_clip``; the weights kept are the mean of the
+    iterates after each of the last ``round(tail_average × steps)`` steps (0: the last iterate)."""
 
     steps: int = 1600
     kept: int = 4096
@@ -39,10 +42,13 @@ class WarmStart:
     batch_size: int = 64
     lr: float = 1e-3
     gradient_clip: float = 1.0
+    tail_average: float = 0.0
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.kept < 1 or self.batch_size < 1:
             raise ValueError(f"warm start: steps ≥ 0, kept ≥ 1 and batch_size ≥ 1; got {self}")
+        if not 0 <= self.tail_average <= 1:
+            raise ValueError(f"warm start: tail_average must be a fraction in [0, 1]; got {self.tail_average}")
         if not 0 < self.target_ess < 1:
             raise ValueError(f"warm start: target_ess must be a fraction in (0, 1); got {self.target_ess}")
 
@@ -109,6 +115,8 @@ def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, ge
     dimensions = samples[0].numel()
     order = torch.empty(0, dtype=torch.long)
     tenth = max(1, settings.steps // 10)
+    averaged = round(settings.tail_average * settings.steps)  # iterates in the mean; 0: the last one
+    tail_sum = [torch.zeros_like(p) for p in parameters] if averaged else None
     losses, running = [], []
     was_training = network.training
     network.train()
@@ -122,10 +130,17 @@ def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, ge
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, settings.gradient_clip)
         optimiser.step()
+        if tail_sum is not None and step > settings.steps - averaged:
+            with torch.no_grad():
+                torch._foreach_add_(tail_sum, [p.detach() for p in parameters])
         running.append(float(loss.detach()))
         if step % tenth == 0 or step == settings.steps:
             losses.append(sum(running) / len(running))
             running = []
+    if tail_sum is not None:
+        with torch.no_grad():
+            for parameter, total in zip(parameters, tail_sum, strict=True):
+                parameter.copy_(total / averaged)
     network.train(was_training)
     return losses
 

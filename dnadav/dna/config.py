@@ -47,11 +47,17 @@ class AlignConfig(EMConfig):
     warm_start_ess: float = 0.1
     warm_start_data: str | None = None
     warm_start_pool: int | None = None  # score only this many of the data, drawn at random (a reward budget); None: all
+    warm_start_average: float = 0.0  # keep the mean of the last fraction of the fit's iterates (tail averaging); 0: the last
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.warm_start_steps:  # its own checks: counts ≥ 1, the ESS a fraction
-            WarmStart(steps=self.warm_start_steps, kept=self.warm_start_kept, target_ess=self.warm_start_ess)
+            WarmStart(
+                steps=self.warm_start_steps,
+                kept=self.warm_start_kept,
+                target_ess=self.warm_start_ess,
+                tail_average=self.warm_start_average,
+            )
             if self.warm_start_pool is not None and self.warm_start_pool < 2:
                 raise ValueError(f"warm_start_pool must be ≥ 2 sequences; got {self.warm_start_pool}")
         elif self.warm_start_steps < 0:

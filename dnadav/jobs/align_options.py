@@ -55,6 +55,7 @@ _PRESET_PATHS = {
     "warm_start_kept": "warm_start_kept",
     "warm_start_ess": "warm_start_ess",
     "warm_start_pool": "warm_start_pool",
+    "warm_start_average": "warm_start_average",
 }
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences", "warm_start_kept", "warm_start_pool")  # fmt: skip
@@ -189,6 +190,12 @@ class AlignOptions:
     warm_start_pool: int | None = option(
         None, "warm start: score only this many data sequences, drawn at random (fewer reward calls); default: all", type=int
     )
+    warm_start_average: float | None = option(
+        None,
+        "warm start: keep the mean of the iterates of this last fraction of its steps (tail averaging), in [0, 1]; "
+        "0: the last iterate (default)",
+        type=float,
+    )
     warm_start_data: str | None = option(
         None, "warm start data: a FASTA/CSV/TSV/HDF5 file (its training split) instead of the prior's own", metavar="FILE"
     )
@@ -225,6 +232,9 @@ class AlignOptions:
         check_number("--warm-start-ess", self.warm_start_ess, 0, strict=True)
         if self.warm_start_ess is not None and not self.warm_start_ess < 1:
             raise InputError(f"--warm-start-ess must be a fraction below 1; got {self.warm_start_ess}")
+        check_number("--warm-start-average", self.warm_start_average, 0)
+        if self.warm_start_average is not None and not self.warm_start_average <= 1:
+            raise InputError(f"--warm-start-average must be a fraction in [0, 1]; got {self.warm_start_average}")
         if self.holdout is not None and not self.holdout < 1:
             raise InputError(f"--holdout must be a fraction below 1; got {self.holdout}")
         for name in ("min_naturalness", "mstep_min_naturalness"):

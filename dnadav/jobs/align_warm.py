@@ -77,7 +77,11 @@ def warm_started_prior(config: AlignConfig, judge: RunJudge, out_dir: Path):
         pool = torch.Generator().manual_seed(stream_seed(config.seed, 0, 0, 12))
         data = data[torch.randperm(available, generator=pool)[: config.warm_start_pool].sort().values]
     settings = WarmStart(
-        steps=config.warm_start_steps, kept=config.warm_start_kept, target_ess=config.warm_start_ess, lr=config.lr
+        steps=config.warm_start_steps,
+        kept=config.warm_start_kept,
+        target_ess=config.warm_start_ess,
+        lr=config.lr,
+        tail_average=config.warm_start_average,
     )
     model = copy.deepcopy(prior)
     process = MaskedDiffusion(model, config.length, judge.schedule)
