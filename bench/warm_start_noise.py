@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
-import platform
+import sys
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_md import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "models" / "hepg2_aligned" / "config.json"
@@ -63,15 +67,15 @@ def main() -> None:
             row = measure(seed, tail, args.runs)
             rows[(seed, tail)] = row
             print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"machine: {machine()}")
     if not args.no_write:
-        ROWS.parent.mkdir(parents=True, exist_ok=True)
-        temporary = ROWS.with_suffix(".tmp")
-        with temporary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, FIELDS)
-            writer.writeheader()
-            writer.writerows(rows[key] for key in sorted(rows))
-        temporary.replace(ROWS)
+        from dnadav.io import atomic_write_text
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows[key] for key in sorted(rows))
+        atomic_write_text(ROWS, buffer.getvalue())
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from dnadav.core.batching import chunked_call
 from dnadav.core.importance import effective_sample_size, ess_temperature, resample_counts
@@ -116,7 +117,7 @@ def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, ge
     order = torch.empty(0, dtype=torch.long)
     tenth = max(1, settings.steps // 10)
     averaged = round(settings.tail_average * settings.steps)  # iterates in the mean; 0: the last one
-    tail_sum = [torch.zeros_like(p) for p in parameters] if averaged else None
+    tail_sum = torch.zeros_like(parameters_to_vector(parameters)) if averaged else None
     losses, running = [], []
     was_training = network.training
     network.train()
@@ -132,15 +133,14 @@ def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, ge
         optimiser.step()
         if tail_sum is not None and step > settings.steps - averaged:
             with torch.no_grad():
-                torch._foreach_add_(tail_sum, [p.detach() for p in parameters])
+                tail_sum += parameters_to_vector(parameters)
         running.append(float(loss.detach()))
         if step % tenth == 0 or step == settings.steps:
             losses.append(sum(running) / len(running))
             running = []
     if tail_sum is not None:
         with torch.no_grad():
-            for parameter, total in zip(parameters, tail_sum, strict=True):
-                parameter.copy_(total / averaged)
+            vector_to_parameters(tail_sum / averaged, parameters)
     network.train(was_training)
     return losses
 
