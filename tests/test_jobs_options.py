@@ -73,11 +73,11 @@ def _align_parser() -> argparse.ArgumentParser:
 
 # options added since the capture (each with its issue); every captured option must stay as it was
 # issue 24: --reference FILE, the validation naturalness set;
-# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess, --warm-start*
+# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess, --warm-start*, --mstep-average
 ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess",
                "mstep_min_naturalness",
                "warm_start", "warm_start_kept", "warm_start_ess", "warm_start_data", "warm_start_pool",
-               "warm_start_average"}  # fmt: skip
+               "warm_start_average", "mstep_average"}  # fmt: skip
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
@@ -151,6 +151,8 @@ def test_align_cli_and_api_build_the_same_options():
         ({"warm_start_pool": 0}, "--warm-start-pool must be ≥ 1"),
         ({"warm_start_average": 1.5}, "--warm-start-average must be a fraction in \\[0, 1\\]"),
         ({"warm_start_average": float("nan")}, "--warm-start-average must be ≥ 0"),
+        ({"mstep_average": 1.5}, "--mstep-average must be a fraction in \\[0, 1\\]"),
+        ({"mstep_average": float("nan")}, "--mstep-average must be ≥ 0"),
     ],
 )
 def test_align_api_refuses_what_the_cli_refuses(keywords, message):
@@ -216,6 +218,8 @@ def test_image_align_passes_the_m_step_controls_to_the_core_config():
         ({"eval_images": 1}, "--eval-images must be ≥ 2"),
         ({"gradient_clip": 0.0}, "--gradient-clip must be a finite number > 0"),
         ({"patience": 0}, "--patience must be ≥ 1"),
+        ({"mstep_average": float("nan")}, "--mstep-average must be a fraction in \\[0, 1\\]"),
+        ({"mstep_average": 1.5}, "--mstep-average must be a fraction in \\[0, 1\\]"),
     ],
 )
 def test_image_align_refuses_bad_m_step_controls(keywords, message):

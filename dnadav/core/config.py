@@ -43,6 +43,9 @@ class EMConfig:
     # of its inner_epochs passes by the modality's naturalness measure (no reward call), and the last pass
     # scoring ≥ this floor is kept (none: the best-scoring one); None: every pass is kept
     mstep_min_naturalness: float | None = None
+    # M-step tail averaging (dnadav.core.tail_average): the weights each judged pass (or, with no judge, the whole
+    # M-step) ends with are the mean of the iterates of its last fraction of steps; 0: the last iterate
+    mstep_average: float = 0.0
     stop_patience: int = 2  # with a selection rule: iterations after the last eligible one before stopping
     # with a selection rule: an iteration it rejects is undone (the next E-step restarts from the kept
     # iteration's weights, optimiser state, α and multipliers) and target_kl, when set, is halved for every
@@ -56,6 +59,8 @@ class EMConfig:
     back_off: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.mstep_average <= 1:
+            raise ValueError(f"mstep_average must be a fraction in [0, 1]; got {self.mstep_average}")
         if self.back_off < 0:
             raise ValueError(f"back_off must be ≥ 0 bisections; got {self.back_off}")
         if self.replay < 0:

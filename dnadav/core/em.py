@@ -17,11 +17,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.core.config import EMConfig
-from dnadav.core.distill import distill_loss, transition_batch, transition_pairs
-from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, held_out_passes, restore_kept
+from dnadav.core.distill import distill_loss, transition_batch
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, restore_kept
 from dnadav.core.modes import eval_mode
 from dnadav.core.move_limit import MoveMeter
-from dnadav.core.pass_guard import PassGuard, guarded_passes
+from dnadav.core.mstep_batches import mstep_plan
+from dnadav.core.pass_guard import PassGuard
 from dnadav.core.protocol import ReverseProcess
 from dnadav.core.ranks import gather_rows, local_count, stream_seed
 from dnadav.core.replay import ReplayBuffer
@@ -88,6 +89,7 @@ class DAVModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self.best = BestKeeper(select, config.stop_patience) if select is not None else None
         self._stopper: HeldOutStopper | PassGuard | None = None
+        self._averager = None  # the M-step's tail average (config.mstep_average > 0)
         self._reward_temperature = config.search.reward_temperature
         self._restart: int | None = None  # this iteration's backtracking: the kept iteration it restarts from
         self._rejected = 0  # iterations rejected so far (the trust region's step is halved this often)
@@ -212,6 +214,7 @@ class DAVModule(pl.LightningModule):
         return owner if callable(getattr(owner, "update", None)) else None
 
     def train_dataloader(self) -> DataLoader:
+        self._averager = None
         if self.current_epoch < len(self.history):
             # Restoring a run, Lightning asks for the loader of the iteration the checkpoint finished
             # before the next one's and never trains on it: no search (it would cost a whole E-step, and
@@ -219,25 +222,14 @@ class DAVModule(pl.LightningModule):
             return DataLoader(TensorDataset(torch.zeros(1, 2, dtype=torch.long)), batch_size=1)
         current = self.e_step()
         self.trajectory = self._replay.joined(current)  # [current, *earlier E-steps' training sequences]
-        if self.config.holdout_fraction > 0:  # passes judged on the transitions of held-out sequences
-            generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 6))
-            meter_of = lambda pairs: MoveMeter(self.process, self.trajectory, pairs.to(self.device), self.config.batch_size)  # noqa: E731
-            fraction, loss_of = self.config.holdout_fraction, self._held_out_loss
-            loader, self._stopper, held_out = held_out_passes(
-                self.trajectory, fraction, self.config, loss_of, generator, meter_of, len(current.final)
-            )
-            self._replay.keep(current, held_out)
-            return loader
-        self._replay.keep(current, torch.zeros(0, dtype=torch.long))
-        # The order is drawn here, once, so it does not depend on how often Lightning iterates the loader.
-        generator = torch.Generator().manual_seed(stream_seed(self.config.seed, self.current_epoch, 0, 2))
-        if self.config.mstep_min_naturalness is not None:  # the passes kept by naturalness (no reward call)
-            score_seed = stream_seed(self.config.seed, self.current_epoch, 0, 7)
-            loader, self._stopper = guarded_passes(self.trajectory, self.config, self._pass_score, score_seed, generator)
-            return loader
-        pairs = transition_pairs(self.trajectory).repeat(self.config.inner_epochs, 1)
-        order = torch.randperm(len(pairs), generator=generator)
-        return DataLoader(TensorDataset(pairs[order].cpu()), batch_size=self.config.batch_size, shuffle=False)
+        meter_of = lambda pairs: MoveMeter(self.process, self.trajectory, pairs.to(self.device), self.config.batch_size)  # noqa: E731
+        plan = mstep_plan(
+            self.trajectory, len(current.final), self.config, self.current_epoch, self.model.parameters(),
+            self._held_out_loss, meter_of, self._pass_score,
+        )  # fmt: skip
+        self._replay.keep(current, plan.held_out)
+        self._stopper, self._averager = plan.judge, plan.averager
+        return plan.loader
 
     def _held_out_loss(self, pairs: torch.Tensor) -> float:
         return held_out_loss(
@@ -256,6 +248,8 @@ class DAVModule(pl.LightningModule):
         return None
 
     def on_train_batch_end(self, outputs, batch: list[torch.Tensor], batch_idx: int) -> None:
+        if self._averager is not None:  # first, so a pass's judge sees the mean of its last iterates
+            self._averager.after_step()
         if self._stopper is not None:
             self._stopper.after_batch(self.model, batch_idx)
 

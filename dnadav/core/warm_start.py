@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from dnadav.core.batching import chunked_call
 from dnadav.core.importance import effective_sample_size, ess_temperature, resample_counts
 from dnadav.core.protocol import ReverseProcess
+from dnadav.core.tail_average import TailAverage
 
 __all__ = ["WarmStart", "WarmStartResult", "fit_clean_samples", "tilt_data", "warm_start"]
 
@@ -116,8 +116,7 @@ def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, ge
     dimensions = samples[0].numel()
     order = torch.empty(0, dtype=torch.long)
     tenth = max(1, settings.steps // 10)
-    averaged = round(settings.tail_average * settings.steps)  # iterates in the mean; 0: the last one
-    tail_sum = torch.zeros_like(parameters_to_vector(parameters)) if averaged else None
+    averager = TailAverage(parameters, [settings.steps - 1] if settings.steps else [], settings.tail_average)
     losses, running = [], []
     was_training = network.training
     network.train()
@@ -131,16 +130,11 @@ def _fit(process: ReverseProcess, samples: torch.Tensor, settings: WarmStart, ge
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, settings.gradient_clip)
         optimiser.step()
-        if tail_sum is not None and step > settings.steps - averaged:
-            with torch.no_grad():
-                tail_sum += parameters_to_vector(parameters)
+        averager.after_step()  # after the last step: the mean of the last iterates
         running.append(float(loss.detach()))
         if step % tenth == 0 or step == settings.steps:
             losses.append(sum(running) / len(running))
             running = []
-    if tail_sum is not None:
-        with torch.no_grad():
-            vector_to_parameters(tail_sum / averaged, parameters)
     network.train(was_training)
     return losses
 

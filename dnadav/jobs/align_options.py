@@ -43,6 +43,7 @@ _PRESET_PATHS = {
     "mstep_max_kl": "mstep_max_kl",
     "min_naturalness": "min_naturalness",
     "mstep_min_naturalness": "mstep_min_naturalness",
+    "mstep_average": "mstep_average",
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
     "tilt_base": "search.tilt_base",
@@ -162,6 +163,9 @@ class AlignOptions:
         "(none: the best-scoring one); needs --holdout 0 (docs/concepts.md; default off)",
         type=float,
     )
+    mstep_average: float | None = option(
+        None, "M-step: keep the mean of the iterates of the last fraction of each judged pass, in [0, 1]; 0: the last", type=float
+    )
     stop_patience: int | None = option(None, "iterations below the floor before stopping (preset; default 2)", type=int)
     back_off: int | None = option(
         None,
@@ -191,10 +195,7 @@ class AlignOptions:
         None, "warm start: score only this many data sequences, drawn at random (fewer reward calls); default: all", type=int
     )
     warm_start_average: float | None = option(
-        None,
-        "warm start: keep the mean of the iterates of this last fraction of its steps (tail averaging), in [0, 1]; "
-        "0: the last iterate (default)",
-        type=float,
+        None, "warm start: keep the mean of the iterates of this last fraction of its steps, in [0, 1]; 0: the last", type=float
     )
     warm_start_data: str | None = option(
         None, "warm start data: a FASTA/CSV/TSV/HDF5 file (its training split) instead of the prior's own", metavar="FILE"
@@ -232,9 +233,10 @@ class AlignOptions:
         check_number("--warm-start-ess", self.warm_start_ess, 0, strict=True)
         if self.warm_start_ess is not None and not self.warm_start_ess < 1:
             raise InputError(f"--warm-start-ess must be a fraction below 1; got {self.warm_start_ess}")
-        check_number("--warm-start-average", self.warm_start_average, 0)
-        if self.warm_start_average is not None and not self.warm_start_average <= 1:
-            raise InputError(f"--warm-start-average must be a fraction in [0, 1]; got {self.warm_start_average}")
+        for flag, value in (("--warm-start-average", self.warm_start_average), ("--mstep-average", self.mstep_average)):
+            check_number(flag, value, 0)
+            if value is not None and not value <= 1:
+                raise InputError(f"{flag} must be a fraction in [0, 1]; got {value}")
         if self.holdout is not None and not self.holdout < 1:
             raise InputError(f"--holdout must be a fraction below 1; got {self.holdout}")
         for name in ("min_naturalness", "mstep_min_naturalness"):

@@ -45,6 +45,11 @@ class ImageAlignOptions(ImageOptions):
     batch_size: int = option(128, "transitions per M-step batch")
     lr: float = option(1e-3, "learning rate of the M-step")
     gradient_clip: float | None = option(1.0, "max gradient norm of the M-step", type=float)
+    mstep_average: float = option(
+        0.0,
+        "M-step: keep the mean of the iterates of this last fraction of its steps (of each pass with --holdout): tail "
+        "averaging, in [0, 1]; 0: the last iterate (docs/concepts.md)",
+    )
     holdout: float = option(0.0, "fraction of E-step images held out to stop each M-step (0: none)")
     patience: int = option(1, "M-step passes without held-out gain before stopping (with --holdout)")
     target_kl: float | None = option(
@@ -94,6 +99,8 @@ class ImageAlignOptions(ImageOptions):
             raise InputError(f"--gradient-clip must be a finite number > 0; got {self.gradient_clip}")
         if self.target_kl is not None and not (math.isfinite(self.target_kl) and self.target_kl >= 0):
             raise InputError(f"--target-kl must be a finite number ≥ 0 (0: off); got {self.target_kl}")
+        if not 0 <= self.mstep_average <= 1:  # nan fails too
+            raise InputError(f"--mstep-average must be a fraction in [0, 1]; got {self.mstep_average}")
         if not 0 <= self.holdout < 1:
             raise InputError(f"--holdout must be a fraction in [0, 1); got {self.holdout}")
         if self.holdout > 0 and self.images < 2:
@@ -126,6 +133,7 @@ def em_config(options: ImageAlignOptions, search, distill):
         pilot_sequences=options.pilot_images,
         holdout_fraction=options.holdout,
         patience=options.patience,
+        mstep_average=options.mstep_average,
         replay=options.replay,
         backtrack=selects(options),
     )
@@ -167,16 +175,7 @@ def align_images(options: ImageAlignOptions, resume: bool = True) -> dict:
     except ValueError as error:
         raise InputError(str(error)) from None
     with created_folder(out):
-        return _fit_and_save(
-            options,
-            out,
-            pipeline,
-            reward_fn,
-            chunked(reward_fn, options.max_batch),
-            config,
-            cuda,
-            resume,
-        )
+        return _fit_and_save(options, out, pipeline, reward_fn, chunked(reward_fn, options.max_batch), config, cuda, resume)
 
 
 def _fit_and_save(
