@@ -7,9 +7,9 @@ Runs the default command, ``dnadav image align --pipeline digits --reward digit=
 evaluation classifiers (``bench/image_digits_report.py``'s measures, which no run saw). The iteration a
 run keeps is chosen on the validation classifiers' realism alone (``--min-realism reference``).
 
-Targets: ≥ 0.85 read as 3, realism ≥ the reference model's own (its ``baseline.json``, 0.766), nearest
-training digit ≥ real 3s' (1.48, models/digits_aligned_3/card.md). Rows: docs/runs/digits_seeds.csv.
-About 7 min per run alone on 2 cores.
+Targets: ≥ 0.85 read as 3, realism ≥ the reference model's own (``digits``, judged the same way at the same
+sampling seeds: 0.766), nearest training digit ≥ real 3s' (1.48, models/digits_aligned_3/card.md).
+Rows: docs/runs/digits_seeds.csv. About 7 min per run alone on 2 cores.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,36 +30,42 @@ ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "docs" / "runs" / "digits_seeds.csv"
 REAL_THREES_NEAREST = 1.48  # nearest training digit of real 3s (models/digits_aligned_3/card.md)
 FIELDS = ["mstep_average", "seed", "kept_iteration", "of_iterations", "align_minutes", "read_as_3", "read_as_3_by_seed",
-          "realism", "realism_by_seed", "reference_realism", "nearest_train_l2", "meets_targets"]  # fmt: skip
+          "realism", "realism_by_seed", "reference_realism", "nearest_train_l2", "diversity_l2", "meets_targets"]  # fmt: skip
 
 
 def dnadav(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "dnadav", *args], check=True, cwd=ROOT)
 
 
-def measure(seed: int, average: float, runs: Path, samples: int) -> dict:
-    """Run (or read back) the default digits align at ``seed`` with ``--mstep-average average`` -> its row."""
+def judge(pipeline: str, folder: Path, samples: int) -> list[dict]:
+    """``samples`` plain samples of ``pipeline`` at sampling seeds 0 1 2 (kept in ``folder``/judge_K) -> the
+    five evaluation classifiers' reports, one per sampling seed."""
     from dnadav.image.digits import load_digit_images
     from dnadav.image.metrics import digit_report
     from dnadav.image.rewards import load_digit_ensemble
 
-    run = runs / f"avg{average:g}_seed{seed}"
-    started = time.time()
-    if not (run / "aligned.json").is_file():
-        dnadav("image", "align", "--pipeline", "digits", "--reward", "digit=3", "--seed", str(seed),
-               "--mstep-average", str(average), "--out", str(run), "--quiet")  # fmt: skip
-    minutes = (time.time() - started) / 60
-    selection = json.loads((run / "aligned.json").read_text())["selection"]
-    reference = json.loads((run / "baseline.json").read_text())["plain/eval_realism"]
     train, _ = load_digit_images()
     ensemble = load_digit_ensemble("eval")
     reports = []
     for sampling_seed in (0, 1, 2):
-        folder = run / f"judge_{sampling_seed}"
-        if not (folder / "images").is_dir():
-            dnadav("image", "sample", "--pipeline", str(run), "--n", str(samples), "--seed", str(sampling_seed),
-                   "--out", str(folder), "--reward", "digit=3")  # fmt: skip
-        reports.append(digit_report(read_pngs(folder), 3, ensemble[0], train, None, ensemble))
+        out = folder / f"judge_{sampling_seed}"
+        if not (out / "images").is_dir():
+            dnadav("image", "sample", "--pipeline", pipeline, "--n", str(samples), "--seed", str(sampling_seed),
+                   "--out", str(out), "--reward", "digit=3")  # fmt: skip
+        reports.append(digit_report(read_pngs(out), 3, ensemble[0], train, None, ensemble))
+    return reports
+
+
+def measure(seed: int, average: float, runs: Path, samples: int, reference: float) -> dict:
+    """Run (or read back) the default digits align at ``seed`` with ``--mstep-average average`` -> its row;
+    ``reference``: the reference model's realism, judged alike."""
+    run = runs / f"avg{average:g}_seed{seed}"
+    if not (run / "aligned.json").is_file():
+        dnadav("image", "align", "--pipeline", "digits", "--reward", "digit=3", "--seed", str(seed),
+               "--mstep-average", str(average), "--out", str(run), "--quiet")  # fmt: skip
+    minutes = json.loads((run / "manifest.json").read_text())["wall_minutes_this_session"]  # the align's wall-clock
+    selection = json.loads((run / "aligned.json").read_text())["selection"]
+    reports = judge(str(run), run, samples)
     mean = lambda key: sum(r[key] for r in reports) / len(reports)  # noqa: E731
     row = {
         "mstep_average": average, "seed": seed, "kept_iteration": selection["kept_iteration"],
@@ -69,6 +74,7 @@ def measure(seed: int, average: float, runs: Path, samples: int) -> dict:
         "read_as_3_by_seed": " ".join(f"{r['eval_ensemble_share_digit']:.3f}" for r in reports),
         "realism": round(mean("eval_realism"), 3), "realism_by_seed": " ".join(f"{r['eval_realism']:.3f}" for r in reports),
         "reference_realism": round(reference, 3), "nearest_train_l2": round(mean("nearest_train_l2"), 2),
+        "diversity_l2": round(mean("diversity_l2"), 2),
     }  # fmt: skip
     row["meets_targets"] = (
         row["read_as_3"] >= 0.85 and row["realism"] >= reference and row["nearest_train_l2"] >= REAL_THREES_NEAREST
@@ -85,9 +91,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/runs alone")
     args = parser.parse_args()
     rows = {(float(r["mstep_average"]), int(r["seed"])): r for r in csv.DictReader(ROWS.open())} if ROWS.is_file() else {}
+    reports = judge("digits", args.runs / "reference", args.samples)
+    reference = sum(r["eval_realism"] for r in reports) / len(reports)
+    print(f"reference (digits) realism {reference:.3f}, read as 3 {sum(r['eval_ensemble_share_digit'] for r in reports) / 3:.3f}")
     for average in args.mstep_average:
         for seed in args.seeds:
-            row = measure(seed, average, args.runs, args.samples)
+            row = measure(seed, average, args.runs, args.samples, reference)
             rows[(average, seed)] = row
             print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
     print(f"machine: {machine()}")

@@ -73,7 +73,8 @@ def _align_parser() -> argparse.ArgumentParser:
 
 # options added since the capture (each with its issue); every captured option must stay as it was
 # issue 24: --reference FILE, the validation naturalness set;
-# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess, --warm-start*, --mstep-average
+# issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess, --warm-start*,
+# --mstep-average
 ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess",
                "mstep_min_naturalness",
                "warm_start", "warm_start_kept", "warm_start_ess", "warm_start_data", "warm_start_pool",
@@ -202,6 +203,7 @@ def test_image_align_passes_the_m_step_controls_to_the_core_config():
     )  # fmt: skip
     default = em_config(ImageAlignOptions(out="run", reward="digit=3"), SearchConfig(), DistillConfig())
     assert (default.holdout_fraction, default.target_kl, default.gradient_clip, default.iterations) == (0.0, 4.0, 1.0, 6)
+    assert default.mstep_average == 0.5  # issue 20 (session 23): the M-step's tail average, measured at 3 seeds
     assert default.backtrack  # the digits world selects on its realism floor, and undoes rejected iterations
     off_options = ImageAlignOptions(out="run", reward="digit=3", target_kl=0.0, min_realism="off")
     off = em_config(off_options, SearchConfig(), DistillConfig())

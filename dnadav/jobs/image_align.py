@@ -46,7 +46,7 @@ class ImageAlignOptions(ImageOptions):
     lr: float = option(1e-3, "learning rate of the M-step")
     gradient_clip: float | None = option(1.0, "max gradient norm of the M-step", type=float)
     mstep_average: float = option(
-        0.0,
+        0.5,
         "M-step: keep the mean of the iterates of this last fraction of its steps (of each pass with --holdout): tail "
         "averaging, in [0, 1]; 0: the last iterate (docs/concepts.md)",
     )
