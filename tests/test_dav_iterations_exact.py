@@ -173,6 +173,17 @@ def test_plain_iterations_compound_the_tilt(tmp_path):
     assert kl_to(mean, sum(PRIOR) + shift) > 10 * KL_BOUND  # not one tilt: the iterations compound
 
 
+def test_tail_averaged_m_steps_reach_the_same_closed_form(tmp_path):
+    # --mstep-average: each M-step keeps the mean of its last half of iterates. Once the fit has converged
+    # the mean is the optimum, so the iterations still compound to K tilts: averaging moves no fixed point.
+    # Kills: the sum divided by one iterate too many (the mean shrunk toward 0).
+    alpha, k = 2.0, 3
+    _, mean = run(tmp_path, k, alpha, mstep_average=0.5)
+    shift = SLOPE * VARIANCE / alpha
+    assert kl_to(mean, sum(PRIOR) + k * shift) < KL_BOUND, (mean, sum(PRIOR) + k * shift)
+    assert kl_to(mean, sum(PRIOR) + (k - 1) * shift) > 10 * KL_BOUND
+
+
 @pytest.mark.parametrize("objective", ["nelbo", "transitions"])
 def test_importance_iterations_compound_the_tilt_like_the_search(tmp_path, objective):
     # The importance E-step resamples whole paths by exp(r/α); fitting their clean ends (nelbo) or their
