@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from dnadav.core.config import EMConfig
 from dnadav.core.distill import transition_pairs
 from dnadav.core.fit_control import HeldOutStopper, held_out_passes
 from dnadav.core.move_limit import MoveMeter
@@ -43,7 +44,7 @@ class MStepPlan:
 def mstep_plan(
     trajectory: Trajectory,
     current: int,
-    config,
+    config: EMConfig,
     iteration: int,
     parameters: Iterable[torch.nn.Parameter],
     loss_of: Callable[[torch.Tensor], float],
@@ -51,7 +52,7 @@ def mstep_plan(
     pass_score: Score | None = None,
 ) -> MStepPlan:
     """The plan of iteration ``iteration``'s M-step over ``trajectory`` (its ``current`` leading sequences
-    from this E-step, the rest replayed ones, never held out); ``config``: an ``EMConfig``;
+    from this E-step, the rest replayed ones, never held out);
     ``loss_of(held-out pairs)`` and ``meter_of(held-out pairs)`` judge held-out passes, ``pass_score``
     guarded ones."""
     held_out = torch.zeros(0, dtype=torch.long)
