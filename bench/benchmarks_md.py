@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import platform
 import re
 import statistics
@@ -47,3 +49,27 @@ def write_section(name: str, body: str) -> None:
     text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     BENCHMARKS.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS.write_text(text)
+
+
+def write_csv_rows(path: Path, fields: list[str], rows) -> None:
+    """Write ``rows`` (dicts keyed by ``fields``, in order) to the CSV file ``path`` atomically (docs/runs/)."""
+    from dnadav.io import atomic_write_text
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def merge_csv_rows(path: Path, fields: list[str], key_of, measured, write: bool = True) -> None:
+    """Print each row of ``measured`` (an iterable of dicts, measured lazily) as it comes, then the
+    machine; with ``write``, merge them into the CSV at ``path`` (a row replaces the one of the same
+    ``key_of(row)``, which must read CSV strings and measured values alike) and write it sorted by key."""
+    rows = {key_of(row): row for row in csv.DictReader(path.open())} if path.is_file() else {}
+    for row in measured:
+        rows[key_of(row)] = row
+        print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    print(f"machine: {machine()}")
+    if write:
+        write_csv_rows(path, fields, [rows[key] for key in sorted(rows)])

@@ -15,15 +15,13 @@ Rows: docs/runs/digits_seeds.csv. About 7 min per run alone on 2 cores.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmarks_md import machine  # noqa: E402
+from benchmarks_md import merge_csv_rows  # noqa: E402
 from image_digits_report import read_pngs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,24 +88,12 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "digits_seeds")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/runs alone")
     args = parser.parse_args()
-    rows = {(float(r["mstep_average"]), int(r["seed"])): r for r in csv.DictReader(ROWS.open())} if ROWS.is_file() else {}
     reports = judge("digits", args.runs / "reference", args.samples)
     reference = sum(r["eval_realism"] for r in reports) / len(reports)
     print(f"reference (digits) realism {reference:.3f}, read as 3 {sum(r['eval_ensemble_share_digit'] for r in reports) / 3:.3f}")
-    for average in args.mstep_average:
-        for seed in args.seeds:
-            row = measure(seed, average, args.runs, args.samples, reference)
-            rows[(average, seed)] = row
-            print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-    print(f"machine: {machine()}")
-    if not args.no_write:
-        from dnadav.io import atomic_write_text
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows[key] for key in sorted(rows))
-        atomic_write_text(ROWS, buffer.getvalue())
+    measured = (measure(s, a, args.runs, args.samples, reference) for a in args.mstep_average for s in args.seeds)
+    key_of = lambda row: (float(row["mstep_average"]), int(row["seed"]))  # noqa: E731
+    merge_csv_rows(ROWS, FIELDS, key_of, measured, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ About 17 min per fit on 2 threads.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmarks_md import machine  # noqa: E402
+from benchmarks_md import merge_csv_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "models" / "hepg2_aligned" / "config.json"
@@ -61,21 +59,9 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "warm_start_noise")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/runs alone")
     args = parser.parse_args()
-    rows = {(int(r["seed"]), float(r["tail_average"])): r for r in csv.DictReader(ROWS.open())} if ROWS.is_file() else {}
-    for seed in args.seeds:
-        for tail in args.tail_average:
-            row = measure(seed, tail, args.runs)
-            rows[(seed, tail)] = row
-            print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-    print(f"machine: {machine()}")
-    if not args.no_write:
-        from dnadav.io import atomic_write_text
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows[key] for key in sorted(rows))
-        atomic_write_text(ROWS, buffer.getvalue())
+    measured = (measure(seed, tail, args.runs) for seed in args.seeds for tail in args.tail_average)
+    key_of = lambda row: (int(row["seed"]), float(row["tail_average"]))  # noqa: E731
+    merge_csv_rows(ROWS, FIELDS, key_of, measured, write=not args.no_write)
 
 
 if __name__ == "__main__":
