@@ -15,6 +15,7 @@ Rows: docs/runs/digits_seeds.csv. About 7 min per run alone on 2 cores.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -35,15 +36,21 @@ def dnadav(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "dnadav", *args], check=True, cwd=ROOT)
 
 
+@functools.cache
+def judges() -> tuple:
+    """The training digits and the five evaluation classifiers, loaded once per call of the script."""
+    from dnadav.image.digits import load_digit_images
+    from dnadav.image.rewards import load_digit_ensemble
+
+    return load_digit_images()[0], load_digit_ensemble("eval")
+
+
 def judge(pipeline: str, folder: Path, samples: int) -> list[dict]:
     """``samples`` plain samples of ``pipeline`` at sampling seeds 0 1 2 (kept in ``folder``/judge_K) -> the
     five evaluation classifiers' reports, one per sampling seed."""
-    from dnadav.image.digits import load_digit_images
     from dnadav.image.metrics import digit_report
-    from dnadav.image.rewards import load_digit_ensemble
 
-    train, _ = load_digit_images()
-    ensemble = load_digit_ensemble("eval")
+    train, ensemble = judges()
     reports = []
     for sampling_seed in (0, 1, 2):
         out = folder / f"judge_{sampling_seed}"

@@ -72,7 +72,7 @@ class TailAverage:
         if end is None:
             return
         vector = parameters_to_vector(self._parameters)
-        self._sum = vector.clone() if self._sum is None else self._sum.add_(vector)
+        self._sum = vector if self._sum is None else self._sum.add_(vector)  # vector: a fresh tensor (torch.cat)
         self._count += 1
         if self._step == end:
             vector_to_parameters(self._sum / self._count, self._parameters)
