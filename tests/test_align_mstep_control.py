@@ -409,6 +409,40 @@ def test_the_pilot_of_a_prior_tilting_search_steps_between_consecutive_targets()
     assert selection_kl(recorded.trajectory.child_potential, 1 / (1 / stepped - 1.0)) == pytest.approx(0.1, abs=1e-6)
 
 
+@pytest.mark.parametrize("fitted_to", [1.0, 1.5, 0.25], ids=["on-target", "under-shot", "over-shot"])
+def test_the_total_trust_region_counts_the_models_drift(fitted_to):
+    """``include_drift``: the selection KL is solved on the full weights r/α + log p_0 − log p_θ for α ≤ previous
+    (= 1). The model is the one tilt p_0·exp(r/a) at ``fitted_to`` = a, so the full weights are r·(1/α − 1/a) up to
+    a constant: the step is taken from where the model is, not from its last target. Closed forms, with s the
+    temperature whose plain tilt r/s has the target KL: a = 1 (on target) gives the step mode's α = 1/(1 + 1/s);
+    a = 1.5 (under-shot, drift below the target) gives α = 1/(1/1.5 + 1/s) > that; a = 1/4 (over-shot, its drift
+    r·(1 − 4) alone above the target) gives α = previous: no step, only the correction."""
+    prior = torch.tensor([0.4, 0.3, 0.2, 0.1]).log()
+    process = MaskedDiffusion(TableNetwork(prior + REWARD / fitted_to), 1)
+    config = SearchConfig(num_children=64, reward_temperature=1.0, num_steps=1, tilt_base="prior")
+    solve = lambda include_drift: pilot_temperature(  # noqa: E731
+        process, base_reward, config, 0.1, 64, torch.Generator().manual_seed(0), rounds=1,
+        reference=TableNetwork(prior), previous=1.0, include_drift=include_drift,
+    )  # fmt: skip
+    pilot = dataclasses.replace(config, record_children=True)
+    recorded = search_process(process, base_reward, 64, pilot, torch.Generator().manual_seed(0), reference=TableNetwork(prior))
+    potential, log_ratio = recorded.trajectory.child_potential, recorded.trajectory.child_log_ratio
+    plain_step = temperature_for_kl(potential, 0.1)  # s
+    drift = selection_kl(potential, 1.0, log_ratio)
+    total = solve(True)
+    if fitted_to == 0.25:
+        assert drift > 0.1 and total == 1.0
+        assert solve(False) < 1.0  # the step mode steps anyway, on top of the drift
+        return
+    assert drift < 0.1
+    assert selection_kl(potential, total, log_ratio) == pytest.approx(0.1, abs=1e-6)
+    assert total == pytest.approx(1 / (1 / fitted_to + 1 / plain_step), rel=1e-6)
+    if fitted_to == 1.0:
+        assert total == pytest.approx(solve(False), rel=1e-6)
+    else:
+        assert total > solve(False)
+
+
 def test_proposing_from_the_prior_makes_the_e_step_the_priors_search_whatever_the_model():
     """``proposal="prior"``: the prior draws the children and scores them, so the E-step is the prior's
     own per-step tilt, bit for bit, and the model being aligned is never called: no extra row, no

@@ -249,6 +249,26 @@ def test_the_trust_region_tilting_the_prior_anneals_by_equal_steps_between_targe
     assert kl_to(mean, sum(PRIOR) + SLOPE * VARIANCE / alphas[-1]) < KL_BOUND
 
 
+@pytest.mark.parametrize("trust_region", ["step", "total"])
+def test_the_total_trust_region_steps_from_where_an_anchored_m_step_left_the_model(tmp_path, trust_region):
+    """DAV-KL at λ = 1 makes each M-step land half-way: the model's inverse temperature is b_k = (1/α_k)/2, short
+    of the target's 1/α_k. The step trust region steps between targets, 1/α_k = 1/α_{k−1} + 1/α*, whatever the
+    model; the total one counts the model's drift and steps from where it is, 1/α_k = b_{k−1} + 1/α* (the drift
+    (1/α_{k−1} − b_{k−1}) stays under 1/α*, so no iteration is held), which tends to 2/α* instead of growing."""
+    target_kl, k = 0.5, 3
+    module, mean = run(
+        tmp_path, k, 10.0, target_kl=target_kl, pilot_sequences=256, tilt_base="prior", kl_weight=1.0, trust_region=trust_region
+    )
+    alpha_star = SLOPE * math.sqrt(VARIANCE / (2 * target_kl))
+    inverse = [1.0]  # 1/α_k in units of 1/α*
+    for _ in range(k - 1):
+        inverse.append(inverse[-1] / 2 + 1 if trust_region == "total" else inverse[-1] + 1)
+    alphas = [record["estep/reward_temperature"] for record in module.history]
+    for alpha, expected in zip(alphas, inverse, strict=True):
+        assert alpha == pytest.approx(alpha_star / expected, rel=0.08), (alphas, inverse)
+    assert kl_to(mean, sum(PRIOR) + SLOPE * VARIANCE / alphas[-1] / 2) < KL_BOUND
+
+
 def test_dav_kl_iterations_converge_to_one_tilt_at_alpha_times_lambda(tmp_path):
     alpha, k, lam = 1.0, 4, 1.0
     _, mean = run(tmp_path, k, alpha, kl_weight=lam)

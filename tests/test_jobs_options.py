@@ -74,11 +74,11 @@ def _align_parser() -> argparse.ArgumentParser:
 # options added since the capture (each with its issue); every captured option must stay as it was
 # issue 24: --reference FILE, the validation naturalness set;
 # issue 20: --tilt-base, --proposal, --backtrack, --mstep-max-kl, --replay, --back-off, --target-ess, --warm-start*,
-# --mstep-average
+# --mstep-average, --trust-region
 ADDED_SINCE = {"reference", "tilt_base", "proposal", "backtrack", "mstep_max_kl", "replay", "back_off", "lookahead", "target_ess",
                "mstep_min_naturalness",
                "warm_start", "warm_start_kept", "warm_start_ess", "warm_start_data", "warm_start_pool",
-               "warm_start_average", "mstep_average"}  # fmt: skip
+               "warm_start_average", "mstep_average", "trust_region"}  # fmt: skip
 # options whose default, help or choices changed on purpose since (flags, dest and required must not):
 # issue 20 made the one align recipe the default preset; the capture's default is now --preset quick
 CHANGED_SINCE = {"preset", "iterations", "sequences", "children", "steps", "temperature", "m_step", "target_kl",
@@ -161,6 +161,15 @@ def test_align_api_refuses_what_the_cli_refuses(keywords, message):
 
     with pytest.raises(InputError, match=message):
         from_keywords(AlignOptions, out="run", **keywords)
+
+
+def test_align_refuses_an_unknown_trust_region_and_sets_a_known_one():
+    from dnadav.jobs.align_options import AlignOptions, align_config
+
+    with pytest.raises(InputError, match="trust_region must be 'step' or 'total'; got 'both'"):
+        align_config(from_keywords(AlignOptions, out="run", trust_region="both"))
+    assert align_config(from_keywords(AlignOptions, out="run", trust_region="total")).trust_region == "total"
+    assert align_config(from_keywords(AlignOptions, out="run")).trust_region == "step"
 
 
 def test_align_refuses_target_ess_outside_the_importance_mode_in_one_line():

@@ -31,6 +31,9 @@ class EMConfig:
     # (dnadav.core.trust_region), from a pilot search of pilot_sequences; None: α fixed (search config)
     target_kl: float | None = None
     pilot_sequences: int = 16
+    # what target_kl bounds when the search tilts the prior: "step", the step between consecutive targets alone;
+    # "total", the whole selection, the model's drift from its last target included (α never rises)
+    trust_region: str = "step"
     # M-step fitted to held-out transitions: this fraction of the E-step's sequences is held out, and
     # the passes (at most inner_epochs) stop after `patience` passes without a better held-out loss,
     # keeping the best weights; 0: exactly inner_epochs passes over all transitions
@@ -59,6 +62,8 @@ class EMConfig:
     back_off: int = 0
 
     def __post_init__(self) -> None:
+        if self.trust_region not in ("step", "total"):
+            raise ValueError(f"trust_region must be 'step' or 'total'; got {self.trust_region!r}")
         if not 0 <= self.mstep_average <= 1:
             raise ValueError(f"mstep_average must be a fraction in [0, 1]; got {self.mstep_average}")
         if self.back_off < 0:

@@ -203,6 +203,7 @@ class DAVModule(pl.LightningModule):
             self.max_batch,
             reference=self._tilt_reference(),
             previous=previous if config.tilt_base == "prior" else None,
+            include_drift=self.config.trust_region == "total",
         )
         log = {"estep/reward_temperature": alpha, "estep/target_kl": target_kl}
         if self._restart is not None:

@@ -38,8 +38,10 @@ def selection_kl(child_potential: torch.Tensor, reward_temperature: float, child
     ``child_log_ratio [T, B, M]`` their log p − log q (None when q = p); α = ``reward_temperature``.
     """
     num_children = child_potential.shape[-1]
-    log_w = child_potential.double() / reward_temperature if math.isfinite(reward_temperature) else torch.zeros_like(
-        child_potential, dtype=torch.float64
+    log_w = (
+        child_potential.double() / reward_temperature
+        if math.isfinite(reward_temperature)
+        else torch.zeros_like(child_potential, dtype=torch.float64)
     )
     if child_log_ratio is not None:
         log_w = log_w + child_log_ratio.double()
@@ -56,14 +58,15 @@ def temperature_for_kl(
     iterations: int = 60,
 ) -> float:
     """The temperature α with ``selection_kl(α) = target_kl`` (nats per path), by bisection in log α
-    within ``bounds``; a bound when the target lies outside what the bounds reach."""
+    within ``bounds``; a bound when the target lies outside what the bounds reach (the upper one when its KL
+    already reaches the target, as a model's drift can without the weights' ratio)."""
     if not target_kl > 0:
         raise ValueError(f"target_kl must be > 0 nats; got {target_kl}")
     low, high = math.log(bounds[0]), math.log(bounds[1])
+    if selection_kl(child_potential, math.exp(high), child_log_ratio) >= target_kl:  # first: the upper bound reaches it
+        return bounds[1]
     if selection_kl(child_potential, math.exp(low), child_log_ratio) <= target_kl:
         return bounds[0]
-    if selection_kl(child_potential, math.exp(high), child_log_ratio) >= target_kl:
-        return bounds[1]
     for _ in range(iterations):
         middle = 0.5 * (low + high)
         if selection_kl(child_potential, math.exp(middle), child_log_ratio) > target_kl:
@@ -98,6 +101,7 @@ def pilot_temperature(
     rounds: int = 2,
     reference=None,
     previous: float | None = None,
+    include_drift: bool = False,
 ) -> float:
     """α for this iteration: a pilot search of ``num_sequences`` with the current model, starting at
     ``config.reward_temperature``, records every child's value, and ``temperature_for_kl`` solves for
@@ -109,8 +113,15 @@ def pilot_temperature(
     between consecutive targets, as in an adaptive-tempering SMC sampler: with ``previous`` (the α the
     model was last fitted to), the KL is solved on the incremental weights γ^n·V·(1/α − 1/previous)
     alone, and α = 1 / (1/previous + 1/α_step) < previous. The importance ratio log p_prior − log p_θ
-    (the model's distance from π_previous) is left out of the step: solving on the full weights would
-    not anneal, since their KL is least near ``previous`` and grows on both sides of it."""
+    (the model's distance from π_previous) is left out of the step: solving on the full weights over all
+    α would not anneal, since their KL is least near ``previous`` and grows on both sides of it.
+
+    ``include_drift`` (with ``reference`` and ``previous``): the KL is solved on the full weights, ratio
+    included, for α ≤ ``previous`` only (bisection in log α down from ``previous``): an α whose selection
+    KL is ``target_kl``, or ``previous`` itself when the drift alone (the full weights' KL at ``previous``:
+    how far the last M-step left the model from its target) already reaches it. The M-step is then asked to absorb at most
+    ``target_kl`` nats per path in all, its own misfit included, where the step alone adds the drift on
+    top (docs/concepts.md "The trust region counts the drift")."""
     if rounds < 1:
         raise ValueError(f"rounds must be ≥ 1; got {rounds}")
     alpha = config.reward_temperature
@@ -119,7 +130,10 @@ def pilot_temperature(
         trajectory = search_process(
             process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch, reference=reference
         ).trajectory
-        if reference is not None and previous is not None:
+        if reference is not None and previous is not None and include_drift:
+            bounds = (min(1e-3, previous), previous)
+            alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio, bounds)
+        elif reference is not None and previous is not None:
             step = temperature_for_kl(trajectory.child_potential, target_kl)
             alpha = 1.0 / (1.0 / step + 1.0 / previous)
         else:

@@ -31,13 +31,9 @@ _PRESET_PATHS = {
     "temperature": "search.reward_temperature",
     "m_step": "distill.objective",
     "skip_steps": "distill.skip_steps",
-    "lr": "lr",
-    "gradient_clip": "gradient_clip",
-    "eval_steps": "eval_steps",
-    "inner_epochs": "inner_epochs",
+    "lr": "lr", "gradient_clip": "gradient_clip", "eval_steps": "eval_steps", "inner_epochs": "inner_epochs",
     "batch_size": "batch_size",
-    "target_kl": "target_kl",
-    "pilot_sequences": "pilot_sequences",
+    "target_kl": "target_kl", "trust_region": "trust_region", "pilot_sequences": "pilot_sequences",
     "holdout": "holdout_fraction",
     "patience": "patience",
     "mstep_max_kl": "mstep_max_kl",
@@ -52,12 +48,9 @@ _PRESET_PATHS = {
     "replay": "replay",
     "back_off": "back_off",
     "target_ess": "search.target_ess",
-    "warm_start": "warm_start_steps",
-    "warm_start_kept": "warm_start_kept",
-    "warm_start_ess": "warm_start_ess",
-    "warm_start_pool": "warm_start_pool",
-    "warm_start_average": "warm_start_average",
-}
+    "warm_start": "warm_start_steps", "warm_start_kept": "warm_start_kept", "warm_start_ess": "warm_start_ess",
+    "warm_start_pool": "warm_start_pool", "warm_start_average": "warm_start_average",
+}  # fmt: skip
 _COUNTS = ("iterations", "sequences", "children", "steps", "eval_steps", "inner_epochs", "batch_size", "value_samples",
            "pilot_sequences", "patience", "stop_patience", "eval_sequences", "warm_start_kept", "warm_start_pool")  # fmt: skip
 _NON_NEGATIVE = ("kl_weight", "skip_steps", "replay", "back_off", "holdout", "warm_start")
@@ -120,6 +113,12 @@ class AlignOptions:
     )  # fmt: skip
     target_kl: float | None = option(
         None, "trust region: solve α per iteration for this selection KL (nats/path; preset; default 8)", type=float
+    )
+    trust_region: str | None = option(
+        None,
+        "what --target-kl bounds with --tilt-base prior: step (the step between consecutive targets) or total (the "
+        "whole selection, the model's drift from its last target included; α never rises) (preset; default step)",
+        choices=["step", "total"],
     )
     pilot_sequences: int | None = option(None, "pilot search size for --target-kl (preset; 16)", type=int)
     tilt_base: str | None = option(
