@@ -3,9 +3,8 @@
 ``default`` is the one recipe every cell type is aligned with (only ``--oracle`` / ``--objective``
 change; docs/concepts.md "One recipe"): first a warm start — the prior's own training data scored once by the
 reward, 4,096 resampled by exp(r/α) with α solved for a Kish ESS of 0.1 × the data, and the prior fitted to them
-with its NELBO for 1,600 steps, keeping the mean of the iterates of the last 800 (tail averaging: the last iterate's
-SGD noise cost up to 0.08 of validation 3-mer between seeds; docs/concepts.md "A warm start from the training data");
-the run starts from and is anchored to that model. Then every E-step tilts that warm prior's steps, the model only proposing
+with its NELBO for 1,600 steps (docs/concepts.md "A warm start from the training data"); the run starts from and
+is anchored to that model. Then every E-step tilts that warm prior's steps, the model only proposing
 (``tilt_base="prior"``, docs/concepts.md "Tilting the prior"), each iteration's α solved by the trust
 region for a selection KL of 8 nats per path between consecutive targets (a two-round pilot of 16
 sequences), an E-step of B = 64 sequences × M = 16 children × T = 25 steps, the ``children`` M-step
@@ -68,7 +67,6 @@ def preset(name: str) -> AlignConfig:
             eval_sequences=512,
             eval_steps=50,
             warm_start_steps=1600,
-            warm_start_average=0.5,
         )
     if name == "quick":
         return AlignConfig()

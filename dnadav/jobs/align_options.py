@@ -194,7 +194,7 @@ class AlignOptions:
         None, "warm start: score only this many data sequences, drawn at random (fewer reward calls); default: all", type=int
     )
     warm_start_average: float | None = option(
-        None, "warm start: keep the mean of the iterates of this last fraction of its steps, in [0, 1] (preset: 0.5)", type=float
+        None, "warm start: keep the mean of the iterates of this last fraction of its steps, in [0, 1]; 0: the last", type=float
     )
     warm_start_data: str | None = option(
         None, "warm start data: a FASTA/CSV/TSV/HDF5 file (its training split) instead of the prior's own", metavar="FILE"
