@@ -282,6 +282,40 @@ def test_backtrack_plan_restarts_after_a_rejection_and_counts_rejections_since_t
     assert backtrack_plan([{}, {}]) == (None, 0)  # a run without a selection rule
 
 
+def test_a_start_judged_eligible_is_iteration_0_and_a_first_rejection_goes_back_to_it():
+    """``backtrack_start``: the start, kept by ``BestKeeper.keep_start`` when eligible, is iteration 0. A first
+    iteration under the floor then restarts from 0 with δ halved, and every rejection since the start counts;
+    an ineligible start changes nothing; the stopping rule counts from the start."""
+
+    def history(start: int, *flags: int) -> list[dict[str, float]]:
+        kept = [max((i + 1 for i, f in enumerate(flags[: n + 1]) if f), default=0) for n in range(len(flags))]
+        records = [{"select/eligible": float(f), "select/kept_iteration": float(k)} for f, k in zip(flags, kept)]
+        records[0]["select/start_eligible"] = float(start)
+        return records
+
+    assert backtrack_plan(history(1, 0)) == (0, 1)  # back to the start, δ/2
+    assert backtrack_plan(history(1, 0, 0)) == (0, 2)
+    assert backtrack_plan(history(1, 0, 1)) == (None, 1)  # go on from the accepted 2nd, δ stays halved
+    assert backtrack_plan(history(1, 0, 1, 0)) == (2, 2)
+    assert backtrack_plan(history(1, 1, 0)) == (1, 1)  # as without the start once iteration 1 is eligible
+    assert backtrack_plan(history(0, 0, 0)) == (None, 0)  # an ineligible start: as before
+    floor = lambda record: record["score"] if record["natural"] else None  # noqa: E731
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 7.0)
+    keeper = BestKeeper(floor, stop_patience=2)
+    assert keeper.keep_start({"score": -1.0, "natural": 1}, model) == {"select/start_eligible": 1.0}
+    assert keeper.iteration == 0 and float(keeper.weights["weight"]) == 7.0 and not keeper.should_stop()
+    stops = []
+    for iteration in (1, 2):
+        torch.nn.init.constant_(model.weight, float(iteration))
+        assert keeper.consider(iteration, {"score": 5.0, "natural": 0}, model)["select/kept_iteration"] == 0.0
+        stops.append(keeper.should_stop())
+    assert stops == [False, True] and float(keeper.weights["weight"]) == 7.0  # the start's weights are kept
+    unnatural = BestKeeper(floor, stop_patience=2)
+    assert unnatural.keep_start({"score": -1.0, "natural": 0}, model) == {"select/start_eligible": 0.0}
+    assert unnatural.weights is None and unnatural.iteration is None
+
+
 def test_validation_reference_is_the_target_cell_types_chr2_ranked_by_signal_never_chr1():
     from types import SimpleNamespace
 

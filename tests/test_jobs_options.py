@@ -172,6 +172,14 @@ def test_align_refuses_an_unknown_trust_region_and_sets_a_known_one():
     assert align_config(from_keywords(AlignOptions, out="run")).trust_region == "step"
 
 
+def test_backtrack_start_backtracks_and_judges_the_start():
+    from dnadav.jobs.align_options import AlignOptions, align_config
+
+    for value, wanted in (("start", (True, True)), ("on", (True, False)), ("off", (False, False)), (None, (True, False))):
+        config = align_config(from_keywords(AlignOptions, out="run", backtrack=value))
+        assert (config.backtrack, config.backtrack_start) == wanted, value
+
+
 def test_align_refuses_target_ess_outside_the_importance_mode_in_one_line():
     from dnadav.jobs.align_options import AlignOptions, align_config
 

@@ -54,6 +54,9 @@ class EMConfig:
     # iteration's weights, optimiser state, α and multipliers) and target_kl, when set, is halved for every
     # rejection so far; False: go on from it
     backtrack: bool = False
+    # with backtrack: the model the run starts from is judged before iteration 1 and kept as iteration 0 when the rule
+    # finds it eligible, so a first iteration under the floor is undone too (back to the start, δ halved)
+    backtrack_start: bool = False
     # the M-step also fits the training sequences of this many earlier E-steps, every child reweighted at
     # the current α (dnadav.core.replay); 0: each M-step fits its own E-step only
     replay: int = 0
@@ -62,6 +65,8 @@ class EMConfig:
     back_off: int = 0
 
     def __post_init__(self) -> None:
+        if self.backtrack_start and not self.backtrack:
+            raise ValueError("backtrack_start needs backtrack")
         if self.trust_region not in ("step", "total"):
             raise ValueError(f"trust_region must be 'step' or 'total'; got {self.trust_region!r}")
         if not 0 <= self.mstep_average <= 1:

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dnadav.core.config import EMConfig
 from dnadav.core.distill import distill_loss, transition_batch
-from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, restore_kept
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, held_out_loss, judge_start, restore_kept
 from dnadav.core.modes import eval_mode
 from dnadav.core.move_limit import MoveMeter
 from dnadav.core.mstep_batches import mstep_plan
@@ -113,6 +113,10 @@ class DAVModule(pl.LightningModule):
         if self._make_context is not None:
             context = self._make_context(count, torch.Generator().manual_seed(stream_seed(self.config.seed, iteration, rank, 4)))
             context = None if context is None else context.to(self.device)
+        start_log = {}
+        if iteration == 0 and self.config.backtrack_start and self.best is not None and self.trainer.global_rank == 0:
+            generator = torch.Generator(self.device).manual_seed(stream_seed(self.config.seed, 0, 0, 3))  # iteration 1's draws
+            start_log = judge_start(self.best, self.model, self.trainer.optimizers[0], self._evaluate, generator)
         self._backtrack(iteration)
         objective = self._objective_with_update()
         if objective is not None:
@@ -145,6 +149,7 @@ class DAVModule(pl.LightningModule):
             **({"estep/reward_temperature": result.stats.reward_temperature} if result.stats.reward_temperature else {}),
             **pilot_log,
             **estep_kl_log(trajectory, search_config, fitted_alpha),
+            **start_log,
         }
         if objective is not None:  # every rank holds the gathered rows, so every rank takes the same step
             record = objective.update(self.process.decode(rows["states"][:, -1]))

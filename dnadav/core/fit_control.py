@@ -169,6 +169,19 @@ class BestKeeper:
                 self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
         return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
 
+    def keep_start(
+        self, record: dict[str, float], model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+    ) -> dict[str, float]:
+        """Judge the model a run starts from (``record``: its judge's record) before iteration 1: when eligible it is
+        kept as iteration 0 (weights and optimiser state) and counts as eligible for the stopping rule; returns what
+        to log with iteration 1 (``select/start_eligible``, read back by ``backtrack_plan``)."""
+        score = self._select(record)
+        if score is not None:
+            self.iteration, self.score, self._since_eligible = 0, score, 0
+            self.weights = cpu_copy(model.state_dict())
+            self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
+        return {"select/start_eligible": float(score is not None)}
+
     def should_stop(self) -> bool:
         return self._since_eligible is not None and self._since_eligible >= self.stop_patience
 
@@ -193,13 +206,28 @@ def backtrack_plan(history: list[dict[str, float]]) -> tuple[int | None, int]:
     next E-step restarts from — the kept one, when the last iteration was rejected — or None to go on
     from the current model; how many iterations the rule has rejected since the first eligible one,
     so the trust region's step is ``target_kl / 2**rejected``). Iterations before the first eligible
-    one are never undone: there is nothing to go back to."""
+    one are never undone — there is nothing to go back to — unless the start was judged eligible
+    (``select/start_eligible`` in iteration 1's record, ``BestKeeper.keep_start``): then it is iteration 0, and
+    the restart may be 0."""
     flags = [record.get("select/eligible") for record in history]
-    if 1.0 not in flags:
+    start = bool(history) and history[0].get("select/start_eligible") == 1.0
+    if 1.0 not in flags and not start:
         return None, 0
-    rejected = sum(1 for flag in flags[flags.index(1.0) + 1 :] if flag == 0.0)
+    rejected = sum(1 for flag in flags[0 if start else flags.index(1.0) + 1 :] if flag == 0.0)
     kept = int(history[-1].get("select/kept_iteration", 0))
-    return (kept if flags[-1] == 0.0 and kept > 0 else None), rejected  # kept 0: no weights were kept
+    return (kept if flags[-1] == 0.0 and (kept > 0 or start) else None), rejected  # kept 0: the start, if judged
+
+
+def judge_start(
+    best: BestKeeper, model: torch.nn.Module, optimizer: torch.optim.Optimizer, evaluate, generator: torch.Generator
+) -> dict[str, float]:
+    """``EMConfig.backtrack_start``: the model a run starts from, judged by ``evaluate(model, generator)`` (the
+    per-iteration judge) in eval mode and handed to ``best.keep_start``; returns what to log with iteration 1."""
+    if evaluate is None:
+        raise ValueError("backtrack_start judges the start with the per-iteration judge: pass evaluate=")
+    with eval_mode(model):
+        record = evaluate(model, generator)
+    return best.keep_start(record, model, optimizer)
 
 
 def restore_kept(

@@ -161,22 +161,23 @@ def back_off_rejected(
     kept iteration's weights to every later iteration's (``snapshots``: iteration -> weights, the last
     read from ``module.model``; with backtracking each of them is one M-step from the kept weights) by
     ``config.back_off`` bisections each (``dnadav.core.back_off``), and keep the eligible point with the
-    highest score if it beats the kept iteration. With no eligible iteration the one segment searched
-    runs from the prior to the first iteration snapshotted (iterations then compound). ``module.model``
+    highest score if it beats the kept iteration (iteration 0 when only the start was judged eligible,
+    ``backtrack_start``). With nothing eligible the one segment searched runs from the prior to the first
+    iteration snapshotted (iterations then compound). ``module.model``
     ends at the point kept (else at the kept weights, or at the last iteration when none was eligible, as
     without back-off). Every point is judged by ``metrics_of(model, generator)``, the per-iteration log's
     judge, on one fixed seed (the same draws everywhere). None: nothing to search (the last is kept)."""
     best, last = module.best, len(module.history)
     if best is None or last == 0 or best.iteration == last:
         return None
-    kept = best.iteration or 0
+    kept, held = best.iteration or 0, best.weights is not None  # held: a kept iteration, or the start judged eligible
     snapshots = {**snapshots, last: copy_state(module.model)}
-    start = best.weights if kept else copy_state(prior)
-    towards = [k for k in sorted(snapshots) if k > kept] if kept else [min(snapshots)]
+    start = best.weights if held else copy_state(prior)
+    towards = [k for k in sorted(snapshots) if k > kept] if held else [min(snapshots)]
     device = next(module.model.parameters()).device
     seed = stream_seed(config.seed, last, 0, 7)
     judge = lambda m: metrics_of(m, torch.Generator(device).manual_seed(seed))  # noqa: E731
-    outcome = RunBackOff(kept, score=best.score if kept else None)
+    outcome = RunBackOff(kept, score=best.score if held else None)
     for k in towards:
         to_beat = -float("inf") if outcome.score is None else outcome.score
         found = back_off(module.model, start, snapshots[k], judge, select, to_beat, config.back_off)
@@ -186,7 +187,7 @@ def back_off_rejected(
     if outcome.toward is not None:
         interpolate_weights(module.model, start, snapshots[outcome.toward], outcome.scale)
     else:  # the kept weights, or the last iteration when none was eligible (as without back-off)
-        module.model.load_state_dict(start if kept else snapshots[last])
+        module.model.load_state_dict(start if held else snapshots[last])
     return outcome
 
 

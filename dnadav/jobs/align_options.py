@@ -34,8 +34,7 @@ _PRESET_PATHS = {
     "lr": "lr", "gradient_clip": "gradient_clip", "eval_steps": "eval_steps", "inner_epochs": "inner_epochs",
     "batch_size": "batch_size",
     "target_kl": "target_kl", "trust_region": "trust_region", "pilot_sequences": "pilot_sequences",
-    "holdout": "holdout_fraction",
-    "patience": "patience",
+    "holdout": "holdout_fraction", "patience": "patience",
     "mstep_max_kl": "mstep_max_kl",
     "min_naturalness": "min_naturalness",
     "mstep_min_naturalness": "mstep_min_naturalness",
@@ -175,8 +174,9 @@ class AlignOptions:
     backtrack: str | None = option(
         None,
         "on: an iteration below the floor is undone (the next restarts from the kept one, with --target-kl halved "
-        "per rejection so far when set); off: go on from it (preset; default on)",
-        choices=["on", "off"],
+        "per rejection so far when set); start: on, and the start is judged first and kept as iteration 0 when "
+        "eligible, so a first iteration below the floor is undone too; off: go on from it (preset; default on)",
+        choices=["on", "off", "start"],
     )
     warm_start: int | None = option(
         None,
@@ -260,7 +260,8 @@ def align_config(options: AlignOptions) -> AlignConfig:
         if value is None:
             continue
         where, _, field = path.rpartition(".")
-        given[where][field] = value == "on" if name == "backtrack" else value
+        given[where][field] = value in ("on", "start") if name == "backtrack" else value
+        given[""].update({"backtrack_start": value == "start"} if name == "backtrack" else {})
     top = given[""]
     try:  # all at once: the config checks how its fields go together (e.g. proposal='prior' needs tilt_base='prior')
         distill = dataclasses.replace(config.distill, **given["distill"])
