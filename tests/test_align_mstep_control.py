@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dnadav.core.distill import DistillConfig, children_nll, distill_loss, transition_batch, transition_pairs
-from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, holdout_split, pass_batches
+from dnadav.core.fit_control import BestKeeper, HeldOutStopper, backtrack_plan, holdout_split, judge_start, pass_batches
 from dnadav.core.search import SearchConfig, search_process
 from dnadav.core.trajectory import Trajectory
 from dnadav.core.trust_region import pilot_temperature, selection_kl, temperature_for_kl
@@ -311,6 +311,15 @@ def test_a_start_judged_eligible_is_iteration_0_and_a_first_rejection_goes_back_
         assert keeper.consider(iteration, {"score": 5.0, "natural": 0}, model)["select/kept_iteration"] == 0.0
         stops.append(keeper.should_stop())
     assert stops == [False, True] and float(keeper.weights["weight"]) == 7.0  # the start's weights are kept
+
+    def drawing(model, generator):  # a judge that draws from torch's global stream
+        return {"score": float(torch.rand(())), "natural": 1}
+
+    torch.manual_seed(5)
+    judge_start(BestKeeper(floor, stop_patience=2), model, torch.optim.SGD(model.parameters(), lr=0.1), drawing, None)
+    after = float(torch.rand(()))
+    torch.manual_seed(5)
+    assert after == float(torch.rand(()))  # the run draws on as it would have without the judge
     unnatural = BestKeeper(floor, stop_patience=2)
     assert unnatural.keep_start({"score": -1.0, "natural": 0}, model) == {"select/start_eligible": 0.0}
     assert unnatural.weights is None and unnatural.iteration is None

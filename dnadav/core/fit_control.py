@@ -222,10 +222,12 @@ def judge_start(
     best: BestKeeper, model: torch.nn.Module, optimizer: torch.optim.Optimizer, evaluate, generator: torch.Generator
 ) -> dict[str, float]:
     """``EMConfig.backtrack_start``: the model a run starts from, judged by ``evaluate(model, generator)`` (the
-    per-iteration judge) in eval mode and handed to ``best.keep_start``; returns what to log with iteration 1."""
+    per-iteration judge) in eval mode and handed to ``best.keep_start``; returns what to log with iteration 1.
+    torch's global random streams are left as they were, so the run after it draws as a run without it."""
     if evaluate is None:
         raise ValueError("backtrack_start judges the start with the per-iteration judge: pass evaluate=")
-    with eval_mode(model):
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
         record = evaluate(model, generator)
     return best.keep_start(record, model, optimizer)
 
