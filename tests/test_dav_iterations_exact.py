@@ -441,23 +441,30 @@ def test_a_backtracking_run_resumed_from_its_checkpoint_repeats_the_uninterrupte
     assert straight.best.iteration == resumed.best.iteration == 2
 
 
-@pytest.mark.parametrize("backtrack_start", [True, False])
-def test_a_first_iteration_under_the_floor_goes_back_to_a_start_judged_eligible(tmp_path, backtrack_start):
-    """``backtrack_start``: the start (shift 0) is judged and kept as iteration 0. Iteration 1 at δ shifts by one
-    full step s*, over the floor 0.85·s*, so iteration 2 restarts from the start at δ/2: shift s*/√2, kept. Iteration
-    3 steps on at δ/2 (one rejection so far): s*/√2 + s*/√2 ✗; iteration 4 from 2 at δ/4: s*/√2 + s*/2 ✗; two
-    rejections in a row stop the run. Without it nothing is ever undone: the shifts compound, 1, 2, 3, 4 × s*."""
+def floored_backtracking(floor_in_steps: float) -> tuple[float, dict]:
+    """(s*, the run options) of a backtracking chain at δ = 0.5 whose rule rejects a mean shift over
+    ``floor_in_steps``·s* (s*: one full step's shift) and keeps the largest shift under it."""
     full_step = SLOPE * VARIANCE / (SLOPE * math.sqrt(VARIANCE / (2 * 0.5)))
 
     def evaluate(model, generator):
         return {"toy/shift": float(model.shifts.detach().sum()) - sum(PRIOR)}
 
     def select(record):
-        return None if record["toy/shift"] > 0.85 * full_step else record["toy/shift"]
+        return None if record["toy/shift"] > floor_in_steps * full_step else record["toy/shift"]
 
     options = dict(target_kl=0.5, pilot_sequences=256, tilt_base="model", select=select, evaluate=evaluate,
-                   stop_patience=2, backtrack=True, backtrack_start=backtrack_start)  # fmt: skip
-    module, _ = run(tmp_path, 4, 10.0, **options)
+                   stop_patience=2, backtrack=True)  # fmt: skip
+    return full_step, options
+
+
+@pytest.mark.parametrize("backtrack_start", [True, False])
+def test_a_first_iteration_under_the_floor_goes_back_to_a_start_judged_eligible(tmp_path, backtrack_start):
+    """``backtrack_start``: the start (shift 0) is judged and kept as iteration 0. Iteration 1 at δ shifts by one
+    full step s*, over the floor 0.85·s*, so iteration 2 restarts from the start at δ/2: shift s*/√2, kept. Iteration
+    3 steps on at δ/2 (one rejection so far): s*/√2 + s*/√2 ✗; iteration 4 from 2 at δ/4: s*/√2 + s*/2 ✗; two
+    rejections in a row stop the run. Without it nothing is ever undone: the shifts compound, 1, 2, 3, 4 × s*."""
+    full_step, options = floored_backtracking(0.85)
+    module, _ = run(tmp_path, 4, 10.0, **options, backtrack_start=backtrack_start)
     shifts = [r["toy/shift"] / full_step for r in module.history]
     root = 2**-0.5
     wanted = [1, root, 2 * root, root + 0.5] if backtrack_start else [1, 2, 3, 4]
@@ -470,16 +477,7 @@ def test_a_run_resumed_after_its_stopping_rule_fired_stays_stopped(tmp_path):
     """The backtracking chain above stops after iteration 6 (two rejections in a row). Its checkpoint of
     iteration 6 resumed with room for more iterations (a process killed after that checkpoint was written,
     before the run's end) must end there with the same history and weights, not run a 7th iteration."""
-    full_step = SLOPE * VARIANCE / (SLOPE * math.sqrt(VARIANCE / (2 * 0.5)))
-
-    def evaluate(model, generator):
-        return {"toy/shift": float(model.shifts.detach().sum()) - sum(PRIOR)}
-
-    def select(record):
-        return None if record["toy/shift"] > 2.85 * full_step else record["toy/shift"]
-
-    options = dict(target_kl=0.5, pilot_sequences=256, tilt_base="model", select=select, evaluate=evaluate,
-                   stop_patience=2, backtrack=True)  # fmt: skip
+    _, options = floored_backtracking(2.85)
     stopped, stopped_mean = run(tmp_path, 10, 10.0, **options)
     assert len(stopped.history) == 6 and (tmp_path / "checkpoints" / "last.ckpt").is_file()
     resumed, resumed_mean = run(tmp_path, 10, 10.0, **options)
