@@ -164,10 +164,13 @@ class BestKeeper:
         else:
             self._since_eligible = 0
             if score > self.score:
-                self.iteration, self.score = iteration, score
-                self.weights = cpu_copy(model.state_dict())
-                self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
+                self._keep(iteration, score, model, optimizer)
         return {"select/eligible": float(score is not None), "select/kept_iteration": float(self.iteration or 0)}
+
+    def _keep(self, iteration: int, score: float, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> None:
+        self.iteration, self.score = iteration, score
+        self.weights = cpu_copy(model.state_dict())
+        self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
 
     def keep_start(
         self, record: dict[str, float], model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
@@ -177,9 +180,8 @@ class BestKeeper:
         to log with iteration 1 (``select/start_eligible``, read back by ``backtrack_plan``)."""
         score = self._select(record)
         if score is not None:
-            self.iteration, self.score, self._since_eligible = 0, score, 0
-            self.weights = cpu_copy(model.state_dict())
-            self.optimizer_state = None if optimizer is None else cpu_copy(optimizer.state_dict())
+            self._keep(0, score, model, optimizer)
+            self._since_eligible = 0
         return {"select/start_eligible": float(score is not None)}
 
     def should_stop(self) -> bool:

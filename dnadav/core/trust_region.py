@@ -130,10 +130,11 @@ def pilot_temperature(
         trajectory = search_process(
             process, reward_fn, num_sequences, pilot, generator, context, max_batch=max_batch, reference=reference
         ).trajectory
-        if reference is not None and previous is not None and include_drift:
+        stepping = reference is not None and previous is not None  # from the target the model was last fitted to
+        if stepping and include_drift:
             bounds = (min(1e-3, previous), previous)
             alpha = temperature_for_kl(trajectory.child_potential, target_kl, trajectory.child_log_ratio, bounds)
-        elif reference is not None and previous is not None:
+        elif stepping:
             step = temperature_for_kl(trajectory.child_potential, target_kl)
             alpha = 1.0 / (1.0 / step + 1.0 / previous)
         else:

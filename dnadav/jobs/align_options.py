@@ -35,8 +35,7 @@ _PRESET_PATHS = {
     "batch_size": "batch_size",
     "target_kl": "target_kl", "trust_region": "trust_region", "pilot_sequences": "pilot_sequences",
     "holdout": "holdout_fraction", "patience": "patience",
-    "mstep_max_kl": "mstep_max_kl",
-    "min_naturalness": "min_naturalness",
+    "mstep_max_kl": "mstep_max_kl", "min_naturalness": "min_naturalness",
     "mstep_min_naturalness": "mstep_min_naturalness",
     "mstep_average": "mstep_average",
     "stop_patience": "stop_patience",
@@ -261,7 +260,8 @@ def align_config(options: AlignOptions) -> AlignConfig:
             continue
         where, _, field = path.rpartition(".")
         given[where][field] = value in ("on", "start") if name == "backtrack" else value
-        given[""].update({"backtrack_start": value == "start"} if name == "backtrack" else {})
+        if name == "backtrack":  # start: backtracking that may go back to the start
+            given[""]["backtrack_start"] = value == "start"
     top = given[""]
     try:  # all at once: the config checks how its fields go together (e.g. proposal='prior' needs tilt_base='prior')
         distill = dataclasses.replace(config.distill, **given["distill"])
