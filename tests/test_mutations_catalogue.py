@@ -19,6 +19,7 @@ S, P, D = "dnadav/core/search.py", "dnadav/dna/sampler.py", "dnadav/core/distill
 TR, FC, EM = "dnadav/core/trust_region.py", "dnadav/core/fit_control.py", "dnadav/core/em.py"
 ML, RP = "dnadav/core/move_limit.py", "dnadav/core/replay.py"
 BO, AM = "dnadav/core/back_off.py", "dnadav/jobs/align_metrics.py"
+IS = "dnadav/core/importance.py"
 MUTATIONS = [
     (
         "smc-no-log-ratio",
@@ -64,7 +65,7 @@ MUTATIONS = [
     (
         "ess-unnormalised",
         "ESS = 1/Σw² of unnormalised weights",
-        S,
+        IS,
         "torch.exp(2 * torch.logsumexp(log_weights, 0) - torch.logsumexp(2 * log_weights, 0))",
         "torch.exp(-torch.logsumexp(2 * log_weights, 0))",
         1,
@@ -311,8 +312,8 @@ MUTATIONS = [
         "trust-region-alpha-unused",
         "the trust region solves α but the E-step runs at the configured one",
         EM,
-        "return dataclasses.replace(config, reward_temperature=alpha), {",
-        "return config, {",
+        "return dataclasses.replace(config, reward_temperature=alpha), log",
+        "return config, log",
         1,
     ),
     (
@@ -375,8 +376,8 @@ MUTATIONS = [
         "pilot-full-weights",
         "the pilot of a prior-tilting search solves on the full weights, not the step between targets",
         TR,
-        "if reference is not None and previous is not None:",
-        "if False:",
+        "stepping = reference is not None and previous is not None",
+        "stepping = False",
         1,
     ),
     (
@@ -439,7 +440,7 @@ MUTATIONS = [
         "backtrack-counts-early-rejections",
         "iterations rejected before the first eligible one count as rejections (the step shrinks too early)",
         FC,
-        "rejected = sum(1 for flag in flags[flags.index(1.0) + 1 :] if flag == 0.0)",
+        "rejected = sum(1 for flag in flags[0 if start else flags.index(1.0) + 1 :] if flag == 0.0)",
         "rejected = sum(1 for flag in flags if flag == 0.0)",
         1,
     ),
@@ -495,7 +496,7 @@ MUTATIONS = [
         "back-off-from-prior",
         "the run's back-off starts at the prior even when an iteration was kept",
         AM,
-        "start = best.weights if kept else copy_state(prior)",
+        "start = best.weights if held else copy_state(prior)",
         "start = copy_state(prior)",
         1,
     ),
@@ -503,15 +504,15 @@ MUTATIONS = [
         "back-off-first-rejected-only",
         "the run's back-off searches toward the first iteration after the kept one only",
         AM,
-        "towards = [k for k in sorted(snapshots) if k > kept] if kept else [min(snapshots)]",
-        "towards = [kept + 1] if kept else [min(snapshots)]",
+        "towards = [k for k in sorted(snapshots) if k > kept] if held else [min(snapshots)]",
+        "towards = [kept + 1] if held else [min(snapshots)]",
         1,
     ),
     (
         "back-off-leaves-prior",
         "with nothing eligible anywhere the run ends at the prior instead of its last iteration",
         AM,
-        "module.model.load_state_dict(start if kept else snapshots[last])",
+        "module.model.load_state_dict(start if held else snapshots[last])",
         "module.model.load_state_dict(start)",
         1,
     ),
