@@ -531,8 +531,9 @@ TESTS = [
 
 
 def main(names: set[str] | None = None) -> list[dict]:
-    if subprocess.run(["git", "diff", "--quiet", "--", S, P, D, TR, FC, EM, ML, RP, BO, AM]).returncode != 0:
-        raise SystemExit(f"{', '.join((S, P, D, TR, FC, EM, ML, RP, BO))} or {AM} has uncommitted changes; mutate a clean tree")
+    files = sorted({path for _, _, path, _, _, _ in MUTATIONS})
+    if subprocess.run(["git", "diff", "--quiet", "--", *files]).returncode != 0:
+        raise SystemExit(f"one of {', '.join(files)} has uncommitted changes; mutate a clean tree")
     results = []
     for name, what, path, old, new, nth in MUTATIONS:
         if names and name not in names:
