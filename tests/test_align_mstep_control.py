@@ -267,11 +267,18 @@ def test_best_keeper_keeps_the_best_eligible_iteration_and_stops_after_patience(
     assert restored.iteration == 2 and restored.should_stop()
 
 
-def test_backtrack_plan_restarts_after_a_rejection_and_counts_rejections_since_the_first_eligible():
-    def history(*flags: int) -> list[dict[str, float]]:  # select/kept_iteration: the last eligible so far
-        kept = [max((i + 1 for i, f in enumerate(flags[: n + 1]) if f), default=0) for n in range(len(flags))]
-        return [{"select/eligible": float(f), "select/kept_iteration": float(k)} for f, k in zip(flags, kept)]
+def selection_history(*flags: int, start: int | None = None) -> list[dict[str, float]]:
+    """Per-iteration selection records of eligibility ``flags`` (select/kept_iteration: the last eligible so far);
+    ``start``: iteration 1's ``select/start_eligible``, as ``BestKeeper.keep_start`` logs it."""
+    kept = [max((i + 1 for i, f in enumerate(flags[: n + 1]) if f), default=0) for n in range(len(flags))]
+    records = [{"select/eligible": float(f), "select/kept_iteration": float(k)} for f, k in zip(flags, kept)]
+    if start is not None:
+        records[0]["select/start_eligible"] = float(start)
+    return records
 
+
+def test_backtrack_plan_restarts_after_a_rejection_and_counts_rejections_since_the_first_eligible():
+    history = selection_history
     assert backtrack_plan([]) == (None, 0)
     assert backtrack_plan(history(0, 0)) == (None, 0)  # nothing eligible yet: nothing to go back to
     assert backtrack_plan(history(0, 1)) == (None, 0)
@@ -288,10 +295,7 @@ def test_a_start_judged_eligible_is_iteration_0_and_a_first_rejection_goes_back_
     an ineligible start changes nothing; the stopping rule counts from the start."""
 
     def history(start: int, *flags: int) -> list[dict[str, float]]:
-        kept = [max((i + 1 for i, f in enumerate(flags[: n + 1]) if f), default=0) for n in range(len(flags))]
-        records = [{"select/eligible": float(f), "select/kept_iteration": float(k)} for f, k in zip(flags, kept)]
-        records[0]["select/start_eligible"] = float(start)
-        return records
+        return selection_history(*flags, start=start)
 
     assert backtrack_plan(history(1, 0)) == (0, 1)  # back to the start, δ/2
     assert backtrack_plan(history(1, 0, 0)) == (0, 2)

@@ -36,8 +36,7 @@ _PRESET_PATHS = {
     "target_kl": "target_kl", "trust_region": "trust_region", "pilot_sequences": "pilot_sequences",
     "holdout": "holdout_fraction", "patience": "patience",
     "mstep_max_kl": "mstep_max_kl", "min_naturalness": "min_naturalness",
-    "mstep_min_naturalness": "mstep_min_naturalness",
-    "mstep_average": "mstep_average",
+    "mstep_min_naturalness": "mstep_min_naturalness", "mstep_average": "mstep_average",
     "stop_patience": "stop_patience",
     "eval_sequences": "eval_sequences",
     "tilt_base": "search.tilt_base",
@@ -259,9 +258,10 @@ def align_config(options: AlignOptions) -> AlignConfig:
         if value is None:
             continue
         where, _, field = path.rpartition(".")
-        given[where][field] = value in ("on", "start") if name == "backtrack" else value
-        if name == "backtrack":  # start: backtracking that may go back to the start
-            given[""]["backtrack_start"] = value == "start"
+        if name == "backtrack":  # on | start (backtracking that may go back to the start) | off
+            given[""].update(backtrack=value != "off", backtrack_start=value == "start")
+            continue
+        given[where][field] = value
     top = given[""]
     try:  # all at once: the config checks how its fields go together (e.g. proposal='prior' needs tilt_base='prior')
         distill = dataclasses.replace(config.distill, **given["distill"])
