@@ -4,16 +4,17 @@ stratified times (issue 22).
     OMP_NUM_THREADS=1 nice -n 19 python bench/bench_adaptive.py [--n 640] [--seeds 0 1 2] [--bounds 6]
         [--fixed-steps 28] [--stratified-steps 20]
 
-Part 1: `dnadav design --oracle hepg2 --n N` (the shipped aligned model, plain sampling) per seed with
-the default sampler (50 fixed steps), with `--adaptive BOUND` (50-step grid) for each bound and with
-fewer fixed steps (`--steps T` for each of --fixed-steps: the plain way to spend fewer rows) and with the
-stratified unmask order at fewer steps (`--steps T --unmask stratified` for each of --stratified-steps), in
-alternating order. Per run: network rows, sampling seconds, and the designs' quality —
-evaluation-oracle accessibility (share with p(HepG2) > 0.5), 3-mer correlation with the top-500 held-out
-reference, mean pairwise Levenshtein distance, median App-Log-Lik under the shipped prior (masked counts,
-4 rows per sequence, seed 0: the expectation `dnadav evaluate` estimates, with a third of its spread).
-Mean ± sd over seeds. A sampler "keeps quality" when every quality mean is within the larger of the two
-samplers' seed sds of the default's mean.
+Part 1: `dnadav design --oracle hepg2 --n N` (the shipped aligned model, plain sampling) per seed with the
+default sampler (50 fixed steps), with `--adaptive BOUND` (50-step grid) for each bound and with fewer fixed
+steps (`--steps T` for each of --fixed-steps: the plain way to spend fewer rows) and with the stratified
+unmask order at fewer steps (`--steps T --unmask stratified` for each of --stratified-steps), in alternating
+order (each (seed, sampler) row is kept in docs/runs/bench_adaptive.jsonl and read back, not rerun, when a
+later call asks for it: adding seeds reruns nothing). Per run: network rows, sampling seconds, and the
+designs' quality — evaluation-oracle accessibility (share with p(HepG2) > 0.5), 3-mer correlation with the
+top-500 held-out reference, mean pairwise Levenshtein distance, median App-Log-Lik under the shipped prior
+(masked counts, 4 rows per sequence, seed 0: the expectation `dnadav evaluate` estimates, with a third of its
+spread). Mean ± sd over seeds. A sampler "keeps quality" when every quality mean is within the larger of the
+two samplers' seed sds of the default's mean.
 
 Part 2: per-sequence spread of App-Log-Lik over 8 reseeded repeats on 64 real held-out HepG2 sequences:
 4 stratified times (today's default) vs 2 and 4 masked counts (`sequence_elbo(times="count")`).
@@ -25,6 +26,7 @@ Writes the section "adaptive sampling and App-Log-Lik by masked counts (issue 22
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -40,6 +42,7 @@ from benchmarks_md import machine, mean_sd_cells, write_section  # noqa: E402
 from dnadav.defaults import DESIGN_STEPS  # noqa: E402  the default sampler the table compares with
 
 SECTION = "adaptive sampling and App-Log-Lik by masked counts (issue 22)"
+ROWS = Path(__file__).resolve().parent.parent / "docs" / "runs" / "bench_adaptive.jsonl"  # one row per (seed, sampler)
 QUALITY = ("accessible", "kmer3", "levenshtein", "app_log_lik")
 COLUMNS = [("rows", 0), ("seconds", 1), ("accessible", 3), ("kmer3", 3), ("levenshtein", 1), ("app_log_lik", 1)]  # table
 
@@ -74,13 +77,19 @@ def run_samplers(n: int, seeds: list[int], samplers: list[tuple[str, int, float]
     def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
         return sequence_elbo(prior, tokens, schedule, 4, torch.Generator().manual_seed(0), times="count")
 
+    done = [json.loads(line) for line in ROWS.read_text().splitlines()] if ROWS.is_file() else []
     runs: dict[str, list[dict]] = {label: [] for label, *_ in samplers}
     for seed in seeds:
         order = samplers if seed % 2 == 0 else samplers[::-1]  # alternate who runs first
         for label, steps, bound, unmask in order:
-            designs = dnadav.design("hepg2", n=n, seed=seed, steps=steps, adaptive=bound, unmask=unmask)
-            row = {"rows": designs.result.network_rows, "seconds": designs.result.timings["sampling_seconds"]}
-            row.update(quality(designs, reference, log_likelihood))
+            key = {"seed": seed, "n": n, "steps": steps, "bound": bound, "unmask": unmask}
+            row = next((r for r in done if all(r.get(k) == v for k, v in key.items())), None)
+            if row is None:  # not measured yet: run it and keep the row (a rerun reproduces it: seeded)
+                designs = dnadav.design("hepg2", n=n, seed=seed, steps=steps, adaptive=bound, unmask=unmask)
+                row = {**key, "rows": designs.result.network_rows, "seconds": designs.result.timings["sampling_seconds"]}
+                row.update(quality(designs, reference, log_likelihood))
+                with ROWS.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
             runs[label].append(row)
             print(f"seed {seed} {label}: {row}", flush=True)
     return runs
@@ -163,7 +172,10 @@ def main() -> None:
     samplers += [(f"adaptive {b:g} nats ({DESIGN_STEPS}-step grid)", DESIGN_STEPS, b, "random") for b in args.bounds]
     samplers += [(f"fixed {t} steps", t, 0.0, "random") for t in args.fixed_steps]
     samplers += [(f"stratified, {t} steps", t, 0.0, "stratified") for t in args.stratified_steps]
+    kept_before = len(ROWS.read_text().splitlines()) if ROWS.is_file() else 0
     runs = run_samplers(args.n, args.seeds, samplers)
+    run_now = (len(ROWS.read_text().splitlines()) if ROWS.is_file() else 0) - kept_before
+    cached = sum(map(len, runs.values())) - run_now
     spread = loglik_spread(args.loglik_sequences)
     body_table, verdicts = table(runs, default)
     base = next(s for s in spread if s["times"] == "stratified")
@@ -179,7 +191,8 @@ def main() -> None:
             f" Reduced from 640 to {args.n} designs per run: on this shared machine (~20 ms per network row) the full "
             "size would have taken well over the 40 minutes the bench was allowed."
         )
-    body = f"""Command: `OMP_NUM_THREADS=1 nice -n 19 {command}` ({(time.perf_counter() - started) / 60:.0f} min).
+    read_back = f"; {cached} design runs read back from docs/runs/bench_adaptive.jsonl, not rerun" if cached else ""
+    body = f"""Command: `OMP_NUM_THREADS=1 nice -n 19 {command}` ({(time.perf_counter() - started) / 60:.0f} min{read_back}).
 Machine: {machine()}; 1-min load average at the end {os.getloadavg()[0]:.1f} (shared with training runs:
 seconds are comparable within this table only; network rows are exact).
 

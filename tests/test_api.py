@@ -111,6 +111,9 @@ def test_design_uses_the_schedule_in_the_model_config(tmp_path, monkeypatch):
     cosine = dnadav.design("hepg2", n=4, steps=3, seed=0, model=str(folder))
     assert cosine.result.settings["schedule"] == "cosine"
     assert cosine.sequences != plain.sequences  # same weights and seed: only the schedule differs
+    with pytest.raises(InputError, match="cosine schedule: use --unmask random") as error:  # its pace is log-linear's
+        dnadav.design("hepg2", n=4, steps=3, seed=0, model=str(folder), unmask="stratified")
+    assert "\n" not in str(error.value)
 
 
 def test_load_model_is_a_denoiser_callable():

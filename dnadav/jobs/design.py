@@ -207,13 +207,12 @@ def design(
     aligned_to = (config.get("align_config") or {}).get("oracle")
     reward_oracle, eval_oracle = oracles or (load_oracle(oracle, role="reward"), load_oracle(oracle, role="eval"))
     reward_oracle, eval_oracle = reward_oracle.eval(), eval_oracle.eval()
-    length = _check_length(
-        length,
-        loaded.length,
-        {"reward oracle": oracle_length(reward_oracle), "evaluation oracle": oracle_length(eval_oracle)},
-        model,
-    )
+    oracle_lengths = {"reward oracle": oracle_length(reward_oracle), "evaluation oracle": oracle_length(eval_oracle)}
+    length = _check_length(length, loaded.length, oracle_lengths, model)
     schedule = model_schedule(config)
+    if options.unmask == "stratified" and config.get("schedule", "loglinear") != "loglinear":
+        raise InputError(f"unmask stratified keeps the log-linear schedule's pace; model {model} was trained with the "
+                         f"{config['schedule']} schedule: use --unmask random")  # fmt: skip
     constraint = None if constraints is None or constraints.empty else constraints.compile(length)
     reward_fn = reward_oracle.reward
     if objective is not None:
