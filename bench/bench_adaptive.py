@@ -141,6 +141,18 @@ def quality_verdict(fixed: list[dict], other: list[dict], keys: tuple[str, ...] 
     return ok, "yes" if ok else "no: " + ", ".join(off)
 
 
+def differences(fixed: list[dict], other: list[dict], keys: tuple[str, ...] = QUALITY) -> str:
+    """Each quality mean's difference from the default's in standard errors of that difference (Welch: the two
+    samplers' seed variances over their seed counts), for a reader who weighs the rule's one-sd margin by the
+    runs behind it: ``"difference / SE: accessible +2.8, …"``."""
+    cells = []
+    for key in keys:
+        a, b = [r[key] for r in fixed], [r[key] for r in other]
+        error = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+        cells.append(f"{key} {(statistics.mean(b) - statistics.mean(a)) / error:+.1f}" if error > 0 else f"{key} —")
+    return "difference / SE: " + ", ".join(cells)
+
+
 def table(runs: dict[str, list[dict]], default: str) -> tuple[str, list[str]]:
     lines = [
         "| sampler | network rows | sampling s | eval-accessible | 3-mer | Levenshtein | App-Log-Lik | same quality? |",
@@ -151,7 +163,7 @@ def table(runs: dict[str, list[dict]], default: str) -> tuple[str, list[str]]:
         same = "—"
         if label != default:
             ok, same = quality_verdict(runs[default], rows)
-            verdicts.append(f"{label}: {'keeps' if ok else 'loses'} quality ({same})")
+            verdicts.append(f"{label}: {'keeps' if ok else 'loses'} quality ({same}; {differences(runs[default], rows)})")
         lines.append(f"| {label} | {mean_sd_cells(rows, COLUMNS)} | {same} |")
     return "\n".join(lines), verdicts
 
