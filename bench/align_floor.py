@@ -6,7 +6,8 @@ start timed on its own (issue 22's "default align ≤ 5 min").
 The default recipe (``preset("default")``, issue 20) fits the prior to 4,096 resampled training sequences
 with ``warm_start_steps`` AdamW steps of ``WarmStart.batch_size`` before its first EM iteration. This script
 times ``--steps`` of those steps through the same function (``dnadav.core.warm_start.fit_clean_samples``,
-the shipped prior, real train-split sequences, the preset's batch size and learning rate) after two untimed
+the shipped prior, 256 real held-out sequences — the step's cost does not depend on which —, the preset's
+batch size and learning rate) after two untimed
 warm-up steps, and scales the per-step time to the preset's step count and, as a bound, divides it by the
 machine's cores over the threads used (perfect scaling, which no run reaches: one thread beside another job
 gives the cleanest per-core figure on a shared 2-core machine). Everything else the default run
@@ -42,7 +43,7 @@ def main() -> None:
 
     from dataclasses import replace
 
-    from dnadav.core.warm_start import WarmStart, fit_clean_samples
+    from dnadav.core.warm_start import fit_clean_samples
     from dnadav.dna.checkpoint import model_schedule
     from dnadav.dna.presets import preset
     from dnadav.dna.sampler import MaskedDiffusion
@@ -50,8 +51,7 @@ def main() -> None:
     from dnadav.evaluate.controls import held_out_sample
     from dnadav.loaders import load_model
 
-    config = preset("default")  # its warm start as dnadav.jobs.align_warm builds it
-    recipe = WarmStart(steps=config.warm_start_steps, kept=config.warm_start_kept, target_ess=config.warm_start_ess, lr=config.lr)
+    recipe = preset("default").warm_start  # the settings dnadav.jobs.align_warm fits with
     prior = load_model("dhs_prior")
     process = MaskedDiffusion(prior, prior.length, model_schedule(prior.config_dict))
     samples = strings_to_tokens(held_out_sample("HepG2", 4 * recipe.batch_size))

@@ -26,7 +26,6 @@ Writes the section "adaptive sampling and App-Log-Lik by masked counts (issue 22
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmarks_md import machine, mean_sd_cells, write_section  # noqa: E402
+from benchmarks_md import append_jsonl, machine, mean_sd_cells, read_jsonl, write_section  # noqa: E402
 
 from dnadav.defaults import DESIGN_STEPS  # noqa: E402  the default sampler the table compares with
 
@@ -62,8 +61,9 @@ def quality(designs, reference: list[str], log_likelihood) -> dict[str, float]:
     }
 
 
-def run_samplers(n: int, seeds: list[int], samplers: list[tuple[str, int, float]]) -> dict[str, list[dict]]:
-    """{sampler label: one dict per seed (rows, seconds, quality)}; a sampler is (label, steps, bound, unmask order)."""
+def run_samplers(n: int, seeds: list[int], samplers: list[tuple[str, int, float]]) -> tuple[dict[str, list[dict]], int]:
+    """({sampler label: one dict per seed (rows, seconds, quality)}, how many of them were read back from ``ROWS``
+    instead of run); a sampler is (label, steps, bound, unmask order)."""
     import dnadav
     from dnadav.dna.checkpoint import model_schedule
     from dnadav.dna.masked import sequence_elbo
@@ -77,22 +77,23 @@ def run_samplers(n: int, seeds: list[int], samplers: list[tuple[str, int, float]
     def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
         return sequence_elbo(prior, tokens, schedule, 4, torch.Generator().manual_seed(0), times="count")
 
-    done = [json.loads(line) for line in ROWS.read_text().splitlines()] if ROWS.is_file() else []
+    done = read_jsonl(ROWS)
     runs: dict[str, list[dict]] = {label: [] for label, *_ in samplers}
+    read_back = 0
     for seed in seeds:
         order = samplers if seed % 2 == 0 else samplers[::-1]  # alternate who runs first
         for label, steps, bound, unmask in order:
             key = {"seed": seed, "n": n, "steps": steps, "bound": bound, "unmask": unmask}
             row = next((r for r in done if all(r.get(k) == v for k, v in key.items())), None)
+            read_back += row is not None
             if row is None:  # not measured yet: run it and keep the row (a rerun reproduces it: seeded)
                 designs = dnadav.design("hepg2", n=n, seed=seed, steps=steps, adaptive=bound, unmask=unmask)
                 row = {**key, "rows": designs.result.network_rows, "seconds": designs.result.timings["sampling_seconds"]}
                 row.update(quality(designs, reference, log_likelihood))
-                with ROWS.open("a") as handle:
-                    handle.write(json.dumps(row) + "\n")
+                append_jsonl(ROWS, row)
             runs[label].append(row)
             print(f"seed {seed} {label}: {row}", flush=True)
-    return runs
+    return runs, read_back
 
 
 def loglik_spread(sequences: int = 64, repeats: int = 8) -> list[dict]:
@@ -184,10 +185,7 @@ def main() -> None:
     samplers += [(f"adaptive {b:g} nats ({DESIGN_STEPS}-step grid)", DESIGN_STEPS, b, "random") for b in args.bounds]
     samplers += [(f"fixed {t} steps", t, 0.0, "random") for t in args.fixed_steps]
     samplers += [(f"stratified, {t} steps", t, 0.0, "stratified") for t in args.stratified_steps]
-    kept_before = len(ROWS.read_text().splitlines()) if ROWS.is_file() else 0
-    runs = run_samplers(args.n, args.seeds, samplers)
-    run_now = (len(ROWS.read_text().splitlines()) if ROWS.is_file() else 0) - kept_before
-    cached = sum(map(len, runs.values())) - run_now
+    runs, cached = run_samplers(args.n, args.seeds, samplers)
     spread = loglik_spread(args.loglik_sequences)
     body_table, verdicts = table(runs, default)
     base = next(s for s in spread if s["times"] == "stratified")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import platform
 import re
 import statistics
@@ -49,6 +50,17 @@ def write_section(name: str, body: str) -> None:
     text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     BENCHMARKS.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS.write_text(text)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of the JSON-lines file ``path`` (docs/runs/), ``[]`` when there is none."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def append_jsonl(path: Path, row: dict) -> None:
+    """Append ``row`` to the JSON-lines file ``path``: each measurement is kept as soon as it is made."""
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
 
 
 def write_csv_rows(path: Path, fields: list[str], rows) -> None:

@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_adaptive import QUALITY, quality, quality_verdict  # noqa: E402
-from benchmarks_md import machine, mean_sd_cells, write_section  # noqa: E402
+from benchmarks_md import append_jsonl, machine, mean_sd_cells, read_jsonl, write_section  # noqa: E402
 
 ROWS = Path(__file__).resolve().parent.parent / "docs" / "runs" / "pilot_unmask_order.jsonl"
 SECTION = "unmask order at fewer steps (issue 22 pilot)"
@@ -114,7 +114,7 @@ def main() -> None:
     def log_likelihood(tokens: torch.Tensor) -> torch.Tensor:
         return sequence_elbo(prior, tokens, schedule, 4, torch.Generator().manual_seed(0), times="count")
 
-    done = [json.loads(line) for line in ROWS.read_text().splitlines()] if ROWS.is_file() else []
+    done = read_jsonl(ROWS)
     for seed in args.seeds:
         for run in args.runs:
             if any(r["seed"] == seed and r["run"] == run and r["n"] == args.n for r in done):
@@ -128,8 +128,7 @@ def main() -> None:
             row.update(quality(designs, reference, log_likelihood))
             print(json.dumps(row), flush=True)
             done.append(row)
-            with ROWS.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_jsonl(ROWS, row)
 
     by_run = {run: [r for r in done if r["run"] == run and r["n"] == args.n and r["seed"] in args.seeds] for run in args.runs}
     lines = ["| run | network rows | eval-accessible | 3-mer | Levenshtein | App-Log-Lik | same quality as random:50? |",

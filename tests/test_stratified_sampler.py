@@ -127,6 +127,11 @@ def test_the_order_is_checked_and_stratified_needs_the_fixed_grid():
         check_order("dilated")
     with pytest.raises(ValueError, match="bound must be 0"):
         sample_adaptive(ExactDenoiser(random_distribution(LENGTH, seed=3), LENGTH), 2, LENGTH, 3, bound=1.0, order="stratified")
+    from dnadav.dna.schedule import CosineSchedule
+
+    with pytest.raises(ValueError, match="cosine schedule: use --unmask random"):  # the sampler keeps log-linear's pace
+        exact = ExactDenoiser(random_distribution(LENGTH, seed=3), LENGTH)
+        sample_adaptive(exact, 2, LENGTH, 3, schedule=CosineSchedule(), order="stratified")
 
 
 def test_design_takes_the_order_records_it_and_refuses_it_with_search(tmp_path):

@@ -132,9 +132,9 @@ def sample_adaptive(
     ``on_step(k)`` is called after call k. Sets eval mode for the call and restores the module's mode.
     """
     bound = check_bound(bound)
-    if check_order(order) == "stratified" and bound > 0:
-        raise ValueError("the stratified unmask order runs on the fixed grid: the adaptive bound must be 0")
     process = MaskedDiffusion(denoiser, length, schedule, device, constraint, max_batch)
+    if check_order(order, process.schedule) == "stratified" and bound > 0:
+        raise ValueError("the stratified unmask order runs on the fixed grid: the adaptive bound must be 0")
     grid = process.time_grid(num_steps)  # [T + 1] float32, 1 -> 0
     rows = calls = 0
     with eval_mode(denoiser):

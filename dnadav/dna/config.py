@@ -52,16 +52,22 @@ class AlignConfig(EMConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.warm_start_steps:  # its own checks: counts ≥ 1, the ESS a fraction
-            WarmStart(
-                steps=self.warm_start_steps,
-                kept=self.warm_start_kept,
-                target_ess=self.warm_start_ess,
-                tail_average=self.warm_start_average,
-            )
+            self.warm_start  # noqa: B018  built for its checks
             if self.warm_start_pool is not None and self.warm_start_pool < 2:
                 raise ValueError(f"warm_start_pool must be ≥ 2 sequences; got {self.warm_start_pool}")
         elif self.warm_start_steps < 0:
             raise ValueError(f"warm_start_steps must be ≥ 0; got {self.warm_start_steps}")
+
+    @property
+    def warm_start(self) -> WarmStart:
+        """The warm start's settings (``dnadav.core.warm_start``), with the run's learning rate."""
+        return WarmStart(
+            steps=self.warm_start_steps,
+            kept=self.warm_start_kept,
+            target_ess=self.warm_start_ess,
+            lr=self.lr,
+            tail_average=self.warm_start_average,
+        )
 
     def as_dict(self) -> dict:
         """The flat dict a checkpoint records: the recorded order first, any field added since after it."""

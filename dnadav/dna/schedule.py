@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import torch
 
@@ -38,6 +38,7 @@ class Schedule(Protocol):
 class LogLinearSchedule:
     """``alpha_t = 1 - (1 - eps) t``: masking probability grows linearly; weight = 1/t."""
 
+    name: ClassVar[str] = "loglinear"  # make_schedule's name for it
     eps: float = 1e-3
 
     def alpha(self, t: torch.Tensor) -> torch.Tensor:
@@ -54,6 +55,7 @@ class LogLinearSchedule:
 class CosineSchedule:
     """``alpha_t = 1 - (1 - eps)(1 - cos(πt/2))``: slow masking early, fast late."""
 
+    name: ClassVar[str] = "cosine"
     eps: float = 1e-3
 
     def alpha(self, t: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 
 from dnadav.dna.sampler import kept_log_probs, unmask_log_probs
+from dnadav.dna.schedule import LogLinearSchedule, Schedule
 from dnadav.dna.tokens import MASK_INDEX
 
 __all__ = ["UNMASK_ORDERS", "check_order", "stratified_calls", "stratified_rows"]
@@ -34,10 +35,18 @@ __all__ = ["UNMASK_ORDERS", "check_order", "stratified_calls", "stratified_rows"
 UNMASK_ORDERS = ("random", "stratified")  # random: the fixed-step sampler's own independent unmasking
 
 
-def check_order(order: str) -> str:
-    """The unmask order, or ValueError naming the allowed ones."""
+def check_order(order: str, schedule: Schedule | None = None) -> str:
+    """The unmask order, or ValueError naming the allowed ones; with the model's ``schedule``, also ValueError
+    for the stratified order under any schedule but the log-linear one, whose pace (L/T positions per call) it
+    keeps: the network would be told times whose masked share is not the one it sees."""
     if order not in UNMASK_ORDERS:
         raise ValueError(f"the unmask order must be {' or '.join(UNMASK_ORDERS)}; got {order!r}")
+    if order == "stratified" and schedule is not None and not isinstance(schedule, LogLinearSchedule):
+        name = getattr(schedule, "name", type(schedule).__name__)
+        raise ValueError(
+            f"unmask stratified keeps the log-linear schedule's pace; it was trained with the {name} schedule: "
+            "use --unmask random"
+        )
     return order
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from dnadav.core.ranks import stream_seed
-from dnadav.core.warm_start import WarmStart, warm_start
+from dnadav.core.warm_start import warm_start
 from dnadav.dna.checkpoint import save_denoiser
 from dnadav.dna.config import AlignConfig
 from dnadav.errors import InputError
@@ -76,13 +76,7 @@ def warm_started_prior(config: AlignConfig, judge: RunJudge, out_dir: Path):
     if config.warm_start_pool is not None and config.warm_start_pool < available:  # a random pool: fewer reward calls
         pool = torch.Generator().manual_seed(stream_seed(config.seed, 0, 0, 12))
         data = data[torch.randperm(available, generator=pool)[: config.warm_start_pool].sort().values]
-    settings = WarmStart(
-        steps=config.warm_start_steps,
-        kept=config.warm_start_kept,
-        target_ess=config.warm_start_ess,
-        lr=config.lr,
-        tail_average=config.warm_start_average,
-    )
+    settings = config.warm_start
     model = copy.deepcopy(prior)
     process = MaskedDiffusion(model, config.length, judge.schedule)
     generator = torch.Generator(device).manual_seed(stream_seed(config.seed, 0, 0, 11))

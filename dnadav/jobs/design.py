@@ -210,9 +210,10 @@ def design(
     oracle_lengths = {"reward oracle": oracle_length(reward_oracle), "evaluation oracle": oracle_length(eval_oracle)}
     length = _check_length(length, loaded.length, oracle_lengths, model)
     schedule = model_schedule(config)
-    if options.unmask == "stratified" and config.get("schedule", "loglinear") != "loglinear":
-        raise InputError(f"unmask stratified keeps the log-linear schedule's pace; model {model} was trained with the "
-                         f"{config['schedule']} schedule: use --unmask random")  # fmt: skip
+    try:  # the sampler refuses it too; here it is the user's input, named
+        check_order(options.unmask, schedule)
+    except ValueError as error:
+        raise InputError(f"model {model}: {error}") from None
     constraint = None if constraints is None or constraints.empty else constraints.compile(length)
     reward_fn = reward_oracle.reward
     if objective is not None:
